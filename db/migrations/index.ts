@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as initial from './2026_11_23_0900_initial.js';
+
+/**
+ * Every migration, in order. Listed statically (instead of read from the folder at run time) so
+ * the same code runs under tsx, compiled JavaScript and Jest.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026_11_23_0900_initial': initial,
+};

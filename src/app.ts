@@ -1,0 +1,169 @@
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Router from '@koa/router';
+import { Redis } from 'ioredis';
+import type Provider from 'oidc-provider';
+import type { Adapter } from 'oidc-provider';
+import type { Config } from './config/schema.js';
+import { openDatabase, type DatabaseHandle, type Db } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { helpRoutes } from './flows/help/routes.js';
+import { errorHandler } from './http/error-handler.js';
+import { initI18n } from './http/i18n.js';
+import { rememberLanguage, securityHeaders, staticFiles } from './http/middleware.js';
+import { secureCookies } from './http/page.js';
+import { Views } from './http/render.js';
+import { PasswordHasher } from './identity/password/hashing.js';
+import { interactionRoutes } from './interactions/routes.js';
+import { createLogger, type Logger } from './logger.js';
+import { KyselyAdapter, sweepExpired } from './oidc/adapters/kysely-adapter.js';
+import { RedisAdapter } from './oidc/adapters/redis-adapter.js';
+import { ClientAdapter } from './oidc/clients/repository.js';
+import { ensureServerKeys, loadCookieKeys, loadSigningJwks } from './oidc/keys.js';
+import { createProvider } from './oidc/provider.js';
+import { loadMasterSecret } from './security/master-secret.js';
+import { LoginThrottle } from './security/rate-limit/login-throttle.js';
+import type { LimiterStore } from './security/rate-limit/limiters.js';
+import { sweepRateLimits } from './security/rate-limit/kysely-store.js';
+import { SecretBox } from './security/secret-box.js';
+
+/** The project root, where views/ and public/ live: src/.. from source, dist/src/../.. when built. */
+function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+}
+export const PROJECT_ROOT = projectRoot();
+
+const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
+export interface Services {
+  config: Readonly<Config>;
+  logger: Logger;
+  database: DatabaseHandle;
+  db: Db;
+  redis?: Redis;
+  box: SecretBox;
+  hasher: PasswordHasher;
+}
+
+export interface App extends Services {
+  provider: Provider;
+  /** Starts listening; resolves with the bound port. */
+  listen(port?: number): Promise<number>;
+  /** Stops accepting requests, lets running ones finish, then closes the connections. */
+  stop(): Promise<void>;
+}
+
+/** What both the server and the admin CLI need: config, database (migrated), Redis, crypto. */
+export async function openServices(config: Readonly<Config>, logger = createLogger(config.logLevel)): Promise<Services> {
+  const master = loadMasterSecret({ secret: config.secret, dataDir: config.dataDir });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await migrateToLatest(database.db);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  return {
+    config,
+    logger,
+    database,
+    db: database.db,
+    ...(redis ? { redis } : {}),
+    box: new SecretBox(master.derive('seal')),
+    hasher: new PasswordHasher(master.derive('password-pepper'), config.bcryptCost),
+  };
+}
+
+export async function closeServices(services: Services): Promise<void> {
+  await services.redis?.quit().catch(() => services.redis?.disconnect());
+  await services.database.close();
+}
+
+function adapterFactory(services: Services): (model: string) => Adapter {
+  const clients = new ClientAdapter(services.db, services.box);
+  const cache = new Map<string, Adapter>();
+  return (model) => {
+    if (model === 'Client') return clients;
+    let adapter = cache.get(model);
+    if (!adapter) {
+      adapter = services.redis
+        ? new RedisAdapter(services.redis, model, services.config.redisKeyPrefix)
+        : new KyselyAdapter(services.db, model);
+      cache.set(model, adapter);
+    }
+    return adapter;
+  };
+}
+
+export async function createApp(config: Readonly<Config>, logger?: Logger): Promise<App> {
+  const services = await openServices(config, logger);
+  const { db, box } = services;
+  await ensureServerKeys(db, box);
+  const [jwks, cookieKeys] = await Promise.all([loadSigningJwks(db, box), loadCookieKeys(db, box)]);
+
+  const viewsDir = path.join(PROJECT_ROOT, 'views');
+  await initI18n(viewsDir);
+  const views = new Views(viewsDir);
+  const pageDeps = { config, views };
+
+  const provider = createProvider({ ...pageDeps, db, adapter: adapterFactory(services), jwks, cookieKeys });
+  const limiterStore: LimiterStore = services.redis
+    ? { kind: 'redis', redis: services.redis, prefix: config.redisKeyPrefix }
+    : { kind: 'db', db };
+  const throttle = new LoginThrottle(limiterStore, config.rateLimits);
+
+  const secure = secureCookies(config);
+  const health = new Router().get('/healthz', async (ctx) => {
+    await db.selectNoFrom((eb) => eb.val(1).as('ok')).execute();
+    if (services.redis) await services.redis.ping();
+    ctx.body = { status: 'ok' };
+  });
+  const interactions = interactionRoutes({ ...pageDeps, provider, db, hasher: services.hasher, throttle, logger: services.logger });
+  const help = helpRoutes(pageDeps);
+
+  provider.use(errorHandler({ ...pageDeps, logger: services.logger }));
+  provider.use(securityHeaders(secure));
+  provider.use(staticFiles(path.join(PROJECT_ROOT, 'public')));
+  provider.use(rememberLanguage(secure));
+  provider.use(health.routes());
+  provider.use(help.routes());
+  provider.use(interactions.routes());
+  provider.on('server_error', (_ctx, err) => services.logger.error({ err }, 'oidc-provider server error'));
+
+  // Expired rows in PostgreSQL are invisible at once; this only reclaims the space.
+  const sweeper = services.redis ? undefined : setInterval(() => {
+    Promise.all([sweepExpired(db), sweepRateLimits(db)])
+      .catch((err: unknown) => services.logger.warn({ err }, 'sweeping expired rows failed'));
+  }, SWEEP_INTERVAL_MS);
+  sweeper?.unref();
+
+  let server: Server | undefined;
+  return {
+    ...services,
+    provider,
+    listen(port = config.port) {
+      server = createServer(provider.callback());
+      server.keepAliveTimeout = 5000;
+      return new Promise((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, () => resolve((server!.address() as AddressInfo).port));
+      });
+    },
+    async stop() {
+      if (sweeper) clearInterval(sweeper);
+      if (server) {
+        await new Promise<void>((resolve) => {
+          server!.close(() => resolve());
+          server!.closeIdleConnections();
+        });
+      }
+      await closeServices(services);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+
+export type AccountStatus = 'pending' | 'active' | 'on_hold' | 'disabled';
+
+export interface AccountsTable {
+  id: Generated<string>;
+  /** Human account ID shown to the user and accepted by forgot-email (E1). */
+  username: string;
+  email: string;
+  email_verified: ColumnType<boolean, boolean | undefined, boolean>;
+  password_hash: string | null;
+  given_name: string;
+  family_name: string;
+  country: string | null;
+  locale: 'ja' | 'en';
+  zoneinfo: string | null;
+  phone_number: string | null;
+  phone_number_verified: ColumnType<boolean, boolean | undefined, boolean>;
+  status: ColumnType<AccountStatus, AccountStatus | undefined, AccountStatus>;
+  password_changed_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface OidcClientsTable {
+  client_id: string;
+  client_name: string;
+  /** AES-256-GCM sealed client secret; null for public clients. */
+  client_secret_sealed: string | null;
+  /** Registered metadata other than the secret (redirect_uris, grant_types, ...). */
+  metadata: ColumnType<Record<string, unknown>, string, string>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface OidcModelsTable {
+  model: string;
+  id: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Date | null;
+  consumed_at: Date | null;
+}
+
+export type KeyUse = 'signing' | 'cookie';
+export type KeyState = 'active' | 'staged' | 'retired';
+
+export interface ServerKeysTable {
+  kid: string;
+  use: KeyUse;
+  state: KeyState;
+  /** Sealed private JWK (signing) or random key bytes (cookie). */
+  material_sealed: string;
+  created_at: CreatedAt;
+  retired_at: Date | null;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  at: CreatedAt;
+  type: string;
+  account_id: string | null;
+  client_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  points: number;
+  /** Epoch milliseconds; pg returns bigint as a string. */
+  expire: ColumnType<string | null, number | null, number | null>;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  oidc_clients: OidcClientsTable;
+  oidc_models: OidcModelsTable;
+  server_keys: ServerKeysTable;
+  audit_events: AuditEventsTable;
+  rate_limits: RateLimitsTable;
+}
+
+export type AccountRow = Selectable<AccountsTable>;
+export type NewAccount = Insertable<AccountsTable>;
+export type AccountUpdate = Updateable<AccountsTable>;
+export type ClientRow = Selectable<OidcClientsTable>;

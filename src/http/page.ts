@@ -1,0 +1,51 @@
+import type { Context } from 'koa';
+import type { Config } from '../config/schema.js';
+import { csrfToken } from '../security/csrf.js';
+import { negotiateLocale, translator, type Locale } from './i18n.js';
+import { sendHtml, type Views } from './render.js';
+
+export interface PageDeps {
+  config: Readonly<Config>;
+  views: Views;
+}
+
+export interface RenderOptions {
+  status?: number;
+  /** The RP's ui_locales, when the page belongs to an authorization request. */
+  uiLocales?: unknown;
+  /** Whether the page holds a form (then it gets a CSRF token). */
+  form?: boolean;
+}
+
+export function secureCookies(config: Readonly<Config>): boolean {
+  return config.issuer.startsWith('https://');
+}
+
+/** The language links of the globe menu: the same page with `lang` set. */
+function languageLinks(ctx: Context, current: Locale) {
+  return (['ja', 'en'] as const).map((locale) => {
+    const url = new URL(ctx.originalUrl, 'http://x');
+    url.searchParams.set('lang', locale);
+    return { locale, href: `${url.pathname}${url.search}`, current: locale === current };
+  });
+}
+
+/** Renders a page with what every page needs: language, globe menu, CSRF token, support contact. */
+export function renderPage(
+  ctx: Context,
+  deps: PageDeps,
+  view: string,
+  data: Record<string, unknown>,
+  options: RenderOptions = {},
+): void {
+  const locale = negotiateLocale(ctx, deps.config.locales.default, options.uiLocales);
+  const i18n = translator(locale);
+  sendHtml(ctx, deps.views, view, {
+    ...data,
+    i18n,
+    lang: locale,
+    languages: ctx.method === 'GET' ? languageLinks(ctx, locale) : undefined,
+    csrf: options.form ? csrfToken(ctx, { secureCookies: secureCookies(deps.config) }) : undefined,
+    support: deps.config.support,
+  }, options.status ?? 200);
+}

@@ -1,0 +1,61 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import type { Context } from 'koa';
+import type { Translator } from './i18n.js';
+
+export type Template = Handlebars.TemplateDelegate;
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? walk(full) : [full];
+  });
+}
+
+/**
+ * Compiles every view under views/ once at start. Pages render inside layouts/main; partials
+ * come from views/partials. `{{t "key" name=value}}` translates in the page's language.
+ */
+export class Views {
+  readonly #hbs = Handlebars.create();
+  readonly #pages = new Map<string, Template>();
+
+  constructor(viewsDir: string) {
+    this.#hbs.registerHelper('t', function (this: unknown, key: string, options: Handlebars.HelperOptions) {
+      const root = options.data.root as { i18n: Translator };
+      return root.i18n.t(key, options.hash as Record<string, unknown>);
+    });
+    this.#hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+    for (const file of walk(viewsDir).filter((f) => f.endsWith('.hbs'))) {
+      const name = path.relative(viewsDir, file).replace(/\\/g, '/').replace(/\.hbs$/, '');
+      const source = readFileSync(file, 'utf8');
+      if (name.startsWith('partials/')) this.#hbs.registerPartial(name.slice('partials/'.length), source);
+      else this.#pages.set(name, this.#hbs.compile(source, { strict: false, noEscape: false }));
+    }
+  }
+
+  #page(name: string): Template {
+    const page = this.#pages.get(name);
+    if (!page) throw new Error(`no view named ${name}`);
+    return page;
+  }
+
+  /** Renders a page into the main layout. Values are HTML-escaped by Handlebars. */
+  html(name: string, data: Record<string, unknown>): string {
+    const body = this.#page(name)(data);
+    return this.#page('layouts/main')({ ...data, body });
+  }
+}
+
+export interface PageData extends Record<string, unknown> {
+  i18n: Translator;
+  title?: string;
+}
+
+export function sendHtml(ctx: Context, views: Views, name: string, data: PageData, status = 200): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.set('cache-control', 'no-store');
+  ctx.body = views.html(name, data);
+}

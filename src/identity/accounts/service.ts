@@ -1,0 +1,56 @@
+import type { Db } from '../../db/database.js';
+import type { AccountRow, AccountStatus } from '../../db/schema.js';
+import type { PasswordHasher } from '../password/hashing.js';
+import { AppError } from '../../http/errors.js';
+import { newAccountId } from './account-id.js';
+import { isValidEmail, normalizeEmail } from './email.js';
+import { findAccountByEmail, insertAccount } from './repository.js';
+
+export interface NewAccountInput {
+  email: string;
+  password: string;
+  givenName: string;
+  familyName: string;
+  locale?: 'ja' | 'en';
+  country?: string | null;
+  status?: AccountStatus;
+  emailVerified?: boolean;
+}
+
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string; message?: string };
+  return e.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
+}
+
+/** Creates an account with a hashed password and a fresh human account ID. */
+export async function createAccount(db: Db, hasher: PasswordHasher, input: NewAccountInput): Promise<AccountRow> {
+  const email = normalizeEmail(input.email);
+  if (!isValidEmail(email)) throw new AppError('EMAIL_INVALID', 400);
+  if (!input.givenName.trim() || !input.familyName.trim()) throw new AppError('NAME_REQUIRED', 400);
+  if (await findAccountByEmail(db, email)) throw new AppError('EMAIL_TAKEN', 409);
+
+  const passwordHash = await hasher.hash(input.password);
+  const now = new Date();
+  // A clash of random account IDs is rare; retry a few times rather than fail the sign-up.
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      return await insertAccount(db, {
+        username: newAccountId(),
+        email,
+        email_verified: input.emailVerified ?? false,
+        password_hash: passwordHash,
+        given_name: input.givenName.trim(),
+        family_name: input.familyName.trim(),
+        country: input.country ?? null,
+        locale: input.locale ?? 'ja',
+        status: input.status ?? 'pending',
+        password_changed_at: now,
+        updated_at: now,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err, 'accounts_email_key')) throw new AppError('EMAIL_TAKEN', 409);
+      if (!isUniqueViolation(err, 'accounts_username_key')) throw err;
+    }
+  }
+  throw new Error('could not allocate a unique account ID');
+}

@@ -1,0 +1,33 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Db } from '../db/database.js';
+import type { PageDeps } from '../http/page.js';
+import type { PasswordHasher } from '../identity/password/hashing.js';
+import type { Logger } from '../logger.js';
+import type { LoginThrottle } from '../security/rate-limit/login-throttle.js';
+
+export interface InteractionDeps extends PageDeps {
+  provider: Provider;
+  db: Db;
+  hasher: PasswordHasher;
+  throttle: LoginThrottle;
+  logger: Logger;
+}
+
+export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export function formField(ctx: Context, name: string): string {
+  const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/** Keeps the globe menu's language across a redirect between steps. */
+export function withLang(ctx: Context, url: string): string {
+  const lang = formField(ctx, 'lang') || (typeof ctx.query.lang === 'string' ? ctx.query.lang : '');
+  return lang === 'ja' || lang === 'en' ? `${url}?lang=${lang}` : url;
+}
+
+export async function clientName(deps: InteractionDeps, clientId: unknown): Promise<string | undefined> {
+  const client = typeof clientId === 'string' ? await deps.provider.Client.find(clientId) : undefined;
+  return client?.clientName ?? client?.clientId;
+}

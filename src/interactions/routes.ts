@@ -1,0 +1,32 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { AppError } from '../http/errors.js';
+import { formBody } from '../http/middleware.js';
+import { verifyCsrf } from '../security/csrf.js';
+import { abortInteraction, showConsent, submitConsent } from './consent.js';
+import type { InteractionDeps } from './context.js';
+import { showEmailStep, showPasswordStep, submitEmail, submitPassword } from './login.js';
+
+/** /interaction/:uid pages that oidc-provider sends the browser to (login, consent). */
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
+  const handle = (fn: (ctx: Context, deps: InteractionDeps) => Promise<void>) =>
+    (ctx: Context, _next: Next) => fn(ctx, deps);
+
+  router.get('/', async (ctx) => {
+    const interaction = await deps.provider.interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid) throw new AppError('INTERACTION_EXPIRED', 400);
+    switch (interaction.prompt.name) {
+      case 'login': return showEmailStep(ctx, deps, interaction);
+      case 'consent': return showConsent(ctx, deps, interaction);
+      default: throw new AppError('INTERACTION_EXPIRED', 400);
+    }
+  });
+  router.post('/email', ...form, handle(submitEmail));
+  router.get('/password', handle(showPasswordStep));
+  router.post('/password', ...form, handle(submitPassword));
+  router.post('/confirm', ...form, handle(submitConsent));
+  router.post('/abort', ...form, handle(abortInteraction));
+  return router;
+}

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Db } from '../../db/database.js';
+import { RateLimiterKysely } from './kysely-store.js';
+
+export interface Limit {
+  points: number;
+  durationSeconds: number;
+}
+
+/** Where counters live: Redis in production, the database otherwise. Both are shared by all processes. */
+export type LimiterStore = { kind: 'redis'; redis: Redis; prefix: string } | { kind: 'db'; db: Db };
+
+export function createLimiter(store: LimiterStore, name: string, limit: Limit): RateLimiterAbstract {
+  const options = { keyPrefix: `rl:${name}`, points: limit.points, duration: limit.durationSeconds };
+  if (store.kind === 'redis') {
+    return new RateLimiterRedis({ ...options, keyPrefix: `${store.prefix}${options.keyPrefix}`, storeClient: store.redis });
+  }
+  return new RateLimiterKysely({ ...options, db: store.db });
+}
+
+/** Keys carry no personal data: addresses are hashed before they name a counter. */
+export function limiterKey(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('base64url');
+}
+
+/**
+ * Whether a counter has used up its points. Returns the milliseconds until it frees up, or 0.
+ * A missing counter (never used, or its window closed) is free.
+ */
+export async function blockedFor(limiter: RateLimiterAbstract, key: string): Promise<number> {
+  const res = await limiter.get(key);
+  if (!res || res.consumedPoints < limiter.points) return 0;
+  return Math.max(res.msBeforeNext, 1000);
+}
