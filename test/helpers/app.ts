@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createScratchDatabase } from './databases.js';
+import { EMBEDDED, TEST_REDIS_URL, TEST_SECRET } from './env.js';
+
+export interface TestAppOptions {
+  /** 'server' (default): real PostgreSQL + Redis. 'embedded': PGlite in memory, models in it, no Redis. */
+  mode?: 'server' | 'embedded';
+  overrides?: Record<string, unknown>;
+}
+
+export interface TestApp {
+  app: App;
+  issuer: string;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Builds the production app against real services, on its own database and Redis prefix. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const mode = options.mode ?? (EMBEDDED ? 'embedded' : 'server');
+  const port = await freePort();
+  const issuer = `http://localhost:${port}`;
+  const scratch = mode === 'server' ? await createScratchDatabase() : undefined;
+  const prefix = `monban-test:${randomBytes(6).toString('hex')}:`;
+  const config = loadConfig({
+    env: { NODE_ENV: 'test' },
+    overrides: {
+      port,
+      issuer,
+      secret: TEST_SECRET,
+      dataDir: 'memory://',
+      redisKeyPrefix: prefix,
+      ...(scratch ? { databaseUrl: scratch.url, redisUrl: TEST_REDIS_URL } : {}),
+      ...options.overrides,
+    },
+  });
+  const app = await createApp(config);
+  await app.listen(port);
+  return {
+    app,
+    issuer,
+    async close() {
+      const redis = app.redis;
+      if (redis) {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length) await redis.del(...keys);
+      }
+      await app.stop();
+      await scratch?.drop();
+    },
+  };
+}

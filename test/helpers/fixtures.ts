@@ -1,0 +1,59 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { App } from '../../src/app.js';
+import { createClient } from '../../src/admin/clients.js';
+import type { AccountStatus } from '../../src/db/schema.js';
+import { updateAccount } from '../../src/identity/accounts/repository.js';
+import { createAccount } from '../../src/identity/accounts/service.js';
+
+export const RP_CALLBACK = 'http://localhost:8976/cb';
+
+export async function registerClient(app: App, options: { public?: boolean; redirectUris?: string[]; grants?: string[]; postLogout?: string[] } = {}) {
+  return createClient(app, {
+    name: 'Test RP',
+    redirectUris: options.redirectUris ?? [RP_CALLBACK],
+    postLogoutRedirectUris: options.postLogout ?? ['http://localhost:8976/'],
+    isPublic: options.public ?? false,
+    extraGrants: options.grants ?? [],
+  });
+}
+
+export const TEST_PASSWORD = 'Kaisha-Pass-2026!';
+
+export async function registerUser(app: App, options: { email?: string; password?: string; locale?: 'ja' | 'en'; status?: AccountStatus } = {}) {
+  const account = await createAccount(app.db, app.hasher, {
+    email: options.email ?? `user-${randomBytes(4).toString('hex')}@example.com`,
+    password: options.password ?? TEST_PASSWORD,
+    givenName: 'Hanako',
+    familyName: 'Yamada',
+    locale: options.locale ?? 'ja',
+    status: 'active',
+    emailVerified: true,
+  });
+  if (options.status && options.status !== 'active') await updateAccount(app.db, account.id, { status: options.status });
+  return account;
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** An authorization request URL as an RP would build it (code flow, S256 PKCE). */
+export function authorizationUrl(issuer: string, clientId: string, params: Record<string, string> = {}) {
+  const { verifier, challenge } = pkcePair();
+  const url = new URL(`${issuer}/auth`);
+  const state = randomBytes(8).toString('hex');
+  const nonce = randomBytes(8).toString('hex');
+  url.search = new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: RP_CALLBACK,
+    scope: 'openid email profile',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  }).toString();
+  return { url: url.toString(), verifier, state, nonce };
+}

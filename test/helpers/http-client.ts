@@ -1,0 +1,95 @@
+import { CookieJar } from 'tough-cookie';
+
+export interface PageResponse {
+  status: number;
+  url: string;
+  location?: string;
+  body: string;
+  headers: Headers;
+}
+
+/**
+ * A browser without a browser: fetch with a cookie jar, manual redirects, and form helpers.
+ * For HTTP-level tests and the benchmark; the e2e suite uses real Chromium instead.
+ */
+export class HttpClient {
+  readonly jar = new CookieJar();
+
+  constructor(readonly headers: Record<string, string> = {}) {}
+
+  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string>; body?: string } = {}): Promise<PageResponse> {
+    const headers: Record<string, string> = { ...this.headers, ...init.headers };
+    const cookie = await this.jar.getCookieString(url);
+    if (cookie) headers.cookie = cookie;
+    let body = init.body;
+    if (init.form) {
+      body = new URLSearchParams(init.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    const res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    for (const setCookie of res.headers.getSetCookie()) await this.jar.setCookie(setCookie, url);
+    const location = res.headers.get('location') ?? undefined;
+    return {
+      status: res.status,
+      url,
+      ...(location ? { location: new URL(location, url).toString() } : {}),
+      body: await res.text(),
+      headers: res.headers,
+    };
+  }
+
+  /** Follows redirects until a page answers, or until a URL under `stopAt` (the RP's callback). */
+  async follow(url: string, stopAt?: string, init: Parameters<HttpClient['request']>[1] = {}): Promise<PageResponse> {
+    let res = await this.request(url, init);
+    for (let hops = 0; res.location && hops < 10; hops += 1) {
+      if (stopAt && res.location.startsWith(stopAt)) return res;
+      res = await this.request(res.location);
+    }
+    return res;
+  }
+}
+
+/** The value of a named input in an HTML form (enough for our own pages). */
+export function inputValue(html: string, name: string): string | undefined {
+  const tag = html.match(new RegExp(`<input[^>]*name="${name}"[^>]*>`))?.[0];
+  return tag?.match(/value="([^"]*)"/)?.[1]?.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#x3D;/g, '=');
+}
+
+export function formAction(html: string, contains: string): string | undefined {
+  return [...html.matchAll(/<form[^>]*action="([^"]*)"/g)].map((m) => m[1]!).find((a) => a.includes(contains));
+}
+
+export interface LoginOptions {
+  email: string;
+  password: string;
+  /** Press "Allow" on the consent page when it shows (default true). */
+  consent?: boolean;
+}
+
+/**
+ * Runs the hosted login from an authorization URL: email step, password step, consent.
+ * Returns the last response: the redirect to the RP's callback, or the page that stopped it.
+ */
+export async function loginThroughPages(client: HttpClient, authorizationUrl: string, callbackPrefix: string, options: LoginOptions): Promise<PageResponse> {
+  const origin = new URL(authorizationUrl).origin;
+  let page = await client.follow(authorizationUrl, callbackPrefix);
+  if (page.location?.startsWith(callbackPrefix)) return page;
+
+  const emailAction = formAction(page.body, '/email');
+  if (!emailAction) return page;
+  page = await client.follow(new URL(emailAction, origin).toString(), callbackPrefix, {
+    form: { _csrf: inputValue(page.body, '_csrf') ?? '', email: options.email },
+  });
+  const passwordAction = formAction(page.body, '/password');
+  if (!passwordAction) return page;
+  page = await client.follow(new URL(passwordAction, origin).toString(), callbackPrefix, {
+    form: { _csrf: inputValue(page.body, '_csrf') ?? '', password: options.password },
+  });
+  const confirmAction = formAction(page.body, '/confirm');
+  if (confirmAction && options.consent !== false) {
+    page = await client.follow(new URL(confirmAction, origin).toString(), callbackPrefix, {
+      form: { _csrf: inputValue(page.body, '_csrf') ?? '' },
+    });
+  }
+  return page;
+}
