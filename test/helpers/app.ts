@@ -31,10 +31,10 @@ async function freePort(): Promise<number> {
 /** Builds the production app against real services, on its own database and Redis prefix. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const mode = options.mode ?? (EMBEDDED ? 'embedded' : 'server');
-  const port = await freePort();
-  const issuer = `http://localhost:${port}`;
+  const port = (options.overrides?.port as number | undefined) ?? await freePort();
+  const issuer = (options.overrides?.issuer as string | undefined) ?? `http://localhost:${port}`;
   const scratch = mode === 'server' ? await createScratchDatabase() : undefined;
-  const prefix = `monban-test:${randomBytes(6).toString('hex')}:`;
+  const prefix = (options.overrides?.redisKeyPrefix as string | undefined) ?? `monban-test:${randomBytes(6).toString('hex')}:`;
   const config = loadConfig({
     env: { NODE_ENV: 'test' },
     overrides: {

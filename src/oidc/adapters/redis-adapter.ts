@@ -34,9 +34,11 @@ export class RedisAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.#key(id);
-    const multi = this.redis.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
-    if (payload.consumed) multi.hset(key, 'consumed', String(payload.consumed));
+    // HSET replaces the payload but keeps a 'consumed' mark: a re-save never un-consumes.
+    const multi = this.redis.multi().hset(key, 'payload', JSON.stringify(payload));
+    if (payload.consumed) multi.hsetnx(key, 'consumed', String(payload.consumed));
     if (expiresIn) multi.expire(key, expiresIn);
+    else multi.persist(key);
     if (payload.grantId) {
       const grantKey = this.#grantKey(payload.grantId);
       multi.sadd(grantKey, key);

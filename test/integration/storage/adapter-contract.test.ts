@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { KyselyAdapter } from '../../../src/oidc/adapters/kysely-adapter.js';
+import { RedisAdapter } from '../../../src/oidc/adapters/redis-adapter.js';
+import { openScratchStorage, scratchRedis } from '../../helpers/databases.js';
+import { EMBEDDED } from '../../helpers/env.js';
+
+/**
+ * One contract, every store oidc-provider may run on (OP5): Redis in production, PostgreSQL
+ * without Redis, PGlite on the embedded default.
+ */
+interface Store {
+  adapter(model: string): Adapter;
+  close(): Promise<void>;
+}
+
+async function redisStore(): Promise<Store> {
+  const scratch = scratchRedis();
+  return { adapter: (model) => new RedisAdapter(scratch.redis, model, scratch.prefix), close: scratch.close };
+}
+
+async function kyselyStore(kind: 'postgres' | 'pglite'): Promise<Store> {
+  const storage = await openScratchStorage(kind);
+  return { adapter: (model) => new KyselyAdapter(storage.handle.db, model), close: storage.close };
+}
+
+const stores: [string, () => Promise<Store>][] = EMBEDDED
+  ? [['Kysely on PGlite', () => kyselyStore('pglite')]]
+  : [
+      ['Redis', redisStore],
+      ['Kysely on PostgreSQL', () => kyselyStore('postgres')],
+      ['Kysely on PGlite', () => kyselyStore('pglite')],
+    ];
+
+const id = () => randomBytes(12).toString('base64url');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
+  let store: Store;
+  beforeAll(async () => { store = await open(); });
+  afterAll(async () => { await store?.close(); });
+
+  it('finds what it stored, and nothing for an unknown id', async () => {
+    const codes = store.adapter('AuthorizationCode');
+    const key = id();
+    const payload: AdapterPayload = { accountId: 'acc-1', clientId: 'rp', grantId: 'g-1', scope: 'openid email', kind: 'AuthorizationCode' };
+    await codes.upsert(key, payload, 60);
+    expect(await codes.find(key)).toEqual(payload);
+    expect(await codes.find(id())).toBeUndefined();
+  });
+
+  it('keeps models of different kinds apart even under the same id', async () => {
+    const key = id();
+    await store.adapter('AccessToken').upsert(key, { kind: 'AccessToken' }, 60);
+    expect(await store.adapter('RefreshToken').find(key)).toBeUndefined();
+  });
+
+  it('replaces a model on a second upsert', async () => {
+    const sessions = store.adapter('Session');
+    const key = id();
+    await sessions.upsert(key, { uid: 'u1', accountId: 'a' }, 60);
+    await sessions.upsert(key, { uid: 'u1', accountId: 'b' }, 60);
+    expect((await sessions.find(key))?.accountId).toBe('b');
+  });
+
+  it('forgets a model once it expires', async () => {
+    const interactions = store.adapter('Interaction');
+    const key = id();
+    await interactions.upsert(key, { kind: 'Interaction' }, 1);
+    expect(await interactions.find(key)).toBeDefined();
+    await sleep(2100);
+    expect(await interactions.find(key)).toBeUndefined();
+  });
+
+  it('finds sessions by uid and device codes by user code', async () => {
+    const sessions = store.adapter('Session');
+    const sessionId = id();
+    const uid = id();
+    await sessions.upsert(sessionId, { uid, accountId: 'a' }, 60);
+    expect((await sessions.findByUid(uid))?.accountId).toBe('a');
+    expect(await sessions.findByUid(id())).toBeUndefined();
+
+    const deviceCodes = store.adapter('DeviceCode');
+    const deviceId = id();
+    await deviceCodes.upsert(deviceId, { userCode: 'ABCD-EFGH', clientId: 'tv' }, 60);
+    expect((await deviceCodes.findByUserCode('ABCD-EFGH'))?.clientId).toBe('tv');
+  });
+
+  it('marks a model consumed once and refuses a second consumption', async () => {
+    const codes = store.adapter('AuthorizationCode');
+    const key = id();
+    await codes.upsert(key, { clientId: 'rp' }, 60);
+    await codes.consume(key);
+    expect((await codes.find(key))?.consumed).toEqual(expect.any(Number));
+    await expect(codes.consume(key)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('lets exactly one of many parallel consumers through (code redemption race)', async () => {
+    const codes = store.adapter('AuthorizationCode');
+    const key = id();
+    await codes.upsert(key, { clientId: 'rp' }, 60);
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume(key)));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(19);
+  });
+
+  it('refuses to consume what does not exist', async () => {
+    await expect(store.adapter('RefreshToken').consume(id())).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('never un-consumes on a later upsert', async () => {
+    const tokens = store.adapter('RefreshToken');
+    const key = id();
+    await tokens.upsert(key, { clientId: 'rp' }, 60);
+    await tokens.consume(key);
+    await tokens.upsert(key, { clientId: 'rp', scope: 'openid' }, 60);
+    expect((await tokens.find(key))?.consumed).toBeTruthy();
+  });
+
+  it('destroys a model', async () => {
+    const tokens = store.adapter('AccessToken');
+    const key = id();
+    await tokens.upsert(key, { clientId: 'rp' }, 60);
+    await tokens.destroy(key);
+    expect(await tokens.find(key)).toBeUndefined();
+  });
+
+  it('revokes every model of a grant and nothing else', async () => {
+    const access = store.adapter('AccessToken');
+    const refresh = store.adapter('RefreshToken');
+    const grant = id();
+    const other = id();
+    const [a1, a2, r1, keep] = [id(), id(), id(), id()];
+    await access.upsert(a1, { grantId: grant }, 60);
+    await access.upsert(a2, { grantId: grant }, 60);
+    await refresh.upsert(r1, { grantId: grant }, 600);
+    await access.upsert(keep, { grantId: other }, 60);
+
+    await access.revokeByGrantId(grant);
+    await refresh.revokeByGrantId(grant);
+
+    expect(await access.find(a1)).toBeUndefined();
+    expect(await access.find(a2)).toBeUndefined();
+    expect(await refresh.find(r1)).toBeUndefined();
+    expect(await access.find(keep)).toBeDefined();
+  });
+});
