@@ -13,7 +13,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { helpRoutes } from './flows/help/routes.js';
 import { errorHandler } from './http/error-handler.js';
 import { initI18n } from './http/i18n.js';
-import { rememberLanguage, securityHeaders, staticFiles } from './http/middleware.js';
+import { rememberLanguage, secureCookieContext, securityHeaders, staticFiles } from './http/middleware.js';
 import { secureCookies } from './http/page.js';
 import { Views } from './http/render.js';
 import { PasswordHasher } from './identity/password/hashing.js';
@@ -129,6 +129,7 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
 
   provider.use(errorHandler({ ...pageDeps, logger: services.logger }));
   provider.use(securityHeaders(secure));
+  provider.use(secureCookieContext(secure));
   provider.use(staticFiles(path.join(PROJECT_ROOT, 'public')));
   provider.use(rememberLanguage(secure));
   provider.use(health.routes());

@@ -1,6 +1,7 @@
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './logger.js';
+import { DatabaseInUseError } from './db/database.js';
 
 async function main(): Promise<void> {
   let config;
@@ -38,6 +39,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof DatabaseInUseError) {
+    process.stderr.write(`Monban cannot start: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`Monban failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { closeServices, openServices, type Services } from '../app.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { DatabaseInUseError } from '../db/database.js';
 import { AppError } from '../http/errors.js';
 import { createAccount } from '../identity/accounts/service.js';
 import { createLogger } from '../logger.js';
@@ -96,7 +97,14 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' ? 0 : 64;
   }
   const config = loadConfig();
-  const services = await openServices(config, createLogger('warn'));
+  let services: Services;
+  try {
+    services = await openServices(config, createLogger('warn'));
+  } catch (err) {
+    if (!(err instanceof DatabaseInUseError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    return 75; // EX_TEMPFAIL
+  }
   try {
     await ensureServerKeys(services.db, services.box);
     const result = await handler(services, argv.slice(2));

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, type Dialect } from 'kysely';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from 'kysely-pglite-dialect';
+import lockfile from 'proper-lockfile';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -23,9 +24,30 @@ export interface DatabaseOptions {
 }
 
 /** Kysely over pg when a URL is given, otherwise over PGlite: the same SQL either way. */
+export class DatabaseInUseError extends Error {
+  override name = 'DatabaseInUseError';
+}
+
+/**
+ * PGlite is PostgreSQL in one process: two processes on the same files would corrupt them. A
+ * lock (refreshed while we run, stale after a crash) makes the second one stop with a message.
+ */
+async function lockDataDir(location: string): Promise<() => Promise<void>> {
+  try {
+    return await lockfile.lock(location, { stale: 15_000, update: 5_000, retries: 0 });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ELOCKED') throw err;
+    throw new DatabaseInUseError(
+      `the embedded database in ${location} is in use by another Monban process. ` +
+      'Stop that process first, or set DATABASE_URL to share a PostgreSQL server between processes.',
+    );
+  }
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   let dialect: Dialect;
   let kind: DatabaseHandle['kind'];
+  let unlock: (() => Promise<void>) | undefined;
   if (options.databaseUrl) {
     kind = 'postgres';
     dialect = new PostgresDialect({
@@ -37,10 +59,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     if (options.dataDir !== 'memory://') {
       location = path.resolve(options.dataDir, 'pglite');
       mkdirSync(location, { recursive: true });
+      unlock = await lockDataDir(location);
     }
-    const pglite = await PGlite.create(location);
-    dialect = new PGliteDialect(pglite);
+    try {
+      dialect = new PGliteDialect(await PGlite.create(location));
+    } catch (err) {
+      await unlock?.();
+      throw err;
+    }
   }
   const db = new Kysely<Database>({ dialect });
-  return { db, kind, close: () => db.destroy() };
+  return {
+    db,
+    kind,
+    async close() {
+      await db.destroy();
+      await unlock?.();
+    },
+  };
 }

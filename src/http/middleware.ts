@@ -48,6 +48,17 @@ export function staticFiles(publicDir: string) {
   };
 }
 
+/**
+ * With an https issuer every cookie is Secure. Koa refuses Secure cookies on a connection it
+ * does not see as TLS, which is the normal case behind a proxy; the issuer tells the truth.
+ */
+export function secureCookieContext(secure: boolean) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    if (secure) ctx.cookies.secure = true;
+    await next();
+  };
+}
+
 /** The globe menu's choice (?lang=) is remembered in a cookie for the pages that follow. */
 export function rememberLanguage(secure: boolean) {
   return async (ctx: Context, next: Next): Promise<void> => {
