@@ -50,9 +50,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   let unlock: (() => Promise<void>) | undefined;
   if (options.databaseUrl) {
     kind = 'postgres';
-    dialect = new PostgresDialect({
-      pool: new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 }),
-    });
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    // An idle connection the server drops (restart, failover, admin kill) is an 'error' on the
+    // pool; unhandled, it would crash the process. pg-pool has already discarded that client and
+    // the next query opens a new one, so there is nothing more to do here.
+    pool.on('error', () => {});
+    dialect = new PostgresDialect({ pool });
   } else {
     kind = 'pglite';
     let location = 'memory://';

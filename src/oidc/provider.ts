@@ -43,7 +43,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },
     claims: {
-      openid: ['sub'],
+      // OP2: every ID token tells the RP how and when the user logged in. oidc-provider adds
+      // standalone claims (acr, auth_time) only when the RP asks for them (acr_values, max_age,
+      // claims), and amr not at all, so they ride on the openid scope.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       email: ['email', 'email_verified'],
       profile: ['name', 'given_name', 'family_name', 'locale', 'zoneinfo', 'updated_at'],
       phone: ['phone_number', 'phone_number_verified'],
@@ -55,6 +58,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: () => true },
     // Every use of a refresh token yields a new one; reuse of an old one revokes the grant.
     rotateRefreshToken: true,
+    // OP2: the ID token carries the claims of the granted scopes (email, profile, ...), not only
+    // sub; OIDC Core 5.4 allows it, and relying parties read the email from the ID token.
+    conformIdTokenClaims: false,
     clientBasedCORS: clientBasedCORS as Configuration['clientBasedCORS'],
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],

@@ -1,0 +1,84 @@
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+
+/** The system Chromium (Debian package); tests never download a browser. */
+export const CHROMIUM_PATH = process.env.MONBAN_CHROMIUM ?? '/usr/bin/chromium';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+}
+
+const RP_PAGE = '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Test RP</title></head>'
+  + '<body><h1>Test RP</h1><p>Back at the relying party.</p></body></html>';
+
+export interface RpBrowserOptions {
+  /** The relying party's origin: navigations there are answered by the test, nothing listens on it. */
+  rpOrigin: string;
+  /** The browser's own language (Accept-Language, navigator.language). */
+  locale?: string;
+}
+
+/**
+ * A fresh browser profile (own cookies) for one user journey. Navigations to the relying party
+ * are fulfilled with a small page and recorded; anything that is not loopback is refused, so a
+ * test can never reach the network.
+ */
+export class RpBrowser {
+  /** Every URL the browser was sent to at the relying party, in order. */
+  readonly rpVisits: string[] = [];
+  /** Uncaught script errors in any page (our pages have no scripts, so there should be none). */
+  readonly pageErrors: string[] = [];
+
+  private constructor(readonly context: BrowserContext, readonly page: Page, private readonly rpOrigin: string) {}
+
+  static async open(browser: Browser, options: RpBrowserOptions): Promise<RpBrowser> {
+    const context = await browser.newContext({ locale: options.locale ?? 'en-US', javaScriptEnabled: true });
+    const page = await context.newPage();
+    const rp = new RpBrowser(context, page, new URL(options.rpOrigin).origin);
+    await context.route('**/*', (route) => rp.handle(route));
+    page.on('pageerror', (err) => rp.pageErrors.push(String(err)));
+    return rp;
+  }
+
+  private async handle(route: Route): Promise<void> {
+    const url = new URL(route.request().url());
+    if (url.origin === this.rpOrigin) {
+      this.rpVisits.push(url.toString());
+      await route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: RP_PAGE });
+    } else if ((url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOSTS.has(url.hostname)) {
+      await route.continue();
+    } else {
+      await route.abort('blockedbyclient');
+    }
+  }
+
+  /** Waits until the page is at the relying party under `prefix` and returns that full URL. */
+  async waitForRp(prefix: string, timeout = 15_000): Promise<URL> {
+    await this.page.waitForURL((url) => url.href.startsWith(prefix), { timeout, waitUntil: 'load' });
+    return new URL(this.page.url());
+  }
+
+  /** The page's main heading. */
+  async heading(): Promise<string> {
+    return (await this.page.locator('main h1').innerText()).trim();
+  }
+
+  async htmlLang(): Promise<string | null> {
+    return this.page.locator('html').getAttribute('lang');
+  }
+
+  async close(): Promise<void> {
+    await this.context.close();
+  }
+}
