@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
-import { closeServices, openServices, type Services } from '../app.js';
+import path from 'node:path';
+import { closeServices, openServices, PROJECT_ROOT, type Services } from '../app.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { DatabaseInUseError } from '../db/database.js';
 import { AppError } from '../http/errors.js';
+import { initI18n, translator } from '../http/i18n.js';
 import { createAccount } from '../identity/accounts/service.js';
 import { createLogger } from '../logger.js';
 import { ensureServerKeys, rotateSigningKeys } from '../oidc/keys.js';
@@ -84,7 +86,7 @@ const commands: Record<string, Handler> = {
 };
 
 function describe(err: unknown): string {
-  if (err instanceof AppError) return err.code;
+  if (err instanceof AppError) return `${translator('en').t(`errors.${err.code}`, err.params)} (${err.code})`;
   if (err instanceof Error) return err.message;
   return String(err);
 }
@@ -97,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' ? 0 : 64;
   }
   const config = loadConfig();
+  await initI18n(path.join(PROJECT_ROOT, 'views'));
   let services: Services;
   try {
     services = await openServices(config, createLogger('warn'));

@@ -1,18 +1,17 @@
 import type { Context } from 'koa';
 import { AppError } from '../http/errors.js';
-import { renderPage } from '../http/page.js';
+import { renderPage, secureCookies } from '../http/page.js';
 import { isValidEmail, normalizeEmail } from '../identity/accounts/email.js';
 import { findAccountByEmail, updateAccount } from '../identity/accounts/repository.js';
 import { ACR } from '../oidc/acr.js';
 import { recordAudit } from '../security/audit.js';
-import { secureCookies } from '../http/page.js';
 import { clientName, formField, withLang, type Interaction, type InteractionDeps } from './context.js';
 
 // L1 identifier first: the address from step 1 waits for step 2 in a signed cookie scoped to
 // this interaction's path, so no server state is needed between the two steps.
 const EMAIL_COOKIE = 'monban_login_email';
 
-function emailCookie(ctx: Context, uid: string): string | undefined {
+function emailCookie(ctx: Context): string | undefined {
   return ctx.cookies.get(EMAIL_COOKIE, { signed: true }) || undefined;
 }
 
@@ -60,7 +59,7 @@ export async function showEmailStep(ctx: Context, deps: InteractionDeps, interac
   const uid = interaction.uid;
   if (ctx.query.change !== undefined) setEmailCookie(ctx, deps, uid, null);
   const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
-  const email = ctx.query.change !== undefined ? '' : (emailCookie(ctx, uid) ?? hint);
+  const email = ctx.query.change !== undefined ? '' : (emailCookie(ctx) ?? hint);
   await renderEmailStep(ctx, deps, interaction, email);
 }
 
@@ -79,7 +78,7 @@ export async function submitEmail(ctx: Context, deps: InteractionDeps): Promise<
 export async function showPasswordStep(ctx: Context, deps: InteractionDeps): Promise<void> {
   const interaction = await deps.provider.interactionDetails(ctx.req, ctx.res);
   assertLoginPrompt(interaction);
-  const email = emailCookie(ctx, interaction.uid);
+  const email = emailCookie(ctx);
   if (!email) {
     ctx.status = 303;
     return ctx.redirect(withLang(ctx, `/interaction/${interaction.uid}`));
@@ -101,7 +100,7 @@ const REFUSED_STATUS = {
 export async function submitPassword(ctx: Context, deps: InteractionDeps): Promise<void> {
   const interaction = await deps.provider.interactionDetails(ctx.req, ctx.res);
   assertLoginPrompt(interaction);
-  const email = emailCookie(ctx, interaction.uid);
+  const email = emailCookie(ctx);
   if (!email) {
     ctx.status = 303;
     return ctx.redirect(withLang(ctx, `/interaction/${interaction.uid}`));

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { App } from '../../src/app.js';
 import { createClient } from '../../src/admin/clients.js';
 import type { AccountStatus } from '../../src/db/schema.js';
@@ -56,4 +57,28 @@ export function authorizationUrl(issuer: string, clientId: string, params: Recor
     ...params,
   }).toString();
   return { url: url.toString(), verifier, state, nonce };
+}
+
+const LOCALE_TEXTS: Record<'ja' | 'en', Record<string, unknown>> = {
+  ja: JSON.parse(readFileSync(new URL('../../views/locales/ja.json', import.meta.url), 'utf8')) as Record<string, unknown>,
+  en: JSON.parse(readFileSync(new URL('../../views/locales/en.json', import.meta.url), 'utf8')) as Record<string, unknown>,
+};
+
+/** A message as views/locales holds it, with {{params}} filled in: what a user reads on the page. */
+export function messageText(locale: 'ja' | 'en', key: string, params: Record<string, string | number> = {}): string {
+  const value = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], LOCALE_TEXTS[locale]);
+  if (typeof value !== 'string') throw new Error(`no message ${key} in ${locale}.json`);
+  return value.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? `{{${name}}}`));
+}
+
+/** Redeems an authorization code at the token endpoint as a confidential RP would. */
+export async function exchangeCode(issuer: string, client: { client_id: string; client_secret?: string }, code: string, verifier: string, redirectUri = RP_CALLBACK): Promise<Response> {
+  return fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret ?? ''}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
+  });
 }

@@ -93,3 +93,49 @@ export async function loginThroughPages(client: HttpClient, authorizationUrl: st
   }
   return page;
 }
+
+/** Undoes Handlebars' HTML escaping (&, <, >, ", ', `, =). */
+export function unescapeHtml(text: string): string {
+  return text
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
+    .replace(/&#x27;/g, "'").replace(/&#x60;/g, '`').replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+}
+
+/** The text of the page's error message (the role="alert" paragraph), unescaped; undefined when none. */
+export function alertText(html: string): string | undefined {
+  const inner = html.match(/<p[^>]*role="alert"[^>]*>([\s\S]*?)<\/p>/)?.[1];
+  return inner === undefined ? undefined : unescapeHtml(inner.trim());
+}
+
+/** The hidden inputs of the form whose action contains `contains`, as a browser would post them. */
+export function hiddenInputs(html: string, contains: string): Record<string, string> {
+  const form = [...html.matchAll(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find((m) => m[1]!.includes(contains));
+  const fields: Record<string, string> = {};
+  for (const [tag] of form?.[2]?.matchAll(/<input[^>]*>/g) ?? []) {
+    if (!/type="hidden"/.test(tag)) continue;
+    const name = tag.match(/name="([^"]*)"/)?.[1];
+    if (name) fields[name] = unescapeHtml(tag.match(/value="([^"]*)"/)?.[1] ?? '');
+  }
+  return fields;
+}
+
+/**
+ * Submits the form on `page` whose action contains `contains` as a browser would: its hidden
+ * inputs (CSRF token, language) plus `fields`, which may override them. Does not follow the
+ * redirect that answers it.
+ */
+export async function submitForm(client: HttpClient, page: PageResponse, contains: string, fields: Record<string, string>): Promise<PageResponse> {
+  const action = formAction(page.body, contains);
+  if (!action) throw new Error(`no form with an action containing ${contains} on ${page.url}`);
+  return client.request(new URL(unescapeHtml(action), page.url).toString(), {
+    form: { ...hiddenInputs(page.body, contains), ...fields },
+  });
+}
+
+/** From an authorization URL to the password page: opens the email page and submits the address. */
+export async function openPasswordStep(client: HttpClient, authorizationUrl: string, email: string): Promise<PageResponse> {
+  const emailPage = await client.follow(authorizationUrl);
+  const submitted = await submitForm(client, emailPage, '/email', { email });
+  if (!submitted.location) return submitted;
+  return client.follow(submitted.location);
+}
