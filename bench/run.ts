@@ -13,7 +13,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcrypt';
@@ -22,6 +21,7 @@ import { createApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { createAccount } from '../src/identity/accounts/service.js';
+import { freePort } from '../test/helpers/app.js';
 import { createScratchDatabase } from '../test/helpers/databases.js';
 import { TEST_REDIS_URL } from '../test/helpers/env.js';
 import type { Command, PhaseCommand, PhaseResult, Reply } from './protocol.js';
@@ -54,17 +54,6 @@ const RATE_LIMITS = { loginPerAccountAndIp: RAISED_LIMIT, loginPerAccount: RAISE
 const PASSWORD = 'Bench-Kaisha-Pass-2026!';
 
 // ---------------------------------------------------------------- helpers
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function basicAuth(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
@@ -194,7 +183,7 @@ function report(results: PhaseResult[], context: string[]): string {
 
 async function main(): Promise<number> {
   const defaults = loadConfig({ env: {} });
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const redirectUri = 'http://127.0.0.1:8976/bench/callback';
   const redisKeyPrefix = `monban-bench:${randomBytes(6).toString('hex')}:`;

@@ -71,14 +71,24 @@ export function messageText(locale: 'ja' | 'en', key: string, params: Record<str
   return value.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? `{{${name}}}`));
 }
 
-/** Redeems an authorization code at the token endpoint as a confidential RP would. */
-export async function exchangeCode(issuer: string, client: { client_id: string; client_secret?: string }, code: string, verifier: string, redirectUri = RP_CALLBACK): Promise<Response> {
-  return fetch(`${issuer}/token`, {
+/** POSTs a form to a token-family endpoint authenticated with client_secret_basic. */
+export function postAsClient(url: string, client: { client_id: string; client_secret?: string }, form: Record<string, string>): Promise<Response> {
+  return fetch(url, {
     method: 'POST',
     headers: {
       authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret ?? ''}`).toString('base64')}`,
       'content-type': 'application/x-www-form-urlencoded',
     },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
+    body: new URLSearchParams(form),
   });
+}
+
+/** Redeems an authorization code at the token endpoint as a confidential RP would. */
+export function exchangeCode(issuer: string, client: { client_id: string; client_secret?: string }, code: string, verifier: string, redirectUri = RP_CALLBACK): Promise<Response> {
+  return postAsClient(`${issuer}/token`, client, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
+}
+
+/** Asks for a client_credentials access token. */
+export function requestServiceToken(issuer: string, client: { client_id: string; client_secret?: string }): Promise<Response> {
+  return postAsClient(`${issuer}/token`, client, { grant_type: 'client_credentials' });
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import { createScratchDatabase } from '../../helpers/databases.js';
 import { TEST_SECRET } from '../../helpers/env.js';
-import { authorizationUrl, exchangeCode, RP_CALLBACK } from '../../helpers/fixtures.js';
+import { authorizationUrl, exchangeCode, requestServiceToken, RP_CALLBACK } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -104,14 +104,7 @@ describe('admin CLI (npm run admin)', () => {
     const machine = json<CreatedClient>(results.machine!);
     expect(machine.grant_types).toEqual(['client_credentials']);
     expect(machine.redirect_uris).toEqual([]);
-    const res = await fetch(`${t.issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${machine.client_id}:${machine.client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials' }),
-    });
+    const res = await requestServiceToken(t.issuer, machine);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ access_token: expect.any(String), token_type: 'Bearer' });
     // It cannot be used for logins.
@@ -192,14 +185,7 @@ describe('admin CLI (npm run admin)', () => {
     expect(listed.stdout).not.toContain(web.client_secret);
 
     // The deleted client can no longer get tokens.
-    const res = await fetch(`${t.issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${machine.client_id}:${machine.client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials' }),
-    });
+    const res = await requestServiceToken(t.issuer, machine);
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: 'invalid_client' });
   }, 60_000);

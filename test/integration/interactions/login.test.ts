@@ -1,5 +1,5 @@
 import { startTestApp, type TestApp } from '../../helpers/app.js';
-import { authorizationUrl, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { authorizationUrl, exchangeCode, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 
 describe('identifier-first login (L1, L2)', () => {
@@ -17,19 +17,7 @@ describe('identifier-first login (L1, L2)', () => {
     const callback = new URL(last.location!);
     expect(callback.searchParams.get('state')).toBe(auth.state);
 
-    const token = await fetch(`${t.issuer}/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: callback.searchParams.get('code')!,
-        redirect_uri: RP_CALLBACK,
-        code_verifier: auth.verifier,
-      }),
-    });
+    const token = await exchangeCode(t.issuer, client, callback.searchParams.get('code')!, auth.verifier);
     expect(token.status).toBe(200);
     const body = await token.json() as Record<string, string>;
     expect(body.id_token).toBeDefined();

@@ -4,7 +4,7 @@ import { ensureServerKeys, loadCookieKeys, loadSigningJwks, rotateSigningKeys } 
 import { SecretBox } from '../../../src/security/secret-box.js';
 import { startTestApp } from '../../helpers/app.js';
 import { createScratchDatabase, openScratchStorage } from '../../helpers/databases.js';
-import { authorizationUrl, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { authorizationUrl, exchangeCode, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 import { EMBEDDED } from '../../helpers/env.js';
 
@@ -82,14 +82,7 @@ describe('restarts (OP4, OP5)', () => {
       const page = await browser.follow(again.url, RP_CALLBACK);
       expect(page.location).toContain('code=');
       const code = new URL(page.location!).searchParams.get('code')!;
-      const token = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP_CALLBACK, code_verifier: again.verifier }),
-      });
+      const token = await exchangeCode(issuer, client, code, again.verifier);
       const { id_token: idToken } = await token.json() as { id_token: string };
       expect(decodeProtectedHeader(idToken).kid).toBe(jwksBefore.keys[0]!.kid);
     } finally {
