@@ -247,7 +247,7 @@ async function main(): Promise<number> {
     });
     const clientSecret = client.client_secret;
     if (!clientSecret) throw new Error('the benchmark client was created without a secret');
-    const users = await Promise.all(Array.from({ length: USER_COUNT }, (_, i) => createAccount(app!.db, app!.hasher, {
+    const users = await Promise.all(Array.from({ length: USER_COUNT }, (_, i) => createAccount(app!.db, app!.hasher, app!.policy, {
       email: `bench-${i}-${randomBytes(3).toString('hex')}@example.com`,
       password: PASSWORD,
       givenName: 'Taro',

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -10,7 +11,15 @@ import type { Adapter } from 'oidc-provider';
 import type { Config } from './config/schema.js';
 import { openDatabase, type DatabaseHandle, type Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { Courier } from './courier/courier.js';
+import { fileTransport, smtpTransport } from './courier/transports.js';
+import { sweepExpiredFlows } from './flows/flow.js';
 import { helpRoutes } from './flows/help/routes.js';
+import { registrationRoutes } from './flows/registration/routes.js';
+import { FreeMailDomains } from './identity/accounts/free-mail.js';
+import { loadCommonPasswords } from './identity/password/common-passwords.js';
+import { PasswordPolicy } from './identity/password/policy.js';
+import { CodeHasher } from './security/codes.js';
 import { errorHandler } from './http/error-handler.js';
 import { initI18n } from './http/i18n.js';
 import { rememberLanguage, secureCookieContext, securityHeaders, staticFiles } from './http/middleware.js';
@@ -26,7 +35,7 @@ import { ensureServerKeys, loadCookieKeys, loadSigningJwks } from './oidc/keys.j
 import { createProvider } from './oidc/provider.js';
 import { loadMasterSecret } from './security/master-secret.js';
 import { LoginThrottle } from './security/rate-limit/login-throttle.js';
-import type { LimiterStore } from './security/rate-limit/limiters.js';
+import { createLimiter, type LimiterStore } from './security/rate-limit/limiters.js';
 import { sweepRateLimits } from './security/rate-limit/kysely-store.js';
 import { SecretBox } from './security/secret-box.js';
 
@@ -48,10 +57,13 @@ export interface Services {
   redis?: Redis;
   box: SecretBox;
   hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  codes: CodeHasher;
 }
 
 export interface App extends Services {
   provider: Provider;
+  courier: Courier;
   /** Starts listening; resolves with the bound port. */
   listen(port?: number): Promise<number>;
   /** Stops accepting requests, lets running ones finish, then closes the connections. */
@@ -69,6 +81,8 @@ export async function openServices(config: Readonly<Config>, logger = createLogg
     throw err;
   }
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  const hasher = new PasswordHasher(master.derive('password-pepper'), config.bcryptCost);
+  const { minLength, maxLength } = config.passwordPolicy;
   return {
     config,
     logger,
@@ -76,7 +90,9 @@ export async function openServices(config: Readonly<Config>, logger = createLogg
     db: database.db,
     ...(redis ? { redis } : {}),
     box: new SecretBox(master.derive('seal')),
-    hasher: new PasswordHasher(master.derive('password-pepper'), config.bcryptCost),
+    hasher,
+    policy: new PasswordPolicy(config.passwordPolicy, loadCommonPasswords(minLength, maxLength), hasher),
+    codes: new CodeHasher(master.derive('code-hmac')),
   };
 }
 
@@ -124,6 +140,23 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
     if (services.redis) await services.redis.ping();
     ctx.body = { status: 'ok' };
   });
+  const courier = new Courier({
+    db, box, views, logger: services.logger,
+    transport: config.mail.smtpUrl
+      ? smtpTransport(config.mail.smtpUrl)
+      : fileTransport(path.resolve(config.dataDir === 'memory://' ? path.join(tmpdir(), 'monban-mail') : config.dataDir, 'mail'), services.logger),
+    from: config.mail.from,
+    issuer: config.issuer,
+    supportEmail: config.support.email,
+    ...config.courier,
+  });
+  const registration = registrationRoutes({
+    ...pageDeps, ...services, provider,
+    freeMail: new FreeMailDomains(config.registration.freeMailDomainsFile, config.registration.extraFreeMailDomains, PROJECT_ROOT),
+    mailQueued: () => courier.kick(),
+    perIp: createLimiter(limiterStore, 'signup:ip', config.registration.perIp),
+    resendPerAddress: createLimiter(limiterStore, 'signup:mail', config.registration.resendPerAddress),
+  });
   const interactions = interactionRoutes({ ...pageDeps, provider, db, hasher: services.hasher, throttle, logger: services.logger });
   const help = helpRoutes(pageDeps);
 
@@ -135,14 +168,16 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
   provider.use(health.routes());
   provider.use(help.routes());
   provider.use(interactions.routes());
+  provider.use(registration.routes());
   provider.on('server_error', (_ctx, err) => services.logger.error({ err }, 'oidc-provider server error'));
 
   // Expired rows in PostgreSQL are invisible at once; this only reclaims the space.
-  const sweeper = services.redis ? undefined : setInterval(() => {
-    Promise.all([sweepExpired(db), sweepRateLimits(db)])
+  const sweeper = setInterval(() => {
+    Promise.all([sweepExpired(db), sweepRateLimits(db), sweepExpiredFlows(db)])
       .catch((err: unknown) => services.logger.warn({ err }, 'sweeping expired rows failed'));
   }, SWEEP_INTERVAL_MS);
-  sweeper?.unref();
+  sweeper.unref();
+  courier.start();
 
   let server: Server | undefined;
   return {
@@ -156,14 +191,16 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
         server!.listen(port, () => resolve((server!.address() as AddressInfo).port));
       });
     },
+    courier,
     async stop() {
-      if (sweeper) clearInterval(sweeper);
+      clearInterval(sweeper);
       if (server) {
         await new Promise<void>((resolve) => {
           server!.close(() => resolve());
           server!.closeIdleConnections();
         });
       }
+      await courier.stop();
       await closeServices(services);
     },
   };

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './2026_11_23_0900_initial.js';
+import * as registration from './2026_11_23_2100_registration_and_courier.js';
 
 /**
  * Every migration, in order. Listed statically (instead of read from the folder at run time) so
@@ -7,4 +8,5 @@ import * as initial from './2026_11_23_0900_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '2026_11_23_0900_initial': initial,
+  '2026_11_23_2100_registration_and_courier': registration,
 };

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { closeServices, openServices, PROJECT_ROOT, type Services } from '../app.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { DatabaseInUseError } from '../db/database.js';
-import { AppError } from '../http/errors.js';
+import { AppError, FormError } from '../http/errors.js';
 import { initI18n, translator } from '../http/i18n.js';
 import { createAccount } from '../identity/accounts/service.js';
 import { createLogger } from '../logger.js';
@@ -66,7 +66,7 @@ const commands: Record<string, Handler> = {
     });
     if (!values.email || !values.password) throw new AdminInputError('user create needs --email and --password');
     if (values.locale && values.locale !== 'ja' && values.locale !== 'en') throw new AdminInputError('--locale must be ja or en');
-    const account = await createAccount(services.db, services.hasher, {
+    const account = await createAccount(services.db, services.hasher, services.policy, {
       email: values.email,
       password: values.password,
       givenName: values['given-name'] ?? '',
@@ -87,6 +87,7 @@ const commands: Record<string, Handler> = {
 
 function describe(err: unknown): string {
   if (err instanceof AppError) return `${translator('en').t(`errors.${err.code}`, err.params)} (${err.code})`;
+  if (err instanceof FormError) return err.codes.map((code) => `${translator('en').t(`errors.${code}`)} (${code})`).join('\n       ');
   if (err instanceof Error) return err.message;
   return String(err);
 }
@@ -114,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (err) {
-    const expected = err instanceof AdminInputError || err instanceof AppError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const expected = err instanceof AdminInputError || err instanceof AppError || err instanceof FormError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`error: ${describe(err)}\n`);
     if (!expected) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
     return expected ? 64 : 1;

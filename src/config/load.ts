@@ -21,6 +21,8 @@ const ENVIRONMENT: Record<string, { key: string; type: 'string' | 'number' | 'bo
   LOG_LEVEL: { key: 'logLevel', type: 'string' },
   BCRYPT_COST: { key: 'bcryptCost', type: 'number' },
   SUPPORT_EMAIL: { key: 'support.email', type: 'string' },
+  SMTP_URL: { key: 'mail.smtpUrl', type: 'string' },
+  MAIL_FROM: { key: 'mail.from', type: 'string' },
 };
 
 function readJson(file: string): Json {

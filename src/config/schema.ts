@@ -50,6 +50,51 @@ export const configSchema = z.object({
     email: z.email(),
     url: z.url().optional(),
   }).strict(),
+  /** PW1-PW6; the seed's rules are the defaults. The same object drives the page's checklist. */
+  passwordPolicy: z.object({
+    minLength: z.number().int().min(8).max(128),
+    maxLength: z.number().int().min(8).max(1024),
+    requireLower: z.boolean(),
+    requireUpper: z.boolean(),
+    requireDigit: z.boolean(),
+    requireSymbol: z.boolean(),
+    /** How many previous passwords (the current one included) may not be reused. */
+    historySize: z.number().int().min(0).max(24),
+    rejectCommon: z.boolean(),
+    /** Pieces of the email's local part at least this long may not appear in the password. */
+    emailPieceMinLength: z.number().int().min(2).max(10),
+    /** Minimum time between password changes. */
+    minAgeSeconds: z.number().int().min(0),
+    /** Whether the minimum age also blocks a reset by verified code (issue: default no). */
+    minAgeAppliesToReset: z.boolean(),
+  }).strict().refine((p) => p.minLength <= p.maxLength, 'minLength must not exceed maxLength'),
+  /** One-time codes sent by mail or SMS (X2). */
+  codes: z.object({
+    digits: z.number().int().min(6).max(10),
+    ttlSeconds: seconds.max(3600),
+    maxAttempts: z.number().int().min(1).max(10),
+  }).strict(),
+  registration: z.object({
+    /** How long a started sign-up can be finished. */
+    flowTtlSeconds: seconds,
+    /** Partners must use a business address: these domains are refused for them. */
+    freeMailDomainsFile: z.string().min(1),
+    extraFreeMailDomains: z.array(z.string().min(3)),
+    perIp: limit,
+    resendPerAddress: limit,
+  }).strict(),
+  mail: z.object({
+    /** smtp:// or smtps:// URL; unset on the embedded default: mails go to <dataDir>/mail as .eml files. */
+    smtpUrl: z.url({ protocol: /^smtps?$/ }).optional(),
+    from: z.string().min(3),
+  }).strict(),
+  courier: z.object({
+    pollIntervalMs: z.number().int().min(50).max(60_000),
+    maxAttempts: z.number().int().min(1).max(50),
+    /** First retry after this long, doubling up to maxBackoffSeconds. */
+    backoffSeconds: seconds,
+    maxBackoffSeconds: seconds,
+  }).strict(),
   locales: z.object({
     supported: z.array(z.enum(['ja', 'en'])).min(1),
     default: z.enum(['ja', 'en']),

@@ -20,6 +20,8 @@ export interface AccountsTable {
   phone_number: string | null;
   phone_number_verified: ColumnType<boolean, boolean | undefined, boolean>;
   status: ColumnType<AccountStatus, AccountStatus | undefined, AccountStatus>;
+  /** Partners must use a business address (C2). */
+  partner: ColumnType<boolean, boolean | undefined, boolean>;
   password_changed_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
@@ -78,6 +80,46 @@ export interface RateLimitsTable {
   expire: ColumnType<string | null, number | null, number | null>;
 }
 
+export interface PasswordHistoryTable {
+  id: Generated<string>;
+  account_id: string;
+  password_hash: string;
+  created_at: CreatedAt;
+}
+
+export type FlowKind = 'registration' | 'recovery' | 'forgot_email';
+
+export interface FlowsTable {
+  id: string;
+  kind: FlowKind;
+  state: string;
+  account_id: string | null;
+  email: string | null;
+  code_hmac: string | null;
+  code_expires_at: Date | null;
+  code_attempts: ColumnType<number, number | undefined, number>;
+  context: ColumnType<Record<string, unknown>, string | undefined, string>;
+  expires_at: Date;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface OutboxTable {
+  id: Generated<string>;
+  channel: 'email' | 'sms';
+  template: string;
+  locale: 'ja' | 'en';
+  recipient: string;
+  payload_sealed: string | null;
+  status: ColumnType<'pending' | 'sent' | 'failed', 'pending' | undefined, 'pending' | 'sent' | 'failed'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  locked_until: Date | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   oidc_clients: OidcClientsTable;
@@ -85,9 +127,14 @@ export interface Database {
   server_keys: ServerKeysTable;
   audit_events: AuditEventsTable;
   rate_limits: RateLimitsTable;
+  password_history: PasswordHistoryTable;
+  flows: FlowsTable;
+  outbox: OutboxTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
 export type NewAccount = Insertable<AccountsTable>;
 export type AccountUpdate = Updateable<AccountsTable>;
 export type ClientRow = Selectable<OidcClientsTable>;
+export type FlowRow = Selectable<FlowsTable>;
+export type OutboxRow = Selectable<OutboxTable>;

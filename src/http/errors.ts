@@ -11,8 +11,30 @@ export const ERROR_CODES = [
   'INTERACTION_EXPIRED',
   'EMAIL_REQUIRED',
   'EMAIL_INVALID',
+  'EMAIL_TOO_LONG',
+  'EMAIL_LOCAL_NOT_ASCII',
   'EMAIL_TAKEN',
+  'EMAIL_FREE_MAIL_PARTNER',
   'NAME_REQUIRED',
+  'NAME_TOO_LONG',
+  'NAME_INVALID',
+  'COUNTRY_REQUIRED',
+  'PASSWORD_TOO_SHORT',
+  'PASSWORD_TOO_LONG',
+  'PASSWORD_NEEDS_LOWER',
+  'PASSWORD_NEEDS_UPPER',
+  'PASSWORD_NEEDS_DIGIT',
+  'PASSWORD_NEEDS_SYMBOL',
+  'PASSWORD_CONTAINS_EMAIL',
+  'PASSWORD_COMMON',
+  'PASSWORD_IN_HISTORY',
+  'PASSWORD_CHANGED_TOO_RECENTLY',
+  'PASSWORD_MISMATCH',
+  'CODE_REQUIRED',
+  'CODE_WRONG',
+  'CODE_EXPIRED',
+  'CODE_EXHAUSTED',
+  'FLOW_EXPIRED',
   'PASSWORD_REQUIRED',
   'LOGIN_FAILED',
   'TOO_MANY_ATTEMPTS',
@@ -22,6 +44,15 @@ export const ERROR_CODES = [
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Several problems with one form at once, each with its code (e.g. every broken password rule). */
+export class FormError extends Error {
+  override name = 'FormError';
+
+  constructor(readonly codes: ErrorCode[], readonly status = 400, readonly params: Record<string, string | number> = {}) {
+    super(codes.join(','));
+  }
+}
 
 export class AppError extends Error {
   override name = 'AppError';

@@ -30,8 +30,10 @@ export class Views {
     for (const file of walk(viewsDir).filter((f) => f.endsWith('.hbs'))) {
       const name = path.relative(viewsDir, file).replace(/\\/g, '/').replace(/\.hbs$/, '');
       const source = readFileSync(file, 'utf8');
+      // Mail subjects and plain-text bodies are not HTML: they are not HTML-escaped.
+      const plain = /\/(subject|text)$/.test(name);
       if (name.startsWith('partials/')) this.#hbs.registerPartial(name.slice('partials/'.length), source);
-      else this.#pages.set(name, this.#hbs.compile(source, { strict: false, noEscape: false }));
+      else this.#pages.set(name, this.#hbs.compile(source, { strict: false, noEscape: plain }));
     }
   }
 
@@ -41,10 +43,15 @@ export class Views {
     return page;
   }
 
-  /** Renders a page into the main layout. Values are HTML-escaped by Handlebars. */
-  html(name: string, data: Record<string, unknown>): string {
+  /** Renders a page into a layout. Values are HTML-escaped by Handlebars. */
+  html(name: string, data: Record<string, unknown>, layout = 'layouts/main'): string {
     const body = this.#page(name)(data);
-    return this.#page('layouts/main')({ ...data, body });
+    return this.#page(layout)({ ...data, body });
+  }
+
+  /** Renders a plain-text template (mail subject or body) on its own. */
+  text(name: string, data: Record<string, unknown>): string {
+    return this.#page(name)(data);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { AppError } from '../http/errors.js';
-import { renderPage, secureCookies } from '../http/page.js';
-import { isValidEmail, normalizeEmail } from '../identity/accounts/email.js';
+import { renderPage, secureCookies, type PageDeps } from '../http/page.js';
+import { emailProblem, normalizeEmail } from '../identity/accounts/email.js';
 import { findAccountByEmail, updateAccount } from '../identity/accounts/repository.js';
 import { ACR } from '../oidc/acr.js';
 import { recordAudit } from '../security/audit.js';
@@ -15,7 +15,8 @@ function emailCookie(ctx: Context): string | undefined {
   return ctx.cookies.get(EMAIL_COOKIE, { signed: true }) || undefined;
 }
 
-function setEmailCookie(ctx: Context, deps: InteractionDeps, uid: string, email: string | null): void {
+/** Also used by sign-up: after activation the login continues at the password step. */
+export function setEmailCookie(ctx: Context, deps: PageDeps, uid: string, email: string | null): void {
   ctx.cookies.set(EMAIL_COOKIE, email, {
     signed: true,
     httpOnly: true,
@@ -52,6 +53,7 @@ async function renderPasswordStep(ctx: Context, deps: InteractionDeps, interacti
     clientName: await clientName(deps, interaction.params.client_id),
     errorKey: error && `errors.${error.code}`,
     errorParams: error?.params,
+    notice: !error && ctx.query.activated !== undefined ? 'signup.activatedNotice' : undefined,
   }, { status: error?.status ?? 200, uiLocales: interaction.params.ui_locales, form: true });
 }
 
@@ -67,9 +69,9 @@ export async function submitEmail(ctx: Context, deps: InteractionDeps): Promise<
   const interaction = await deps.provider.interactionDetails(ctx.req, ctx.res);
   assertLoginPrompt(interaction);
   const raw = formField(ctx, 'email');
+  const problem = emailProblem(raw);
+  if (problem) return renderEmailStep(ctx, deps, interaction, raw.slice(0, 254), new AppError(problem));
   const email = normalizeEmail(raw);
-  if (!email) return renderEmailStep(ctx, deps, interaction, raw, new AppError('EMAIL_REQUIRED'));
-  if (!isValidEmail(email)) return renderEmailStep(ctx, deps, interaction, raw.slice(0, 254), new AppError('EMAIL_INVALID'));
   setEmailCookie(ctx, deps, interaction.uid, email);
   ctx.status = 303;
   ctx.redirect(withLang(ctx, `/interaction/${interaction.uid}/password`));

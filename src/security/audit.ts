@@ -7,6 +7,7 @@ export type AuditType =
   | 'login.failed'
   | 'login.throttled'
   | 'login.refused'
+  | 'account.activated'
   | 'consent.granted'
   | 'logout'
   | 'admin.client.created'

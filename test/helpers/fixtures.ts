@@ -21,7 +21,7 @@ export async function registerClient(app: App, options: { public?: boolean; redi
 export const TEST_PASSWORD = 'Kaisha-Pass-2026!';
 
 export async function registerUser(app: App, options: { email?: string; password?: string; locale?: 'ja' | 'en'; status?: AccountStatus } = {}) {
-  const account = await createAccount(app.db, app.hasher, {
+  const account = await createAccount(app.db, app.hasher, app.policy, {
     email: options.email ?? `user-${randomBytes(4).toString('hex')}@example.com`,
     password: options.password ?? TEST_PASSWORD,
     givenName: 'Hanako',

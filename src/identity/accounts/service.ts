@@ -1,9 +1,10 @@
 import type { Db } from '../../db/database.js';
 import type { AccountRow, AccountStatus } from '../../db/schema.js';
 import type { PasswordHasher } from '../password/hashing.js';
-import { AppError } from '../../http/errors.js';
+import { AppError, FormError } from '../../http/errors.js';
+import type { PasswordPolicy } from '../password/policy.js';
 import { newAccountId } from './account-id.js';
-import { isValidEmail, normalizeEmail } from './email.js';
+import { emailProblem, normalizeEmail } from './email.js';
 import { findAccountByEmail, insertAccount } from './repository.js';
 
 export interface NewAccountInput {
@@ -22,11 +23,14 @@ function isUniqueViolation(err: unknown, constraint: string): boolean {
   return e.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
 }
 
-/** Creates an account with a hashed password and a fresh human account ID. */
-export async function createAccount(db: Db, hasher: PasswordHasher, input: NewAccountInput): Promise<AccountRow> {
+/** Creates an account with a password the policy accepts and a fresh human account ID. */
+export async function createAccount(db: Db, hasher: PasswordHasher, policy: PasswordPolicy, input: NewAccountInput): Promise<AccountRow> {
+  const emailIssue = emailProblem(input.email);
+  if (emailIssue) throw new AppError(emailIssue, 400);
   const email = normalizeEmail(input.email);
-  if (!isValidEmail(email)) throw new AppError('EMAIL_INVALID', 400);
   if (!input.givenName.trim() || !input.familyName.trim()) throw new AppError('NAME_REQUIRED', 400);
+  const problems = await policy.problems(input.password, { email });
+  if (problems.length > 0) throw new FormError(problems);
   if (await findAccountByEmail(db, email)) throw new AppError('EMAIL_TAKEN', 409);
 
   const passwordHash = await hasher.hash(input.password);

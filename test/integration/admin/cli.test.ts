@@ -58,7 +58,7 @@ describe('admin CLI (npm run admin)', () => {
   let t: TestApp;
   const cli = (...args: string[]) => runCli(scratch.url, args);
   const email = `cli-${randomBytes(4).toString('hex')}@example.com`;
-  const password = `Cli-Pass-${randomBytes(6).toString('hex')}`;
+  const password = `Kaisha-Pass-${randomBytes(6).toString('hex')}!`;
   const results: Record<string, CliResult> = {};
 
   beforeAll(async () => {

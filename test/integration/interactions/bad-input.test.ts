@@ -164,13 +164,13 @@ describe('bad input gets a clear answer, never a crash', () => {
       expectErrorPage(email, 413, 'errors.BODY_TOO_LARGE');
     });
 
-    it('answers a 10,000-character email address with the invalid-address message', async () => {
+    it('answers a 10,000-character email address with the too-long message', async () => {
       const browser = english();
       const page = await emailPage(browser);
       const longEmail = `${'a'.repeat(10_000)}@example.com`;
       const res = await submitForm(browser, page, '/email', { email: longEmail });
       expect(res.status).toBe(400);
-      expect(alertText(res.body)).toBe(messageText('en', 'errors.EMAIL_INVALID'));
+      expect(alertText(res.body)).toBe(messageText('en', 'errors.EMAIL_TOO_LONG'));
       expectNoInternals(res);
       expect(res.body).not.toContain(longEmail);
       expect(res.body).toContain('action="/interaction/'); // the form is shown again to correct it

@@ -1,0 +1,149 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import type { OutboxRow } from '../db/schema.js';
+import type { Views } from '../http/render.js';
+import { translator } from '../http/i18n.js';
+import type { Logger } from '../logger.js';
+import type { SecretBox } from '../security/secret-box.js';
+import { payloadContext } from './outbox.js';
+import type { MailTransport } from './transports.js';
+
+export interface CourierOptions {
+  db: Db;
+  box: SecretBox;
+  views: Views;
+  transport: MailTransport;
+  logger: Logger;
+  from: string;
+  issuer: string;
+  supportEmail: string;
+  pollIntervalMs: number;
+  maxAttempts: number;
+  backoffSeconds: number;
+  maxBackoffSeconds: number;
+}
+
+const BATCH = 10;
+const LEASE_SECONDS = 60;
+
+/**
+ * Delivers the outbox. Rows are leased with FOR UPDATE SKIP LOCKED, so any number of processes
+ * can run a courier; a failed send is retried with exponential backoff; a crash mid-send only
+ * delays the row until its lease runs out. Nothing is lost when the process or the SMTP server
+ * restarts. After sending, the sealed payload (which may hold a code) is deleted.
+ */
+export class Courier {
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(private readonly options: CourierOptions) {}
+
+  start(): void {
+    this.#stopped = false;
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+    this.options.transport.close();
+  }
+
+  /** Deliver now (after a commit that queued mail) instead of at the next poll. */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#running = this.#drain().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.kick();
+      } else {
+        this.#schedule();
+      }
+    });
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => this.kick(), this.options.pollIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Sends batches until nothing is due. Resolves with how many were sent (for tests). */
+  async #drain(): Promise<void> {
+    try {
+      for (;;) {
+        const rows = await this.#lease();
+        if (rows.length === 0) return;
+        for (const row of rows) await this.#deliver(row);
+        if (this.#stopped) return;
+      }
+    } catch (err) {
+      this.options.logger.error({ err }, 'courier could not read the outbox');
+    }
+  }
+
+  async #lease(): Promise<OutboxRow[]> {
+    const { db } = this.options;
+    const due = db.selectFrom('outbox').select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', sql<Date>`now()`)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', sql<Date>`now()`)]))
+      .orderBy('id').limit(BATCH)
+      .forUpdate().skipLocked();
+    return db.updateTable('outbox')
+      .set({ locked_until: sql`now() + make_interval(secs => ${LEASE_SECONDS})`, attempts: sql`attempts + 1` })
+      .where('id', 'in', due)
+      .returningAll()
+      .execute();
+  }
+
+  #render(row: OutboxRow): { subject: string; text: string; html: string } {
+    const data = JSON.parse(this.options.box.openText(row.payload_sealed!, payloadContext(row.recipient))) as Record<string, unknown>;
+    const context = {
+      ...data,
+      i18n: translator(row.locale),
+      lang: row.locale,
+      issuer: this.options.issuer,
+      supportEmail: this.options.supportEmail,
+    };
+    const base = `emails/${row.template}`;
+    const { views } = this.options;
+    return {
+      subject: views.text(`${base}/subject`, context).trim(),
+      text: views.text(`${base}/text`, context),
+      html: views.html(`${base}/html`, context, 'layouts/email'),
+    };
+  }
+
+  async #deliver(row: OutboxRow): Promise<void> {
+    const { db, logger } = this.options;
+    try {
+      const message = this.#render(row);
+      await this.options.transport.send({ from: this.options.from, to: row.recipient, ...message }, row.id);
+      await db.updateTable('outbox')
+        .set({ status: 'sent', sent_at: new Date(), payload_sealed: null, locked_until: null, last_error: null })
+        .where('id', '=', row.id).execute();
+    } catch (err) {
+      const finalFailure = row.attempts >= this.options.maxAttempts;
+      const delay = Math.min(this.options.backoffSeconds * 2 ** (row.attempts - 1), this.options.maxBackoffSeconds);
+      const reason = err instanceof Error ? err.message.slice(0, 500) : String(err);
+      logger.warn({ outboxId: row.id, template: row.template, attempts: row.attempts, finalFailure, reason }, 'mail delivery failed');
+      await db.updateTable('outbox').set({
+        status: finalFailure ? 'failed' : 'pending',
+        next_attempt_at: sql`now() + make_interval(secs => ${delay})`,
+        locked_until: null,
+        last_error: reason,
+        ...(finalFailure ? { payload_sealed: null } : {}),
+      }).where('id', '=', row.id).execute();
+    }
+  }
+}

@@ -1,0 +1,172 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { AppError, FormError } from '../../http/errors.js';
+import { formBody } from '../../http/middleware.js';
+import { renderPage, secureCookies, type PageDeps } from '../../http/page.js';
+import { negotiateLocale } from '../../http/i18n.js';
+import { countryOptions } from '../../identity/accounts/countries.js';
+import { setEmailCookie } from '../../interactions/login.js';
+import { formField } from '../../interactions/context.js';
+import { verifyCsrf } from '../../security/csrf.js';
+import { findFlow } from '../flow.js';
+import { resendSignUpCode, startSignUp, verifySignUp, type RegistrationDeps, type SignUpInput } from './service.js';
+
+export interface RegistrationRouteDeps extends PageDeps, RegistrationDeps {
+  provider: Provider;
+}
+
+const FLOW_COOKIE = 'monban_signup';
+
+function flowCookie(ctx: Context): string | undefined {
+  return ctx.cookies.get(FLOW_COOKIE, { signed: true }) || undefined;
+}
+
+function setFlowCookie(ctx: Context, deps: RegistrationRouteDeps, flowId: string | null): void {
+  ctx.cookies.set(FLOW_COOKIE, flowId, {
+    signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies(deps.config),
+    path: '/signup', maxAge: deps.config.registration.flowTtlSeconds * 1000, overwrite: true,
+  });
+}
+
+/** The OIDC interaction to return to, if the parameter names one that is still open. */
+async function liveInteraction(deps: RegistrationRouteDeps, uid: unknown): Promise<string | undefined> {
+  if (typeof uid !== 'string' || !/^[\w-]{10,64}$/.test(uid)) return undefined;
+  return (await deps.provider.Interaction.find(uid)) ? uid : undefined;
+}
+
+function withParams(path: string, params: Record<string, string | undefined>): string {
+  const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => Boolean(e[1])));
+  return query.size ? `${path}?${query}` : path;
+}
+
+function pickedLang(ctx: Context): string | undefined {
+  const lang = formField(ctx, 'lang') || ctx.query.lang;
+  return lang === 'ja' || lang === 'en' ? lang : undefined;
+}
+
+function renderForm(ctx: Context, deps: RegistrationRouteDeps, values: Partial<SignUpInput>, error?: FormError | AppError): void {
+  const locale = negotiateLocale(ctx, deps.config.locales.default);
+  const codes = error instanceof FormError ? error.codes : error ? [error.code] : [];
+  renderPage(ctx, deps, 'signup/form', {
+    title: 'signup.title',
+    values,
+    interaction: values.interaction,
+    countries: countryOptions(locale).map((c) => ({ ...c, selected: c.code === values.country })),
+    errors: codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} })),
+    invalid: Object.fromEntries(codes.map((code) => [code.split('_')[0]!.toLowerCase(), true])),
+    policy: JSON.stringify(deps.policy.checklist()),
+    policyValues: deps.policy.checklist(),
+  }, { status: error?.status ?? 200, form: true });
+}
+
+function renderVerify(ctx: Context, deps: RegistrationRouteDeps, email: string, options: { error?: AppError; sent?: boolean } = {}): void {
+  renderPage(ctx, deps, 'signup/verify', {
+    title: 'signup.verifyTitle',
+    email,
+    digits: deps.config.codes.digits,
+    minutes: Math.round(deps.config.codes.ttlSeconds / 60),
+    sent: options.sent,
+    errorKey: options.error && `errors.${options.error.code}`,
+    errorParams: options.error?.params,
+  }, { status: options.error?.status ?? 200, form: true });
+}
+
+/** /signup: the sign-up form, the activation-code page, resend and start again (C1-C3). */
+export function registrationRoutes(deps: RegistrationRouteDeps): Router {
+  const router = new Router({ prefix: '/signup' });
+  const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
+
+  router.get('/', async (ctx) => {
+    renderForm(ctx, deps, { interaction: await liveInteraction(deps, ctx.query.interaction), partner: false });
+  });
+
+  router.post('/', ...form, async (ctx) => {
+    const input: SignUpInput = {
+      email: formField(ctx, 'email').slice(0, 1000),
+      password: formField(ctx, 'password'),
+      passwordConfirmation: formField(ctx, 'password_confirmation'),
+      givenName: formField(ctx, 'given_name').slice(0, 1000),
+      familyName: formField(ctx, 'family_name').slice(0, 1000),
+      country: formField(ctx, 'country'),
+      partner: formField(ctx, 'partner') === 'yes',
+      locale: negotiateLocale(ctx, deps.config.locales.default),
+      interaction: await liveInteraction(deps, formField(ctx, 'interaction')),
+    };
+    try {
+      const flowId = await startSignUp(deps, input, ctx.ip);
+      setFlowCookie(ctx, deps, flowId);
+      ctx.status = 303;
+      ctx.redirect(withParams('/signup/verify', { lang: pickedLang(ctx) }));
+    } catch (err) {
+      if (!(err instanceof FormError || err instanceof AppError)) throw err;
+      const { password: _p, passwordConfirmation: _c, ...kept } = input;
+      renderForm(ctx, deps, kept, err);
+    }
+  });
+
+  router.get('/verify', async (ctx) => {
+    const flow = await currentFlow(ctx, deps);
+    if (!flow) return restart(ctx, deps, 'FLOW_EXPIRED');
+    renderVerify(ctx, deps, flow.email!, { sent: ctx.query.sent !== undefined });
+  });
+
+  router.post('/verify', ...form, async (ctx) => {
+    const flowId = flowCookie(ctx);
+    const flow = await currentFlow(ctx, deps);
+    if (!flowId || !flow) return restart(ctx, deps, 'FLOW_EXPIRED');
+    try {
+      const done = await verifySignUp(deps, flowId, formField(ctx, 'code').slice(0, 64));
+      setFlowCookie(ctx, deps, null);
+      const interaction = await liveInteraction(deps, done.context.interaction);
+      if (interaction) {
+        // Back to the login the user came from, at the password step, address filled in.
+        setEmailCookie(ctx, deps, interaction, done.email);
+        ctx.status = 303;
+        return ctx.redirect(withParams(`/interaction/${interaction}/password`, { activated: '1', lang: pickedLang(ctx) }));
+      }
+      renderPage(ctx, deps, 'signup/activated', { title: 'signup.activatedTitle', email: done.email });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      if (err.code === 'FLOW_EXPIRED') return restart(ctx, deps, 'FLOW_EXPIRED');
+      renderVerify(ctx, deps, flow.email!, { error: err });
+    }
+  });
+
+  router.post('/resend', ...form, async (ctx) => {
+    const flowId = flowCookie(ctx);
+    const flow = await currentFlow(ctx, deps);
+    if (!flowId || !flow) return restart(ctx, deps, 'FLOW_EXPIRED');
+    try {
+      await resendSignUpCode(deps, flowId);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return renderVerify(ctx, deps, flow.email!, { error: err });
+    }
+    ctx.status = 303;
+    ctx.redirect(withParams('/signup/verify', { sent: '1', lang: pickedLang(ctx) }));
+  });
+
+  /** "Start again": the form again, for the same or another address. */
+  router.get('/restart', async (ctx) => restart(ctx, deps));
+
+  return router;
+}
+
+async function currentFlow(ctx: Context, deps: RegistrationRouteDeps) {
+  const flowId = flowCookie(ctx);
+  if (!flowId) return undefined;
+  const flow = await findFlow(deps.db, flowId, 'registration');
+  return flow?.state === 'awaiting_code' ? flow : undefined;
+}
+
+/** An expired or finished flow starts over with a message instead of failing (DESIGN.md). */
+async function restart(ctx: Context, deps: RegistrationRouteDeps, reason?: 'FLOW_EXPIRED'): Promise<void> {
+  const flowId = flowCookie(ctx);
+  const flow = flowId ? await findFlow(deps.db, flowId, 'registration') : undefined;
+  const interaction = await liveInteraction(deps, (flow?.context as { interaction?: string } | undefined)?.interaction ?? ctx.query.interaction);
+  setFlowCookie(ctx, deps, null);
+  if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200));
+  ctx.status = 303;
+  ctx.redirect(withParams('/signup', { interaction, lang: pickedLang(ctx) }));
+}

@@ -1,0 +1,104 @@
+import type { Config } from '../../config/schema.js';
+import type { CommonPasswords } from './common-passwords.js';
+import type { PasswordHasher } from './hashing.js';
+
+export type PasswordPolicyConfig = Config['passwordPolicy'];
+
+/** Stable codes, one per rule; their texts live in views/locales under errors.<CODE>. */
+export type PasswordProblem =
+  | 'PASSWORD_TOO_SHORT'
+  | 'PASSWORD_TOO_LONG'
+  | 'PASSWORD_NEEDS_LOWER'
+  | 'PASSWORD_NEEDS_UPPER'
+  | 'PASSWORD_NEEDS_DIGIT'
+  | 'PASSWORD_NEEDS_SYMBOL'
+  | 'PASSWORD_CONTAINS_EMAIL'
+  | 'PASSWORD_COMMON'
+  | 'PASSWORD_IN_HISTORY'
+  | 'PASSWORD_CHANGED_TOO_RECENTLY'
+  | 'PASSWORD_MISMATCH';
+
+/** Lengths count Unicode code points after NFKC (so 全角 digits count as the digits they are). */
+export function passwordLength(password: string): number {
+  return [...password.normalize('NFKC')].length;
+}
+
+/**
+ * PW6: the local part of the address and its pieces split on . _ - + that are at least
+ * `minLength` long, lower-cased. "taro.yamada+news@example.com" gives taro.yamada+news, taro,
+ * yamada, news.
+ */
+export function emailPieces(email: string, minLength: number): string[] {
+  const local = email.normalize('NFKC').toLowerCase().split('@')[0] ?? '';
+  const pieces = new Set([local, ...local.split(/[._+-]/)]);
+  return [...pieces].filter((piece) => [...piece].length >= minLength);
+}
+
+/** The rules a page can check while the user types (PW1, PW2, PW6): no secrets involved. */
+export function localProblems(password: string, policy: PasswordPolicyConfig, email: string): PasswordProblem[] {
+  const text = password.normalize('NFKC');
+  const problems: PasswordProblem[] = [];
+  const length = [...text].length;
+  if (length < policy.minLength) problems.push('PASSWORD_TOO_SHORT');
+  if (length > policy.maxLength) problems.push('PASSWORD_TOO_LONG');
+  if (policy.requireLower && !/\p{Ll}/u.test(text)) problems.push('PASSWORD_NEEDS_LOWER');
+  if (policy.requireUpper && !/\p{Lu}/u.test(text)) problems.push('PASSWORD_NEEDS_UPPER');
+  if (policy.requireDigit && !/\p{Nd}/u.test(text)) problems.push('PASSWORD_NEEDS_DIGIT');
+  if (policy.requireSymbol && !/[^\p{L}\p{N}]/u.test(text)) problems.push('PASSWORD_NEEDS_SYMBOL');
+  const lower = text.toLowerCase();
+  if (email && emailPieces(email, policy.emailPieceMinLength).some((piece) => lower.includes(piece))) {
+    problems.push('PASSWORD_CONTAINS_EMAIL');
+  }
+  return problems;
+}
+
+export interface PasswordContext {
+  email: string;
+  /** The second entry of the new password (PW7); omit where a form has one field. */
+  confirmation?: string;
+  /** Hashes of the current and earlier passwords, newest first (PW3). */
+  previousHashes?: string[];
+  /** When the password last changed (PW5); absent for a new account. */
+  passwordChangedAt?: Date | null;
+  /** A reset by verified code: the minimum age applies only if the policy says so. */
+  isReset?: boolean;
+  now?: Date;
+}
+
+/**
+ * The one judge of a new password (PW1-PW7), used wherever a password is set. Returns every
+ * rule it breaks, in a stable order, so a page can show them all at once.
+ */
+export class PasswordPolicy {
+  constructor(
+    readonly config: PasswordPolicyConfig,
+    private readonly common: CommonPasswords,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async problems(password: string, context: PasswordContext): Promise<PasswordProblem[]> {
+    const problems = localProblems(password, this.config, context.email);
+    if (context.confirmation !== undefined && context.confirmation !== password) problems.push('PASSWORD_MISMATCH');
+    if (this.config.rejectCommon && this.common.has(password)) problems.push('PASSWORD_COMMON');
+
+    const changedAt = context.passwordChangedAt;
+    if (changedAt && (!context.isReset || this.config.minAgeAppliesToReset)) {
+      const age = ((context.now ?? new Date()).getTime() - changedAt.getTime()) / 1000;
+      if (age < this.config.minAgeSeconds) problems.push('PASSWORD_CHANGED_TOO_RECENTLY');
+    }
+
+    // PW3 costs one bcrypt per remembered password, so only when everything else is fine.
+    const history = (context.previousHashes ?? []).slice(0, this.config.historySize);
+    if (problems.length === 0 && history.length > 0) {
+      const reused = await Promise.all(history.map((hash) => this.hasher.verify(password, hash)));
+      if (reused.some(Boolean)) problems.push('PASSWORD_IN_HISTORY');
+    }
+    return problems;
+  }
+
+  /** What the page's live checklist needs to mirror the server's local rules. */
+  checklist(): Record<string, number | boolean> {
+    const { minLength, maxLength, requireLower, requireUpper, requireDigit, requireSymbol, emailPieceMinLength } = this.config;
+    return { minLength, maxLength, requireLower, requireUpper, requireDigit, requireSymbol, emailPieceMinLength };
+  }
+}
