@@ -39,7 +39,8 @@ export function fileTransport(dir: string, logger: Logger): MailTransport {
       mkdirSync(dir, { recursive: true });
       const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id}.eml`);
       writeFileSync(file, info.message as Buffer, { mode: 0o600 });
-      logger.info({ to: mail.to, file }, `mail "${mail.subject}" written to ${file}`);
+      // The subject may hold a code: the log names only the file (X1: secrets never logged).
+      logger.info({ file }, `mail written to ${file} (no SMTP_URL set)`);
     },
     close: () => transporter.close(),
   };
