@@ -99,11 +99,13 @@ export class Courier {
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', sql<Date>`now()`)]))
       .orderBy('id').limit(BATCH)
       .forUpdate().skipLocked();
-    return db.updateTable('outbox')
+    const rows = await db.updateTable('outbox')
       .set({ locked_until: sql`now() + make_interval(secs => ${LEASE_SECONDS})`, attempts: sql`attempts + 1` })
       .where('id', 'in', due)
       .returningAll()
       .execute();
+    // RETURNING has no order: send in queue order, so a newer code never arrives before an older one.
+    return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
 
   #render(row: OutboxRow): { subject: string; text: string; html: string } {

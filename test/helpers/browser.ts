@@ -37,7 +37,7 @@ export interface RpBrowserOptions {
 export class RpBrowser {
   /** Every URL the browser was sent to at the relying party, in order. */
   readonly rpVisits: string[] = [];
-  /** Uncaught script errors in any page (our pages have no scripts, so there should be none). */
+  /** Uncaught script errors in any page (our only script is the password checklist; there should be none). */
   readonly pageErrors: string[] = [];
 
   private constructor(readonly context: BrowserContext, readonly page: Page, private readonly rpOrigin: string) {}

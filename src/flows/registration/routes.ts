@@ -11,6 +11,7 @@ import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
 import { findFlow } from '../flow.js';
 import { resendSignUpCode, startSignUp, verifySignUp, type RegistrationDeps, type SignUpInput } from './service.js';
+import type { RegistrationContext } from './state.js';
 
 export interface RegistrationRouteDeps extends PageDeps, RegistrationDeps {
   provider: Provider;
@@ -35,6 +36,15 @@ async function liveInteraction(deps: RegistrationRouteDeps, uid: unknown): Promi
   return (await deps.provider.Interaction.find(uid)) ? uid : undefined;
 }
 
+/** The RP's ui_locales of the login a sign-up came from: its pages speak the login's language. */
+async function interactionUiLocales(deps: RegistrationRouteDeps, uid: string | undefined): Promise<unknown> {
+  return uid ? (await deps.provider.Interaction.find(uid))?.params.ui_locales : undefined;
+}
+
+function flowInteraction(flow: { context: unknown }): string | undefined {
+  return (flow.context as Partial<RegistrationContext> | null)?.interaction;
+}
+
 function withParams(path: string, params: Record<string, string | undefined>): string {
   const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => Boolean(e[1])));
   return query.size ? `${path}?${query}` : path;
@@ -45,8 +55,8 @@ function pickedLang(ctx: Context): string | undefined {
   return lang === 'ja' || lang === 'en' ? lang : undefined;
 }
 
-function renderForm(ctx: Context, deps: RegistrationRouteDeps, values: Partial<SignUpInput>, error?: FormError | AppError): void {
-  const locale = negotiateLocale(ctx, deps.config.locales.default);
+function renderForm(ctx: Context, deps: RegistrationRouteDeps, values: Partial<SignUpInput>, error?: FormError | AppError, uiLocales?: unknown): void {
+  const locale = negotiateLocale(ctx, deps.config.locales.default, uiLocales);
   const codes = error instanceof FormError ? error.codes : error ? [error.code] : [];
   renderPage(ctx, deps, 'signup/form', {
     title: 'signup.title',
@@ -54,13 +64,16 @@ function renderForm(ctx: Context, deps: RegistrationRouteDeps, values: Partial<S
     interaction: values.interaction,
     countries: countryOptions(locale).map((c) => ({ ...c, selected: c.code === values.country })),
     errors: codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} })),
-    invalid: Object.fromEntries(codes.map((code) => [code.split('_')[0]!.toLowerCase(), true])),
+    invalid: {
+      ...Object.fromEntries(codes.map((code) => [code.split('_')[0]!.toLowerCase(), true])),
+      confirmation: codes.includes('PASSWORD_MISMATCH'),
+    },
     policy: JSON.stringify(deps.policy.checklist()),
     policyValues: deps.policy.checklist(),
-  }, { status: error?.status ?? 200, form: true });
+  }, { status: error?.status ?? 200, uiLocales, form: true });
 }
 
-function renderVerify(ctx: Context, deps: RegistrationRouteDeps, email: string, options: { error?: AppError; sent?: boolean } = {}): void {
+function renderVerify(ctx: Context, deps: RegistrationRouteDeps, email: string, options: { error?: AppError; sent?: boolean; uiLocales?: unknown } = {}): void {
   renderPage(ctx, deps, 'signup/verify', {
     title: 'signup.verifyTitle',
     email,
@@ -69,7 +82,7 @@ function renderVerify(ctx: Context, deps: RegistrationRouteDeps, email: string, 
     sent: options.sent,
     errorKey: options.error && `errors.${options.error.code}`,
     errorParams: options.error?.params,
-  }, { status: options.error?.status ?? 200, form: true });
+  }, { status: options.error?.status ?? 200, uiLocales: options.uiLocales, form: true });
 }
 
 /** /signup: the sign-up form, the activation-code page, resend and start again (C1-C3). */
@@ -78,10 +91,13 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
 
   router.get('/', async (ctx) => {
-    renderForm(ctx, deps, { interaction: await liveInteraction(deps, ctx.query.interaction), partner: false });
+    const interaction = await liveInteraction(deps, ctx.query.interaction);
+    renderForm(ctx, deps, { interaction, partner: false }, undefined, await interactionUiLocales(deps, interaction));
   });
 
   router.post('/', ...form, async (ctx) => {
+    const interaction = await liveInteraction(deps, formField(ctx, 'interaction'));
+    const uiLocales = await interactionUiLocales(deps, interaction);
     const input: SignUpInput = {
       email: formField(ctx, 'email').slice(0, 1000),
       password: formField(ctx, 'password'),
@@ -90,8 +106,8 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       familyName: formField(ctx, 'family_name').slice(0, 1000),
       country: formField(ctx, 'country'),
       partner: formField(ctx, 'partner') === 'yes',
-      locale: negotiateLocale(ctx, deps.config.locales.default),
-      interaction: await liveInteraction(deps, formField(ctx, 'interaction')),
+      locale: negotiateLocale(ctx, deps.config.locales.default, uiLocales),
+      interaction,
     };
     try {
       const flowId = await startSignUp(deps, input, ctx.ip);
@@ -101,14 +117,14 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     } catch (err) {
       if (!(err instanceof FormError || err instanceof AppError)) throw err;
       const { password: _p, passwordConfirmation: _c, ...kept } = input;
-      renderForm(ctx, deps, kept, err);
+      renderForm(ctx, deps, kept, err, uiLocales);
     }
   });
 
   router.get('/verify', async (ctx) => {
     const flow = await currentFlow(ctx, deps);
     if (!flow) return restart(ctx, deps, 'FLOW_EXPIRED');
-    renderVerify(ctx, deps, flow.email!, { sent: ctx.query.sent !== undefined });
+    renderVerify(ctx, deps, flow.email!, { sent: ctx.query.sent !== undefined, uiLocales: await interactionUiLocales(deps, flowInteraction(flow)) });
   });
 
   router.post('/verify', ...form, async (ctx) => {
@@ -129,7 +145,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === 'FLOW_EXPIRED') return restart(ctx, deps, 'FLOW_EXPIRED');
-      renderVerify(ctx, deps, flow.email!, { error: err });
+      renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: await interactionUiLocales(deps, flowInteraction(flow)) });
     }
   });
 
@@ -141,7 +157,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       await resendSignUpCode(deps, flowId);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return renderVerify(ctx, deps, flow.email!, { error: err });
+      return renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: await interactionUiLocales(deps, flowInteraction(flow)) });
     }
     ctx.status = 303;
     ctx.redirect(withParams('/signup/verify', { sent: '1', lang: pickedLang(ctx) }));
@@ -166,7 +182,7 @@ async function restart(ctx: Context, deps: RegistrationRouteDeps, reason?: 'FLOW
   const flow = flowId ? await findFlow(deps.db, flowId, 'registration') : undefined;
   const interaction = await liveInteraction(deps, (flow?.context as { interaction?: string } | undefined)?.interaction ?? ctx.query.interaction);
   setFlowCookie(ctx, deps, null);
-  if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200));
+  if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200), await interactionUiLocales(deps, interaction));
   ctx.status = 303;
   ctx.redirect(withParams('/signup', { interaction, lang: pickedLang(ctx) }));
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import type { Db } from '../../db/database.js';
@@ -106,6 +107,9 @@ export async function startSignUp(deps: RegistrationDeps, input: SignUpInput, ip
   };
 
   await deps.db.transaction().execute(async (trx) => {
+    // One sign-up per address at a time (a double submit): FOR UPDATE below locks nothing while
+    // no account exists yet, and two inserts would collide on the unique address.
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`signup:${email}`}, 0))`.execute(trx);
     const existing = await trx.selectFrom('accounts').selectAll()
       .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
       .forUpdate().executeTakeFirst();
@@ -168,6 +172,12 @@ export async function verifySignUp(deps: RegistrationDeps, flowId: string, code:
   if (!code.trim()) throw new AppError('CODE_REQUIRED');
   const { result, attemptsLeft } = await checkCode(deps.db, deps.codes, flowId, code, deps.config.codes);
   if (result !== 'ok' || !flow.account_id) {
+    // A parallel submit (a double click) may have completed the flow, or a new sign-up superseded
+    // it, since it was read: that clears the code, which is not "too many wrong codes".
+    if (result === 'exhausted') {
+      const latest = await findFlow(deps.db, flowId, 'registration');
+      if (!latest || latest.state !== RegistrationState.awaitingCode) throw new AppError('FLOW_EXPIRED', 410);
+    }
     const reason = result === 'ok' ? 'wrong' : result;
     throw new AppError(CODE_ERRORS[reason], 400, { attempts: attemptsLeft });
   }

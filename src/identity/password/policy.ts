@@ -78,7 +78,10 @@ export class PasswordPolicy {
 
   async problems(password: string, context: PasswordContext): Promise<PasswordProblem[]> {
     const problems = localProblems(password, this.config, context.email);
-    if (context.confirmation !== undefined && context.confirmation !== password) problems.push('PASSWORD_MISMATCH');
+    // Compared as they will be hashed (NFKC), so a full-width digit in one entry is no mismatch.
+    if (context.confirmation !== undefined && context.confirmation.normalize('NFKC') !== password.normalize('NFKC')) {
+      problems.push('PASSWORD_MISMATCH');
+    }
     if (this.config.rejectCommon && this.common.has(password)) problems.push('PASSWORD_COMMON');
 
     const changedAt = context.passwordChangedAt;
