@@ -139,3 +139,13 @@ export async function openPasswordStep(client: HttpClient, authorizationUrl: str
   if (!submitted.location) return submitted;
   return client.follow(submitted.location);
 }
+
+/** Whatever went wrong, the answer holds no stack trace, error class dump or server path. */
+export function expectNoInternals(res: PageResponse): void {
+  expect(res.body).not.toMatch(/^\s*at\s+\S.*:\d+:\d+\)?\s*$/m);
+  expect(res.body).not.toMatch(/\bat [\w.<>$]+ \(/);
+  expect(res.body).not.toMatch(/\w*Error:/);
+  expect(res.body).not.toContain('/src/');
+  expect(res.body).not.toContain('node_modules');
+  expect(res.status).toBeLessThan(500);
+}

@@ -30,15 +30,17 @@ function setFlowCookie(ctx: Context, deps: RegistrationRouteDeps, flowId: string
   });
 }
 
-/** The OIDC interaction to return to, if the parameter names one that is still open. */
-async function liveInteraction(deps: RegistrationRouteDeps, uid: unknown): Promise<string | undefined> {
-  if (typeof uid !== 'string' || !/^[\w-]{10,64}$/.test(uid)) return undefined;
-  return (await deps.provider.Interaction.find(uid)) ? uid : undefined;
+interface OpenLogin {
+  uid: string;
+  /** The RP's ui_locales: sign-up pages speak the language of the login they came from. */
+  uiLocales: unknown;
 }
 
-/** The RP's ui_locales of the login a sign-up came from: its pages speak the login's language. */
-async function interactionUiLocales(deps: RegistrationRouteDeps, uid: string | undefined): Promise<unknown> {
-  return uid ? (await deps.provider.Interaction.find(uid))?.params.ui_locales : undefined;
+/** The OIDC interaction to return to, if the parameter names one that is still open. */
+async function openLogin(deps: RegistrationRouteDeps, uid: unknown): Promise<OpenLogin | undefined> {
+  if (typeof uid !== 'string' || !/^[\w-]{10,64}$/.test(uid)) return undefined;
+  const interaction = await deps.provider.Interaction.find(uid);
+  return interaction ? { uid, uiLocales: interaction.params.ui_locales } : undefined;
 }
 
 function flowInteraction(flow: { context: unknown }): string | undefined {
@@ -91,13 +93,13 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
 
   router.get('/', async (ctx) => {
-    const interaction = await liveInteraction(deps, ctx.query.interaction);
-    renderForm(ctx, deps, { interaction, partner: false }, undefined, await interactionUiLocales(deps, interaction));
+    const login = await openLogin(deps, ctx.query.interaction);
+    renderForm(ctx, deps, { interaction: login?.uid, partner: false }, undefined, login?.uiLocales);
   });
 
   router.post('/', ...form, async (ctx) => {
-    const interaction = await liveInteraction(deps, formField(ctx, 'interaction'));
-    const uiLocales = await interactionUiLocales(deps, interaction);
+    const login = await openLogin(deps, formField(ctx, 'interaction'));
+    const uiLocales = login?.uiLocales;
     const input: SignUpInput = {
       email: formField(ctx, 'email').slice(0, 1000),
       password: formField(ctx, 'password'),
@@ -107,7 +109,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       country: formField(ctx, 'country'),
       partner: formField(ctx, 'partner') === 'yes',
       locale: negotiateLocale(ctx, deps.config.locales.default, uiLocales),
-      interaction,
+      interaction: login?.uid,
     };
     try {
       const flowId = await startSignUp(deps, input, ctx.ip);
@@ -124,7 +126,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   router.get('/verify', async (ctx) => {
     const flow = await currentFlow(ctx, deps);
     if (!flow) return restart(ctx, deps, 'FLOW_EXPIRED');
-    renderVerify(ctx, deps, flow.email!, { sent: ctx.query.sent !== undefined, uiLocales: await interactionUiLocales(deps, flowInteraction(flow)) });
+    renderVerify(ctx, deps, flow.email!, { sent: ctx.query.sent !== undefined, uiLocales: (await openLogin(deps, flowInteraction(flow)))?.uiLocales });
   });
 
   router.post('/verify', ...form, async (ctx) => {
@@ -134,7 +136,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     try {
       const done = await verifySignUp(deps, flowId, formField(ctx, 'code').slice(0, 64));
       setFlowCookie(ctx, deps, null);
-      const interaction = await liveInteraction(deps, done.context.interaction);
+      const interaction = (await openLogin(deps, done.context.interaction))?.uid;
       if (interaction) {
         // Back to the login the user came from, at the password step, address filled in.
         setEmailCookie(ctx, deps, interaction, done.email);
@@ -145,7 +147,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === 'FLOW_EXPIRED') return restart(ctx, deps, 'FLOW_EXPIRED');
-      renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: await interactionUiLocales(deps, flowInteraction(flow)) });
+      renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: (await openLogin(deps, flowInteraction(flow)))?.uiLocales });
     }
   });
 
@@ -157,7 +159,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       await resendSignUpCode(deps, flowId);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      return renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: await interactionUiLocales(deps, flowInteraction(flow)) });
+      return renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: (await openLogin(deps, flowInteraction(flow)))?.uiLocales });
     }
     ctx.status = 303;
     ctx.redirect(withParams('/signup/verify', { sent: '1', lang: pickedLang(ctx) }));
@@ -180,9 +182,10 @@ async function currentFlow(ctx: Context, deps: RegistrationRouteDeps) {
 async function restart(ctx: Context, deps: RegistrationRouteDeps, reason?: 'FLOW_EXPIRED'): Promise<void> {
   const flowId = flowCookie(ctx);
   const flow = flowId ? await findFlow(deps.db, flowId, 'registration') : undefined;
-  const interaction = await liveInteraction(deps, (flow?.context as { interaction?: string } | undefined)?.interaction ?? ctx.query.interaction);
+  const login = await openLogin(deps, (flow ? flowInteraction(flow) : undefined) ?? ctx.query.interaction);
+  const interaction = login?.uid;
   setFlowCookie(ctx, deps, null);
-  if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200), await interactionUiLocales(deps, interaction));
+  if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200), login?.uiLocales);
   ctx.status = 303;
   ctx.redirect(withParams('/signup', { interaction, lang: pickedLang(ctx) }));
 }
