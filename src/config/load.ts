@@ -23,6 +23,10 @@ const ENVIRONMENT: Record<string, { key: string; type: 'string' | 'number' | 'bo
   SUPPORT_EMAIL: { key: 'support.email', type: 'string' },
   SMTP_URL: { key: 'mail.smtpUrl', type: 'string' },
   MAIL_FROM: { key: 'mail.from', type: 'string' },
+  SMS_BASE_URL: { key: 'sms.baseUrl', type: 'string' },
+  SMS_ACCOUNT_SID: { key: 'sms.accountSid', type: 'string' },
+  SMS_AUTH_TOKEN: { key: 'sms.authToken', type: 'string' },
+  SMS_FROM: { key: 'sms.from', type: 'string' },
 };
 
 function readJson(file: string): Json {

@@ -88,6 +88,25 @@ export const configSchema = z.object({
     smtpUrl: z.url({ protocol: /^smtps?$/ }).optional(),
     from: z.string().min(3),
   }).strict(),
+  /**
+   * Text messages. With baseUrl set, a Twilio-compatible REST API (POST
+   * {baseUrl}/2010-04-01/Accounts/{accountSid}/Messages.json, basic auth); without, the embedded
+   * default writes each message to <dataDir>/sms.
+   */
+  sms: z.object({
+    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    accountSid: z.string().min(1).optional(),
+    authToken: z.string().min(1).optional(),
+    from: z.string().min(1),
+  }).strict().refine((s) => !s.baseUrl || (s.accountSid && s.authToken), 'baseUrl needs accountSid and authToken'),
+  account: z.object({
+    /** How long a password re-entry authorises security changes (PR3). */
+    reauthSeconds: seconds.max(3600),
+    /** How long a started mobile-number change can be finished. */
+    phoneFlowTtlSeconds: seconds,
+    /** SMS codes sent to one account. */
+    smsPerAccount: limit,
+  }).strict(),
   courier: z.object({
     pollIntervalMs: z.number().int().min(50).max(60_000),
     maxAttempts: z.number().int().min(1).max(50),
