@@ -12,10 +12,11 @@ import type { Config } from './config/schema.js';
 import { openDatabase, type DatabaseHandle, type Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Courier } from './courier/courier.js';
-import { fileTransport, smtpTransport } from './courier/transports.js';
+import { fileSmsTransport, fileTransport, smtpTransport, twilioSmsTransport } from './courier/transports.js';
 import { sweepExpiredFlows } from './flows/flow.js';
 import { helpRoutes } from './flows/help/routes.js';
 import { registrationRoutes } from './flows/registration/routes.js';
+import { settingsRoutes } from './flows/settings/routes.js';
 import { FreeMailDomains } from './identity/accounts/free-mail.js';
 import { loadCommonPasswords } from './identity/password/common-passwords.js';
 import { PasswordPolicy } from './identity/password/policy.js';
@@ -30,6 +31,8 @@ import { interactionRoutes } from './interactions/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { KyselyAdapter, sweepExpired } from './oidc/adapters/kysely-adapter.js';
 import { RedisAdapter } from './oidc/adapters/redis-adapter.js';
+import { GrantIndexingAdapter, SessionIndexingAdapter } from './oidc/adapters/indexing-adapter.js';
+import { AccountRevoker, sweepAccountIndexes } from './oidc/revocation.js';
 import { ClientAdapter } from './oidc/clients/repository.js';
 import { ensureServerKeys, loadCookieKeys, loadSigningJwks } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
@@ -59,6 +62,8 @@ export interface Services {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   codes: CodeHasher;
+  /** Keys the certification hash shown on the security page. */
+  certificationKey: Buffer;
 }
 
 export interface App extends Services {
@@ -93,6 +98,7 @@ export async function openServices(config: Readonly<Config>, logger = createLogg
     hasher,
     policy: new PasswordPolicy(config.passwordPolicy, loadCommonPasswords(minLength, maxLength), hasher),
     codes: new CodeHasher(master.derive('code-hmac')),
+    certificationKey: master.derive('certification'),
   };
 }
 
@@ -111,6 +117,8 @@ function adapterFactory(services: Services): (model: string) => Adapter {
       adapter = services.redis
         ? new RedisAdapter(services.redis, model, services.config.redisKeyPrefix)
         : new KyselyAdapter(services.db, model);
+      if (model === 'Session') adapter = new SessionIndexingAdapter(adapter, services.db);
+      if (model === 'Grant') adapter = new GrantIndexingAdapter(adapter, services.db);
       cache.set(model, adapter);
     }
     return adapter;
@@ -128,7 +136,9 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
   const views = new Views(viewsDir);
   const pageDeps = { config, views };
 
-  const provider = createProvider({ ...pageDeps, db, adapter: adapterFactory(services), jwks, cookieKeys });
+  const adapters = adapterFactory(services);
+  const provider = createProvider({ ...pageDeps, db, adapter: adapters, jwks, cookieKeys });
+  const revoker = new AccountRevoker(db, adapters);
   const limiterStore: LimiterStore = services.redis
     ? { kind: 'redis', redis: services.redis, prefix: config.redisKeyPrefix }
     : { kind: 'db', db };
@@ -146,6 +156,10 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
       ? smtpTransport(config.mail.smtpUrl)
       : fileTransport(path.resolve(config.dataDir === 'memory://' ? path.join(tmpdir(), 'monban-mail') : config.dataDir, 'mail'), services.logger),
     from: config.mail.from,
+    smsTransport: config.sms.baseUrl
+      ? twilioSmsTransport({ baseUrl: config.sms.baseUrl, accountSid: config.sms.accountSid!, authToken: config.sms.authToken! })
+      : fileSmsTransport(path.resolve(config.dataDir === 'memory://' ? path.join(tmpdir(), 'monban-sms') : config.dataDir, 'sms'), services.logger),
+    smsFrom: config.sms.from,
     issuer: config.issuer,
     supportEmail: config.support.email,
     ...config.courier,
@@ -156,6 +170,11 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
     mailQueued: () => courier.kick(),
     perIp: createLimiter(limiterStore, 'signup:ip', config.registration.perIp),
     resendPerAddress: createLimiter(limiterStore, 'signup:mail', config.registration.resendPerAddress),
+  });
+  const settings = settingsRoutes({
+    ...pageDeps, ...services, provider, throttle, revoker,
+    smsPerAccount: createLimiter(limiterStore, 'sms:account', config.account.smsPerAccount),
+    mailQueued: () => courier.kick(),
   });
   const interactions = interactionRoutes({ ...pageDeps, provider, db, hasher: services.hasher, throttle, logger: services.logger });
   const help = helpRoutes(pageDeps);
@@ -169,11 +188,12 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
   provider.use(help.routes());
   provider.use(interactions.routes());
   provider.use(registration.routes());
+  provider.use(settings.routes());
   provider.on('server_error', (_ctx, err) => services.logger.error({ err }, 'oidc-provider server error'));
 
   // Expired rows in PostgreSQL are invisible at once; this only reclaims the space.
   const sweeper = setInterval(() => {
-    Promise.all([sweepExpired(db), sweepRateLimits(db), sweepExpiredFlows(db)])
+    Promise.all([sweepExpired(db), sweepRateLimits(db), sweepExpiredFlows(db), sweepAccountIndexes(db)])
       .catch((err: unknown) => services.logger.warn({ err }, 'sweeping expired rows failed'));
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();

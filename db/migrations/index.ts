@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as initial from './2026_11_23_0900_initial.js';
 import * as registration from './2026_11_23_2100_registration_and_courier.js';
+import * as accountConsole from './2026_11_23_2200_account_console.js';
 
 /**
  * Every migration, in order. Listed statically (instead of read from the folder at run time) so
@@ -9,4 +10,5 @@ import * as registration from './2026_11_23_2100_registration_and_courier.js';
 export const migrations: Record<string, Migration> = {
   '2026_11_23_0900_initial': initial,
   '2026_11_23_2100_registration_and_courier': registration,
+  '2026_11_23_2200_account_console': accountConsole,
 };

@@ -6,15 +6,19 @@ import { translator } from '../http/i18n.js';
 import type { Logger } from '../logger.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { payloadContext } from './outbox.js';
-import type { MailTransport } from './transports.js';
+import type { MailTransport, SmsTransport } from './transports.js';
 
 export interface CourierOptions {
   db: Db;
   box: SecretBox;
   views: Views;
+  /** Mail (channel 'email'). */
   transport: MailTransport;
   logger: Logger;
   from: string;
+  /** Text messages (channel 'sms'), sent from `smsFrom`. */
+  smsTransport: SmsTransport;
+  smsFrom: string;
   issuer: string;
   supportEmail: string;
   pollIntervalMs: number;
@@ -29,8 +33,9 @@ const LEASE_SECONDS = 60;
 /**
  * Delivers the outbox. Rows are leased with FOR UPDATE SKIP LOCKED, so any number of processes
  * can run a courier; a failed send is retried with exponential backoff; a crash mid-send only
- * delays the row until its lease runs out. Nothing is lost when the process or the SMTP server
- * restarts. After sending, the sealed payload (which may hold a code) is deleted.
+ * delays the row until its lease runs out. Nothing is lost when the process, the SMTP server or
+ * the SMS provider restarts. After sending, the sealed payload (which may hold a code) is deleted.
+ * Mail and text messages share the table and all of this; only rendering and sending differ.
  */
 export class Courier {
   #timer: NodeJS.Timeout | undefined;
@@ -50,9 +55,10 @@ export class Courier {
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
     this.options.transport.close();
+    this.options.smsTransport.close();
   }
 
-  /** Deliver now (after a commit that queued mail) instead of at the next poll. */
+  /** Deliver now (after a commit that queued a message) instead of at the next poll. */
   kick(): void {
     if (this.#stopped) return;
     if (this.#running) {
@@ -108,29 +114,41 @@ export class Courier {
     return rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
 
-  #render(row: OutboxRow): { subject: string; text: string; html: string } {
+  /** The template data (unsealed) with what every template may use. */
+  #context(row: OutboxRow): Record<string, unknown> {
     const data = JSON.parse(this.options.box.openText(row.payload_sealed!, payloadContext(row.recipient))) as Record<string, unknown>;
-    const context = {
+    return {
       ...data,
       i18n: translator(row.locale),
       lang: row.locale,
       issuer: this.options.issuer,
       supportEmail: this.options.supportEmail,
     };
-    const base = `emails/${row.template}`;
+  }
+
+  /** Renders the row for its channel and hands it to that channel's transport. */
+  async #send(row: OutboxRow): Promise<void> {
+    const context = this.#context(row);
     const { views } = this.options;
-    return {
+    if (row.channel === 'sms') {
+      const body = views.text(`sms/${row.template}/text`, context).trim();
+      await this.options.smsTransport.send({ from: this.options.smsFrom, to: row.recipient, body }, row.id);
+      return;
+    }
+    const base = `emails/${row.template}`;
+    await this.options.transport.send({
+      from: this.options.from,
+      to: row.recipient,
       subject: views.text(`${base}/subject`, context).trim(),
       text: views.text(`${base}/text`, context),
       html: views.html(`${base}/html`, context, 'layouts/email'),
-    };
+    }, row.id);
   }
 
   async #deliver(row: OutboxRow): Promise<void> {
     const { db, logger } = this.options;
     try {
-      const message = this.#render(row);
-      await this.options.transport.send({ from: this.options.from, to: row.recipient, ...message }, row.id);
+      await this.#send(row);
       await db.updateTable('outbox')
         .set({ status: 'sent', sent_at: new Date(), payload_sealed: null, locked_until: null, last_error: null })
         .where('id', '=', row.id).execute();
@@ -138,7 +156,8 @@ export class Courier {
       const finalFailure = row.attempts >= this.options.maxAttempts;
       const delay = Math.min(this.options.backoffSeconds * 2 ** (row.attempts - 1), this.options.maxBackoffSeconds);
       const reason = err instanceof Error ? err.message.slice(0, 500) : String(err);
-      logger.warn({ outboxId: row.id, template: row.template, attempts: row.attempts, finalFailure, reason }, 'mail delivery failed');
+      logger.warn({ outboxId: row.id, channel: row.channel, template: row.template, attempts: row.attempts, finalFailure, reason },
+        `${row.channel === 'sms' ? 'text message' : 'mail'} delivery failed`);
       await db.updateTable('outbox').set({
         status: finalFailure ? 'failed' : 'pending',
         next_attempt_at: sql`now() + make_interval(secs => ${delay})`,

@@ -1,26 +1,51 @@
 import type { Db } from '../db/database.js';
+import type { OutboxTable } from '../db/schema.js';
 import type { SecretBox } from '../security/secret-box.js';
 
-export interface OutgoingMail {
+export type Channel = OutboxTable['channel'];
+
+export interface OutgoingMessage {
   to: string;
-  /** A folder under views/emails/. */
+  /** A folder under views/emails/ (mail) or views/sms/ (text messages). */
   template: string;
   locale: 'ja' | 'en';
   data: Record<string, unknown>;
 }
 
+export type OutgoingMail = OutgoingMessage;
+
+export interface OutgoingSms extends OutgoingMessage {
+  /** E.164: a plus sign, the country code and the number, nothing else (e.g. +819012345678). */
+  to: string;
+}
+
+export const E164 = /^\+[1-9]\d{6,14}$/;
+
 export const payloadContext = (recipient: string) => `outbox:${recipient}`;
+
+async function enqueue(trx: Db, box: SecretBox, channel: Channel, message: OutgoingMessage): Promise<void> {
+  await trx.insertInto('outbox').values({
+    channel,
+    template: message.template,
+    locale: message.locale,
+    recipient: message.to,
+    payload_sealed: box.seal(JSON.stringify(message.data), payloadContext(message.to)),
+  }).execute();
+}
 
 /**
  * Puts a message in the outbox. Call it with the transaction that makes the change the message
  * reports, so the two are committed together or not at all; the courier sends it afterwards.
  */
 export async function enqueueMail(trx: Db, box: SecretBox, mail: OutgoingMail): Promise<void> {
-  await trx.insertInto('outbox').values({
-    channel: 'email',
-    template: mail.template,
-    locale: mail.locale,
-    recipient: mail.to,
-    payload_sealed: box.seal(JSON.stringify(mail.data), payloadContext(mail.to)),
-  }).execute();
+  await enqueue(trx, box, 'email', mail);
+}
+
+/**
+ * Puts a text message in the outbox, like enqueueMail: same transaction, same sealing, same
+ * courier. `to` must already be normalised to E.164; anything else is a programming error.
+ */
+export async function enqueueSms(trx: Db, box: SecretBox, sms: OutgoingSms): Promise<void> {
+  if (!E164.test(sms.to)) throw new Error('enqueueSms: the number must be in E.164 form (+ country code and number)');
+  await enqueue(trx, box, 'sms', sms);
 }

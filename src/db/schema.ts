@@ -22,6 +22,12 @@ export interface AccountsTable {
   status: ColumnType<AccountStatus, AccountStatus | undefined, AccountStatus>;
   /** Partners must use a business address (C2). */
   partner: ColumnType<boolean, boolean | undefined, boolean>;
+  company_name: ColumnType<string | null, string | null | undefined, string | null>;
+  job_title: ColumnType<string | null, string | null | undefined, string | null>;
+  address: ColumnType<string | null, string | null | undefined, string | null>;
+  business_phone: ColumnType<string | null, string | null | undefined, string | null>;
+  company_managed: ColumnType<boolean, boolean | undefined, boolean>;
+  product_news: ColumnType<boolean, boolean | undefined, boolean>;
   password_changed_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
@@ -87,7 +93,7 @@ export interface PasswordHistoryTable {
   created_at: CreatedAt;
 }
 
-export type FlowKind = 'registration' | 'recovery' | 'forgot_email';
+export type FlowKind = 'registration' | 'recovery' | 'forgot_email' | 'phone_verification';
 
 export interface FlowsTable {
   id: string;
@@ -120,6 +126,24 @@ export interface OutboxTable {
   sent_at: Date | null;
 }
 
+export interface AccountSessionsTable {
+  session_id: string;
+  account_id: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: CreatedAt;
+  last_seen_at: Timestamp;
+  expires_at: Date | null;
+}
+
+export interface AccountGrantsTable {
+  grant_id: string;
+  account_id: string;
+  client_id: string;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   oidc_clients: OidcClientsTable;
@@ -130,6 +154,8 @@ export interface Database {
   password_history: PasswordHistoryTable;
   flows: FlowsTable;
   outbox: OutboxTable;
+  account_sessions: AccountSessionsTable;
+  account_grants: AccountGrantsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

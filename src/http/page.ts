@@ -17,6 +17,9 @@ export interface RenderOptions {
   form?: boolean;
 }
 
+/** A one-time notice for the next page (e.g. after a password change, on the login page). */
+export const NOTICE_COOKIE = 'monban_notice';
+
 export function secureCookies(config: Readonly<Config>): boolean {
   return config.issuer.startsWith('https://');
 }

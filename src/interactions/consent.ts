@@ -22,8 +22,7 @@ export async function showConsent(ctx: Context, deps: InteractionDeps, interacti
 }
 
 /** Records what the user agreed to in a Grant and resumes the authorization request. */
-export async function submitConsent(ctx: Context, deps: InteractionDeps): Promise<void> {
-  const interaction = await deps.provider.interactionDetails(ctx.req, ctx.res);
+export async function grantConsent(ctx: Context, deps: InteractionDeps, interaction: Interaction): Promise<void> {
   if (interaction.prompt.name !== 'consent' || !interaction.session) throw new AppError('INTERACTION_EXPIRED', 400);
   const details = interaction.prompt.details as ConsentDetails;
   const clientId = String(interaction.params.client_id);
@@ -46,6 +45,10 @@ export async function submitConsent(ctx: Context, deps: InteractionDeps): Promis
   }, { mergeWithLastSubmission: true });
   ctx.status = 303;
   ctx.redirect(returnTo);
+}
+
+export async function submitConsent(ctx: Context, deps: InteractionDeps): Promise<void> {
+  await grantConsent(ctx, deps, await deps.provider.interactionDetails(ctx.req, ctx.res));
 }
 
 export async function abortInteraction(ctx: Context, deps: InteractionDeps): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { AppError } from '../http/errors.js';
-import { renderPage, secureCookies, type PageDeps } from '../http/page.js';
+import { NOTICE_COOKIE, renderPage, secureCookies, type PageDeps } from '../http/page.js';
 import { emailProblem, normalizeEmail } from '../identity/accounts/email.js';
 import { findAccountByEmail, updateAccount } from '../identity/accounts/repository.js';
 import { ACR } from '../oidc/acr.js';
@@ -33,7 +33,7 @@ function assertLoginPrompt(interaction: Interaction): void {
 }
 
 async function renderEmailStep(ctx: Context, deps: InteractionDeps, interaction: Interaction,
-  email: string, error?: AppError): Promise<void> {
+  email: string, error?: AppError, notice?: string): Promise<void> {
   renderPage(ctx, deps, 'interaction/email', {
     title: 'login.title',
     uid: interaction.uid,
@@ -41,6 +41,7 @@ async function renderEmailStep(ctx: Context, deps: InteractionDeps, interaction:
     clientName: await clientName(deps, interaction.params.client_id),
     errorKey: error && `errors.${error.code}`,
     errorParams: error?.params,
+    notice,
   }, { status: error?.status ?? 200, uiLocales: interaction.params.ui_locales, form: true });
 }
 
@@ -62,7 +63,10 @@ export async function showEmailStep(ctx: Context, deps: InteractionDeps, interac
   if (ctx.query.change !== undefined) setEmailCookie(ctx, deps, uid, null);
   const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
   const email = ctx.query.change !== undefined ? '' : (emailCookie(ctx) ?? hint);
-  await renderEmailStep(ctx, deps, interaction, email);
+  // A notice left by the page that sent the user here (e.g. "password changed, log in again").
+  const notice = ctx.cookies.get(NOTICE_COOKIE) === 'password_changed' ? 'account.passwordChangedNotice' : undefined;
+  if (notice) ctx.cookies.set(NOTICE_COOKIE, null, { path: '/' });
+  await renderEmailStep(ctx, deps, interaction, email, undefined, notice);
 }
 
 export async function submitEmail(ctx: Context, deps: InteractionDeps): Promise<void> {

@@ -3,7 +3,8 @@ import type { Context, Next } from 'koa';
 import { AppError } from '../http/errors.js';
 import { formBody } from '../http/middleware.js';
 import { verifyCsrf } from '../security/csrf.js';
-import { abortInteraction, showConsent, submitConsent } from './consent.js';
+import { ACCOUNT_CLIENT_ID } from '../oidc/account-client.js';
+import { abortInteraction, grantConsent, showConsent, submitConsent } from './consent.js';
 import type { InteractionDeps } from './context.js';
 import { showEmailStep, showPasswordStep, submitEmail, submitPassword } from './login.js';
 
@@ -19,7 +20,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (interaction.uid !== ctx.params.uid) throw new AppError('INTERACTION_EXPIRED', 400);
     switch (interaction.prompt.name) {
       case 'login': return showEmailStep(ctx, deps, interaction);
-      case 'consent': return showConsent(ctx, deps, interaction);
+      case 'consent':
+        // The account console is Monban itself: nothing to ask.
+        if (interaction.params.client_id === ACCOUNT_CLIENT_ID) return grantConsent(ctx, deps, interaction);
+        return showConsent(ctx, deps, interaction);
       default: throw new AppError('INTERACTION_EXPIRED', 400);
     }
   });

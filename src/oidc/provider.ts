@@ -3,6 +3,7 @@ import Provider, { type Adapter, type Configuration, type KoaContextWithOIDC } f
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/database.js';
 import { renderPage, type PageDeps } from '../http/page.js';
+import { accountClientMetadata } from './account-client.js';
 import { ACR } from './acr.js';
 import { createFindAccount } from './find-account.js';
 
@@ -34,6 +35,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const configuration: Configuration = {
     adapter: deps.adapter as unknown as Configuration['adapter'],
+    clients: [accountClientMetadata(config.issuer) as unknown as NonNullable<Configuration['clients']>[number]],
     findAccount: createFindAccount(deps.db),
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {

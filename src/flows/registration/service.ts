@@ -6,6 +6,7 @@ import type { AccountRow } from '../../db/schema.js';
 import { enqueueMail } from '../../courier/outbox.js';
 import { AppError, FormError, type ErrorCode } from '../../http/errors.js';
 import { isCountryCode } from '../../identity/accounts/countries.js';
+import { nameProblem } from '../../identity/accounts/names.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
 import type { FreeMailDomains } from '../../identity/accounts/free-mail.js';
 import { newAccountId } from '../../identity/accounts/account-id.js';
@@ -43,17 +44,6 @@ export interface SignUpInput {
   partner: boolean;
   locale: 'ja' | 'en';
   interaction?: string | undefined;
-}
-
-const MAX_NAME = 100;
-
-function nameProblem(name: string): ErrorCode | undefined {
-  const trimmed = name.trim();
-  if (!trimmed) return 'NAME_REQUIRED';
-  if ([...trimmed].length > MAX_NAME) return 'NAME_TOO_LONG';
-  // Control and invisible formatting characters have no place in a name.
-  if (/[\p{Cc}\p{Cf}]/u.test(trimmed)) return 'NAME_INVALID';
-  return undefined;
 }
 
 async function consumeOrRefuse(limiter: RateLimiterAbstract, key: string): Promise<void> {

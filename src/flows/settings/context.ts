@@ -1,0 +1,39 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Db } from '../../db/database.js';
+import type { AccountRow } from '../../db/schema.js';
+import type { PageDeps } from '../../http/page.js';
+import type { PasswordHasher } from '../../identity/password/hashing.js';
+import type { PasswordPolicy } from '../../identity/password/policy.js';
+import type { Logger } from '../../logger.js';
+import type { AccountRevoker } from '../../oidc/revocation.js';
+import type { CodeHasher } from '../../security/codes.js';
+import type { MasterSecret } from '../../security/master-secret.js';
+import type { LoginThrottle } from '../../security/rate-limit/login-throttle.js';
+import type { SecretBox } from '../../security/secret-box.js';
+
+export interface SettingsDeps extends PageDeps {
+  provider: Provider;
+  db: Db;
+  box: SecretBox;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  codes: CodeHasher;
+  throttle: LoginThrottle;
+  revoker: AccountRevoker;
+  logger: Logger;
+  certificationKey: Buffer;
+  smsPerAccount: RateLimiterAbstract;
+  mailQueued: () => void;
+}
+
+export type { MasterSecret };
+
+/** What every console page knows: who is signed in, through which session. */
+export interface SignedIn {
+  account: AccountRow;
+  sessionId: string;
+}
+
+export type SignedInContext = Context & { state: { signedIn: SignedIn } };

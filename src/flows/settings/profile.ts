@@ -1,0 +1,117 @@
+import type { Context } from 'koa';
+import { FormError, type ErrorCode } from '../../http/errors.js';
+import { negotiateLocale, isLocale } from '../../http/i18n.js';
+import { formField } from '../../interactions/context.js';
+import { countryOptions, isCountryCode } from '../../identity/accounts/countries.js';
+import { nameProblem } from '../../identity/accounts/names.js';
+import { parsePhone } from '../../identity/accounts/phone.js';
+import { updateAccount } from '../../identity/accounts/repository.js';
+import { recordAudit } from '../../security/audit.js';
+import type { SettingsDeps, SignedInContext } from './context.js';
+import { done, handleForm, renderAccountPage } from './render.js';
+
+const TIME_ZONES = Intl.supportedValuesOf('timeZone');
+
+function signedIn(ctx: Context) {
+  return (ctx as SignedInContext).state.signedIn;
+}
+
+function limited(value: string, max: number, problems: ErrorCode[]): string | null {
+  const trimmed = value.trim();
+  if ([...trimmed].length > max && !problems.includes('FIELD_TOO_LONG')) problems.push('FIELD_TOO_LONG');
+  return trimmed || null;
+}
+
+export function showPersonal(ctx: Context, deps: SettingsDeps, values?: Record<string, unknown>, error?: FormError): void {
+  const { account } = signedIn(ctx);
+  const locale = negotiateLocale(ctx, deps.config.locales.default);
+  const current = values ?? { given_name: account.given_name, family_name: account.family_name, country: account.country, locale: account.locale, zoneinfo: account.zoneinfo };
+  renderAccountPage(ctx, deps, 'account/personal', 'personal', {
+    values: current,
+    countries: countryOptions(locale).map((c) => ({ ...c, selected: c.code === current.country })),
+    timeZones: TIME_ZONES.map((zone) => ({ zone, selected: zone === current.zoneinfo })),
+  }, error);
+}
+
+/** PR2: name, country, language and time zone; the email address is never editable here (M1). */
+export async function savePersonal(ctx: Context, deps: SettingsDeps): Promise<void> {
+  const { account } = signedIn(ctx);
+  const values = {
+    given_name: formField(ctx, 'given_name').slice(0, 1000),
+    family_name: formField(ctx, 'family_name').slice(0, 1000),
+    country: formField(ctx, 'country'),
+    locale: formField(ctx, 'locale'),
+    zoneinfo: formField(ctx, 'zoneinfo'),
+  };
+  await handleForm(ctx, async () => {
+    const problems: ErrorCode[] = [];
+    for (const name of [values.given_name, values.family_name]) {
+      const issue = nameProblem(name);
+      if (issue && !problems.includes(issue)) problems.push(issue);
+    }
+    if (!isCountryCode(values.country)) problems.push('COUNTRY_REQUIRED');
+    if (!isLocale(values.locale)) problems.push('LOCALE_INVALID');
+    if (values.zoneinfo && !TIME_ZONES.includes(values.zoneinfo)) problems.push('TIMEZONE_INVALID');
+    if (problems.length) throw new FormError(problems);
+    await updateAccount(deps.db, account.id, {
+      given_name: values.given_name.trim(),
+      family_name: values.family_name.trim(),
+      country: values.country,
+      locale: values.locale as 'ja' | 'en',
+      zoneinfo: values.zoneinfo || null,
+    });
+    await recordAudit(deps.db, { type: 'profile.updated', accountId: account.id, details: { section: 'personal' } }, ctx);
+    done(ctx, '/account/personal', 'saved');
+  }, (error) => showPersonal(ctx, deps, values, error as FormError));
+}
+
+export function showCompany(ctx: Context, deps: SettingsDeps, values?: Record<string, unknown>, error?: FormError): void {
+  const { account } = signedIn(ctx);
+  renderAccountPage(ctx, deps, 'account/company', 'company', {
+    values: values ?? account,
+    managed: account.company_managed,
+  }, error);
+}
+
+/** PR2: company details, read-only once a company admin manages them. */
+export async function saveCompany(ctx: Context, deps: SettingsDeps): Promise<void> {
+  const { account } = signedIn(ctx);
+  const values = {
+    company_name: formField(ctx, 'company_name').slice(0, 1000),
+    job_title: formField(ctx, 'job_title').slice(0, 1000),
+    address: formField(ctx, 'address').slice(0, 2000),
+    business_phone: formField(ctx, 'business_phone').slice(0, 100),
+  };
+  await handleForm(ctx, async () => {
+    if (account.company_managed) throw new FormError(['COMPANY_MANAGED'], 403);
+    const problems: ErrorCode[] = [];
+    const changes = {
+      company_name: limited(values.company_name, 200, problems),
+      job_title: limited(values.job_title, 200, problems),
+      address: limited(values.address, 500, problems),
+      business_phone: null as string | null,
+    };
+    if (values.business_phone.trim()) {
+      const parsed = parsePhone(values.business_phone, account.country ?? '', false);
+      if ('problem' in parsed) problems.push(parsed.problem);
+      else changes.business_phone = parsed.e164;
+    }
+    if (problems.length) throw new FormError(problems);
+    await updateAccount(deps.db, account.id, changes);
+    await recordAudit(deps.db, { type: 'profile.updated', accountId: account.id, details: { section: 'company' } }, ctx);
+    done(ctx, '/account/company', 'saved');
+  }, (error) => showCompany(ctx, deps, values, error as FormError));
+}
+
+export function showCommunication(ctx: Context, deps: SettingsDeps): void {
+  renderAccountPage(ctx, deps, 'account/communication', 'communication', {});
+}
+
+/** PR7: optional mail is opt-in; security notices cannot be switched off. */
+export async function saveCommunication(ctx: Context, deps: SettingsDeps): Promise<void> {
+  const { account } = signedIn(ctx);
+  const productNews = formField(ctx, 'product_news') === 'yes';
+  await updateAccount(deps.db, account.id, { product_news: productNews });
+  await recordAudit(deps.db, { type: 'preferences.updated', accountId: account.id, details: { product_news: productNews } }, ctx);
+  done(ctx, '/account/communication', 'saved');
+}

@@ -1,0 +1,44 @@
+import type { Context } from 'koa';
+import { AppError, FormError, type ErrorCode } from '../../http/errors.js';
+import { renderPage } from '../../http/page.js';
+import type { SettingsDeps, SignedInContext } from './context.js';
+import { hasFreshReauth } from './reauth.js';
+
+export type Section = 'home' | 'personal' | 'company' | 'security' | 'communication';
+
+/** Every console page: the account, its navigation, and whether security forms need the password. */
+export function renderAccountPage(
+  ctx: Context,
+  deps: SettingsDeps,
+  view: string,
+  section: Section,
+  data: Record<string, unknown> = {},
+  error?: AppError | FormError,
+): void {
+  const { signedIn } = (ctx as SignedInContext).state;
+  const codes: ErrorCode[] = error instanceof FormError ? error.codes : error ? [error.code] : [];
+  renderPage(ctx, deps, view, {
+    title: `account.${section}.title`,
+    account: signedIn.account,
+    section,
+    needsPassword: !hasFreshReauth(ctx, deps, signedIn),
+    errors: codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} })),
+    done: typeof ctx.query.done === 'string' && /^[a-z-]{1,30}$/.test(ctx.query.done) ? `account.done.${ctx.query.done}` : undefined,
+    ...data,
+  }, { status: error?.status ?? 200, form: true });
+}
+
+/** Runs a form handler; known problems re-render the page with their messages, nothing saved. */
+export async function handleForm(ctx: Context, work: () => Promise<void>, rerender: (error: AppError | FormError) => Promise<void> | void): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    if (err instanceof AppError || err instanceof FormError) return rerender(err);
+    throw err;
+  }
+}
+
+export function done(ctx: Context, path: string, what: string): void {
+  ctx.status = 303;
+  ctx.redirect(`${path}?done=${what}`);
+}

@@ -1,0 +1,128 @@
+import Bowser from 'bowser';
+import type { Context } from 'koa';
+import { enqueueMail } from '../../courier/outbox.js';
+import { AppError, FormError } from '../../http/errors.js';
+import { NOTICE_COOKIE, secureCookies } from '../../http/page.js';
+import { formField } from '../../interactions/context.js';
+import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
+import { recordAudit } from '../../security/audit.js';
+import { certificationHash } from './certification.js';
+import type { SettingsDeps, SignedInContext } from './context.js';
+import { clearReauth, confirmPassword } from './reauth.js';
+import { done, handleForm, renderAccountPage } from './render.js';
+
+function signedIn(ctx: Context) {
+  return (ctx as SignedInContext).state.signedIn;
+}
+
+function describeDevice(userAgent: string | null): string {
+  if (!userAgent) return '—';
+  const { browser, os } = Bowser.parse(userAgent);
+  return [browser.name && `${browser.name} ${(browser.version ?? '').split('.')[0]}`.trim(), os.name].filter(Boolean).join(' · ') || '—';
+}
+
+/** PR3: password, MFA, mobile number, certification hash, sessions and apps in one place. */
+export async function showSecurity(ctx: Context, deps: SettingsDeps, error?: AppError | FormError): Promise<void> {
+  const { account, sessionId } = signedIn(ctx);
+  const [sessions, grants] = await Promise.all([
+    deps.db.selectFrom('account_sessions').selectAll().where('account_id', '=', account.id).orderBy('last_seen_at', 'desc').execute(),
+    deps.db.selectFrom('account_grants').select(['client_id', 'created_at']).where('account_id', '=', account.id)
+      .where('client_id', '!=', ACCOUNT_CLIENT_ID).orderBy('created_at').execute(),
+  ]);
+  const clientIds = [...new Set(grants.map((g) => g.client_id))];
+  const apps = await Promise.all(clientIds.map(async (clientId) => {
+    const client = await deps.provider.Client.find(clientId).catch(() => undefined);
+    return { clientId, name: client?.clientName ?? clientId, since: grants.find((g) => g.client_id === clientId)!.created_at };
+  }));
+  renderAccountPage(ctx, deps, 'account/security', 'security', {
+    certificationHash: certificationHash(deps.certificationKey, account.id),
+    sessions: sessions.map((s) => ({
+      id: s.session_id, device: describeDevice(s.user_agent), ip: s.ip ?? '—',
+      lastSeen: s.last_seen_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC', current: s.session_id === sessionId,
+    })),
+    apps: apps.map((a) => ({ ...a, since: a.since.toISOString().slice(0, 10) })),
+  }, error);
+}
+
+export function showPasswordForm(ctx: Context, deps: SettingsDeps, error?: AppError | FormError): void {
+  renderAccountPage(ctx, deps, 'account/password', 'security', {
+    policy: JSON.stringify(deps.policy.checklist()),
+    policyValues: deps.policy.checklist(),
+    checklistEmail: signedIn(ctx).account.email,
+  }, error);
+}
+
+/**
+ * PR4: current password, new password twice under the full policy (history and minimum age
+ * included). Then every session (this one too) and every app's tokens end, a notice mail goes
+ * out, and the browser goes to the login page.
+ */
+export async function changePassword(ctx: Context, deps: SettingsDeps): Promise<void> {
+  const current = signedIn(ctx);
+  const { account } = current;
+  await handleForm(ctx, async () => {
+    clearReauth(ctx); // the current password is asked every time here, whatever came before
+    await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
+    const password = formField(ctx, 'password');
+    const history = await deps.db.selectFrom('password_history').select('password_hash')
+      .where('account_id', '=', account.id).orderBy('id', 'desc').limit(deps.config.passwordPolicy.historySize).execute();
+    const problems = await deps.policy.problems(password, {
+      email: account.email,
+      confirmation: formField(ctx, 'password_confirmation'),
+      previousHashes: [account.password_hash!, ...history.map((h) => h.password_hash)],
+      passwordChangedAt: account.password_changed_at,
+    });
+    if (problems.length) throw new FormError(problems);
+
+    const hash = await deps.hasher.hash(password);
+    await deps.db.transaction().execute(async (trx) => {
+      await trx.insertInto('password_history').values({ account_id: account.id, password_hash: account.password_hash! }).execute();
+      const keep = await trx.selectFrom('password_history').select('id').where('account_id', '=', account.id)
+        .orderBy('id', 'desc').limit(deps.config.passwordPolicy.historySize).execute();
+      await trx.deleteFrom('password_history').where('account_id', '=', account.id)
+        .where('id', 'not in', keep.length ? keep.map((k) => k.id) : ['0']).execute();
+      await trx.updateTable('accounts').set({ password_hash: hash, password_changed_at: new Date(), updated_at: new Date() })
+        .where('id', '=', account.id).execute();
+      await recordAudit(trx, { type: 'password.changed', accountId: account.id }, ctx);
+      await enqueueMail(trx, deps.box, { to: account.email, template: 'password-changed', locale: account.locale, data: { name: account.given_name } });
+    });
+    deps.mailQueued();
+    await deps.revoker.revokeEverything(account.id);
+    clearReauth(ctx);
+    ctx.cookies.set(NOTICE_COOKIE, 'password_changed', {
+      httpOnly: true, sameSite: 'lax', secure: secureCookies(deps.config), path: '/', maxAge: 10 * 60 * 1000, overwrite: true,
+    });
+    ctx.status = 303;
+    ctx.redirect('/account/login');
+  }, (error) => showPasswordForm(ctx, deps, error));
+}
+
+/** Ends one of the account's sessions (after the password). */
+export async function endSession(ctx: Context, deps: SettingsDeps): Promise<void> {
+  const current = signedIn(ctx);
+  await handleForm(ctx, async () => {
+    await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
+    const sessionId = formField(ctx, 'session_id');
+    if (await deps.revoker.endSession(current.account.id, sessionId)) {
+      await recordAudit(deps.db, { type: 'session.ended', accountId: current.account.id, details: { current: sessionId === current.sessionId } }, ctx);
+    }
+    if (sessionId === current.sessionId) {
+      ctx.status = 303;
+      return ctx.redirect('/account/logged-out');
+    }
+    done(ctx, '/account/security', 'session-ended');
+  }, (error) => showSecurity(ctx, deps, error));
+}
+
+/** Revokes an app's access: its tokens stop working and it must ask for consent again. */
+export async function revokeApp(ctx: Context, deps: SettingsDeps): Promise<void> {
+  const current = signedIn(ctx);
+  await handleForm(ctx, async () => {
+    await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
+    const clientId = formField(ctx, 'client_id');
+    if (clientId && clientId !== ACCOUNT_CLIENT_ID && await deps.revoker.revokeClient(current.account.id, clientId) > 0) {
+      await recordAudit(deps.db, { type: 'app.revoked', accountId: current.account.id, clientId }, ctx);
+    }
+    done(ctx, '/account/security', 'app-revoked');
+  }, (error) => showSecurity(ctx, deps, error));
+}

@@ -1,0 +1,13 @@
+import type { ErrorCode } from '../../http/errors.js';
+
+const MAX_NAME = 100;
+
+/** Why a given or family name cannot be used, or undefined. */
+export function nameProblem(name: string): ErrorCode | undefined {
+  const trimmed = name.trim();
+  if (!trimmed) return 'NAME_REQUIRED';
+  if ([...trimmed].length > MAX_NAME) return 'NAME_TOO_LONG';
+  // Control and invisible formatting characters have no place in a name.
+  if (/[\p{Cc}\p{Cf}]/u.test(trimmed)) return 'NAME_INVALID';
+  return undefined;
+}
