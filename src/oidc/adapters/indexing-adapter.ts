@@ -11,13 +11,25 @@ function requestDetails(): { ip: string | null; userAgent: string | null } {
   return { ip: ctx?.ip ?? null, userAgent: ctx?.get('user-agent')?.slice(0, 512) || null };
 }
 
+/** Passes everything through to the real adapter; subclasses add an index on top. */
+abstract class DelegatingAdapter implements Adapter {
+  constructor(protected readonly inner: Adapter, protected readonly db: Db) {}
+
+  abstract upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void>;
+  abstract destroy(id: string): Promise<void>;
+
+  find(id: string) { return this.inner.find(id); }
+  findByUid(uid: string) { return this.inner.findByUid(uid); }
+  findByUserCode(code: string) { return this.inner.findByUserCode(code); }
+  consume(id: string) { return this.inner.consume(id); }
+  revokeByGrantId(grantId: string) { return this.inner.revokeByGrantId(grantId); }
+}
+
 /**
  * Wraps the Session adapter so every signed-in session is also listed in account_sessions
  * (device, IP, last seen) and can be shown and ended from the security page (PR3).
  */
-export class SessionIndexingAdapter implements Adapter {
-  constructor(private readonly inner: Adapter, private readonly db: Db) {}
-
+export class SessionIndexingAdapter extends DelegatingAdapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     await this.inner.upsert(id, payload, expiresIn);
     if (!payload.accountId) {
@@ -37,12 +49,6 @@ export class SessionIndexingAdapter implements Adapter {
       .execute();
   }
 
-  find(id: string) { return this.inner.find(id); }
-  findByUid(uid: string) { return this.inner.findByUid(uid); }
-  findByUserCode(code: string) { return this.inner.findByUserCode(code); }
-  consume(id: string) { return this.inner.consume(id); }
-  revokeByGrantId(grantId: string) { return this.inner.revokeByGrantId(grantId); }
-
   async destroy(id: string): Promise<void> {
     await this.inner.destroy(id);
     await this.db.deleteFrom('account_sessions').where('session_id', '=', id).execute();
@@ -50,9 +56,7 @@ export class SessionIndexingAdapter implements Adapter {
 }
 
 /** Wraps the Grant adapter so the apps an account has allowed can be listed and revoked. */
-export class GrantIndexingAdapter implements Adapter {
-  constructor(private readonly inner: Adapter, private readonly db: Db) {}
-
+export class GrantIndexingAdapter extends DelegatingAdapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     await this.inner.upsert(id, payload, expiresIn);
     if (!payload.accountId || !payload.clientId) return;
@@ -61,12 +65,6 @@ export class GrantIndexingAdapter implements Adapter {
       .onConflict((oc) => oc.column('grant_id').doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })))
       .execute();
   }
-
-  find(id: string) { return this.inner.find(id); }
-  findByUid(uid: string) { return this.inner.findByUid(uid); }
-  findByUserCode(code: string) { return this.inner.findByUserCode(code); }
-  consume(id: string) { return this.inner.consume(id); }
-  revokeByGrantId(grantId: string) { return this.inner.revokeByGrantId(grantId); }
 
   async destroy(id: string): Promise<void> {
     await this.inner.destroy(id);
