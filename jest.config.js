@@ -4,7 +4,9 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // TS sources import './x.js' for './x.ts'. Requests ending in '.json.js' are left alone: packages such as
+  // libphonenumber-js import 'metadata.max.json.js' (an ESM wrapper), and stripping '.js' would load the raw JSON.
+  moduleNameMapper: { '^(\\.{1,2}/(?!.*\\.json\\.js$).*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { ignoreCodes: [151002] } }],
   },
