@@ -464,8 +464,9 @@ describe('account console end to end in a real browser (PR1-PR6, M1)', () => {
         // 5. Back on the security page: the number, the notice, the certification hash, this browser.
         await page.waitForURL((url) => url.pathname === '/account/security' && url.searchParams.get('done') === 'phone-added');
         expect(await page.locator('#done[role=status]').innerText()).toBe(tx.phoneAdded);
-        expect(await page.locator('#phone-number').innerText()).toBe(E164_NUMBER);
-        expect(await page.locator('#phone-section p').first().innerText()).toBe(`${tx.phoneOn} ${E164_NUMBER}`);
+        expect(await page.locator('#phone-number').getAttribute('data-e164')).toBe(E164_NUMBER);
+        expect(await page.locator('#phone-number').innerText()).toBe('+81 90 1234 5678');
+        expect(await page.locator('#phone-section p').first().innerText()).toBe(`${tx.phoneOn} +81 90 1234 5678`);
         expect(await accountRow()).toMatchObject({ phone_number: E164_NUMBER, phone_number_verified: true });
 
         const hash = await page.locator('#certification-hash').innerText();

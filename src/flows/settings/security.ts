@@ -6,6 +6,7 @@ import { NOTICE_COOKIE, secureCookies } from '../../http/page.js';
 import { formField } from '../../interactions/context.js';
 import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
 import { recordAudit } from '../../security/audit.js';
+import { formatPhone } from '../../identity/accounts/phone.js';
 import { certificationHash } from './certification.js';
 import type { SettingsDeps, SignedInContext } from './context.js';
 import { clearReauth, confirmPassword } from './reauth.js';
@@ -36,6 +37,7 @@ export async function showSecurity(ctx: Context, deps: SettingsDeps, error?: App
   }));
   renderAccountPage(ctx, deps, 'account/security', 'security', {
     certificationHash: certificationHash(deps.certificationKey, account.id),
+    phoneDisplay: account.phone_number ? formatPhone(account.phone_number) : undefined,
     sessions: sessions.map((s) => ({
       id: s.session_id, device: describeDevice(s.user_agent), ip: s.ip ?? '—',
       lastSeen: s.last_seen_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC', current: s.session_id === sessionId,

@@ -1,4 +1,4 @@
-import { getCountries, getCountryCallingCode, parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js/max';
+import { getCountries, getCountryCallingCode, parsePhoneNumber, parsePhoneNumberWithError, type CountryCode } from 'libphonenumber-js/max';
 import type { Locale } from '../../http/i18n.js';
 import { countryOptions } from './countries.js';
 
@@ -29,5 +29,14 @@ export function parsePhone(input: string, country: string, mobileOnly: boolean):
     return { e164: phone.number };
   } catch {
     return { problem: 'PHONE_INVALID' };
+  }
+}
+
+/** An E.164 number as people read it: +81 90 1234 5678. */
+export function formatPhone(e164: string): string {
+  try {
+    return parsePhoneNumber(e164).formatInternational();
+  } catch {
+    return e164;
   }
 }
