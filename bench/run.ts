@@ -51,7 +51,7 @@ const TEARDOWN_TIMEOUT_MS = 20_000;
 const RAISED_LIMIT = { points: 1_000_000_000, durationSeconds: 60 };
 const RATE_LIMITS = { loginPerAccountAndIp: RAISED_LIMIT, loginPerAccount: RAISED_LIMIT, loginPerIp: RAISED_LIMIT };
 
-const PASSWORD = 'Bench-Kaisha-Pass-2026!';
+const PASSWORD = 'Sakura-Tide-Ocean-2026!';
 
 // ---------------------------------------------------------------- helpers
 
