@@ -97,7 +97,7 @@ export async function confirmPhone(ctx: Context, deps: SettingsDeps): Promise<vo
     return ctx.redirect('/account/security/phone');
   }
   const code = formField(ctx, 'code').slice(0, 64);
-  if (!code.trim()) return showPhoneVerify(ctx, deps, new AppError('CODE_REQUIRED'));
+  if (!code.trim()) return showPhoneVerify(ctx, deps, new AppError('SMS_CODE_REQUIRED'));
   const { result, attemptsLeft } = await checkCode(deps.db, deps.codes, flow.id, code, deps.config.codes);
   if (result !== 'ok') return showPhoneVerify(ctx, deps, new AppError(CODE_ERRORS[result], 400, { attempts: attemptsLeft }));
   const phone = (flow.context as { phone: string }).phone;

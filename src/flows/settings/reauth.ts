@@ -7,10 +7,21 @@ import type { SettingsDeps, SignedIn } from './context.js';
 const REAUTH_COOKIE = 'monban_reauth';
 
 /**
+ * What this request already decided (a password just confirmed, or the re-authentication just
+ * cleared). The cookie read below is the one the browser sent, which setting or clearing it in
+ * this same request does not change.
+ */
+function decidedNow(ctx: Context): boolean | undefined {
+  return (ctx.state as { reauthFresh?: boolean }).reauthFresh;
+}
+
+/**
  * PR3: security changes need the password again. A right password is good for
  * account.reauthSeconds, for this account in this session only (signed cookie).
  */
 export function hasFreshReauth(ctx: Context, deps: SettingsDeps, signedIn: SignedIn): boolean {
+  const decided = decidedNow(ctx);
+  if (decided !== undefined) return decided;
   const value = ctx.cookies.get(REAUTH_COOKIE, { signed: true });
   if (!value) return false;
   const [accountId, sessionId, at] = value.split('.');
@@ -20,6 +31,7 @@ export function hasFreshReauth(ctx: Context, deps: SettingsDeps, signedIn: Signe
 
 export function clearReauth(ctx: Context): void {
   ctx.cookies.set(REAUTH_COOKIE, null, { path: '/account' });
+  (ctx.state as { reauthFresh?: boolean }).reauthFresh = false;
 }
 
 /**
@@ -42,4 +54,5 @@ export async function confirmPassword(ctx: Context, deps: SettingsDeps, signedIn
     signed: true, httpOnly: true, sameSite: 'strict', secure: secureCookies(deps.config), path: '/account',
     maxAge: deps.config.account.reauthSeconds * 1000, overwrite: true,
   });
+  (ctx.state as { reauthFresh?: boolean }).reauthFresh = true;
 }

@@ -6,6 +6,10 @@ import { hasFreshReauth } from './reauth.js';
 
 export type Section = 'home' | 'personal' | 'company' | 'security' | 'communication';
 
+/** The notices a finished form can ask for (?done=); anything else in the address is ignored. */
+const DONE = ['saved', 'phone-added', 'phone-removed', 'session-ended', 'app-revoked'] as const;
+type Done = (typeof DONE)[number];
+
 /** Every console page: the account, its navigation, and whether security forms need the password. */
 export function renderAccountPage(
   ctx: Context,
@@ -23,7 +27,7 @@ export function renderAccountPage(
     section,
     needsPassword: !hasFreshReauth(ctx, deps, signedIn),
     errors: codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} })),
-    done: typeof ctx.query.done === 'string' && /^[a-z-]{1,30}$/.test(ctx.query.done) ? `account.done.${ctx.query.done}` : undefined,
+    done: (DONE as readonly unknown[]).includes(ctx.query.done) ? `account.done.${ctx.query.done as string}` : undefined,
     ...data,
   }, { status: error?.status ?? 200, form: true });
 }
@@ -38,7 +42,7 @@ export async function handleForm(ctx: Context, work: () => Promise<void>, rerend
   }
 }
 
-export function done(ctx: Context, path: string, what: string): void {
+export function done(ctx: Context, path: string, what: Done): void {
   ctx.status = 303;
   ctx.redirect(`${path}?done=${what}`);
 }

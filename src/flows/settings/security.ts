@@ -105,14 +105,18 @@ export async function endSession(ctx: Context, deps: SettingsDeps): Promise<void
   await handleForm(ctx, async () => {
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
     const sessionId = formField(ctx, 'session_id');
-    if (await deps.revoker.endSession(current.account.id, sessionId)) {
+    const ended = await deps.revoker.endSession(current.account.id, sessionId);
+    if (ended) {
       await recordAudit(deps.db, { type: 'session.ended', accountId: current.account.id, details: { current: sessionId === current.sessionId } }, ctx);
     }
     if (sessionId === current.sessionId) {
       ctx.status = 303;
       return ctx.redirect('/account/logged-out');
     }
-    done(ctx, '/account/security', 'session-ended');
+    // Nothing to say when the session was not this account's (or already gone).
+    if (ended) return done(ctx, '/account/security', 'session-ended');
+    ctx.status = 303;
+    ctx.redirect('/account/security');
   }, (error) => showSecurity(ctx, deps, error));
 }
 
@@ -122,9 +126,12 @@ export async function revokeApp(ctx: Context, deps: SettingsDeps): Promise<void>
   await handleForm(ctx, async () => {
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
     const clientId = formField(ctx, 'client_id');
-    if (clientId && clientId !== ACCOUNT_CLIENT_ID && await deps.revoker.revokeClient(current.account.id, clientId) > 0) {
+    const revoked = clientId && clientId !== ACCOUNT_CLIENT_ID ? await deps.revoker.revokeClient(current.account.id, clientId) : 0;
+    if (revoked > 0) {
       await recordAudit(deps.db, { type: 'app.revoked', accountId: current.account.id, clientId }, ctx);
+      return done(ctx, '/account/security', 'app-revoked');
     }
-    done(ctx, '/account/security', 'app-revoked');
+    ctx.status = 303;
+    ctx.redirect('/account/security');
   }, (error) => showSecurity(ctx, deps, error));
 }

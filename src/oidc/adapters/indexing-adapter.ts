@@ -8,7 +8,9 @@ function expiry(expiresIn?: number): Date | null {
 /** The request being served, when oidc-provider calls the adapter inside one. */
 function requestDetails(): { ip: string | null; userAgent: string | null } {
   const ctx = (() => { try { return Provider.ctx; } catch { return undefined; } })();
-  return { ip: ctx?.ip ?? null, userAgent: ctx?.get('user-agent')?.slice(0, 512) || null };
+  // IPv4 clients of a dual-stack socket show up as ::ffff:a.b.c.d; people know them as a.b.c.d.
+  const ip = ctx?.ip?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1') ?? null;
+  return { ip, userAgent: ctx?.get('user-agent')?.slice(0, 512) || null };
 }
 
 /** Passes everything through to the real adapter; subclasses add an index on top. */
