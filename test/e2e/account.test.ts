@@ -10,7 +10,7 @@
 import type { Browser, Locator, Page } from 'playwright-core';
 import { certificationHash } from '../../src/flows/settings/certification.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, RpBrowser } from '../helpers/browser.js';
+import { launchBrowser, readChecklist, RpBrowser, type ChecklistItem } from '../helpers/browser.js';
 import { FakeSmsProvider } from '../helpers/fake-sms.js';
 import { registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { MailCatcher, type CaughtMail } from '../helpers/smtp.js';
@@ -229,21 +229,7 @@ const CHANGES: Record<Lang, { givenName: string; zone: string }> = {
   en: { givenName: 'Sakura', zone: 'Europe/London' },
 };
 
-interface ChecklistItem {
-  rule: string;
-  dataMet: string | null;
-  classMet: boolean;
-  text: string;
-}
 
-function readChecklist(page: Page): Promise<ChecklistItem[]> {
-  return page.locator('#password-checklist li[data-rule]').evaluateAll((items) => items.map((li) => ({
-    rule: li.getAttribute('data-rule') ?? '',
-    dataMet: li.getAttribute('data-met'),
-    classMet: li.classList.contains('met'),
-    text: (li.textContent ?? '').trim(),
-  })));
-}
 
 /** Exactly the rules in `met` are ticked (data-met="true" and the `met` class), after a moment for the input handler. */
 async function expectMet(page: Page, met: readonly Rule[], after: string): Promise<void> {

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, RpBrowser } from '../helpers/browser.js';
+import { launchBrowser, readChecklist, RpBrowser, type ChecklistItem } from '../helpers/browser.js';
 import { registerClient, RP_CALLBACK } from '../helpers/fixtures.js';
 import { RelyingParty } from '../helpers/rp.js';
 import { codeIn, MailCatcher, type CaughtMail } from '../helpers/smtp.js';
@@ -135,22 +135,7 @@ const TEXTS: Record<Lang, Texts> = {
   },
 };
 
-interface ChecklistItem {
-  rule: string;
-  dataMet: string | null;
-  classMet: boolean;
-  text: string;
-}
 
-/** The checklist as the user sees it: each rule, its data-met attribute, its `met` class and text. */
-function readChecklist(page: Page): Promise<ChecklistItem[]> {
-  return page.locator('#password-checklist li[data-rule]').evaluateAll((items) => items.map((li) => ({
-    rule: li.getAttribute('data-rule') ?? '',
-    dataMet: li.getAttribute('data-met'),
-    classMet: li.classList.contains('met'),
-    text: (li.textContent ?? '').trim(),
-  })));
-}
 
 /** Whether every rule shows data-met and the `met` class as `expected` says. */
 function matches(items: ChecklistItem[], expected: Record<string, boolean>): boolean {

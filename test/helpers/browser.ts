@@ -82,3 +82,20 @@ export class RpBrowser {
     await this.context.close();
   }
 }
+
+export interface ChecklistItem {
+  rule: string;
+  dataMet: string | null;
+  classMet: boolean;
+  text: string;
+}
+
+/** The password checklist as the user sees it: each rule, its data-met attribute, its `met` class and text. */
+export function readChecklist(page: Page): Promise<ChecklistItem[]> {
+  return page.locator('#password-checklist li[data-rule]').evaluateAll((items) => items.map((li) => ({
+    rule: li.getAttribute('data-rule') ?? '',
+    dataMet: li.getAttribute('data-met'),
+    classMet: li.classList.contains('met'),
+    text: (li.textContent ?? '').trim(),
+  })));
+}
