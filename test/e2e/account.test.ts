@@ -10,7 +10,7 @@
 import type { Browser, Locator, Page } from 'playwright-core';
 import { certificationHash } from '../../src/flows/settings/certification.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, readChecklist, RpBrowser, type ChecklistItem } from '../helpers/browser.js';
+import { launchBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem, type Rule } from '../helpers/browser.js';
 import { FakeSmsProvider } from '../helpers/fake-sms.js';
 import { registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { MailCatcher, type CaughtMail } from '../helpers/smtp.js';
@@ -25,8 +25,6 @@ const E164_NUMBER = '+819012345678';
 const NEW_PASSWORD = 'Momiji-Yama-2027!';
 
 type Lang = 'ja' | 'en';
-type Rule = 'length' | 'lower' | 'upper' | 'digit' | 'symbol' | 'email' | 'match';
-const RULES: readonly Rule[] = ['length', 'lower', 'upper', 'digit', 'symbol', 'email', 'match'];
 
 /** What the pages, the mail and the text message must say, written out here (not read from views/locales). */
 interface Texts {

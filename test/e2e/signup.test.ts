@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, readChecklist, RpBrowser, type ChecklistItem } from '../helpers/browser.js';
+import { launchBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem, type Rule } from '../helpers/browser.js';
 import { registerClient, RP_CALLBACK } from '../helpers/fixtures.js';
 import { RelyingParty } from '../helpers/rp.js';
 import { codeIn, MailCatcher, type CaughtMail } from '../helpers/smtp.js';
@@ -21,8 +21,6 @@ const JOURNEY_TIMEOUT_MS = 120_000;
 const SCREENSHOT = '/tmp/signup-form.png';
 
 type Lang = 'ja' | 'en';
-type Rule = 'length' | 'lower' | 'upper' | 'digit' | 'symbol' | 'email' | 'match';
-const RULES: readonly Rule[] = ['length', 'lower', 'upper', 'digit', 'symbol', 'email', 'match'];
 
 /** What the pages and mails must say, written out here (not read from views/locales) so a broken translation fails. */
 interface Texts {

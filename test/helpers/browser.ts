@@ -83,6 +83,10 @@ export class RpBrowser {
   }
 }
 
+/** The rules of the password checklist, in page order (views/partials/password-checklist.hbs). */
+export type Rule = 'length' | 'lower' | 'upper' | 'digit' | 'symbol' | 'email' | 'match';
+export const RULES: readonly Rule[] = ['length', 'lower', 'upper', 'digit', 'symbol', 'email', 'match'];
+
 export interface ChecklistItem {
   rule: string;
   dataMet: string | null;
