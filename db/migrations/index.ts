@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './2026_11_23_0900_initial.js';
 import * as registration from './2026_11_23_2100_registration_and_courier.js';
 import * as accountConsole from './2026_11_23_2200_account_console.js';
+import * as mfaFactors from './2026_11_23_2300_mfa_factors.js';
 
 /**
  * Every migration, in order. Listed statically (instead of read from the folder at run time) so
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_23_0900_initial': initial,
   '2026_11_23_2100_registration_and_courier': registration,
   '2026_11_23_2200_account_console': accountConsole,
+  '2026_11_23_2300_mfa_factors': mfaFactors,
 };

@@ -144,6 +144,26 @@ export interface AccountGrantsTable {
   expires_at: Date | null;
 }
 
+export interface MfaFactorsTable {
+  id: Generated<string>;
+  account_id: string;
+  kind: 'totp' | 'duo';
+  state: 'pending' | 'active';
+  secret_sealed: string | null;
+  /** bigint: pg returns it as a string. */
+  last_used_step: ColumnType<string | null, number | null | undefined, number | null>;
+  created_at: CreatedAt;
+  confirmed_at: Date | null;
+}
+
+export interface RecoveryCodesTable {
+  id: Generated<string>;
+  account_id: string;
+  code_hmac: string;
+  created_at: CreatedAt;
+  used_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   oidc_clients: OidcClientsTable;
@@ -156,6 +176,8 @@ export interface Database {
   outbox: OutboxTable;
   account_sessions: AccountSessionsTable;
   account_grants: AccountGrantsTable;
+  mfa_factors: MfaFactorsTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

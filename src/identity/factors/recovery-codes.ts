@@ -1,0 +1,54 @@
+import { createHmac, randomInt } from 'node:crypto';
+import type { Db } from '../../db/database.js';
+
+// Crockford's base32: no I, L, O, U, so codes read from paper survive.
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const RECOVERY_CODE_COUNT = 10;
+
+/** XXXXX-XXXXX: 50 random bits, enough that an HMAC of it can be stored and looked up directly. */
+function newCode(): string {
+  let code = '';
+  for (let i = 0; i < 10; i += 1) code += ALPHABET[randomInt(ALPHABET.length)];
+  return `${code.slice(0, 5)}-${code.slice(5)}`;
+}
+
+/** How people type codes: any case, spaces or dashes, O for 0 and I/L for 1. */
+export function canonicalRecoveryCode(input: string): string {
+  return input.normalize('NFKC').toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+}
+
+function hmac(key: Buffer, accountId: string, code: string): string {
+  return createHmac('sha256', key).update(`recovery:${accountId}:${canonicalRecoveryCode(code)}`).digest('base64url');
+}
+
+/**
+ * Replaces the account's recovery codes with 10 new ones and returns them, the only time they
+ * exist in clear. Stored as HMACs (X2).
+ */
+export async function replaceRecoveryCodes(db: Db, key: Buffer, accountId: string): Promise<string[]> {
+  const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newCode);
+  await db.deleteFrom('recovery_codes').where('account_id', '=', accountId).execute();
+  await db.insertInto('recovery_codes')
+    .values(codes.map((code) => ({ account_id: accountId, code_hmac: hmac(key, accountId, code) })))
+    .execute();
+  return codes;
+}
+
+/** Uses a recovery code: true once per code, atomically (a parallel second use gets false). */
+export async function useRecoveryCode(db: Db, key: Buffer, accountId: string, code: string): Promise<boolean> {
+  if (canonicalRecoveryCode(code).length !== 10) return false;
+  const row = await db.updateTable('recovery_codes')
+    .set({ used_at: new Date() })
+    .where('account_id', '=', accountId)
+    .where('code_hmac', '=', hmac(key, accountId, code))
+    .where('used_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function remainingRecoveryCodes(db: Db, accountId: string): Promise<number> {
+  const row = await db.selectFrom('recovery_codes').select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('account_id', '=', accountId).where('used_at', 'is', null).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

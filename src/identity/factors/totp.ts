@@ -1,0 +1,57 @@
+import speakeasy from 'speakeasy';
+import { sql } from 'kysely';
+import type { Db } from '../../db/database.js';
+import type { SecretBox } from '../../security/secret-box.js';
+
+const STEP_SECONDS = 30;
+const DIGITS = 6;
+/** RFC 6238 5.2: allow one step of clock drift either way, no more. */
+const WINDOW = 1;
+
+const sealContext = (accountId: string) => `totp:${accountId}`;
+
+export interface NewTotpSecret {
+  /** Base32, for people who type it into their app instead of scanning. */
+  base32: string;
+  /** otpauth:// URI for the QR code (issuer Monban, label the account's address). */
+  otpauthUrl: string;
+  /** What is stored: the secret sealed with AES-GCM, bound to the account. */
+  sealed: string;
+}
+
+/** A fresh 160-bit TOTP secret (RFC 4226 4: at least 128, 160 recommended). */
+export function newTotpSecret(box: SecretBox, accountId: string, email: string, issuer = 'Monban'): NewTotpSecret {
+  const secret = speakeasy.generateSecret({ length: 20, name: email, issuer });
+  const otpauthUrl = speakeasy.otpauthURL({
+    secret: secret.ascii, label: `${issuer}:${email}`, issuer, algorithm: 'sha1', digits: DIGITS, period: STEP_SECONDS,
+  });
+  return { base32: secret.base32, otpauthUrl, sealed: box.seal(secret.base32, sealContext(accountId)) };
+}
+
+/**
+ * The time step a code belongs to, if it is valid now (within one step of drift), else
+ * undefined. Whether that step was already used is checked by `claimTotpStep`.
+ */
+export function totpStepFor(box: SecretBox, accountId: string, sealed: string, code: string, now = Date.now()): number | undefined {
+  const token = code.normalize('NFKC').replace(/\s+/g, '');
+  if (!/^\d{6}$/.test(token)) return undefined;
+  const secret = box.openText(sealed, sealContext(accountId));
+  const time = Math.floor(now / 1000);
+  const delta = speakeasy.totp.verifyDelta({ secret, encoding: 'base32', token, window: WINDOW, time, step: STEP_SECONDS, digits: DIGITS });
+  if (!delta) return undefined;
+  return Math.floor(time / STEP_SECONDS) + delta.delta;
+}
+
+/**
+ * Marks a time step used for a factor, atomically: of two parallel submits of the same code (or
+ * a replay later), exactly one succeeds, and an older step is never accepted after a newer one.
+ */
+export async function claimTotpStep(db: Db, factorId: string, step: number): Promise<boolean> {
+  const row = await db.updateTable('mfa_factors')
+    .set({ last_used_step: step })
+    .where('id', '=', factorId)
+    .where((eb) => eb.or([eb('last_used_step', 'is', null), eb('last_used_step', '<', sql<string>`${step}::bigint`)]))
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
