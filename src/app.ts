@@ -50,6 +50,11 @@ function projectRoot(): string {
 }
 export const PROJECT_ROOT = projectRoot();
 
+/** Where the embedded default leaves messages for a local user to read: <dataDir>/mail, /sms. */
+function spoolDir(config: Readonly<Config>, kind: 'mail' | 'sms'): string {
+  return config.dataDir === 'memory://' ? path.join(tmpdir(), `monban-${kind}`, kind) : path.resolve(config.dataDir, kind);
+}
+
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 export interface Services {
@@ -154,11 +159,11 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
     db, box, views, logger: services.logger,
     transport: config.mail.smtpUrl
       ? smtpTransport(config.mail.smtpUrl)
-      : fileTransport(path.resolve(config.dataDir === 'memory://' ? path.join(tmpdir(), 'monban-mail') : config.dataDir, 'mail'), services.logger),
+      : fileTransport(spoolDir(config, 'mail'), services.logger),
     from: config.mail.from,
     smsTransport: config.sms.baseUrl
       ? twilioSmsTransport({ baseUrl: config.sms.baseUrl, accountSid: config.sms.accountSid!, authToken: config.sms.authToken! })
-      : fileSmsTransport(path.resolve(config.dataDir === 'memory://' ? path.join(tmpdir(), 'monban-sms') : config.dataDir, 'sms'), services.logger),
+      : fileSmsTransport(spoolDir(config, 'sms'), services.logger),
     smsFrom: config.sms.from,
     issuer: config.issuer,
     supportEmail: config.support.email,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { FlowKind, FlowRow } from '../db/schema.js';
+import { AppError } from '../http/errors.js';
 import type { CodeHasher } from '../security/codes.js';
 
 /**
@@ -87,6 +88,13 @@ export async function checkCode(db: Db, codes: CodeHasher, flowId: string, code:
   if (!row.code_expires_at || row.code_expires_at.getTime() <= Date.now()) return { result: 'expired', attemptsLeft };
   if (!codes.matches(code, flowId, row.code_hmac!)) return { result: attemptsLeft > 0 ? 'wrong' : 'exhausted', attemptsLeft };
   return { result: 'ok', attemptsLeft };
+}
+
+const CODE_ERRORS = { wrong: 'CODE_WRONG', expired: 'CODE_EXPIRED', exhausted: 'CODE_EXHAUSTED' } as const;
+
+/** What the user is told about a code that did not work. */
+export function codeError(result: Exclude<CodeCheck, 'ok'>, attemptsLeft: number): AppError {
+  return new AppError(CODE_ERRORS[result], 400, { attempts: attemptsLeft });
 }
 
 export async function sweepExpiredFlows(db: Db): Promise<void> {

@@ -48,14 +48,20 @@ function firstUiLocale(uiLocales: unknown): Locale | undefined {
   return undefined;
 }
 
+/** The language the user picked in the globe menu for this request (`lang` in the query or form). */
+export function pickedLocale(ctx: Context): Locale | undefined {
+  const picked = ctx.query.lang ?? (ctx.request as { body?: Record<string, unknown> }).body?.lang;
+  return isLocale(picked) ? picked : undefined;
+}
+
 /**
  * The page language: an explicit `lang` the user picked in the globe menu (carried by the page's
  * links and forms), then the RP's ui_locales (OIDC Core 3.1.2.1), then the globe menu's cookie,
  * then the browser's Accept-Language, then the configured default.
  */
 export function negotiateLocale(ctx: Context, fallback: Locale, uiLocales?: unknown): Locale {
-  const picked = ctx.query.lang ?? (ctx.request as { body?: Record<string, unknown> }).body?.lang;
-  if (isLocale(picked)) return picked;
+  const picked = pickedLocale(ctx);
+  if (picked) return picked;
   const fromParams = firstUiLocale(uiLocales ?? ctx.query.ui_locales);
   if (fromParams) return fromParams;
   const fromCookie = ctx.cookies.get(LOCALE_COOKIE);

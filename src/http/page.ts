@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { Config } from '../config/schema.js';
 import { csrfToken } from '../security/csrf.js';
-import { isLocale, negotiateLocale, translator, type Locale } from './i18n.js';
+import { negotiateLocale, pickedLocale, translator, type Locale } from './i18n.js';
 import { sendHtml, type Views } from './render.js';
 
 export interface PageDeps {
@@ -45,12 +45,11 @@ export function renderPage(
   const i18n = translator(locale);
   // Forms and in-flow links carry `lang` on only when the user picked it in the globe menu: a
   // carried `?lang=` is remembered in the cookie, and an RP's ui_locales is not the user's choice.
-  const picked = ctx.query.lang ?? (ctx.request as { body?: Record<string, unknown> }).body?.lang;
   sendHtml(ctx, deps.views, view, {
     ...data,
     i18n,
     lang: locale,
-    pickedLang: isLocale(picked) ? picked : undefined,
+    pickedLang: pickedLocale(ctx),
     languages: ctx.method === 'GET' ? languageLinks(ctx, locale) : undefined,
     csrf: options.form ? csrfToken(ctx, { secureCookies: secureCookies(deps.config) }) : undefined,
     support: deps.config.support,

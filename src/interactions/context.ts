@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Db } from '../db/database.js';
+import { pickedLocale } from '../http/i18n.js';
 import type { PageDeps } from '../http/page.js';
 import type { PasswordHasher } from '../identity/password/hashing.js';
 import type { Logger } from '../logger.js';
@@ -23,8 +24,8 @@ export function formField(ctx: Context, name: string): string {
 
 /** Keeps the globe menu's language across a redirect between steps. */
 export function withLang(ctx: Context, url: string): string {
-  const lang = formField(ctx, 'lang') || (typeof ctx.query.lang === 'string' ? ctx.query.lang : '');
-  return lang === 'ja' || lang === 'en' ? `${url}?lang=${lang}` : url;
+  const lang = pickedLocale(ctx);
+  return lang ? `${url}?lang=${lang}` : url;
 }
 
 export async function clientName(deps: InteractionDeps, clientId: unknown): Promise<string | undefined> {

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { AppError, FormError } from '../../http/errors.js';
 import { formBody } from '../../http/middleware.js';
 import { renderPage, secureCookies, type PageDeps } from '../../http/page.js';
-import { negotiateLocale } from '../../http/i18n.js';
+import { negotiateLocale, pickedLocale } from '../../http/i18n.js';
 import { countryOptions } from '../../identity/accounts/countries.js';
 import { setEmailCookie } from '../../interactions/login.js';
 import { formField } from '../../interactions/context.js';
@@ -50,11 +50,6 @@ function flowInteraction(flow: { context: unknown }): string | undefined {
 function withParams(path: string, params: Record<string, string | undefined>): string {
   const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => Boolean(e[1])));
   return query.size ? `${path}?${query}` : path;
-}
-
-function pickedLang(ctx: Context): string | undefined {
-  const lang = formField(ctx, 'lang') || ctx.query.lang;
-  return lang === 'ja' || lang === 'en' ? lang : undefined;
 }
 
 function renderForm(ctx: Context, deps: RegistrationRouteDeps, values: Partial<SignUpInput>, error?: FormError | AppError, uiLocales?: unknown): void {
@@ -115,7 +110,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       const flowId = await startSignUp(deps, input, ctx.ip);
       setFlowCookie(ctx, deps, flowId);
       ctx.status = 303;
-      ctx.redirect(withParams('/signup/verify', { lang: pickedLang(ctx) }));
+      ctx.redirect(withParams('/signup/verify', { lang: pickedLocale(ctx) }));
     } catch (err) {
       if (!(err instanceof FormError || err instanceof AppError)) throw err;
       const { password: _p, passwordConfirmation: _c, ...kept } = input;
@@ -141,7 +136,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
         // Back to the login the user came from, at the password step, address filled in.
         setEmailCookie(ctx, deps, interaction, done.email);
         ctx.status = 303;
-        return ctx.redirect(withParams(`/interaction/${interaction}/password`, { activated: '1', lang: pickedLang(ctx) }));
+        return ctx.redirect(withParams(`/interaction/${interaction}/password`, { activated: '1', lang: pickedLocale(ctx) }));
       }
       renderPage(ctx, deps, 'signup/activated', { title: 'signup.activatedTitle', email: done.email });
     } catch (err) {
@@ -162,7 +157,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       return renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: (await openLogin(deps, flowInteraction(flow)))?.uiLocales });
     }
     ctx.status = 303;
-    ctx.redirect(withParams('/signup/verify', { sent: '1', lang: pickedLang(ctx) }));
+    ctx.redirect(withParams('/signup/verify', { sent: '1', lang: pickedLocale(ctx) }));
   });
 
   /** "Start again": the form again, for the same or another address. */
@@ -187,5 +182,5 @@ async function restart(ctx: Context, deps: RegistrationRouteDeps, reason?: 'FLOW
   setFlowCookie(ctx, deps, null);
   if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200), login?.uiLocales);
   ctx.status = 303;
-  ctx.redirect(withParams('/signup', { interaction, lang: pickedLang(ctx) }));
+  ctx.redirect(withParams('/signup', { interaction, lang: pickedLocale(ctx) }));
 }

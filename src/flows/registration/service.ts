@@ -15,9 +15,9 @@ import type { PasswordHasher } from '../../identity/password/hashing.js';
 import type { PasswordPolicy } from '../../identity/password/policy.js';
 import { recordAudit } from '../../security/audit.js';
 import type { CodeHasher } from '../../security/codes.js';
-import { limiterKey } from '../../security/rate-limit/limiters.js';
+import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
 import type { SecretBox } from '../../security/secret-box.js';
-import { checkCode, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
+import { checkCode, codeError, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
 import { RegistrationState, type RegistrationContext } from './state.js';
 
 export interface RegistrationDeps {
@@ -44,16 +44,6 @@ export interface SignUpInput {
   partner: boolean;
   locale: 'ja' | 'en';
   interaction?: string | undefined;
-}
-
-async function consumeOrRefuse(limiter: RateLimiterAbstract, key: string): Promise<void> {
-  try {
-    await limiter.consume(key);
-  } catch (res) {
-    if (res instanceof Error) throw res;
-    const ms = (res as { msBeforeNext?: number }).msBeforeNext ?? 60_000;
-    throw new AppError('TOO_MANY_ATTEMPTS', 429, { minutes: Math.max(1, Math.ceil(ms / 60_000)) });
-  }
 }
 
 /** C1-C3: validates a sign-up form, every problem at once. */
@@ -153,8 +143,6 @@ export interface VerifiedSignUp {
   context: RegistrationContext;
 }
 
-const CODE_ERRORS = { wrong: 'CODE_WRONG', expired: 'CODE_EXPIRED', exhausted: 'CODE_EXHAUSTED' } as const;
-
 /** C3: the right code activates the account (email verified) and completes the flow. */
 export async function verifySignUp(deps: RegistrationDeps, flowId: string, code: string): Promise<VerifiedSignUp> {
   const flow = await findFlow(deps.db, flowId, 'registration');
@@ -169,7 +157,7 @@ export async function verifySignUp(deps: RegistrationDeps, flowId: string, code:
       if (!latest || latest.state !== RegistrationState.awaitingCode) throw new AppError('FLOW_EXPIRED', 410);
     }
     const reason = result === 'ok' ? 'wrong' : result;
-    throw new AppError(CODE_ERRORS[reason], 400, { attempts: attemptsLeft });
+    throw codeError(reason, attemptsLeft);
   }
   const accountId = flow.account_id;
   await deps.db.transaction().execute(async (trx) => {

@@ -37,3 +37,8 @@ export interface SignedIn {
 }
 
 export type SignedInContext = Context & { state: { signedIn: SignedIn } };
+
+/** The account and session behind a console request (set by requireSignIn). */
+export function signedIn(ctx: Context): SignedIn {
+  return (ctx as SignedInContext).state.signedIn;
+}

@@ -6,18 +6,13 @@ import { secureCookies } from '../../http/page.js';
 import { formField } from '../../interactions/context.js';
 import { callingCodeOptions, parsePhone } from '../../identity/accounts/phone.js';
 import { recordAudit } from '../../security/audit.js';
-import { limiterKey } from '../../security/rate-limit/limiters.js';
-import { checkCode, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
-import type { SettingsDeps, SignedInContext } from './context.js';
+import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
+import { checkCode, codeError, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
+import { signedIn, type SettingsDeps } from './context.js';
 import { confirmPassword } from './reauth.js';
 import { done, handleForm, renderAccountPage } from './render.js';
 
 const FLOW_COOKIE = 'monban_phone';
-const CODE_ERRORS = { wrong: 'CODE_WRONG', expired: 'CODE_EXPIRED', exhausted: 'CODE_EXHAUSTED' } as const;
-
-function signedIn(ctx: Context) {
-  return (ctx as SignedInContext).state.signedIn;
-}
 
 export function showPhoneForm(ctx: Context, deps: SettingsDeps, values: { country?: string; number?: string } = {}, error?: AppError | FormError): void {
   const { account } = signedIn(ctx);
@@ -46,12 +41,7 @@ export async function startPhoneChange(ctx: Context, deps: SettingsDeps): Promis
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
     const parsed = parsePhone(values.number, values.country, true);
     if ('problem' in parsed) throw new AppError(parsed.problem);
-    try {
-      await deps.smsPerAccount.consume(limiterKey('sms', account.id));
-    } catch (res) {
-      if (res instanceof Error) throw res;
-      throw new AppError('TOO_MANY_ATTEMPTS', 429, { minutes: Math.max(1, Math.ceil(((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 60_000)) });
-    }
+    await consumeOrRefuse(deps.smsPerAccount, limiterKey('sms', account.id));
     const flowId = newFlowId();
     await deps.db.transaction().execute(async (trx) => {
       await trx.updateTable('flows').set({ state: 'superseded', code_hmac: null, updated_at: new Date() })
@@ -99,7 +89,7 @@ export async function confirmPhone(ctx: Context, deps: SettingsDeps): Promise<vo
   const code = formField(ctx, 'code').slice(0, 64);
   if (!code.trim()) return showPhoneVerify(ctx, deps, new AppError('SMS_CODE_REQUIRED'));
   const { result, attemptsLeft } = await checkCode(deps.db, deps.codes, flow.id, code, deps.config.codes);
-  if (result !== 'ok') return showPhoneVerify(ctx, deps, new AppError(CODE_ERRORS[result], 400, { attempts: attemptsLeft }));
+  if (result !== 'ok') return showPhoneVerify(ctx, deps, codeError(result, attemptsLeft));
   const phone = (flow.context as { phone: string }).phone;
   await deps.db.transaction().execute(async (trx) => {
     if (!(await setFlowState(trx, flow.id, 'awaiting_code', 'completed'))) throw new AppError('FLOW_EXPIRED', 410);

@@ -7,14 +7,10 @@ import { nameProblem } from '../../identity/accounts/names.js';
 import { parsePhone } from '../../identity/accounts/phone.js';
 import { updateAccount } from '../../identity/accounts/repository.js';
 import { recordAudit } from '../../security/audit.js';
-import type { SettingsDeps, SignedInContext } from './context.js';
+import { signedIn, type SettingsDeps } from './context.js';
 import { done, handleForm, renderAccountPage } from './render.js';
 
 const TIME_ZONES = Intl.supportedValuesOf('timeZone');
-
-function signedIn(ctx: Context) {
-  return (ctx as SignedInContext).state.signedIn;
-}
 
 function limited(value: string, max: number, problems: ErrorCode[]): string | null {
   const trimmed = value.trim();

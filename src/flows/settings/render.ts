@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { AppError, FormError, type ErrorCode } from '../../http/errors.js';
 import { renderPage } from '../../http/page.js';
-import type { SettingsDeps, SignedInContext } from './context.js';
+import { signedIn, type SettingsDeps } from './context.js';
 import { hasFreshReauth } from './reauth.js';
 
 export type Section = 'home' | 'personal' | 'company' | 'security' | 'communication';
@@ -19,13 +19,13 @@ export function renderAccountPage(
   data: Record<string, unknown> = {},
   error?: AppError | FormError,
 ): void {
-  const { signedIn } = (ctx as SignedInContext).state;
+  const current = signedIn(ctx);
   const codes: ErrorCode[] = error instanceof FormError ? error.codes : error ? [error.code] : [];
   renderPage(ctx, deps, view, {
     title: `account.${section}.title`,
-    account: signedIn.account,
+    account: current.account,
     section,
-    needsPassword: !hasFreshReauth(ctx, deps, signedIn),
+    needsPassword: !hasFreshReauth(ctx, deps, current),
     errors: codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} })),
     done: (DONE as readonly unknown[]).includes(ctx.query.done) ? `account.done.${ctx.query.done as string}` : undefined,
     ...data,

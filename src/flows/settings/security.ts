@@ -8,13 +8,9 @@ import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
 import { recordAudit } from '../../security/audit.js';
 import { formatPhone } from '../../identity/accounts/phone.js';
 import { certificationHash } from './certification.js';
-import type { SettingsDeps, SignedInContext } from './context.js';
+import { signedIn, type SettingsDeps } from './context.js';
 import { clearReauth, confirmPassword } from './reauth.js';
 import { done, handleForm, renderAccountPage } from './render.js';
-
-function signedIn(ctx: Context) {
-  return (ctx as SignedInContext).state.signedIn;
-}
 
 function describeDevice(userAgent: string | null): string {
   if (!userAgent) return '—';

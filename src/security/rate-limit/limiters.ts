@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../db/database.js';
+import { AppError } from '../../http/errors.js';
 import { RateLimiterKysely } from './kysely-store.js';
 
 export interface Limit {
@@ -23,6 +24,17 @@ export function createLimiter(store: LimiterStore, name: string, limit: Limit): 
 /** Keys carry no personal data: addresses are hashed before they name a counter. */
 export function limiterKey(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url');
+}
+
+/** Counts one attempt; when the counter is used up, TOO_MANY_ATTEMPTS says how long to wait. */
+export async function consumeOrRefuse(limiter: RateLimiterAbstract, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (res) {
+    if (res instanceof Error) throw res;
+    const ms = (res as { msBeforeNext?: number }).msBeforeNext ?? 60_000;
+    throw new AppError('TOO_MANY_ATTEMPTS', 429, { minutes: Math.max(1, Math.ceil(ms / 60_000)) });
+  }
 }
 
 /**
