@@ -83,7 +83,7 @@ export class Courier {
     this.#timer.unref();
   }
 
-  /** Sends batches until nothing is due. Resolves with how many were sent (for tests). */
+  /** Sends batches until nothing is due. */
   async #drain(): Promise<void> {
     try {
       for (;;) {

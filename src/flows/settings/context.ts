@@ -9,7 +9,6 @@ import type { PasswordPolicy } from '../../identity/password/policy.js';
 import type { Logger } from '../../logger.js';
 import type { AccountRevoker } from '../../oidc/revocation.js';
 import type { CodeHasher } from '../../security/codes.js';
-import type { MasterSecret } from '../../security/master-secret.js';
 import type { LoginThrottle } from '../../security/rate-limit/login-throttle.js';
 import type { SecretBox } from '../../security/secret-box.js';
 
@@ -27,8 +26,6 @@ export interface SettingsDeps extends PageDeps {
   smsPerAccount: RateLimiterAbstract;
   mailQueued: () => void;
 }
-
-export type { MasterSecret };
 
 /** What every console page knows: who is signed in, through which session. */
 export interface SignedIn {
