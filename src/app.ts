@@ -17,6 +17,8 @@ import { sweepExpiredFlows } from './flows/flow.js';
 import { helpRoutes } from './flows/help/routes.js';
 import { registrationRoutes } from './flows/registration/routes.js';
 import { settingsRoutes } from './flows/settings/routes.js';
+import { DuoGateway, type DuoClientFactory } from './identity/factors/duo.js';
+import { sweepRememberedBrowsers } from './identity/factors/remembered-browsers.js';
 import { FreeMailDomains } from './identity/accounts/free-mail.js';
 import { loadCommonPasswords } from './identity/password/common-passwords.js';
 import { PasswordPolicy } from './identity/password/policy.js';
@@ -38,6 +40,7 @@ import { ensureServerKeys, loadCookieKeys, loadSigningJwks } from './oidc/keys.j
 import { createProvider } from './oidc/provider.js';
 import { loadMasterSecret } from './security/master-secret.js';
 import { LoginThrottle } from './security/rate-limit/login-throttle.js';
+import { SecondFactorThrottle } from './security/rate-limit/second-factor-throttle.js';
 import { createLimiter, type LimiterStore } from './security/rate-limit/limiters.js';
 import { sweepRateLimits } from './security/rate-limit/kysely-store.js';
 import { SecretBox } from './security/secret-box.js';
@@ -69,6 +72,8 @@ export interface Services {
   codes: CodeHasher;
   /** Keys the certification hash shown on the security page. */
   certificationKey: Buffer;
+  /** Keys the HMACs of MFA recovery codes. */
+  recoveryKey: Buffer;
 }
 
 export interface App extends Services {
@@ -104,6 +109,7 @@ export async function openServices(config: Readonly<Config>, logger = createLogg
     policy: new PasswordPolicy(config.passwordPolicy, loadCommonPasswords(minLength, maxLength), hasher),
     codes: new CodeHasher(master.derive('code-hmac')),
     certificationKey: master.derive('certification'),
+    recoveryKey: master.derive('recovery-codes'),
   };
 }
 
@@ -130,7 +136,14 @@ function adapterFactory(services: Services): (model: string) => Adapter {
   };
 }
 
-export async function createApp(config: Readonly<Config>, logger?: Logger): Promise<App> {
+export interface AppOptions {
+  logger?: Logger;
+  /** Builds Duo's client; tests point it at a fake Duo on loopback. */
+  duoClient?: DuoClientFactory;
+}
+
+export async function createApp(config: Readonly<Config>, options: AppOptions = {}): Promise<App> {
+  const { logger } = options;
   const services = await openServices(config, logger);
   const { db, box } = services;
   await ensureServerKeys(db, box);
@@ -148,6 +161,8 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
     ? { kind: 'redis', redis: services.redis, prefix: config.redisKeyPrefix }
     : { kind: 'db', db };
   const throttle = new LoginThrottle(limiterStore, config.rateLimits);
+  const secondFactorThrottle = new SecondFactorThrottle(limiterStore, config.mfa);
+  const duo = new DuoGateway(config.mfa.duo, options.duoClient);
 
   const secure = secureCookies(config);
   const health = new Router().get('/healthz', async (ctx) => {
@@ -177,11 +192,13 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
     resendPerAddress: createLimiter(limiterStore, 'signup:mail', config.registration.resendPerAddress),
   });
   const settings = settingsRoutes({
-    ...pageDeps, ...services, provider, throttle, revoker,
+    ...pageDeps, ...services, provider, throttle, secondFactorThrottle, duo, revoker,
     smsPerAccount: createLimiter(limiterStore, 'sms:account', config.account.smsPerAccount),
     mailQueued: () => courier.kick(),
   });
-  const interactions = interactionRoutes({ ...pageDeps, provider, db, hasher: services.hasher, throttle, logger: services.logger });
+  const interactions = interactionRoutes({
+    ...pageDeps, ...services, provider, throttle, secondFactorThrottle, duo, mailQueued: () => courier.kick(),
+  });
   const help = helpRoutes(pageDeps);
 
   provider.use(errorHandler({ ...pageDeps, logger: services.logger }));
@@ -198,7 +215,7 @@ export async function createApp(config: Readonly<Config>, logger?: Logger): Prom
 
   // Expired rows in PostgreSQL are invisible at once; this only reclaims the space.
   const sweeper = setInterval(() => {
-    Promise.all([sweepExpired(db), sweepRateLimits(db), sweepExpiredFlows(db), sweepAccountIndexes(db)])
+    Promise.all([sweepExpired(db), sweepRateLimits(db), sweepExpiredFlows(db), sweepAccountIndexes(db), sweepRememberedBrowsers(db)])
       .catch((err: unknown) => services.logger.warn({ err }, 'sweeping expired rows failed'));
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();

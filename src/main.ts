@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const app = await createApp(config, logger);
+  const app = await createApp(config, { logger });
   const port = await app.listen();
   logger.info({
     port,

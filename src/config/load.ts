@@ -27,6 +27,10 @@ const ENVIRONMENT: Record<string, { key: string; type: 'string' | 'number' | 'bo
   SMS_ACCOUNT_SID: { key: 'sms.accountSid', type: 'string' },
   SMS_AUTH_TOKEN: { key: 'sms.authToken', type: 'string' },
   SMS_FROM: { key: 'sms.from', type: 'string' },
+  DUO_CLIENT_ID: { key: 'mfa.duo.clientId', type: 'string' },
+  DUO_CLIENT_SECRET: { key: 'mfa.duo.clientSecret', type: 'string' },
+  DUO_API_HOST: { key: 'mfa.duo.apiHost', type: 'string' },
+  MFA_REMEMBER_BROWSER_DAYS: { key: 'mfa.rememberBrowserDays', type: 'number' },
 };
 
 function readJson(file: string): Json {

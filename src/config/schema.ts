@@ -107,6 +107,26 @@ export const configSchema = z.object({
     /** SMS codes sent to one account. */
     smsPerAccount: limit,
   }).strict(),
+  /** Second factors (L3, PR5). */
+  mfa: z.object({
+    /** How long after the right password the second step may be finished. */
+    stepSeconds: seconds.max(3600),
+    /** Second-factor attempts (TOTP or recovery codes) per account, whatever the IP. */
+    attemptsPerAccount: limit,
+    /** Second-factor attempts from one IP, across accounts. */
+    attemptsPerIp: limit,
+    /** "Remember this browser" for this many days; 0 (the default) does not offer it. */
+    rememberBrowserDays: z.number().int().min(0).max(90),
+    /**
+     * A Duo Web SDK v4 (Universal Prompt) application; unset: Duo is not offered. The username
+     * Monban sends Duo is the account's email address.
+     */
+    duo: z.object({
+      clientId: z.string().length(20, 'Duo client IDs are 20 characters'),
+      clientSecret: z.string().length(40, 'Duo client secrets are 40 characters'),
+      apiHost: z.string().min(1).regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'a host name such as api-xxxxxxxx.duosecurity.com'),
+    }).strict().optional(),
+  }).strict(),
   courier: z.object({
     pollIntervalMs: z.number().int().min(50).max(60_000),
     maxAttempts: z.number().int().min(1).max(50),

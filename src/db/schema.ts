@@ -164,6 +164,16 @@ export interface RecoveryCodesTable {
   used_at: Date | null;
 }
 
+export interface RememberedBrowsersTable {
+  id: Generated<string>;
+  account_id: string;
+  token_hash: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: CreatedAt;
+  expires_at: Date;
+}
+
 export interface Database {
   accounts: AccountsTable;
   oidc_clients: OidcClientsTable;
@@ -178,7 +188,10 @@ export interface Database {
   account_grants: AccountGrantsTable;
   mfa_factors: MfaFactorsTable;
   recovery_codes: RecoveryCodesTable;
+  remembered_browsers: RememberedBrowsersTable;
 }
+
+export type MfaFactorRow = Selectable<MfaFactorsTable>;
 
 export type AccountRow = Selectable<AccountsTable>;
 export type NewAccount = Insertable<AccountsTable>;

@@ -50,6 +50,13 @@ export const ERROR_CODES = [
   'ACCOUNT_PENDING',
   'ACCOUNT_ON_HOLD',
   'ACCOUNT_DISABLED',
+  'MFA_CODE_WRONG',
+  'RECOVERY_CODE_WRONG',
+  'MFA_METHOD_REQUIRED',
+  'MFA_STEP_EXPIRED',
+  'MFA_SETUP_EXPIRED',
+  'DUO_UNAVAILABLE',
+  'DUO_DENIED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -24,6 +24,27 @@ export function secureCookies(config: Readonly<Config>): boolean {
   return config.issuer.startsWith('https://');
 }
 
+export interface SignedCookieOptions {
+  path: string;
+  maxAgeMs: number;
+  sameSite?: 'lax' | 'strict';
+}
+
+/** A signed, HttpOnly cookie (Secure with an https issuer); `null` clears it. */
+export function setSignedCookie(ctx: Context, config: Readonly<Config>, name: string, value: string | null, options: SignedCookieOptions): void {
+  ctx.cookies.set(name, value, {
+    signed: true, httpOnly: true, sameSite: options.sameSite ?? 'lax', secure: secureCookies(config),
+    path: options.path, maxAge: options.maxAgeMs, overwrite: true,
+  });
+}
+
+/** Reads a signed cookie once: it is cleared in the same response (single-use state). */
+export function takeSignedCookie(ctx: Context, name: string, path: string): string | undefined {
+  const value = ctx.cookies.get(name, { signed: true }) || undefined;
+  if (value !== undefined) ctx.cookies.set(name, null, { path });
+  return value;
+}
+
 /** The language links of the globe menu: the same page with `lang` set. */
 function languageLinks(ctx: Context, current: Locale) {
   return (['ja', 'en'] as const).map((locale) => {

@@ -3,15 +3,20 @@ import type Provider from 'oidc-provider';
 import type { Db } from '../db/database.js';
 import { pickedLocale } from '../http/i18n.js';
 import type { PageDeps } from '../http/page.js';
+import type { DuoGateway } from '../identity/factors/duo.js';
+import type { MfaDeps } from '../identity/factors/mfa.js';
 import type { PasswordHasher } from '../identity/password/hashing.js';
 import type { Logger } from '../logger.js';
 import type { LoginThrottle } from '../security/rate-limit/login-throttle.js';
+import type { SecondFactorThrottle } from '../security/rate-limit/second-factor-throttle.js';
 
-export interface InteractionDeps extends PageDeps {
+export interface InteractionDeps extends PageDeps, MfaDeps {
   provider: Provider;
   db: Db;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
+  secondFactorThrottle: SecondFactorThrottle;
+  duo: DuoGateway;
   logger: Logger;
 }
 

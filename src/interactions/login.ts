@@ -1,38 +1,19 @@
 import type { Context } from 'koa';
 import { AppError } from '../http/errors.js';
-import { NOTICE_COOKIE, renderPage, secureCookies, type PageDeps } from '../http/page.js';
+import { NOTICE_COOKIE, renderPage } from '../http/page.js';
 import { emailProblem, normalizeEmail } from '../identity/accounts/email.js';
 import { findAccountByEmail, updateAccount } from '../identity/accounts/repository.js';
-import { ACR } from '../oidc/acr.js';
+import { ACR, AMR } from '../oidc/acr.js';
 import { recordAudit } from '../security/audit.js';
+import { emailCookie, setEmailCookie } from './cookies.js';
 import { clientName, formField, withLang, type Interaction, type InteractionDeps } from './context.js';
+import { beginSecondFactor, needsSecondFactor } from './second-factor.js';
 
-// L1 identifier first: the address from step 1 waits for step 2 in a signed cookie scoped to
-// this interaction's path, so no server state is needed between the two steps.
-const EMAIL_COOKIE = 'monban_login_email';
-
-function emailCookie(ctx: Context): string | undefined {
-  return ctx.cookies.get(EMAIL_COOKIE, { signed: true }) || undefined;
-}
-
-/** Also used by sign-up: after activation the login continues at the password step. */
-export function setEmailCookie(ctx: Context, deps: PageDeps, uid: string, email: string | null): void {
-  ctx.cookies.set(EMAIL_COOKIE, email, {
-    signed: true,
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: secureCookies(deps.config),
-    path: `/interaction/${uid}`,
-    maxAge: deps.config.ttl.interaction * 1000,
-    overwrite: true,
-  });
-}
-
-function assertLoginPrompt(interaction: Interaction): void {
+export function assertLoginPrompt(interaction: Interaction): void {
   if (interaction.prompt.name !== 'login') throw new AppError('INTERACTION_EXPIRED', 400);
 }
 
-async function renderEmailStep(ctx: Context, deps: InteractionDeps, interaction: Interaction,
+export async function renderEmailStep(ctx: Context, deps: InteractionDeps, interaction: Interaction,
   email: string, error?: AppError, notice?: string): Promise<void> {
   renderPage(ctx, deps, 'interaction/email', {
     title: 'login.title',
@@ -142,11 +123,29 @@ export async function submitPassword(ctx: Context, deps: InteractionDeps): Promi
     await updateAccount(deps.db, account.id, { password_hash: await deps.hasher.hash(password) });
   }
 
-  await recordAudit(deps.db, { type: 'login.succeeded', accountId: account.id, clientId, details: { amr: ['pwd'] } }, ctx);
+  if (await needsSecondFactor(ctx, deps, interaction, account.id)) {
+    return beginSecondFactor(ctx, deps, interaction, account.id);
+  }
+  await completeLogin(ctx, deps, interaction, account.id, AMR.password, ACR.password);
+}
+
+/**
+ * The end of every successful login: audited, and the result handed to oidc-provider. Returns
+ * where the browser goes on (the authorization endpoint's resume URL).
+ */
+export async function loginResult(ctx: Context, deps: InteractionDeps, interaction: Interaction,
+  accountId: string, amr: readonly string[], acr: string): Promise<string> {
+  await recordAudit(deps.db, { type: 'login.succeeded', accountId, clientId: String(interaction.params.client_id), details: { amr } }, ctx);
   const returnTo = await deps.provider.interactionResult(ctx.req, ctx.res, {
-    login: { accountId: account.id, amr: ['pwd'], acr: ACR.password, remember: true },
+    login: { accountId, amr: [...amr], acr, remember: true },
   }, { mergeWithLastSubmission: false });
   setEmailCookie(ctx, deps, interaction.uid, null);
+  return returnTo;
+}
+
+export async function completeLogin(ctx: Context, deps: InteractionDeps, interaction: Interaction,
+  accountId: string, amr: readonly string[], acr: string): Promise<void> {
+  const returnTo = await loginResult(ctx, deps, interaction, accountId, amr, acr);
   ctx.status = 303;
   ctx.redirect(returnTo);
 }

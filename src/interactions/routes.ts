@@ -7,6 +7,10 @@ import { ACCOUNT_CLIENT_ID } from '../oidc/account-client.js';
 import { abortInteraction, grantConsent, showConsent, submitConsent } from './consent.js';
 import type { InteractionDeps } from './context.js';
 import { showEmailStep, showPasswordStep, submitEmail, submitPassword } from './login.js';
+import {
+  chooseSetup, confirmTotpSetup, duoCallback, secondStep, showChallenge, showSetup, showTotpSetup, startDuo,
+  submitRecoveryCode, submitTotp,
+} from './second-factor.js';
 
 /** /interaction/:uid pages that oidc-provider sends the browser to (login, consent). */
 export function interactionRoutes(deps: InteractionDeps): Router {
@@ -30,6 +34,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/email', ...form, handle(submitEmail));
   router.get('/password', handle(showPasswordStep));
   router.post('/password', ...form, handle(submitPassword));
+  // L3: the second factor, inside the same interaction.
+  router.get('/mfa', handle(secondStep(showChallenge)));
+  router.post('/mfa/totp', ...form, handle(secondStep(submitTotp)));
+  router.post('/mfa/recovery', ...form, handle(secondStep(submitRecoveryCode)));
+  router.post('/mfa/duo', ...form, handle(secondStep(startDuo)));
+  router.get('/mfa/duo/callback', handle(secondStep(duoCallback)));
+  router.get('/mfa/setup', handle(secondStep(showSetup)));
+  router.post('/mfa/setup', ...form, handle(secondStep(chooseSetup)));
+  router.get('/mfa/setup/totp', handle(secondStep(showTotpSetup)));
+  router.post('/mfa/setup/totp', ...form, handle(secondStep(confirmTotpSetup)));
   router.post('/confirm', ...form, handle(submitConsent));
   router.post('/abort', ...form, handle(abortInteraction));
   return router;

@@ -1,10 +1,10 @@
 import type { Context } from 'koa';
-import Provider, { type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { interactionPolicy, type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/database.js';
 import { renderPage, type PageDeps } from '../http/page.js';
 import { accountClientMetadata } from './account-client.js';
-import { ACR } from './acr.js';
+import { ACR, requestsMfa } from './acr.js';
 import { createFindAccount } from './find-account.js';
 
 export interface ProviderDeps extends PageDeps {
@@ -29,6 +29,21 @@ function clientBasedCORS(_ctx: KoaContextWithOIDC, origin: string, client: { red
   return (client.redirectUris ?? []).some((uri) => {
     try { return new URL(uri).origin === origin; } catch { return false; }
   });
+}
+
+/**
+ * oidc-provider's prompts, plus: a relying party asking for MFA (acr_values) while the session
+ * only has a password sends the user through the login again, where the second factor is asked.
+ */
+function interactionsPolicy() {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(new interactionPolicy.Check(
+    'mfa_requested',
+    'The relying party asked for multi-factor authentication',
+    'login_required',
+    (ctx) => requestsMfa(ctx.oidc.params ?? {}) && ctx.oidc.acr !== ACR.mfa,
+  ));
+  return policy;
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -98,7 +113,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: interactionsPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: (ctx, out) => renderError(deps, ctx, out),
     ttl: {
       Session: config.ttl.session,

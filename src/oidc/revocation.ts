@@ -25,6 +25,8 @@ export class AccountRevoker {
     ]);
     for (const { grant_id: grantId } of grants) await this.#revokeGrant(grantId);
     for (const { session_id: sessionId } of sessions) await this.adapter('Session').destroy(sessionId);
+    // A browser remembered for MFA must pass the second factor again, too.
+    await this.db.deleteFrom('remembered_browsers').where('account_id', '=', accountId).execute();
     return { sessions: sessions.length, grants: grants.length };
   }
 

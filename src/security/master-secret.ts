@@ -3,7 +3,7 @@ import path from 'node:path';
 import { hkdfSync, randomBytes } from 'node:crypto';
 
 /** Purposes for keys derived from the master secret; each gets its own HKDF output. */
-export type KeyPurpose = 'seal' | 'password-pepper' | 'code-hmac' | 'cookie' | 'certification';
+export type KeyPurpose = 'seal' | 'password-pepper' | 'code-hmac' | 'cookie' | 'certification' | 'recovery-codes';
 
 export class MasterSecret {
   readonly #bytes: Buffer;

@@ -4,11 +4,14 @@ import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createScratchDatabase } from './databases.js';
 import { EMBEDDED, TEST_REDIS_URL, TEST_SECRET } from './env.js';
+import type { FakeDuo } from './fake-duo.js';
 
 export interface TestAppOptions {
   /** 'server' (default): real PostgreSQL + Redis. 'embedded': PGlite in memory, models in it, no Redis. */
   mode?: 'server' | 'embedded';
   overrides?: Record<string, unknown>;
+  /** A fake Duo on loopback: Monban is configured for it and its client trusts its certificate. */
+  duo?: FakeDuo;
 }
 
 export interface TestApp {
@@ -46,9 +49,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       redisKeyPrefix: prefix,
       ...(scratch ? { databaseUrl: scratch.url, redisUrl: TEST_REDIS_URL } : {}),
       ...options.overrides,
+      ...(options.duo ? { mfa: { ...(options.overrides?.mfa as object | undefined), duo: options.duo.settings } } : {}),
     },
   });
-  const app = await createApp(config);
+  const app = await createApp(config, options.duo ? { duoClient: options.duo.clientFactory } : {});
   await app.listen(port);
   return {
     app,

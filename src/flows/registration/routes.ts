@@ -6,7 +6,7 @@ import { formBody } from '../../http/middleware.js';
 import { renderPage, secureCookies, type PageDeps } from '../../http/page.js';
 import { negotiateLocale, pickedLocale } from '../../http/i18n.js';
 import { countryOptions } from '../../identity/accounts/countries.js';
-import { setEmailCookie } from '../../interactions/login.js';
+import { setEmailCookie } from '../../interactions/cookies.js';
 import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
 import { findFlow } from '../flow.js';

@@ -4,15 +4,18 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../db/database.js';
 import type { AccountRow } from '../../db/schema.js';
 import type { PageDeps } from '../../http/page.js';
+import type { DuoGateway } from '../../identity/factors/duo.js';
+import type { MfaDeps } from '../../identity/factors/mfa.js';
 import type { PasswordHasher } from '../../identity/password/hashing.js';
 import type { PasswordPolicy } from '../../identity/password/policy.js';
 import type { Logger } from '../../logger.js';
 import type { AccountRevoker } from '../../oidc/revocation.js';
 import type { CodeHasher } from '../../security/codes.js';
 import type { LoginThrottle } from '../../security/rate-limit/login-throttle.js';
+import type { SecondFactorThrottle } from '../../security/rate-limit/second-factor-throttle.js';
 import type { SecretBox } from '../../security/secret-box.js';
 
-export interface SettingsDeps extends PageDeps {
+export interface SettingsDeps extends PageDeps, MfaDeps {
   provider: Provider;
   db: Db;
   box: SecretBox;
@@ -20,6 +23,8 @@ export interface SettingsDeps extends PageDeps {
   policy: PasswordPolicy;
   codes: CodeHasher;
   throttle: LoginThrottle;
+  secondFactorThrottle: SecondFactorThrottle;
+  duo: DuoGateway;
   revoker: AccountRevoker;
   logger: Logger;
   certificationKey: Buffer;

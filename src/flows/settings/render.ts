@@ -7,7 +7,7 @@ import { hasFreshReauth } from './reauth.js';
 export type Section = 'home' | 'personal' | 'company' | 'security' | 'communication';
 
 /** The notices a finished form can ask for (?done=); anything else in the address is ignored. */
-const DONE = ['saved', 'phone-added', 'phone-removed', 'session-ended', 'app-revoked'] as const;
+const DONE = ['saved', 'phone-added', 'phone-removed', 'session-ended', 'app-revoked', 'mfa-off', 'browser-forgotten'] as const;
 type Done = (typeof DONE)[number];
 
 /** Every console page: the account, its navigation, and whether security forms need the password. */

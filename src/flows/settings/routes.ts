@@ -8,6 +8,7 @@ import type { SettingsDeps } from './context.js';
 import { confirmPhone, removePhone, showPhoneForm, showPhoneVerify, startPhoneChange } from './phone.js';
 import { saveCommunication, saveCompany, savePersonal, showCommunication, showCompany, showPersonal } from './profile.js';
 import { renderAccountPage } from './render.js';
+import { chooseMfa, confirmTotpSetup, finishDuoSetup, forgetRememberedBrowser, newRecoveryCodes, showMfaChoice, showTotpSetup, turnOff } from './mfa.js';
 import { changePassword, endSession, revokeApp, showPasswordForm, showSecurity } from './security.js';
 
 /** /account: the profile and security console (PR1-PR7, M1). */
@@ -38,6 +39,14 @@ export function settingsRoutes(deps: SettingsDeps): Router {
   router.get('/security/phone/verify', signedIn, page((ctx) => showPhoneVerify(ctx, deps)));
   router.post('/security/phone/verify', signedIn, ...form, page(confirmPhone));
   router.post('/security/phone/remove', signedIn, ...form, page((ctx) => removePhone(ctx, deps, (error) => showSecurity(ctx, deps, error))));
+  router.get('/security/mfa', signedIn, page((ctx) => showMfaChoice(ctx, deps)));
+  router.post('/security/mfa', signedIn, ...form, page(chooseMfa));
+  router.get('/security/mfa/totp', signedIn, page((ctx) => showTotpSetup(ctx, deps)));
+  router.post('/security/mfa/totp', signedIn, ...form, page(confirmTotpSetup));
+  router.get('/security/mfa/duo/callback', signedIn, page(finishDuoSetup));
+  router.post('/security/mfa/off', signedIn, ...form, page((ctx) => turnOff(ctx, deps, (error) => showSecurity(ctx, deps, error))));
+  router.post('/security/mfa/recovery-codes', signedIn, ...form, page((ctx) => newRecoveryCodes(ctx, deps, (error) => showSecurity(ctx, deps, error))));
+  router.post('/security/browsers/forget', signedIn, ...form, page(forgetRememberedBrowser));
   router.post('/security/sessions/end', signedIn, ...form, page(endSession));
   router.post('/security/apps/revoke', signedIn, ...form, page(revokeApp));
   return router;

@@ -7,6 +7,9 @@ import { formField } from '../../interactions/context.js';
 import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
 import { recordAudit } from '../../security/audit.js';
 import { formatPhone } from '../../identity/accounts/phone.js';
+import { remainingRecoveryCodes } from '../../identity/factors/recovery-codes.js';
+import { listRememberedBrowsers } from '../../identity/factors/remembered-browsers.js';
+import { activeFactor } from '../../identity/factors/repository.js';
 import { certificationHash } from './certification.js';
 import { signedIn, type SettingsDeps } from './context.js';
 import { clearReauth, confirmPassword } from './reauth.js';
@@ -21,10 +24,13 @@ function describeDevice(userAgent: string | null): string {
 /** PR3: password, MFA, mobile number, certification hash, sessions and apps in one place. */
 export async function showSecurity(ctx: Context, deps: SettingsDeps, error?: AppError | FormError): Promise<void> {
   const { account, sessionId } = signedIn(ctx);
-  const [sessions, grants] = await Promise.all([
+  const [sessions, grants, factor, recoveryCodesLeft, browsers] = await Promise.all([
     deps.db.selectFrom('account_sessions').selectAll().where('account_id', '=', account.id).orderBy('last_seen_at', 'desc').execute(),
     deps.db.selectFrom('account_grants').select(['client_id', 'created_at']).where('account_id', '=', account.id)
       .where('client_id', '!=', ACCOUNT_CLIENT_ID).orderBy('created_at').execute(),
+    activeFactor(deps.db, account.id),
+    remainingRecoveryCodes(deps.db, account.id),
+    listRememberedBrowsers(deps.db, account.id),
   ]);
   const clientIds = [...new Set(grants.map((g) => g.client_id))];
   const apps = await Promise.all(clientIds.map(async (clientId) => {
@@ -39,6 +45,15 @@ export async function showSecurity(ctx: Context, deps: SettingsDeps, error?: App
       lastSeen: s.last_seen_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC', current: s.session_id === sessionId,
     })),
     apps: apps.map((a) => ({ ...a, since: a.since.toISOString().slice(0, 10) })),
+    mfa: factor && {
+      kind: factor.kind,
+      since: (factor.confirmed_at ?? factor.created_at).toISOString().slice(0, 10),
+      recoveryCodesLeft,
+      recoveryCodesLow: recoveryCodesLeft <= 3,
+    },
+    rememberedBrowsers: browsers.map((b) => ({
+      id: b.id, device: describeDevice(b.user_agent), ip: b.ip ?? '—', until: b.expires_at.toISOString().slice(0, 10),
+    })),
   }, error);
 }
 

@@ -19,13 +19,26 @@ export interface NewTotpSecret {
   sealed: string;
 }
 
+function otpauthUrl(base32: string, email: string, issuer: string): string {
+  return speakeasy.otpauthURL({
+    secret: base32, encoding: 'base32', label: `${issuer}:${email}`, issuer, algorithm: 'sha1', digits: DIGITS, period: STEP_SECONDS,
+  });
+}
+
 /** A fresh 160-bit TOTP secret (RFC 4226 4: at least 128, 160 recommended). */
 export function newTotpSecret(box: SecretBox, accountId: string, email: string, issuer = 'Monban'): NewTotpSecret {
   const secret = speakeasy.generateSecret({ length: 20, name: email, issuer });
-  const otpauthUrl = speakeasy.otpauthURL({
-    secret: secret.ascii, label: `${issuer}:${email}`, issuer, algorithm: 'sha1', digits: DIGITS, period: STEP_SECONDS,
-  });
-  return { base32: secret.base32, otpauthUrl, sealed: box.seal(secret.base32, sealContext(accountId)) };
+  return {
+    base32: secret.base32,
+    otpauthUrl: otpauthUrl(secret.base32, email, issuer),
+    sealed: box.seal(secret.base32, sealContext(accountId)),
+  };
+}
+
+/** The same secret again (setup page reloaded): what the app needs, from the sealed value. */
+export function describeTotpSecret(box: SecretBox, accountId: string, email: string, sealed: string, issuer = 'Monban') {
+  const base32 = box.openText(sealed, sealContext(accountId));
+  return { base32, otpauthUrl: otpauthUrl(base32, email, issuer) };
 }
 
 /**

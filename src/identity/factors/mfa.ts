@@ -1,0 +1,83 @@
+import type { Context } from 'koa';
+import { enqueueMail } from '../../courier/outbox.js';
+import type { Db } from '../../db/database.js';
+import type { AccountRow, MfaFactorRow } from '../../db/schema.js';
+import { recordAudit } from '../../security/audit.js';
+import type { SecretBox } from '../../security/secret-box.js';
+import { replaceRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
+import { forgetAllBrowsers } from './remembered-browsers.js';
+import { activatePendingFactor, deleteFactors, insertPendingFactor, type FactorKind } from './repository.js';
+import { claimTotpStep, newTotpSecret, totpStepFor } from './totp.js';
+
+/** What enrolling, checking and removing second factors needs. */
+export interface MfaDeps {
+  db: Db;
+  box: SecretBox;
+  recoveryKey: Buffer;
+  mailQueued: () => void;
+}
+
+/** A TOTP code for this factor: valid now, and its time step not used before (atomic). */
+export async function verifyTotp(deps: MfaDeps, factor: MfaFactorRow, code: string): Promise<boolean> {
+  if (factor.kind !== 'totp' || !factor.secret_sealed) return false;
+  const step = totpStepFor(deps.box, factor.account_id, factor.secret_sealed, code);
+  return step !== undefined && claimTotpStep(deps.db, factor.id, step);
+}
+
+export async function verifyRecoveryCode(deps: MfaDeps, accountId: string, code: string): Promise<boolean> {
+  return useRecoveryCode(deps.db, deps.recoveryKey, accountId, code);
+}
+
+/** Starts setting up an authenticator app: a new secret, pending until a code proves it. */
+export async function startTotpSetup(deps: MfaDeps, account: AccountRow): Promise<string> {
+  const secret = newTotpSecret(deps.box, account.id, account.email);
+  return insertPendingFactor(deps.db, account.id, 'totp', secret.sealed);
+}
+
+/** Starts setting up Duo: pending until Duo approves the user once. */
+export async function startDuoSetup(deps: MfaDeps, account: AccountRow): Promise<string> {
+  return insertPendingFactor(deps.db, account.id, 'duo', null);
+}
+
+/**
+ * PR5: the factor proved itself, so it becomes the account's second factor; ten new recovery
+ * codes are made (returned: the only time they exist in clear), the change is audited and the
+ * account's address gets a notice. Undefined when the setup was already finished or replaced.
+ */
+export async function finishSetup(deps: MfaDeps, account: AccountRow, factor: { id: string; kind: FactorKind }, ctx: Context): Promise<string[] | undefined> {
+  const codes = await deps.db.transaction().execute(async (trx) => {
+    if (!(await activatePendingFactor(trx, account.id, factor.id))) return undefined;
+    const fresh = await replaceRecoveryCodes(trx, deps.recoveryKey, account.id);
+    await recordAudit(trx, { type: 'mfa.enabled', accountId: account.id, details: { kind: factor.kind } }, ctx);
+    await enqueueMail(trx, deps.box, {
+      to: account.email, template: 'mfa-enabled', locale: account.locale, data: { name: account.given_name, kind: factor.kind },
+    });
+    return fresh;
+  });
+  if (codes) deps.mailQueued();
+  return codes;
+}
+
+/** Ten new recovery codes; the old ones stop working. */
+export async function renewRecoveryCodes(deps: MfaDeps, account: AccountRow, ctx: Context): Promise<string[]> {
+  return deps.db.transaction().execute(async (trx) => {
+    const codes = await replaceRecoveryCodes(trx, deps.recoveryKey, account.id);
+    await recordAudit(trx, { type: 'mfa.recovery_codes_renewed', accountId: account.id }, ctx);
+    return codes;
+  });
+}
+
+/** PR5: MFA off. Factors, recovery codes and remembered browsers go; audited, with a notice mail. */
+export async function turnOffMfa(deps: MfaDeps, account: AccountRow, ctx: Context): Promise<boolean> {
+  const removed = await deps.db.transaction().execute(async (trx) => {
+    const factors = await deleteFactors(trx, account.id);
+    await trx.deleteFrom('recovery_codes').where('account_id', '=', account.id).execute();
+    await forgetAllBrowsers(trx, account.id);
+    if (factors === 0) return false;
+    await recordAudit(trx, { type: 'mfa.disabled', accountId: account.id }, ctx);
+    await enqueueMail(trx, deps.box, { to: account.email, template: 'mfa-disabled', locale: account.locale, data: { name: account.given_name } });
+    return true;
+  });
+  if (removed) deps.mailQueued();
+  return removed;
+}
