@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import type { AccountRow } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
@@ -170,20 +169,11 @@ export const startDuo: Step = async (ctx, deps, interaction, account) => {
   }
 };
 
-function sameState(expected: string | undefined, given: unknown): boolean {
-  if (!expected || typeof given !== 'string') return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Back from Duo: the state must be this browser's, and Duo must have approved this account. */
 export const duoCallback: Step = async (ctx, deps, interaction, account) => {
   const [state, purpose] = (interactionCookie(ctx, DUO_STATE_COOKIE) ?? '').split('.');
   setInteractionCookie(ctx, deps, interaction.uid, DUO_STATE_COOKIE, null);
-  const code = ctx.query.duo_code ?? ctx.query.code;
-  const approved = sameState(state, ctx.query.state) && typeof code === 'string' && !ctx.query.error
-    && await deps.duo.approved(duoCallbackUrl(deps, interaction.uid), account.email, code);
+  const approved = await deps.duo.approved(duoCallbackUrl(deps, interaction.uid), account.email, state, ctx.query);
   if (!approved) {
     await recordAudit(deps.db, { type: 'mfa.failed', accountId: account.id, details: { kind: 'duo' } }, ctx);
     if (purpose === 'setup') return renderSetupChoice(ctx, deps, interaction, new AppError('DUO_DENIED', 401));

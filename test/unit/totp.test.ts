@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as OTPAuth from 'otpauth';
-import { newTotpSecret, totpStepFor } from '../../src/identity/factors/totp.js';
+import { describeTotpSecret, newTotpSecret, totpStepFor } from '../../src/identity/factors/totp.js';
 import { canonicalRecoveryCode } from '../../src/identity/factors/recovery-codes.js';
 import { SecretBox } from '../../src/security/secret-box.js';
 
@@ -54,6 +54,13 @@ describe('TOTP (L3, PR5)', () => {
   it('cannot open a secret sealed for another account', () => {
     const code = app(secret.base32).generate({ timestamp: now });
     expect(() => totpStepFor(box, 'another-account', secret.sealed, code, now)).toThrow();
+  });
+
+  it('shows the same secret and otpauth URI again from the sealed value (setup page reloaded)', () => {
+    const again = describeTotpSecret(box, ACCOUNT, 'hanako@example.com', secret.sealed);
+    expect(again.base32).toBe(secret.base32);
+    expect(again.otpauthUrl).toBe(secret.otpauthUrl);
+    expect(() => describeTotpSecret(box, 'another-account', 'hanako@example.com', secret.sealed)).toThrow();
   });
 
   it('reads recovery codes the way people type them', () => {

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { AppError } from '../../http/errors.js';
 import { setSignedCookie, takeSignedCookie } from '../../http/page.js';
@@ -77,11 +76,8 @@ export async function confirmTotpSetup(ctx: Context, deps: SettingsDeps): Promis
 export async function finishDuoSetup(ctx: Context, deps: SettingsDeps): Promise<void> {
   const current = signedIn(ctx);
   const [state, sessionId] = (takeSignedCookie(ctx, DUO_STATE_COOKIE, MFA_PATH) ?? '').split('.');
-  const given = Buffer.from(typeof ctx.query.state === 'string' ? ctx.query.state : '');
-  const code = ctx.query.duo_code ?? ctx.query.code;
-  const ours = !!state && sessionId === current.sessionId && given.length === state.length && timingSafeEqual(given, Buffer.from(state));
-  const approved = ours && typeof code === 'string' && !ctx.query.error
-    && await deps.duo.approved(`${deps.config.issuer}${MFA_PATH}/duo/callback`, current.account.email, code);
+  const approved = sessionId === current.sessionId
+    && await deps.duo.approved(`${deps.config.issuer}${MFA_PATH}/duo/callback`, current.account.email, state, ctx.query);
   const pending = approved ? await pendingFactor(deps.db, current.account.id, 'duo') : undefined;
   const codes = pending && await finishSetup(deps, current.account, pending, ctx);
   if (codes) return showRecoveryCodes(ctx, deps, codes);

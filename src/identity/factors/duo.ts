@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Client, type ClientOptions } from '@duosecurity/duo_universal';
 import type { Config } from '../../config/schema.js';
 import { AppError } from '../../http/errors.js';
@@ -43,13 +44,26 @@ export class DuoGateway {
     return { url: await client.createAuthUrl(username, state), state };
   }
 
-  /** True when Duo approved `username`; a denial, a wrong user or a forged code is false. */
-  async approved(redirectUrl: string, username: string, duoCode: string): Promise<boolean> {
+  /**
+   * Duo sent the browser back to `redirectUrl` with `query`. True only when the state is the one
+   * this browser was given and Duo approved `username`; a denial, an error, another user or a
+   * forged or replayed code is false.
+   */
+  async approved(redirectUrl: string, username: string, expectedState: string | undefined, query: Record<string, unknown>): Promise<boolean> {
+    const code = query.duo_code ?? query.code;
+    if (!stateMatches(expectedState, query.state) || typeof code !== 'string' || query.error !== undefined) return false;
     try {
-      const result = await this.#client(redirectUrl).exchangeAuthorizationCodeFor2FAResult(duoCode, username);
+      const result = await this.#client(redirectUrl).exchangeAuthorizationCodeFor2FAResult(code, username);
       return result.auth_result?.result === 'allow';
     } catch {
       return false;
     }
   }
+}
+
+function stateMatches(expected: string | undefined, given: unknown): boolean {
+  if (!expected || typeof given !== 'string') return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
