@@ -27,6 +27,8 @@ export interface RpBrowserOptions {
   rpOrigin: string;
   /** The browser's own language (Accept-Language, navigator.language). */
   locale?: string;
+  /** Accept self-signed certificates (a fake service over HTTPS on loopback, such as FakeDuo). */
+  ignoreHTTPSErrors?: boolean;
 }
 
 /**
@@ -43,7 +45,9 @@ export class RpBrowser {
   private constructor(readonly context: BrowserContext, readonly page: Page, private readonly rpOrigin: string) {}
 
   static async open(browser: Browser, options: RpBrowserOptions): Promise<RpBrowser> {
-    const context = await browser.newContext({ locale: options.locale ?? 'en-US', javaScriptEnabled: true });
+    const context = await browser.newContext({
+      locale: options.locale ?? 'en-US', javaScriptEnabled: true, ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
+    });
     const page = await context.newPage();
     const rp = new RpBrowser(context, page, new URL(options.rpOrigin).origin);
     await context.route('**/*', (route) => rp.handle(route));
