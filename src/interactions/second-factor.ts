@@ -15,7 +15,7 @@ import { assertLoginPrompt, completeLogin, loginResult, renderEmailStep } from '
 
 // L3: after the right password, "<account id>.<when>" (signed) until the second factor is passed.
 const PASSWORD_PASSED_COOKIE = 'monban_login_mfa';
-// The state sent to Duo, bound to this browser and interaction: "<state>.<login|setup>".
+// The state sent to Duo, bound to this browser and interaction: "<state>.<login|setup>.<remember 0|1>".
 const DUO_STATE_COOKIE = 'monban_duo_state';
 // "Remember this browser": a random token whose hash is stored (revocable on the security page).
 export const REMEMBER_COOKIE = 'monban_mfa_browser';
@@ -93,15 +93,18 @@ export const showChallenge: Step = async (ctx, deps, interaction, account) => {
 };
 
 /** The factor is passed: remember the browser if asked, then finish the login with MFA. */
-async function passed(ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow, amr: readonly string[]): Promise<string> {
+async function passed(ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow,
+  amr: readonly string[], remember: boolean): Promise<string> {
   const days = deps.config.mfa.rememberBrowserDays;
-  if (days > 0 && formField(ctx, 'remember') === '1') {
+  if (days > 0 && remember) {
     const token = await rememberBrowser(deps.db, account.id, days, ctx);
     setSignedCookie(ctx, deps.config, REMEMBER_COOKIE, token, { path: '/interaction', maxAgeMs: days * 86_400_000 });
   }
   setInteractionCookie(ctx, deps, interaction.uid, PASSWORD_PASSED_COOKIE, null);
   return loginResult(ctx, deps, interaction, account.id, amr, ACR.mfa);
 }
+
+const rememberTicked = (ctx: Context) => formField(ctx, 'remember') === '1';
 
 /**
  * Counts the attempt (apart from passwords) before checking the code, so that parallel guesses
@@ -133,7 +136,7 @@ export const submitTotp: Step = async (ctx, deps, interaction, account) => {
     return renderChallenge(ctx, deps, interaction, account, new AppError('MFA_CODE_WRONG', 401));
   }
   await deps.secondFactorThrottle.succeeded(account.id);
-  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.totp));
+  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.totp, rememberTicked(ctx)));
 };
 
 export const submitRecoveryCode: Step = async (ctx, deps, interaction, account) => {
@@ -145,7 +148,7 @@ export const submitRecoveryCode: Step = async (ctx, deps, interaction, account) 
     return renderChallenge(ctx, deps, interaction, account, new AppError('RECOVERY_CODE_WRONG', 401));
   }
   await deps.secondFactorThrottle.succeeded(account.id);
-  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.recoveryCode));
+  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.recoveryCode, rememberTicked(ctx)));
 };
 
 const duoCallbackUrl = (deps: InteractionDeps, uid: string) => `${deps.config.issuer}${interactionPath(uid)}/mfa/duo/callback`;
@@ -153,7 +156,9 @@ const duoCallbackUrl = (deps: InteractionDeps, uid: string) => `${deps.config.is
 /** Off to Duo's prompt, after its health check; when Duo is down the login fails closed. */
 async function goToDuo(ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow, purpose: 'login' | 'setup'): Promise<void> {
   const { url, state } = await deps.duo.start(duoCallbackUrl(deps, interaction.uid), account.email);
-  setInteractionCookie(ctx, deps, interaction.uid, DUO_STATE_COOKIE, `${state}.${purpose}`, deps.config.mfa.stepSeconds * 1000);
+  // The box ticked on this page comes back with Duo's redirect, which carries no form.
+  const remember = rememberTicked(ctx) ? '1' : '0';
+  setInteractionCookie(ctx, deps, interaction.uid, DUO_STATE_COOKIE, `${state}.${purpose}.${remember}`, deps.config.mfa.stepSeconds * 1000);
   await redirectTo(ctx, url);
 }
 
@@ -171,7 +176,7 @@ export const startDuo: Step = async (ctx, deps, interaction, account) => {
 
 /** Back from Duo: the state must be this browser's, and Duo must have approved this account. */
 export const duoCallback: Step = async (ctx, deps, interaction, account) => {
-  const [state, purpose] = (interactionCookie(ctx, DUO_STATE_COOKIE) ?? '').split('.');
+  const [state, purpose, remember] = (interactionCookie(ctx, DUO_STATE_COOKIE) ?? '').split('.');
   setInteractionCookie(ctx, deps, interaction.uid, DUO_STATE_COOKIE, null);
   const approved = await deps.duo.approved(duoCallbackUrl(deps, interaction.uid), account.email, state, ctx.query);
   if (!approved) {
@@ -185,7 +190,7 @@ export const duoCallback: Step = async (ctx, deps, interaction, account) => {
     if (!codes) return renderSetupChoice(ctx, deps, interaction, new AppError('MFA_SETUP_EXPIRED'));
     return showRecoveryCodes(ctx, deps, interaction, account, codes, AMR.duo);
   }
-  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.duo));
+  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.duo, remember === '1'));
 };
 
 // An RP asked for MFA (acr_values) and the account has none: it sets one up before going on.
@@ -242,7 +247,7 @@ export const confirmTotpSetup: Step = async (ctx, deps, interaction, account) =>
 /** Set up during the login: the login is finished now, and the codes are shown once before going on. */
 async function showRecoveryCodes(ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow,
   codes: string[], amr: readonly string[]): Promise<void> {
-  const continueUrl = await passed(ctx, deps, interaction, account, amr);
+  const continueUrl = await passed(ctx, deps, interaction, account, amr, false);
   await renderStep(ctx, deps, interaction, 'interaction/mfa-recovery-codes', { codes, continueUrl });
 }
 

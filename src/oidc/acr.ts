@@ -16,15 +16,8 @@ export const AMR = {
 
 /**
  * Whether the relying party asked for a second factor: `acr_values` naming the MFA class (OIDC
- * Core 3.1.2.1), or an `acr` claim request whose value(s) name it (OIDC Core 5.5.1.1).
+ * Core 3.1.2.1). The claims parameter (an essential `acr` claim) is not enabled in Monban.
  */
 export function requestsMfa(params: Record<string, unknown>): boolean {
-  if (typeof params.acr_values === 'string' && params.acr_values.split(' ').includes(ACR.mfa)) return true;
-  if (typeof params.claims !== 'string') return false;
-  try {
-    const acr = (JSON.parse(params.claims) as { id_token?: { acr?: { value?: unknown; values?: unknown } } }).id_token?.acr;
-    return acr?.value === ACR.mfa || (Array.isArray(acr?.values) && acr.values.includes(ACR.mfa));
-  } catch {
-    return false;
-  }
+  return typeof params.acr_values === 'string' && params.acr_values.split(' ').includes(ACR.mfa);
 }

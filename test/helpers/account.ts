@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { App } from '../../src/app.js';
 import type { AccountRow } from '../../src/db/schema.js';
 import { startTestApp, type TestApp } from './app.js';
+import type { FakeDuo } from './fake-duo.js';
 import { FakeSmsProvider, type CaughtSms } from './fake-sms.js';
 import { authorizationUrl, exchangeCode, postAsClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from './fixtures.js';
 import { HttpClient, loginThroughPages, submitForm, type PageResponse } from './http-client.js';
@@ -28,8 +29,11 @@ export interface AccountHarness {
   close(): Promise<void>;
 }
 
-/** The app on PostgreSQL + Redis, mail to a real SMTP server, text messages to a fake Twilio. */
-export async function startAccountHarness(overrides: Record<string, unknown> = {}): Promise<AccountHarness> {
+/**
+ * The app on PostgreSQL + Redis, mail to a real SMTP server, text messages to a fake Twilio;
+ * with `duo`, Monban is also configured for that fake Duo (see startTestApp).
+ */
+export async function startAccountHarness(overrides: Record<string, unknown> = {}, options: { duo?: FakeDuo } = {}): Promise<AccountHarness> {
   const mail = await new MailCatcher().start();
   const sms = await new FakeSmsProvider().start();
   let t: TestApp;
@@ -41,6 +45,7 @@ export async function startAccountHarness(overrides: Record<string, unknown> = {
         courier: { pollIntervalMs: 200, maxAttempts: 5, backoffSeconds: 1, maxBackoffSeconds: 2 },
         ...overrides,
       },
+      ...(options.duo ? { duo: options.duo } : {}),
     });
   } catch (err) {
     await Promise.all([mail.stop(), sms.stop()]);

@@ -53,6 +53,11 @@ export class FakeDuo {
   healthy = true;
   /** Every request path received, in order. */
   readonly requests: string[] = [];
+  /**
+   * When set, the id_tokens it issues name this user instead of the one the prompt was opened
+   * for (an approval meant for someone else, or a mix-up on Duo's side).
+   */
+  usernameOverride?: string;
   #server?: Server;
   #cert = selfSignedCertificate();
   #secret = new TextEncoder().encode(this.clientSecret);
@@ -176,14 +181,15 @@ export class FakeDuo {
       }
       issued.used = true;
       const now = Math.floor(Date.now() / 1000);
+      const username = this.usernameOverride ?? issued.username;
       const idToken = await new SignJWT({
-        preferred_username: issued.username,
+        preferred_username: username,
         auth_time: now,
         auth_result: { result: issued.result, status: issued.result, status_msg: issued.result === 'allow' ? 'Login Successful' : 'Login denied' },
-        auth_context: { result: issued.result, factor: 'duo_push', user: { name: issued.username, key: null, groups: [] } },
+        auth_context: { result: issued.result, factor: 'duo_push', user: { name: username, key: null, groups: [] } },
         ...(issued.nonce ? { nonce: issued.nonce } : {}),
       }).setProtectedHeader({ alg: 'HS512' })
-        .setIssuer(`${this.baseUrl}/oauth/v1/token`).setAudience(this.clientId).setSubject(issued.username)
+        .setIssuer(`${this.baseUrl}/oauth/v1/token`).setAudience(this.clientId).setSubject(username)
         .setIssuedAt(now).setExpirationTime(now + 300)
         .sign(this.#secret);
       return this.#json(res, 200, { id_token: idToken, access_token: randomBytes(16).toString('hex'), expires_in: 3600, token_type: 'Bearer' });
