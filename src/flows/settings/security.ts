@@ -7,6 +7,7 @@ import { formField } from '../../interactions/context.js';
 import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
 import { recordAudit } from '../../security/audit.js';
 import { formatPhone } from '../../identity/accounts/phone.js';
+import { recentPasswordHashes, storeNewPassword } from '../../identity/password/history.js';
 import { remainingRecoveryCodes } from '../../identity/factors/recovery-codes.js';
 import { listRememberedBrowsers } from '../../identity/factors/remembered-browsers.js';
 import { activeFactor } from '../../identity/factors/repository.js';
@@ -77,25 +78,18 @@ export async function changePassword(ctx: Context, deps: SettingsDeps): Promise<
     clearReauth(ctx); // the current password is asked every time here, whatever came before
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
     const password = formField(ctx, 'password');
-    const history = await deps.db.selectFrom('password_history').select('password_hash')
-      .where('account_id', '=', account.id).orderBy('id', 'desc').limit(deps.config.passwordPolicy.historySize).execute();
+    const { historySize } = deps.config.passwordPolicy;
     const problems = await deps.policy.problems(password, {
       email: account.email,
       confirmation: formField(ctx, 'password_confirmation'),
-      previousHashes: [account.password_hash!, ...history.map((h) => h.password_hash)],
+      previousHashes: await recentPasswordHashes(deps.db, account, historySize),
       passwordChangedAt: account.password_changed_at,
     });
     if (problems.length) throw new FormError(problems);
 
     const hash = await deps.hasher.hash(password);
     await deps.db.transaction().execute(async (trx) => {
-      await trx.insertInto('password_history').values({ account_id: account.id, password_hash: account.password_hash! }).execute();
-      const keep = await trx.selectFrom('password_history').select('id').where('account_id', '=', account.id)
-        .orderBy('id', 'desc').limit(deps.config.passwordPolicy.historySize).execute();
-      await trx.deleteFrom('password_history').where('account_id', '=', account.id)
-        .where('id', 'not in', keep.length ? keep.map((k) => k.id) : ['0']).execute();
-      await trx.updateTable('accounts').set({ password_hash: hash, password_changed_at: new Date(), updated_at: new Date() })
-        .where('id', '=', account.id).execute();
+      await storeNewPassword(trx, account, hash, historySize);
       await recordAudit(trx, { type: 'password.changed', accountId: account.id }, ctx);
       await enqueueMail(trx, deps.box, { to: account.email, template: 'password-changed', locale: account.locale, data: { name: account.given_name } });
     });
