@@ -79,6 +79,10 @@ export interface Services {
 export interface App extends Services {
   provider: Provider;
   courier: Courier;
+  /** Ends an account's sessions and tokens. */
+  revoker: AccountRevoker;
+  /** Where rate-limit counters live (Redis or the database). */
+  limiterStore: LimiterStore;
   /** Starts listening; resolves with the bound port. */
   listen(port?: number): Promise<number>;
   /** Stops accepting requests, lets running ones finish, then closes the connections. */
@@ -225,6 +229,8 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   return {
     ...services,
     provider,
+    revoker,
+    limiterStore,
     listen(port = config.port) {
       server = createServer(provider.callback());
       server.keepAliveTimeout = 5000;

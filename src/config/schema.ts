@@ -107,6 +107,19 @@ export const configSchema = z.object({
     /** SMS codes sent to one account. */
     smsPerAccount: limit,
   }).strict(),
+  /** Forgot password (R1-R5). */
+  recovery: z.object({
+    /** How long a started reset can be finished. */
+    flowTtlSeconds: seconds.max(86400),
+    /**
+     * Whether an address without an account gets a "someone tried to reset a password with this
+     * address" mail. Off: such a request sends nothing (the page is the same either way).
+     */
+    mailUnknownAddresses: z.boolean(),
+    /** Reset requests and codes sent, per IP and per address. */
+    perIp: limit,
+    perAddress: limit,
+  }).strict(),
   /** Second factors (L3, PR5). */
   mfa: z.object({
     /** How long after the right password the second step may be finished. */

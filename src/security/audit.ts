@@ -11,6 +11,7 @@ export type AuditType =
   | 'reauth.failed'
   | 'profile.updated'
   | 'password.changed'
+  | 'password.reset'
   | 'phone.added'
   | 'phone.removed'
   | 'session.ended'
