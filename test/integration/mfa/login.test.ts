@@ -347,7 +347,8 @@ describe('the second step expires (L3)', () => {
   let t: TestApp;
   let client: Client;
   beforeAll(async () => {
-    t = await startTestApp({ overrides: { mfa: { stepSeconds: 1 } } });
+    // Long enough for a slow machine (PGlite under load) to reach the second step in time.
+    t = await startTestApp({ overrides: { mfa: { stepSeconds: 4 } } });
     client = await registerClient(t.app);
   });
   afterAll(async () => { await t?.close(); });
@@ -356,7 +357,7 @@ describe('the second step expires (L3)', () => {
     const { user, secret } = await userWithTotp(t);
     const { browser, auth, page } = await rpLogin(t, client, user.email, { browser: new HttpClient(JAPANESE) });
     expect(isSecondStep(page)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await new Promise((resolve) => setTimeout(resolve, 4500));
 
     const late = await passSecondStep(browser, page, { code: totpCode(secret, 1) });
     expect(givesRpACode(late)).toBe(false);
