@@ -24,6 +24,12 @@ export function secureCookies(config: Readonly<Config>): boolean {
   return config.issuer.startsWith('https://');
 }
 
+/** 303 See Other: after a form, or between the steps of a flow, the browser GETs `url`. */
+export function seeOther(ctx: Context, url: string): void {
+  ctx.status = 303;
+  ctx.redirect(url);
+}
+
 export interface SignedCookieOptions {
   path: string;
   maxAgeMs: number;

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { AppError } from '../http/errors.js';
-import { renderPage } from '../http/page.js';
+import { renderPage, seeOther } from '../http/page.js';
 import { recordAudit } from '../security/audit.js';
 import { clientName, type Interaction, type InteractionDeps } from './context.js';
 
@@ -43,8 +43,7 @@ export async function grantConsent(ctx: Context, deps: InteractionDeps, interact
   const returnTo = await deps.provider.interactionResult(ctx.req, ctx.res, {
     consent: interaction.grantId ? {} : { grantId },
   }, { mergeWithLastSubmission: true });
-  ctx.status = 303;
-  ctx.redirect(returnTo);
+  seeOther(ctx, returnTo);
 }
 
 export async function submitConsent(ctx: Context, deps: InteractionDeps): Promise<void> {
@@ -57,6 +56,5 @@ export async function abortInteraction(ctx: Context, deps: InteractionDeps): Pro
     error: 'access_denied',
     error_description: 'End-User aborted interaction',
   }, { mergeWithLastSubmission: false });
-  ctx.status = 303;
-  ctx.redirect(returnTo);
+  seeOther(ctx, returnTo);
 }

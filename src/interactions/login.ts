@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { AppError } from '../http/errors.js';
-import { NOTICE_COOKIE, renderPage } from '../http/page.js';
+import { NOTICE_COOKIE, renderPage, seeOther } from '../http/page.js';
 import { emailProblem, normalizeEmail } from '../identity/accounts/email.js';
 import { findAccountByEmail, updateAccount } from '../identity/accounts/repository.js';
 import { ACR, AMR } from '../oidc/acr.js';
@@ -58,8 +58,7 @@ export async function submitEmail(ctx: Context, deps: InteractionDeps): Promise<
   if (problem) return renderEmailStep(ctx, deps, interaction, raw.slice(0, 254), new AppError(problem));
   const email = normalizeEmail(raw);
   setEmailCookie(ctx, deps, interaction.uid, email);
-  ctx.status = 303;
-  ctx.redirect(withLang(ctx, `/interaction/${interaction.uid}/password`));
+  seeOther(ctx, withLang(ctx, `/interaction/${interaction.uid}/password`));
 }
 
 export async function showPasswordStep(ctx: Context, deps: InteractionDeps): Promise<void> {
@@ -67,8 +66,7 @@ export async function showPasswordStep(ctx: Context, deps: InteractionDeps): Pro
   assertLoginPrompt(interaction);
   const email = emailCookie(ctx);
   if (!email) {
-    ctx.status = 303;
-    return ctx.redirect(withLang(ctx, `/interaction/${interaction.uid}`));
+    return seeOther(ctx, withLang(ctx, `/interaction/${interaction.uid}`));
   }
   await renderPasswordStep(ctx, deps, interaction, email);
 }
@@ -89,8 +87,7 @@ export async function submitPassword(ctx: Context, deps: InteractionDeps): Promi
   assertLoginPrompt(interaction);
   const email = emailCookie(ctx);
   if (!email) {
-    ctx.status = 303;
-    return ctx.redirect(withLang(ctx, `/interaction/${interaction.uid}`));
+    return seeOther(ctx, withLang(ctx, `/interaction/${interaction.uid}`));
   }
   const password = formField(ctx, 'password');
   if (!password) return renderPasswordStep(ctx, deps, interaction, email, new AppError('PASSWORD_REQUIRED'));
@@ -146,6 +143,5 @@ export async function loginResult(ctx: Context, deps: InteractionDeps, interacti
 export async function completeLogin(ctx: Context, deps: InteractionDeps, interaction: Interaction,
   accountId: string, amr: readonly string[], acr: string): Promise<void> {
   const returnTo = await loginResult(ctx, deps, interaction, accountId, amr, acr);
-  ctx.status = 303;
-  ctx.redirect(returnTo);
+  seeOther(ctx, returnTo);
 }

@@ -1,9 +1,9 @@
 import type { Context } from 'koa';
-import type { AccountRow } from '../db/schema.js';
+import type { AccountRow, MfaFactorRow } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
-import { renderPage, setSignedCookie } from '../http/page.js';
+import { renderPage, seeOther, setSignedCookie } from '../http/page.js';
 import { findAccountById } from '../identity/accounts/repository.js';
-import { finishSetup, startDuoSetup, startTotpSetup, verifyRecoveryCode, verifyTotp } from '../identity/factors/mfa.js';
+import { finishSetup, proveSecondFactor, startDuoSetup, startTotpSetup, type SecondFactorProof } from '../identity/factors/mfa.js';
 import { isRememberedBrowser, rememberBrowser } from '../identity/factors/remembered-browsers.js';
 import { activeFactor, pendingFactor } from '../identity/factors/repository.js';
 import { totpSetupView } from '../identity/factors/setup-view.js';
@@ -11,7 +11,7 @@ import { ACR, AMR, requestsMfa } from '../oidc/acr.js';
 import { recordAudit } from '../security/audit.js';
 import { emailCookie, interactionCookie, interactionPath, setInteractionCookie } from './cookies.js';
 import { clientName, formField, withLang, type Interaction, type InteractionDeps } from './context.js';
-import { assertLoginPrompt, completeLogin, loginResult, renderEmailStep } from './login.js';
+import { assertLoginPrompt, loginResult, renderEmailStep } from './login.js';
 
 // L3: after the right password, "<account id>.<when>" (signed) until the second factor is passed.
 const PASSWORD_PASSED_COOKIE = 'monban_login_mfa';
@@ -34,8 +34,7 @@ export async function needsSecondFactor(ctx: Context, deps: InteractionDeps, int
 
 export function beginSecondFactor(ctx: Context, deps: InteractionDeps, interaction: Interaction, accountId: string): void {
   setInteractionCookie(ctx, deps, interaction.uid, PASSWORD_PASSED_COOKIE, `${accountId}.${Date.now()}`, deps.config.mfa.stepSeconds * 1000);
-  ctx.status = 303;
-  ctx.redirect(withLang(ctx, `${interactionPath(interaction.uid)}/mfa`));
+  seeOther(ctx, withLang(ctx, `${interactionPath(interaction.uid)}/mfa`));
 }
 
 /** The account whose password was just right in this interaction, if that was recent enough. */
@@ -74,22 +73,20 @@ async function renderStep(ctx: Context, deps: InteractionDeps, interaction: Inte
 }
 
 /** The second-factor page: a code field (authenticator app) or the Duo button, and recovery codes. */
-const renderChallenge = async (ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow, error?: AppError) => {
-  const factor = await activeFactor(deps.db, account.id);
-  return renderStep(ctx, deps, interaction, 'interaction/mfa', {
+async function renderChallenge(ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow,
+  factor: MfaFactorRow | undefined, error?: AppError): Promise<void> {
+  await renderStep(ctx, deps, interaction, 'interaction/mfa', {
     email: account.email,
     totp: factor?.kind === 'totp',
     duo: factor?.kind === 'duo',
     recovery: ctx.query.recovery !== undefined || error?.code === 'RECOVERY_CODE_WRONG' || error?.code === 'DUO_UNAVAILABLE',
   }, error);
-};
+}
 
 export const showChallenge: Step = async (ctx, deps, interaction, account) => {
-  if (!(await activeFactor(deps.db, account.id))) {
-    ctx.status = 303;
-    return ctx.redirect(withLang(ctx, `${interactionPath(interaction.uid)}/mfa/setup`));
-  }
-  await renderChallenge(ctx, deps, interaction, account);
+  const factor = await activeFactor(deps.db, account.id);
+  if (!factor) return seeOther(ctx, withLang(ctx, `${interactionPath(interaction.uid)}/mfa/setup`));
+  await renderChallenge(ctx, deps, interaction, account, factor);
 };
 
 /** The factor is passed: remember the browser if asked, then finish the login with MFA. */
@@ -107,48 +104,42 @@ async function passed(ctx: Context, deps: InteractionDeps, interaction: Interact
 const rememberTicked = (ctx: Context) => formField(ctx, 'remember') === '1';
 
 /**
- * Counts the attempt (apart from passwords) before checking the code, so that parallel guesses
- * cannot get past the limit. Returns the refusal to show, if any.
+ * Checks a code (second-factor throttle included); a refusal is audited and returns it to
+ * show, a pass returns undefined.
  */
-async function throttled(ctx: Context, deps: InteractionDeps, account: AccountRow): Promise<AppError | undefined> {
+async function refusal(ctx: Context, deps: InteractionDeps, factor: MfaFactorRow, proof: SecondFactorProof,
+  auditWrong: boolean): Promise<AppError | undefined> {
   try {
-    await deps.secondFactorThrottle.begin(account.id, ctx.ip);
+    await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ctx.ip);
     return undefined;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    await recordAudit(deps.db, { type: 'mfa.throttled', accountId: account.id }, ctx);
+    if (err.code === 'TOO_MANY_ATTEMPTS') {
+      await recordAudit(deps.db, { type: 'mfa.throttled', accountId: factor.account_id }, ctx);
+    } else if (auditWrong) {
+      await recordAudit(deps.db, { type: 'mfa.failed', accountId: factor.account_id, details: { kind: 'totp' in proof ? 'totp' : 'recovery_code' } }, ctx);
+    }
     return err;
   }
 }
 
-async function redirectTo(ctx: Context, url: string): Promise<void> {
-  ctx.status = 303;
-  ctx.redirect(url);
+async function submitProof(ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow,
+  factor: MfaFactorRow, proof: SecondFactorProof, amr: readonly string[]): Promise<void> {
+  const refused = await refusal(ctx, deps, factor, proof, true);
+  if (refused) return renderChallenge(ctx, deps, interaction, account, factor, refused);
+  seeOther(ctx, await passed(ctx, deps, interaction, account, amr, rememberTicked(ctx)));
 }
 
 export const submitTotp: Step = async (ctx, deps, interaction, account) => {
   const factor = await activeFactor(deps.db, account.id);
   if (factor?.kind !== 'totp') return showChallenge(ctx, deps, interaction, account);
-  const refused = await throttled(ctx, deps, account);
-  if (refused) return renderChallenge(ctx, deps, interaction, account, refused);
-  if (!(await verifyTotp(deps, factor, formField(ctx, 'code')))) {
-    await recordAudit(deps.db, { type: 'mfa.failed', accountId: account.id, details: { kind: 'totp' } }, ctx);
-    return renderChallenge(ctx, deps, interaction, account, new AppError('MFA_CODE_WRONG', 401));
-  }
-  await deps.secondFactorThrottle.succeeded(account.id);
-  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.totp, rememberTicked(ctx)));
+  await submitProof(ctx, deps, interaction, account, factor, { totp: formField(ctx, 'code') }, AMR.totp);
 };
 
 export const submitRecoveryCode: Step = async (ctx, deps, interaction, account) => {
-  if (!(await activeFactor(deps.db, account.id))) return showChallenge(ctx, deps, interaction, account);
-  const refused = await throttled(ctx, deps, account);
-  if (refused) return renderChallenge(ctx, deps, interaction, account, refused);
-  if (!(await verifyRecoveryCode(deps, account.id, formField(ctx, 'recovery_code')))) {
-    await recordAudit(deps.db, { type: 'mfa.failed', accountId: account.id, details: { kind: 'recovery_code' } }, ctx);
-    return renderChallenge(ctx, deps, interaction, account, new AppError('RECOVERY_CODE_WRONG', 401));
-  }
-  await deps.secondFactorThrottle.succeeded(account.id);
-  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.recoveryCode, rememberTicked(ctx)));
+  const factor = await activeFactor(deps.db, account.id);
+  if (!factor) return showChallenge(ctx, deps, interaction, account);
+  await submitProof(ctx, deps, interaction, account, factor, { recoveryCode: formField(ctx, 'recovery_code') }, AMR.recoveryCode);
 };
 
 const duoCallbackUrl = (deps: InteractionDeps, uid: string) => `${deps.config.issuer}${interactionPath(uid)}/mfa/duo/callback`;
@@ -159,7 +150,7 @@ async function goToDuo(ctx: Context, deps: InteractionDeps, interaction: Interac
   // The box ticked on this page comes back with Duo's redirect, which carries no form.
   const remember = rememberTicked(ctx) ? '1' : '0';
   setInteractionCookie(ctx, deps, interaction.uid, DUO_STATE_COOKIE, `${state}.${purpose}.${remember}`, deps.config.mfa.stepSeconds * 1000);
-  await redirectTo(ctx, url);
+  seeOther(ctx, url);
 }
 
 export const startDuo: Step = async (ctx, deps, interaction, account) => {
@@ -170,7 +161,7 @@ export const startDuo: Step = async (ctx, deps, interaction, account) => {
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     await recordAudit(deps.db, { type: 'mfa.failed', accountId: account.id, details: { kind: 'duo', reason: 'unavailable' } }, ctx);
-    await renderChallenge(ctx, deps, interaction, account, err);
+    await renderChallenge(ctx, deps, interaction, account, factor, err);
   }
 };
 
@@ -182,7 +173,7 @@ export const duoCallback: Step = async (ctx, deps, interaction, account) => {
   if (!approved) {
     await recordAudit(deps.db, { type: 'mfa.failed', accountId: account.id, details: { kind: 'duo' } }, ctx);
     if (purpose === 'setup') return renderSetupChoice(ctx, deps, interaction, new AppError('DUO_DENIED', 401));
-    return renderChallenge(ctx, deps, interaction, account, new AppError('DUO_DENIED', 401));
+    return renderChallenge(ctx, deps, interaction, account, await activeFactor(deps.db, account.id), new AppError('DUO_DENIED', 401));
   }
   if (purpose === 'setup') {
     const pending = await pendingFactor(deps.db, account.id, 'duo');
@@ -190,7 +181,7 @@ export const duoCallback: Step = async (ctx, deps, interaction, account) => {
     if (!codes) return renderSetupChoice(ctx, deps, interaction, new AppError('MFA_SETUP_EXPIRED'));
     return showRecoveryCodes(ctx, deps, interaction, account, codes, AMR.duo);
   }
-  await redirectTo(ctx, await passed(ctx, deps, interaction, account, AMR.duo, remember === '1'));
+  seeOther(ctx, await passed(ctx, deps, interaction, account, AMR.duo, remember === '1'));
 };
 
 // An RP asked for MFA (acr_values) and the account has none: it sets one up before going on.
@@ -208,7 +199,7 @@ export const chooseSetup: Step = async (ctx, deps, interaction, account) => {
   const method = formField(ctx, 'method');
   if (method === 'totp') {
     await startTotpSetup(deps, account);
-    return redirectTo(ctx, withLang(ctx, `${interactionPath(interaction.uid)}/mfa/setup/totp`));
+    return seeOther(ctx, withLang(ctx, `${interactionPath(interaction.uid)}/mfa/setup/totp`));
   }
   if (method === 'duo' && deps.duo.enabled) {
     await startDuoSetup(deps, account);
@@ -224,7 +215,7 @@ export const chooseSetup: Step = async (ctx, deps, interaction, account) => {
 
 async function renderTotpSetup(ctx: Context, deps: InteractionDeps, interaction: Interaction, account: AccountRow, error?: AppError): Promise<void> {
   const pending = await pendingFactor(deps.db, account.id, 'totp');
-  if (!pending) return redirectTo(ctx, withLang(ctx, `${interactionPath(interaction.uid)}/mfa/setup`));
+  if (!pending) return seeOther(ctx, withLang(ctx, `${interactionPath(interaction.uid)}/mfa/setup`));
   await renderStep(ctx, deps, interaction, 'interaction/mfa-totp-setup', await totpSetupView(deps.box, account, pending), error);
 }
 
@@ -233,12 +224,8 @@ export const showTotpSetup: Step = (ctx, deps, interaction, account) => renderTo
 export const confirmTotpSetup: Step = async (ctx, deps, interaction, account) => {
   const pending = await pendingFactor(deps.db, account.id, 'totp');
   if (!pending) return renderSetupChoice(ctx, deps, interaction, new AppError('MFA_SETUP_EXPIRED'));
-  const refused = await throttled(ctx, deps, account);
+  const refused = await refusal(ctx, deps, pending, { totp: formField(ctx, 'code') }, false);
   if (refused) return renderTotpSetup(ctx, deps, interaction, account, refused);
-  if (!(await verifyTotp(deps, pending, formField(ctx, 'code')))) {
-    return renderTotpSetup(ctx, deps, interaction, account, new AppError('MFA_CODE_WRONG', 401));
-  }
-  await deps.secondFactorThrottle.succeeded(account.id);
   const codes = await finishSetup(deps, account, pending, ctx);
   if (!codes) return renderSetupChoice(ctx, deps, interaction, new AppError('MFA_SETUP_EXPIRED'));
   await showRecoveryCodes(ctx, deps, interaction, account, codes, AMR.totp);

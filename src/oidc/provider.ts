@@ -1,6 +1,5 @@
 import type { Context } from 'koa';
 import Provider, { interactionPolicy, type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import type { Config } from '../config/schema.js';
 import type { Db } from '../db/database.js';
 import { renderPage, type PageDeps } from '../http/page.js';
 import { accountClientMetadata } from './account-client.js';

@@ -2,13 +2,12 @@ import type { Context } from 'koa';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import { enqueueMail, enqueueSms } from '../../courier/outbox.js';
-import type { Db } from '../../db/database.js';
 import type { AccountRow, FlowRow } from '../../db/schema.js';
 import { AppError, FormError } from '../../http/errors.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
 import { parsePhone } from '../../identity/accounts/phone.js';
 import { findAccountByEmail, findAccountById } from '../../identity/accounts/repository.js';
-import { verifyRecoveryCode as useRecoveryCode, verifyTotp, type MfaDeps } from '../../identity/factors/mfa.js';
+import { proveSecondFactor, type MfaDeps, type SecondFactorProof } from '../../identity/factors/mfa.js';
 import { activeFactor } from '../../identity/factors/repository.js';
 import type { PasswordHasher } from '../../identity/password/hashing.js';
 import { recentPasswordHashes, storeNewPassword } from '../../identity/password/history.js';
@@ -114,7 +113,7 @@ export async function sendRecoveryCode(deps: RecoveryDeps, flowId: string, chann
 }
 
 /** The right code moves the reset on: to the second factor when the account has one (R4). */
-export async function verifyRecoveryCode(deps: RecoveryDeps, flowId: string, code: string): Promise<RecoveryState> {
+export async function verifyResetCode(deps: RecoveryDeps, flowId: string, code: string): Promise<RecoveryState> {
   const flow = await flowIn(deps, flowId, RecoveryState.awaitingCode);
   if (!code.trim()) throw new AppError('CODE_REQUIRED');
   const { result, attemptsLeft } = await checkCode(deps.db, deps.codes, flowId, code, deps.config.codes);
@@ -126,17 +125,12 @@ export async function verifyRecoveryCode(deps: RecoveryDeps, flowId: string, cod
 }
 
 /** R4: an account with MFA passes its second factor (authenticator code or recovery code) too. */
-export async function passRecoverySecondFactor(deps: RecoveryDeps, flowId: string, input: { totp?: string; recoveryCode?: string }, ip: string): Promise<void> {
+export async function passRecoverySecondFactor(deps: RecoveryDeps, flowId: string, proof: SecondFactorProof, ip: string): Promise<void> {
   const flow = await flowIn(deps, flowId, RecoveryState.awaitingSecondFactor);
   const account = await accountOf(deps, flow);
   const factor = account && await activeFactor(deps.db, account.id);
-  if (!account || !factor) throw new AppError('FLOW_EXPIRED', 410);
-  await deps.secondFactorThrottle.begin(account.id, ip);
-  const passed = input.recoveryCode !== undefined
-    ? await useRecoveryCode(deps, account.id, input.recoveryCode)
-    : await verifyTotp(deps, factor, input.totp ?? '');
-  if (!passed) throw new AppError(input.recoveryCode !== undefined ? 'RECOVERY_CODE_WRONG' : 'MFA_CODE_WRONG', 401);
-  await deps.secondFactorThrottle.succeeded(account.id);
+  if (!factor) throw new AppError('FLOW_EXPIRED', 410);
+  await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ip);
   if (!(await setFlowState(deps.db, flowId, RecoveryState.awaitingSecondFactor, RecoveryState.awaitingPassword))) {
     throw new AppError('FLOW_EXPIRED', 410);
   }

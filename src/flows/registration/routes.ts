@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError, FormError } from '../../http/errors.js';
 import { formBody } from '../../http/middleware.js';
-import { renderPage, secureCookies, type PageDeps } from '../../http/page.js';
+import { renderPage, seeOther, setSignedCookie, type PageDeps } from '../../http/page.js';
 import { negotiateLocale, pickedLocale } from '../../http/i18n.js';
 import { countryOptions } from '../../identity/accounts/countries.js';
 import { setEmailCookie } from '../../interactions/cookies.js';
@@ -24,10 +24,7 @@ function flowCookie(ctx: Context): string | undefined {
 }
 
 function setFlowCookie(ctx: Context, deps: RegistrationRouteDeps, flowId: string | null): void {
-  ctx.cookies.set(FLOW_COOKIE, flowId, {
-    signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies(deps.config),
-    path: '/signup', maxAge: deps.config.registration.flowTtlSeconds * 1000, overwrite: true,
-  });
+  setSignedCookie(ctx, deps.config, FLOW_COOKIE, flowId, { path: '/signup', maxAgeMs: deps.config.registration.flowTtlSeconds * 1000 });
 }
 
 interface OpenLogin {
@@ -109,8 +106,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     try {
       const flowId = await startSignUp(deps, input, ctx.ip);
       setFlowCookie(ctx, deps, flowId);
-      ctx.status = 303;
-      ctx.redirect(withParams('/signup/verify', { lang: pickedLocale(ctx) }));
+      seeOther(ctx, withParams('/signup/verify', { lang: pickedLocale(ctx) }));
     } catch (err) {
       if (!(err instanceof FormError || err instanceof AppError)) throw err;
       const { password: _p, passwordConfirmation: _c, ...kept } = input;
@@ -135,8 +131,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       if (interaction) {
         // Back to the login the user came from, at the password step, address filled in.
         setEmailCookie(ctx, deps, interaction, done.email);
-        ctx.status = 303;
-        return ctx.redirect(withParams(`/interaction/${interaction}/password`, { activated: '1', lang: pickedLocale(ctx) }));
+        return seeOther(ctx, withParams(`/interaction/${interaction}/password`, { activated: '1', lang: pickedLocale(ctx) }));
       }
       renderPage(ctx, deps, 'signup/activated', { title: 'signup.activatedTitle', email: done.email });
     } catch (err) {
@@ -156,8 +151,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       if (!(err instanceof AppError)) throw err;
       return renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: (await openLogin(deps, flowInteraction(flow)))?.uiLocales });
     }
-    ctx.status = 303;
-    ctx.redirect(withParams('/signup/verify', { sent: '1', lang: pickedLocale(ctx) }));
+    seeOther(ctx, withParams('/signup/verify', { sent: '1', lang: pickedLocale(ctx) }));
   });
 
   /** "Start again": the form again, for the same or another address. */
@@ -181,6 +175,5 @@ async function restart(ctx: Context, deps: RegistrationRouteDeps, reason?: 'FLOW
   const interaction = login?.uid;
   setFlowCookie(ctx, deps, null);
   if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200), login?.uiLocales);
-  ctx.status = 303;
-  ctx.redirect(withParams('/signup', { interaction, lang: pickedLocale(ctx) }));
+  seeOther(ctx, withParams('/signup', { interaction, lang: pickedLocale(ctx) }));
 }

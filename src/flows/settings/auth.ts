@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { findAccountById } from '../../identity/accounts/repository.js';
 import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
-import { secureCookies } from '../../http/page.js';
+import { seeOther, setSignedCookie, takeSignedCookie } from '../../http/page.js';
 import type { SettingsDeps, SignedInContext } from './context.js';
 
 const STATE_COOKIE = 'monban_account_state';
@@ -13,9 +13,7 @@ const STATE_COOKIE = 'monban_account_state';
  */
 export function startLogin(ctx: Context, deps: SettingsDeps): void {
   const state = randomBytes(16).toString('base64url');
-  ctx.cookies.set(STATE_COOKIE, state, {
-    signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies(deps.config), path: '/account', maxAge: deps.config.ttl.interaction * 1000, overwrite: true,
-  });
+  setSignedCookie(ctx, deps.config, STATE_COOKIE, state, { path: '/account', maxAgeMs: deps.config.ttl.interaction * 1000 });
   const url = new URL(`${deps.config.issuer}/auth`);
   url.search = new URLSearchParams({
     client_id: ACCOUNT_CLIENT_ID,
@@ -28,16 +26,13 @@ export function startLogin(ctx: Context, deps: SettingsDeps): void {
     code_challenge_method: 'S256',
     ...(typeof ctx.query.lang === 'string' ? { ui_locales: ctx.query.lang } : {}),
   }).toString();
-  ctx.status = 303;
-  ctx.redirect(url.toString());
+  seeOther(ctx, url.toString());
 }
 
 /** The login came back: check it is the one this browser started, then open the console. */
 export function finishLogin(ctx: Context): void {
-  const expected = ctx.cookies.get(STATE_COOKIE, { signed: true });
-  ctx.cookies.set(STATE_COOKIE, null, { path: '/account' });
-  ctx.status = 303;
-  ctx.redirect(expected && ctx.query.state === expected && ctx.query.code ? '/account' : '/account/login');
+  const expected = takeSignedCookie(ctx, STATE_COOKIE, '/account');
+  seeOther(ctx, expected && ctx.query.state === expected && ctx.query.code ? '/account' : '/account/login');
 }
 
 /** Pages behind it need a signed-in, active account; anyone else goes to the login. */
@@ -47,8 +42,7 @@ export function requireSignIn(deps: SettingsDeps) {
     const account = session.accountId ? await findAccountById(deps.db, session.accountId) : undefined;
     if (!account || account.status !== 'active') {
       if (ctx.method !== 'GET') {
-        ctx.status = 303;
-        return ctx.redirect('/account/login');
+        return seeOther(ctx, '/account/login');
       }
       return startLogin(ctx, deps);
     }
@@ -62,6 +56,5 @@ export function requireSignIn(deps: SettingsDeps) {
 export async function logout(ctx: Context, deps: SettingsDeps): Promise<void> {
   const session = await deps.provider.Session.get(ctx as never);
   if (session.accountId) await session.destroy();
-  ctx.status = 303;
-  ctx.redirect('/account/logged-out');
+  seeOther(ctx, '/account/logged-out');
 }

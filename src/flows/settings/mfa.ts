@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { AppError } from '../../http/errors.js';
-import { setSignedCookie, takeSignedCookie } from '../../http/page.js';
-import { finishSetup, renewRecoveryCodes, startDuoSetup, startTotpSetup, turnOffMfa, verifyTotp } from '../../identity/factors/mfa.js';
+import { seeOther, setSignedCookie, takeSignedCookie } from '../../http/page.js';
+import { finishSetup, proveSecondFactor, renewRecoveryCodes, startDuoSetup, startTotpSetup, turnOffMfa } from '../../identity/factors/mfa.js';
 import { forgetBrowser } from '../../identity/factors/remembered-browsers.js';
 import { activeFactor, pendingFactor } from '../../identity/factors/repository.js';
 import { totpSetupView } from '../../identity/factors/setup-view.js';
@@ -15,14 +15,9 @@ const MFA_PATH = '/account/security/mfa';
 // The state sent to Duo during setup, bound to this browser and session: "<state>.<session id>".
 const DUO_STATE_COOKIE = 'monban_duo_setup';
 
-function redirect(ctx: Context, url: string): void {
-  ctx.status = 303;
-  ctx.redirect(url);
-}
-
 /** PR5 step 1: the choice of method, under the password. */
 export async function showMfaChoice(ctx: Context, deps: SettingsDeps, error?: AppError): Promise<void> {
-  if (!error && await activeFactor(deps.db, signedIn(ctx).account.id)) return redirect(ctx, '/account/security');
+  if (!error && await activeFactor(deps.db, signedIn(ctx).account.id)) return seeOther(ctx, '/account/security');
   renderAccountPage(ctx, deps, 'account/mfa-choose', 'security', { duoEnabled: deps.duo.enabled }, error);
 }
 
@@ -34,7 +29,7 @@ export async function chooseMfa(ctx: Context, deps: SettingsDeps): Promise<void>
     const method = formField(ctx, 'method');
     if (method === 'totp') {
       await startTotpSetup(deps, current.account);
-      return redirect(ctx, `${MFA_PATH}/totp`);
+      return seeOther(ctx, `${MFA_PATH}/totp`);
     }
     if (method !== 'duo' || !deps.duo.enabled) throw new AppError('MFA_METHOD_REQUIRED');
     await startDuoSetup(deps, current.account);
@@ -42,14 +37,14 @@ export async function chooseMfa(ctx: Context, deps: SettingsDeps): Promise<void>
     setSignedCookie(ctx, deps.config, DUO_STATE_COOKIE, `${state}.${current.sessionId}`, {
       path: MFA_PATH, maxAgeMs: deps.config.mfa.stepSeconds * 1000,
     });
-    redirect(ctx, url);
+    seeOther(ctx, url);
   }, (error) => showMfaChoice(ctx, deps, error as AppError));
 }
 
 export async function showTotpSetup(ctx: Context, deps: SettingsDeps, error?: AppError): Promise<void> {
   const { account } = signedIn(ctx);
   const pending = await pendingFactor(deps.db, account.id, 'totp');
-  if (!pending) return redirect(ctx, MFA_PATH);
+  if (!pending) return seeOther(ctx, MFA_PATH);
   renderAccountPage(ctx, deps, 'account/mfa-totp', 'security', await totpSetupView(deps.box, account, pending), error);
 }
 
@@ -63,9 +58,7 @@ export async function confirmTotpSetup(ctx: Context, deps: SettingsDeps): Promis
   const pending = await pendingFactor(deps.db, account.id, 'totp');
   if (!pending) return showMfaChoice(ctx, deps, new AppError('MFA_SETUP_EXPIRED'));
   await handleForm(ctx, async () => {
-    await deps.secondFactorThrottle.begin(account.id, ctx.ip);
-    if (!(await verifyTotp(deps, pending, formField(ctx, 'code')))) throw new AppError('MFA_CODE_WRONG', 401);
-    await deps.secondFactorThrottle.succeeded(account.id);
+    await proveSecondFactor(deps, deps.secondFactorThrottle, pending, { totp: formField(ctx, 'code') }, ctx.ip);
     const codes = await finishSetup(deps, account, pending, ctx);
     if (!codes) throw new AppError('MFA_SETUP_EXPIRED');
     showRecoveryCodes(ctx, deps, codes);
@@ -100,7 +93,7 @@ export async function newRecoveryCodes(ctx: Context, deps: SettingsDeps, rerende
   const current = signedIn(ctx);
   await handleForm(ctx, async () => {
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
-    if (!(await activeFactor(deps.db, current.account.id))) return redirect(ctx, '/account/security');
+    if (!(await activeFactor(deps.db, current.account.id))) return seeOther(ctx, '/account/security');
     showRecoveryCodes(ctx, deps, await renewRecoveryCodes(deps, current.account, ctx));
   }, (error) => rerender(error as AppError));
 }
@@ -112,5 +105,5 @@ export async function forgetRememberedBrowser(ctx: Context, deps: SettingsDeps):
     await recordAudit(deps.db, { type: 'mfa.browser_forgotten', accountId: account.id }, ctx);
     return done(ctx, '/account/security', 'browser-forgotten');
   }
-  redirect(ctx, '/account/security');
+  seeOther(ctx, '/account/security');
 }

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { enqueueSms } from '../../courier/outbox.js';
 import { AppError, FormError } from '../../http/errors.js';
 import { negotiateLocale } from '../../http/i18n.js';
-import { secureCookies } from '../../http/page.js';
+import { seeOther, setSignedCookie } from '../../http/page.js';
 import { formField } from '../../interactions/context.js';
 import { callingCodeOptions, parsePhone } from '../../identity/accounts/phone.js';
 import { recordAudit } from '../../security/audit.js';
@@ -57,20 +57,15 @@ export async function startPhoneChange(ctx: Context, deps: SettingsDeps): Promis
       });
     });
     deps.mailQueued();
-    ctx.cookies.set(FLOW_COOKIE, flowId, {
-      signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies(deps.config), path: '/account',
-      maxAge: deps.config.account.phoneFlowTtlSeconds * 1000, overwrite: true,
-    });
-    ctx.status = 303;
-    ctx.redirect('/account/security/phone/verify');
+    setSignedCookie(ctx, deps.config, FLOW_COOKIE, flowId, { path: '/account', maxAgeMs: deps.config.account.phoneFlowTtlSeconds * 1000 });
+    seeOther(ctx, '/account/security/phone/verify');
   }, (error) => showPhoneForm(ctx, deps, values, error));
 }
 
 export async function showPhoneVerify(ctx: Context, deps: SettingsDeps, error?: AppError): Promise<void> {
   const flow = await pendingFlow(ctx, deps);
   if (!flow) {
-    ctx.status = 303;
-    return ctx.redirect('/account/security/phone');
+    return seeOther(ctx, '/account/security/phone');
   }
   renderAccountPage(ctx, deps, 'account/phone-verify', 'security', {
     phone: (flow.context as { phone: string }).phone,
@@ -83,8 +78,7 @@ export async function confirmPhone(ctx: Context, deps: SettingsDeps): Promise<vo
   const { account } = signedIn(ctx);
   const flow = await pendingFlow(ctx, deps);
   if (!flow) {
-    ctx.status = 303;
-    return ctx.redirect('/account/security/phone');
+    return seeOther(ctx, '/account/security/phone');
   }
   const code = formField(ctx, 'code').slice(0, 64);
   if (!code.trim()) return showPhoneVerify(ctx, deps, new AppError('SMS_CODE_REQUIRED'));

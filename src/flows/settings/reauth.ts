@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { AppError } from '../../http/errors.js';
-import { secureCookies } from '../../http/page.js';
+import { setSignedCookie } from '../../http/page.js';
 import { recordAudit } from '../../security/audit.js';
 import type { SettingsDeps, SignedIn } from './context.js';
 
@@ -50,9 +50,8 @@ export async function confirmPassword(ctx: Context, deps: SettingsDeps, signedIn
     throw new AppError('CURRENT_PASSWORD_WRONG', 401);
   }
   await deps.throttle.succeeded(ctx.ip, account.email);
-  ctx.cookies.set(REAUTH_COOKIE, `${account.id}.${signedIn.sessionId}.${Date.now()}`, {
-    signed: true, httpOnly: true, sameSite: 'strict', secure: secureCookies(deps.config), path: '/account',
-    maxAge: deps.config.account.reauthSeconds * 1000, overwrite: true,
+  setSignedCookie(ctx, deps.config, REAUTH_COOKIE, `${account.id}.${signedIn.sessionId}.${Date.now()}`, {
+    path: '/account', maxAgeMs: deps.config.account.reauthSeconds * 1000, sameSite: 'strict',
   });
   (ctx.state as { reauthFresh?: boolean }).reauthFresh = true;
 }

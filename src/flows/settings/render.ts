@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { AppError, FormError, type ErrorCode } from '../../http/errors.js';
-import { renderPage } from '../../http/page.js';
+import { renderPage, seeOther } from '../../http/page.js';
 import { signedIn, type SettingsDeps } from './context.js';
 import { hasFreshReauth } from './reauth.js';
 
@@ -43,6 +43,5 @@ export async function handleForm(ctx: Context, work: () => Promise<void>, rerend
 }
 
 export function done(ctx: Context, path: string, what: Done): void {
-  ctx.status = 303;
-  ctx.redirect(`${path}?done=${what}`);
+  seeOther(ctx, `${path}?done=${what}`);
 }

@@ -2,7 +2,7 @@ import Bowser from 'bowser';
 import type { Context } from 'koa';
 import { enqueueMail } from '../../courier/outbox.js';
 import { AppError, FormError } from '../../http/errors.js';
-import { NOTICE_COOKIE, secureCookies } from '../../http/page.js';
+import { NOTICE_COOKIE, secureCookies, seeOther } from '../../http/page.js';
 import { formField } from '../../interactions/context.js';
 import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
 import { recordAudit } from '../../security/audit.js';
@@ -99,8 +99,7 @@ export async function changePassword(ctx: Context, deps: SettingsDeps): Promise<
     ctx.cookies.set(NOTICE_COOKIE, 'password_changed', {
       httpOnly: true, sameSite: 'lax', secure: secureCookies(deps.config), path: '/', maxAge: 10 * 60 * 1000, overwrite: true,
     });
-    ctx.status = 303;
-    ctx.redirect('/account/login');
+    seeOther(ctx, '/account/login');
   }, (error) => showPasswordForm(ctx, deps, error));
 }
 
@@ -115,13 +114,11 @@ export async function endSession(ctx: Context, deps: SettingsDeps): Promise<void
       await recordAudit(deps.db, { type: 'session.ended', accountId: current.account.id, details: { current: sessionId === current.sessionId } }, ctx);
     }
     if (sessionId === current.sessionId) {
-      ctx.status = 303;
-      return ctx.redirect('/account/logged-out');
+      return seeOther(ctx, '/account/logged-out');
     }
     // Nothing to say when the session was not this account's (or already gone).
     if (ended) return done(ctx, '/account/security', 'session-ended');
-    ctx.status = 303;
-    ctx.redirect('/account/security');
+    seeOther(ctx, '/account/security');
   }, (error) => showSecurity(ctx, deps, error));
 }
 
@@ -136,7 +133,6 @@ export async function revokeApp(ctx: Context, deps: SettingsDeps): Promise<void>
       await recordAudit(deps.db, { type: 'app.revoked', accountId: current.account.id, clientId }, ctx);
       return done(ctx, '/account/security', 'app-revoked');
     }
-    ctx.status = 303;
-    ctx.redirect('/account/security');
+    seeOther(ctx, '/account/security');
   }, (error) => showSecurity(ctx, deps, error));
 }

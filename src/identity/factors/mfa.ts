@@ -2,7 +2,9 @@ import type { Context } from 'koa';
 import { enqueueMail } from '../../courier/outbox.js';
 import type { Db } from '../../db/database.js';
 import type { AccountRow, MfaFactorRow } from '../../db/schema.js';
+import { AppError } from '../../http/errors.js';
 import { recordAudit } from '../../security/audit.js';
+import type { SecondFactorThrottle } from '../../security/rate-limit/second-factor-throttle.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import { replaceRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
 import { forgetAllBrowsers } from './remembered-browsers.js';
@@ -18,14 +20,28 @@ export interface MfaDeps {
 }
 
 /** A TOTP code for this factor: valid now, and its time step not used before (atomic). */
-export async function verifyTotp(deps: MfaDeps, factor: MfaFactorRow, code: string): Promise<boolean> {
+async function verifyTotp(deps: MfaDeps, factor: MfaFactorRow, code: string): Promise<boolean> {
   if (factor.kind !== 'totp' || !factor.secret_sealed) return false;
   const step = totpStepFor(deps.box, factor.account_id, factor.secret_sealed, code);
   return step !== undefined && claimTotpStep(deps.db, factor.id, step);
 }
 
-export async function verifyRecoveryCode(deps: MfaDeps, accountId: string, code: string): Promise<boolean> {
-  return useRecoveryCode(deps.db, deps.recoveryKey, accountId, code);
+/** An authenticator code (for `factor`) or one of the account's recovery codes. */
+export type SecondFactorProof = { totp: string } | { recoveryCode: string };
+
+/**
+ * Checks a second factor. The attempt is counted first (TOO_MANY_ATTEMPTS once used up), so
+ * parallel guesses cannot get past the limit; a right one clears the account's count. A wrong
+ * one throws MFA_CODE_WRONG or RECOVERY_CODE_WRONG.
+ */
+export async function proveSecondFactor(deps: MfaDeps, throttle: SecondFactorThrottle, factor: MfaFactorRow,
+  proof: SecondFactorProof, ip: string): Promise<void> {
+  await throttle.begin(factor.account_id, ip);
+  const right = 'totp' in proof
+    ? await verifyTotp(deps, factor, proof.totp)
+    : await useRecoveryCode(deps.db, deps.recoveryKey, factor.account_id, proof.recoveryCode);
+  if (!right) throw new AppError('totp' in proof ? 'MFA_CODE_WRONG' : 'RECOVERY_CODE_WRONG', 401);
+  await throttle.succeeded(factor.account_id);
 }
 
 /** Starts setting up an authenticator app: a new secret, pending until a code proves it. */

@@ -1,5 +1,5 @@
 import { AppError, FormError } from '../../../src/http/errors.js';
-import { passRecoverySecondFactor, resetPassword, sendRecoveryCode, startRecovery, verifyRecoveryCode, type RecoveryDeps } from '../../../src/flows/recovery/service.js';
+import { passRecoverySecondFactor, resetPassword, sendRecoveryCode, startRecovery, verifyResetCode, type RecoveryDeps } from '../../../src/flows/recovery/service.js';
 import { RecoveryState } from '../../../src/flows/recovery/state.js';
 import { findAccountById } from '../../../src/identity/accounts/repository.js';
 import { SecondFactorThrottle } from '../../../src/security/rate-limit/second-factor-throttle.js';
@@ -33,7 +33,7 @@ describe('password reset service (R2-R5)', () => {
     const flowId = await startRecovery(deps, { email: user.email.toUpperCase(), locale: 'en' }, '10.0.0.1');
     await sendRecoveryCode(deps, flowId, 'email');
     const code = codeIn(await h.mail.waitFor(user.email, (m) => /reset code/.test(m.subject)));
-    expect(await verifyRecoveryCode(deps, flowId, code)).toBe(RecoveryState.awaitingPassword);
+    expect(await verifyResetCode(deps, flowId, code)).toBe(RecoveryState.awaitingPassword);
     // The password was set moments ago: the minimum age does not block a reset by default (PW5).
     await resetPassword(deps, flowId, NEW_PASSWORD, NEW_PASSWORD);
     const account = await findAccountById(h.app.db, user.id);
@@ -49,7 +49,7 @@ describe('password reset service (R2-R5)', () => {
     const user = await registerUser(h.app, { locale: 'en' });
     const flowId = await startRecovery(deps, { email: user.email, locale: 'en' }, '10.0.0.2');
     await sendRecoveryCode(deps, flowId, 'email');
-    await verifyRecoveryCode(deps, flowId, codeIn(await h.mail.waitFor(user.email)));
+    await verifyResetCode(deps, flowId, codeIn(await h.mail.waitFor(user.email)));
     const weak = await resetPassword(deps, flowId, 'short', 'other').catch((err: unknown) => err);
     expect(weak).toBeInstanceOf(FormError);
     expect((weak as FormError).codes).toEqual(expect.arrayContaining(['PASSWORD_TOO_SHORT', 'PASSWORD_MISMATCH']));
@@ -65,8 +65,8 @@ describe('password reset service (R2-R5)', () => {
     const first = codeIn(await h.mail.waitFor(user.email));
     await sendRecoveryCode(deps, flowId, 'email');
     const second = codeIn(await h.mail.waitFor(user.email, (m) => codeIn(m) !== first));
-    await expect(verifyRecoveryCode(deps, flowId, first)).rejects.toMatchObject({ code: 'CODE_WRONG' });
-    expect(await verifyRecoveryCode(deps, flowId, second)).toBe(RecoveryState.awaitingPassword);
+    await expect(verifyResetCode(deps, flowId, first)).rejects.toMatchObject({ code: 'CODE_WRONG' });
+    expect(await verifyResetCode(deps, flowId, second)).toBe(RecoveryState.awaitingPassword);
   });
 
   it('an address without an account gets the same flow and no mail; no code can ever be right', async () => {
@@ -80,7 +80,7 @@ describe('password reset service (R2-R5)', () => {
     const flow = await h.app.db.selectFrom('flows').select(['code_hmac', 'state']).where('id', '=', flowId).executeTakeFirstOrThrow();
     expect(flow.code_hmac).not.toBeNull();
     expect(flow.state).toBe(RecoveryState.awaitingCode);
-    await expect(verifyRecoveryCode(deps, flowId, '123456')).rejects.toBeInstanceOf(AppError);
+    await expect(verifyResetCode(deps, flowId, '123456')).rejects.toBeInstanceOf(AppError);
   });
 
   it('by SMS only to the account\'s verified number; another number gets the same answer and nothing', async () => {
@@ -96,9 +96,9 @@ describe('password reset service (R2-R5)', () => {
     const sms = await h.sms.waitFor(phone);
     const code = sms.body.match(/\b(\d{6,10})\b/)![1]!;
     expect(h.sms.messages.filter((m) => m.to === other)).toEqual([]);
-    expect(await verifyRecoveryCode(deps, flowId, code)).toBe(RecoveryState.awaitingPassword);
+    expect(await verifyResetCode(deps, flowId, code)).toBe(RecoveryState.awaitingPassword);
     // The older flow was superseded by the new start.
-    await expect(verifyRecoveryCode(deps, stranger, code)).rejects.toMatchObject({ code: 'FLOW_EXPIRED' });
+    await expect(verifyResetCode(deps, stranger, code)).rejects.toMatchObject({ code: 'FLOW_EXPIRED' });
   });
 
   it('an account with MFA passes its second factor before the new password (R4)', async () => {
@@ -107,7 +107,7 @@ describe('password reset service (R2-R5)', () => {
     const flowId = await startRecovery(deps, { email: user.email, locale: 'en' }, '10.0.0.6');
     await sendRecoveryCode(deps, flowId, 'email');
     const code = codeIn(await h.mail.waitFor(user.email, (m) => /reset code/.test(m.subject)));
-    expect(await verifyRecoveryCode(deps, flowId, code)).toBe(RecoveryState.awaitingSecondFactor);
+    expect(await verifyResetCode(deps, flowId, code)).toBe(RecoveryState.awaitingSecondFactor);
     await expect(resetPassword(deps, flowId, NEW_PASSWORD, NEW_PASSWORD)).rejects.toMatchObject({ code: 'FLOW_EXPIRED' });
     await expect(passRecoverySecondFactor(deps, flowId, { totp: '000000' }, '10.0.0.6')).rejects.toMatchObject({ code: 'MFA_CODE_WRONG' });
     await passRecoverySecondFactor(deps, flowId, { totp: totpCode(secret, 1) }, '10.0.0.6');
