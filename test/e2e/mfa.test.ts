@@ -21,7 +21,7 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import { launchBrowser, RpBrowser } from '../helpers/browser.js';
 import { FakeDuo } from '../helpers/fake-duo.js';
 import { messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
-import { enableTotp, totpCode } from '../helpers/mfa.js';
+import { enableTotp, totpCode, wrongTotpCode } from '../helpers/mfa.js';
 import { RelyingParty, type PendingAuthorization } from '../helpers/rp.js';
 
 const RP_ORIGIN = new URL(RP_CALLBACK).origin;
@@ -156,12 +156,6 @@ async function expectDuoPrompt(b: RpBrowser, duo: FakeDuo, email: string): Promi
   expect(await b.page.locator('#duo-user').innerText()).toBe(email);
 }
 
-/** A six-digit code that is none of the app's codes around now. */
-function wrongCode(secret: string): string {
-  const valid = new Set([-1, 0, 1, 2].map((step) => totpCode(secret, step)));
-  return ['000000', '123456', '999999'].find((code) => !valid.has(code))!;
-}
-
 /** The RP's view of the login: the callback is right, the code redeems, the ID token says MFA. */
 async function expectMfaLogin(rp: RelyingParty, callback: URL, pending: PendingAuthorization, issuer: string,
   user: User, amr: string[]): Promise<void> {
@@ -242,7 +236,7 @@ describe('second factors end to end in a real browser (L3, PR5)', () => {
         // A wrong code first: refused, the same key stays on the page.
         const enrolledAt = Date.now();
         const enrollmentCode = totpCode(secret, 0, enrolledAt);
-        await page.locator('#code').fill(wrongCode(secret));
+        await page.locator('#code').fill(wrongTotpCode(secret));
         await page.locator('#mfa-confirm').click();
         const consoleError = page.locator('#form-errors[role=alert]');
         await consoleError.waitFor();
@@ -360,7 +354,7 @@ describe('second factors end to end in a real browser (L3, PR5)', () => {
         expect(await page.locator('#totp-form button[type=submit]').innerText()).toBe('確認');
         expect(await page.locator('#use-recovery-code').innerText()).toBe('リカバリーコードを使用する');
 
-        await page.locator('#code').fill(wrongCode(secret));
+        await page.locator('#code').fill(wrongTotpCode(secret));
         await page.locator('#totp-form button[type=submit]').click();
         expect(await alertText(b)).toBe('コードが正しくありません。認証アプリに表示されている現在のコードを入力してください (各コードは 1 回のみ使用できます)。');
         expect(await b.htmlLang()).toBe('ja');

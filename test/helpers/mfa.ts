@@ -6,9 +6,9 @@
 import { request as httpsRequest } from 'node:https';
 import * as OTPAuth from 'otpauth';
 import type { DuoDecision, FakeDuo } from './fake-duo.js';
-import { exchangeCode, RP_CALLBACK, TEST_PASSWORD } from './fixtures.js';
+import { authorizationUrl, exchangeCode, registerClient, RP_CALLBACK, TEST_PASSWORD } from './fixtures.js';
 import { formAction, HttpClient, loginThroughPages, submitForm, unescapeHtml, type PageResponse } from './http-client.js';
-import { landed, open } from './account.js';
+import { ENGLISH, landed, open, signedInUser, type AccountHarness } from './account.js';
 
 /** The code an authenticator app shows, `steps` time steps from now (+1: the next 30 s). */
 export function totpCode(base32: string, steps = 0, now = Date.now()): string {
@@ -156,3 +156,24 @@ export async function pressOnDuoPrompt(duo: FakeDuo, authUrl: string, decision: 
   if (answer.status !== 302 || !answer.location) throw new Error(`Duo's decision answered ${answer.status}`);
   return { user: user === undefined ? undefined : unescapeHtml(user.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)))), back: answer.location };
 }
+
+type Client = Awaited<ReturnType<typeof registerClient>>;
+interface Harness { app: AccountHarness['app']; issuer: string }
+
+/** A new account with the authenticator app on: its secret (the current step is used), recovery codes and console browser. */
+export async function userWithTotp(h: Harness) {
+  const { user, browser } = await signedInUser(h);
+  const { secret, recoveryCodes } = await enableTotp(browser, h.issuer);
+  return { user, secret, recoveryCodes, console: browser };
+}
+
+/** An RP's login through email and password (in a new browser unless one is given): the page it stops on. */
+export async function rpLogin(h: Harness, client: Client, email: string, options: { params?: Record<string, string>; browser?: HttpClient; password?: string } = {}) {
+  const browser = options.browser ?? new HttpClient(ENGLISH);
+  const auth = authorizationUrl(h.issuer, client.client_id, options.params ?? {});
+  const page = await loginThroughPages(browser, auth.url, RP_CALLBACK, { email, password: options.password ?? TEST_PASSWORD });
+  return { browser, auth, page };
+}
+
+/** The login's second-step page (code, Duo or recovery code). */
+export const isSecondStep = (page: PageResponse) => /\/interaction\/[^/]+\/mfa$/.test(page.url) && formAction(page.body, '/mfa/') !== undefined;

@@ -6,16 +6,16 @@
  */
 import { ACR } from '../../../src/oidc/acr.js';
 import {
-  auditTypes, ENGLISH, isLoginPage, signedInUser, startAccountHarness, textOf, open, type AccountHarness,
+  auditTypes, ENGLISH, isLoginPage, startAccountHarness, textOf, open, type AccountHarness,
 } from '../../helpers/account.js';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import { authorizationUrl, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import {
-  alertText, expectNoInternals, formAction, hiddenInputs, HttpClient, loginThroughPages, submitForm, type PageResponse,
+  alertText, expectNoInternals, formAction, hiddenInputs, HttpClient, submitForm, type PageResponse,
 } from '../../helpers/http-client.js';
 import {
-  enableTotp, followToRp, givesRpACode, passSecondStep, recoveryCodesOnPage, recoveryForm, redeemAtRp, secretOnPage, totpCode,
-  wrongTotpCode,
+  followToRp, givesRpACode, isSecondStep, passSecondStep, recoveryCodesOnPage, recoveryForm, redeemAtRp, rpLogin,
+  secretOnPage, totpCode, userWithTotp, wrongTotpCode,
 } from '../../helpers/mfa.js';
 
 const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
@@ -25,21 +25,6 @@ const JAPANESE = { 'accept-language': 'ja' };
 type Client = Awaited<ReturnType<typeof registerClient>>;
 interface Harness { app: AccountHarness['app']; issuer: string }
 
-/** A new account with the authenticator app on: its secret (the current step is used) and recovery codes. */
-async function userWithTotp(h: Harness) {
-  const { user, browser } = await signedInUser(h);
-  const { secret, recoveryCodes } = await enableTotp(browser, h.issuer);
-  return { user, secret, recoveryCodes, console: browser };
-}
-
-/** Starts an RP's login in a new browser and goes through email and password: the page it stops on. */
-async function rpLogin(h: Harness, client: Client, email: string, options: { params?: Record<string, string>; browser?: HttpClient; password?: string } = {}) {
-  const browser = options.browser ?? new HttpClient(ENGLISH);
-  const auth = authorizationUrl(h.issuer, client.client_id, options.params ?? {});
-  const page = await loginThroughPages(browser, auth.url, RP_CALLBACK, { email, password: options.password ?? TEST_PASSWORD });
-  return { browser, auth, page };
-}
-
 /** The details (amr) of the successful logins of an account at a client, oldest first. */
 async function rpLoginsOf(app: Harness['app'], accountId: string, clientId: string): Promise<unknown[]> {
   const rows = await app.db.selectFrom('audit_events').select('details').where('account_id', '=', accountId)
@@ -48,7 +33,6 @@ async function rpLoginsOf(app: Harness['app'], accountId: string, clientId: stri
 }
 
 const uidOf = (page: PageResponse) => new URL(page.url).pathname.split('/')[2]!;
-const isSecondStep = (page: PageResponse) => /\/interaction\/[^/]+\/mfa(\?|$)/.test(page.url) && formAction(page.body, '/mfa/') !== undefined;
 
 describe('login with a second factor (L3)', () => {
   let h: AccountHarness;

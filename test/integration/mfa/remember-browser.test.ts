@@ -12,10 +12,11 @@ import {
 } from '../../helpers/account.js';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import { FakeDuo } from '../../helpers/fake-duo.js';
-import { authorizationUrl, messageText, registerClient, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
-import { formAction, HttpClient, loginThroughPages, submitForm, type PageResponse } from '../../helpers/http-client.js';
+import { messageText, registerClient, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { HttpClient, submitForm, type PageResponse } from '../../helpers/http-client.js';
 import {
-  enableTotp, followToRp, givesRpACode, passSecondStep, pressOnDuoPrompt, recoveryCodesOnPage, redeemAtRp, totpCode,
+  followToRp, givesRpACode, isSecondStep, passSecondStep, pressOnDuoPrompt, recoveryCodesOnPage, redeemAtRp, rpLogin,
+  totpCode, userWithTotp,
 } from '../../helpers/mfa.js';
 import { noticeText } from '../../helpers/signup-pages.js';
 
@@ -25,23 +26,7 @@ const REMEMBER_COOKIE = 'monban_mfa_browser';
 const DAY_MS = 86_400_000;
 
 type Client = Awaited<ReturnType<typeof registerClient>>;
-interface Harness { app: AccountHarness['app']; issuer: string }
 
-/** A new account with the authenticator app on (the current step used), and its console browser. */
-async function userWithTotp(h: Harness) {
-  const { user, browser } = await signedInUser(h);
-  const { secret, recoveryCodes } = await enableTotp(browser, h.issuer);
-  return { user, secret, recoveryCodes, console: browser };
-}
-
-/** An RP login in `browser` through email and password: the authorization request and the page it stops on. */
-async function rpLogin(h: Harness, client: Client, browser: HttpClient, email: string, params: Record<string, string> = {}, password = TEST_PASSWORD) {
-  const auth = authorizationUrl(h.issuer, client.client_id, params);
-  const page = await loginThroughPages(browser, auth.url, RP_CALLBACK, { email, password });
-  return { auth, page };
-}
-
-const isSecondStep = (page: PageResponse) => /\/interaction\/[^/]+\/mfa$/.test(page.url) && formAction(page.body, '/mfa/') !== undefined;
 const rememberBox = (page: PageResponse) => /<input type="checkbox" name="remember" value="1">/.test(page.body);
 
 async function rememberCookie(browser: HttpClient, issuer: string) {
@@ -74,7 +59,7 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
 
   /** Logs `browser` in at the RP with the authenticator app, the box ticked. Returns the ID token's claims. */
   async function loginAndRemember(browser: HttpClient, email: string, code: string) {
-    const { auth, page } = await rpLogin(h, client, browser, email);
+    const { auth, page } = await rpLogin(h, client, email, { browser });
     expect(isSecondStep(page)).toBe(true);
     const passed = await passSecondStep(browser, page, { code, remember: true });
     expect(passed.status).toBe(303);
@@ -83,7 +68,7 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
 
   it('offers the box on the second-factor page, for 30 days', async () => {
     const { user } = await userWithTotp(h);
-    const { page } = await rpLogin(h, client, new HttpClient(ENGLISH), user.email);
+    const { page } = await rpLogin(h, client, user.email, { browser: new HttpClient(ENGLISH) });
     expect(isSecondStep(page)).toBe(true);
     expect(rememberBox(page)).toBe(true);
     expect(page.body).toContain(en('mfa.remember', { days: 30 }));
@@ -109,19 +94,19 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
     expect(cookie!.value).not.toContain(rows[0]!.token_hash);
 
     // The next login in this browser: the password, and straight on to the RP.
-    const second = await rpLogin(h, client, browser, user.email, { prompt: 'login' });
+    const second = await rpLogin(h, client, user.email, { browser, params: { prompt: 'login' } });
     expect(givesRpACode(second.page)).toBe(true);
     const claims = await redeemAtRp(h.issuer, client, second.page, second.auth.verifier);
     expect(claims.acr).toBe(ACR.password);
     expect(claims.amr).toEqual(['pwd']);
 
     // Another browser is still asked.
-    const other = await rpLogin(h, client, new HttpClient(ENGLISH), user.email);
+    const other = await rpLogin(h, client, user.email, { browser: new HttpClient(ENGLISH) });
     expect(isSecondStep(other.page)).toBe(true);
     expect(givesRpACode(other.page)).toBe(false);
 
     // An RP asking for MFA gets it, even in the remembered browser (whose session has a password only).
-    const demanding = await rpLogin(h, client, browser, user.email, { acr_values: ACR.mfa });
+    const demanding = await rpLogin(h, client, user.email, { browser, params: { acr_values: ACR.mfa } });
     expect(givesRpACode(demanding.page)).toBe(false);
     expect(isSecondStep(demanding.page)).toBe(true);
     const passed = await passSecondStep(browser, demanding.page, { recoveryCode: recoveryCodes[0]! });
@@ -136,7 +121,7 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
     await loginAndRemember(browser, owner.user.email, totpCode(owner.secret, 1));
     // Someone else logs in with their own password in that browser: they are asked.
     const other = await userWithTotp(h);
-    const { page } = await rpLogin(h, client, browser, other.user.email, { prompt: 'login' });
+    const { page } = await rpLogin(h, client, other.user.email, { browser, params: { prompt: 'login' } });
     expect(isSecondStep(page)).toBe(true);
   });
 
@@ -176,7 +161,7 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
 
     // That browser still has its cookie, but it counts for nothing now.
     expect(await rememberCookie(browser, h.issuer)).toBeDefined();
-    const next = await rpLogin(h, client, browser, user.email, { prompt: 'login' });
+    const next = await rpLogin(h, client, user.email, { browser, params: { prompt: 'login' } });
     expect(givesRpACode(next.page)).toBe(false);
     expect(isSecondStep(next.page)).toBe(true);
   });
@@ -195,7 +180,7 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
     expect(changed.location).toBe(`${h.issuer}/account/login`);
     expect(await rememberedRows(user.id)).toEqual([]);
 
-    const next = await rpLogin(h, client, browser, user.email, {}, NEW_PASSWORD);
+    const next = await rpLogin(h, client, user.email, { browser, password: NEW_PASSWORD });
     expect(givesRpACode(next.page)).toBe(false);
     expect(isSecondStep(next.page)).toBe(true);
   });
@@ -217,7 +202,7 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
     expect(recoveryCodesOnPage(await consoleBrowser.request((await pressOnDuoPrompt(duo, toDuo.location!, 'allow')).back))).toHaveLength(10);
 
     const browser = new HttpClient(ENGLISH);
-    const { auth, page } = await rpLogin(h, client, browser, user.email);
+    const { auth, page } = await rpLogin(h, client, user.email, { browser });
     expect(page.body).toMatch(/<form[^>]*id="duo-form"[^>]*>(?:(?!<\/form>)[\s\S])*name="remember"/);
     expect(page.body).toContain(en('mfa.remember', { days: 30 }));
     const started = await submitForm(browser, page, '/mfa/duo', { remember: '1' });
@@ -227,7 +212,7 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
 
     // The box was ticked: the browser is remembered like after an authenticator code.
     expect(await rememberedRows(user.id)).toHaveLength(1);
-    const next = await rpLogin(h, client, browser, user.email, { prompt: 'login' });
+    const next = await rpLogin(h, client, user.email, { browser, params: { prompt: 'login' } });
     expect(givesRpACode(next.page)).toBe(true);
     expect((await redeemAtRp(h.issuer, client, next.page, next.auth.verifier)).acr).toBe(ACR.password);
   });
@@ -245,7 +230,7 @@ describe('remember this browser, off by default', () => {
   it('offers no box, and remembers nothing even if asked', async () => {
     const { user, secret } = await userWithTotp(t);
     const browser = new HttpClient(ENGLISH);
-    const { auth, page } = await rpLogin(t, client, browser, user.email);
+    const { auth, page } = await rpLogin(t, client, user.email, { browser });
     expect(isSecondStep(page)).toBe(true);
     expect(page.body).not.toContain('name="remember"');
     expect(page.body).not.toContain(en('mfa.remember', { days: 30 }).slice(0, 20));
@@ -255,7 +240,7 @@ describe('remember this browser, off by default', () => {
     expect(await rememberCookie(browser, t.issuer)).toBeUndefined();
     expect(await t.app.db.selectFrom('remembered_browsers').select('id').where('account_id', '=', user.id).execute()).toEqual([]);
 
-    const next = await rpLogin(t, client, browser, user.email, { prompt: 'login' });
+    const next = await rpLogin(t, client, user.email, { browser, params: { prompt: 'login' } });
     expect(givesRpACode(next.page)).toBe(false);
     expect(isSecondStep(next.page)).toBe(true);
   });
