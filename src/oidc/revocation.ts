@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Adapter } from 'oidc-provider';
 import type { Db } from '../db/database.js';
+import { forgetAllBrowsers } from '../identity/factors/remembered-browsers.js';
 
 // The models that hang off a grant (oidc-provider's own revoke helper uses the same list).
 const GRANT_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
@@ -26,7 +27,7 @@ export class AccountRevoker {
     for (const { grant_id: grantId } of grants) await this.#revokeGrant(grantId);
     for (const { session_id: sessionId } of sessions) await this.adapter('Session').destroy(sessionId);
     // A browser remembered for MFA must pass the second factor again, too.
-    await this.db.deleteFrom('remembered_browsers').where('account_id', '=', accountId).execute();
+    await forgetAllBrowsers(this.db, accountId);
     return { sessions: sessions.length, grants: grants.length };
   }
 

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { AppError } from '../../http/errors.js';
+import { AppError, FormError } from '../../http/errors.js';
 import { seeOther, setSignedCookie, takeSignedCookie } from '../../http/page.js';
 import { finishSetup, proveSecondFactor, renewRecoveryCodes, startDuoSetup, startTotpSetup, turnOffMfa } from '../../identity/factors/mfa.js';
 import { forgetBrowser } from '../../identity/factors/remembered-browsers.js';
@@ -16,7 +16,7 @@ const MFA_PATH = '/account/security/mfa';
 const DUO_STATE_COOKIE = 'monban_duo_setup';
 
 /** PR5 step 1: the choice of method, under the password. */
-export async function showMfaChoice(ctx: Context, deps: SettingsDeps, error?: AppError): Promise<void> {
+export async function showMfaChoice(ctx: Context, deps: SettingsDeps, error?: AppError | FormError): Promise<void> {
   if (!error && await activeFactor(deps.db, signedIn(ctx).account.id)) return seeOther(ctx, '/account/security');
   renderAccountPage(ctx, deps, 'account/mfa-choose', 'security', { duoEnabled: deps.duo.enabled }, error);
 }
@@ -38,10 +38,10 @@ export async function chooseMfa(ctx: Context, deps: SettingsDeps): Promise<void>
       path: MFA_PATH, maxAgeMs: deps.config.mfa.stepSeconds * 1000,
     });
     seeOther(ctx, url);
-  }, (error) => showMfaChoice(ctx, deps, error as AppError));
+  }, (error) => showMfaChoice(ctx, deps, error));
 }
 
-export async function showTotpSetup(ctx: Context, deps: SettingsDeps, error?: AppError): Promise<void> {
+export async function showTotpSetup(ctx: Context, deps: SettingsDeps, error?: AppError | FormError): Promise<void> {
   const { account } = signedIn(ctx);
   const pending = await pendingFactor(deps.db, account.id, 'totp');
   if (!pending) return seeOther(ctx, MFA_PATH);
@@ -62,7 +62,7 @@ export async function confirmTotpSetup(ctx: Context, deps: SettingsDeps): Promis
     const codes = await finishSetup(deps, account, pending, ctx);
     if (!codes) throw new AppError('MFA_SETUP_EXPIRED');
     showRecoveryCodes(ctx, deps, codes);
-  }, (error) => showTotpSetup(ctx, deps, error as AppError));
+  }, (error) => showTotpSetup(ctx, deps, error));
 }
 
 /** Back from Duo during setup: this browser's state, and Duo approved this account. */
@@ -79,23 +79,23 @@ export async function finishDuoSetup(ctx: Context, deps: SettingsDeps): Promise<
 }
 
 /** PR5: switching MFA off asks for the password; the page reminds to remove Monban from the app. */
-export async function turnOff(ctx: Context, deps: SettingsDeps, rerender: (error: AppError) => Promise<void>): Promise<void> {
+export async function turnOff(ctx: Context, deps: SettingsDeps, rerender: (error: AppError | FormError) => Promise<void>): Promise<void> {
   const current = signedIn(ctx);
   await handleForm(ctx, async () => {
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
     await turnOffMfa(deps, current.account, ctx);
     done(ctx, '/account/security', 'mfa-off');
-  }, (error) => rerender(error as AppError));
+  }, (error) => rerender(error));
 }
 
 /** Ten new recovery codes (the old ones stop working), after the password. */
-export async function newRecoveryCodes(ctx: Context, deps: SettingsDeps, rerender: (error: AppError) => Promise<void>): Promise<void> {
+export async function newRecoveryCodes(ctx: Context, deps: SettingsDeps, rerender: (error: AppError | FormError) => Promise<void>): Promise<void> {
   const current = signedIn(ctx);
   await handleForm(ctx, async () => {
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
     if (!(await activeFactor(deps.db, current.account.id))) return seeOther(ctx, '/account/security');
     showRecoveryCodes(ctx, deps, await renewRecoveryCodes(deps, current.account, ctx));
-  }, (error) => rerender(error as AppError));
+  }, (error) => rerender(error));
 }
 
 /** Forgetting a remembered browser only takes a privilege away: no password needed. */
