@@ -14,7 +14,9 @@ import { migrateToLatest } from './db/migrate.js';
 import { Courier } from './courier/courier.js';
 import { fileSmsTransport, fileTransport, smtpTransport, twilioSmsTransport } from './courier/transports.js';
 import { sweepExpiredFlows } from './flows/flow.js';
+import { forgotEmailRoutes } from './flows/forgot-email/routes.js';
 import { helpRoutes } from './flows/help/routes.js';
+import { recoveryRoutes } from './flows/recovery/routes.js';
 import { registrationRoutes } from './flows/registration/routes.js';
 import { settingsRoutes } from './flows/settings/routes.js';
 import { DuoGateway, type DuoClientFactory } from './identity/factors/duo.js';
@@ -203,6 +205,18 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   const interactions = interactionRoutes({
     ...pageDeps, ...services, provider, throttle, secondFactorThrottle, duo, mailQueued: () => courier.kick(),
   });
+  const recovery = recoveryRoutes({
+    ...pageDeps, ...services, provider, duo, revoker, secondFactorThrottle,
+    mailQueued: () => courier.kick(),
+    perIp: createLimiter(limiterStore, 'recovery:ip', config.recovery.perIp),
+    perAddress: createLimiter(limiterStore, 'recovery:mail', config.recovery.perAddress),
+  });
+  const forgotEmail = forgotEmailRoutes({
+    ...pageDeps, ...services, provider,
+    mailQueued: () => courier.kick(),
+    perIp: createLimiter(limiterStore, 'forgot-email:ip', config.forgotEmail.perIp),
+    perIdentifier: createLimiter(limiterStore, 'forgot-email:id', config.forgotEmail.perIdentifier),
+  });
   const help = helpRoutes(pageDeps);
 
   provider.use(errorHandler({ ...pageDeps, logger: services.logger }));
@@ -214,6 +228,8 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   provider.use(help.routes());
   provider.use(interactions.routes());
   provider.use(registration.routes());
+  provider.use(recovery.routes());
+  provider.use(forgotEmail.routes());
   provider.use(settings.routes());
   provider.on('server_error', (_ctx, err) => services.logger.error({ err }, 'oidc-provider server error'));
 

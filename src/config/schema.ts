@@ -120,6 +120,11 @@ export const configSchema = z.object({
     perIp: limit,
     perAddress: limit,
   }).strict(),
+  /** Forgot email address (E1-E3): lookups per IP, and per account ID or address asked about. */
+  forgotEmail: z.object({
+    perIp: limit,
+    perIdentifier: limit,
+  }).strict(),
   /** Second factors (L3, PR5). */
   mfa: z.object({
     /** How long after the right password the second step may be finished. */

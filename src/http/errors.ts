@@ -57,6 +57,10 @@ export const ERROR_CODES = [
   'MFA_SETUP_EXPIRED',
   'DUO_UNAVAILABLE',
   'DUO_DENIED',
+  'RESET_EXPIRED',
+  'IDENTIFIER_REQUIRED',
+  'ACCOUNT_ID_INVALID',
+  'ACCOUNT_ID_OR_PASSWORD_WRONG',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

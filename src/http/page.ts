@@ -20,6 +20,13 @@ export interface RenderOptions {
 /** A one-time notice for the next page (e.g. after a password change, on the login page). */
 export const NOTICE_COOKIE = 'monban_notice';
 
+/** Leaves a notice for the next page; the login page shows 'password_changed' once. */
+export function setNotice(ctx: Context, config: Readonly<Config>, notice: 'password_changed'): void {
+  ctx.cookies.set(NOTICE_COOKIE, notice, {
+    httpOnly: true, sameSite: 'lax', secure: secureCookies(config), path: '/', maxAge: 10 * 60 * 1000, overwrite: true,
+  });
+}
+
 export function secureCookies(config: Readonly<Config>): boolean {
   return config.issuer.startsWith('https://');
 }

@@ -26,6 +26,13 @@ export async function renderEmailStep(ctx: Context, deps: InteractionDeps, inter
   }, { status: error?.status ?? 200, uiLocales: interaction.params.ui_locales, form: true });
 }
 
+/** After sign-up or a password reset the user lands on the password step with a word on why. */
+function passwordStepNotice(ctx: Context): string | undefined {
+  if (ctx.query.activated !== undefined) return 'signup.activatedNotice';
+  if (ctx.query.reset !== undefined) return 'recovery.doneNotice';
+  return undefined;
+}
+
 async function renderPasswordStep(ctx: Context, deps: InteractionDeps, interaction: Interaction,
   email: string, error?: AppError): Promise<void> {
   renderPage(ctx, deps, 'interaction/password', {
@@ -35,7 +42,7 @@ async function renderPasswordStep(ctx: Context, deps: InteractionDeps, interacti
     clientName: await clientName(deps, interaction.params.client_id),
     errorKey: error && `errors.${error.code}`,
     errorParams: error?.params,
-    notice: !error && ctx.query.activated !== undefined ? 'signup.activatedNotice' : undefined,
+    notice: error ? undefined : passwordStepNotice(ctx),
   }, { status: error?.status ?? 200, uiLocales: interaction.params.ui_locales, form: true });
 }
 

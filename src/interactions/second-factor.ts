@@ -77,6 +77,7 @@ async function renderChallenge(ctx: Context, deps: InteractionDeps, interaction:
   factor: MfaFactorRow | undefined, error?: AppError): Promise<void> {
   await renderStep(ctx, deps, interaction, 'interaction/mfa', {
     email: account.email,
+    base: `${interactionPath(interaction.uid)}/mfa`,
     totp: factor?.kind === 'totp',
     duo: factor?.kind === 'duo',
     recovery: ctx.query.recovery !== undefined || error?.code === 'RECOVERY_CODE_WRONG' || error?.code === 'DUO_UNAVAILABLE',

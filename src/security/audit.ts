@@ -12,6 +12,7 @@ export type AuditType =
   | 'profile.updated'
   | 'password.changed'
   | 'password.reset'
+  | 'email.looked_up'
   | 'phone.added'
   | 'phone.removed'
   | 'session.ended'

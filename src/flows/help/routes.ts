@@ -1,13 +1,9 @@
 import Router from '@koa/router';
 import { renderPage, type PageDeps } from '../../http/page.js';
 
-/**
- * L4/C5: help for logging in and the support contact. /recovery is where "Forgot password?"
- * points; until self-service reset exists it tells the user how support resets a password.
- */
+/** L4/C5: how to log in, trouble logging in, changing the email address, and the support contact. */
 export function helpRoutes(deps: PageDeps): Router {
   const router = new Router();
-  router.get('/help', (ctx) => renderPage(ctx, deps, 'pages/help', { title: 'help.title' }));
-  router.get('/recovery', (ctx) => renderPage(ctx, deps, 'pages/recovery', { title: 'recovery.title' }));
+  router.get('/help', (ctx) => renderPage(ctx, deps, 'pages/help', { title: 'help.title', policy: deps.config.passwordPolicy }));
   return router;
 }

@@ -2,11 +2,12 @@ import type { Context } from 'koa';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import { enqueueMail, enqueueSms } from '../../courier/outbox.js';
-import type { AccountRow, FlowRow } from '../../db/schema.js';
+import type { AccountRow, FlowRow, MfaFactorRow } from '../../db/schema.js';
 import { AppError, FormError } from '../../http/errors.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
 import { parsePhone } from '../../identity/accounts/phone.js';
 import { findAccountByEmail, findAccountById } from '../../identity/accounts/repository.js';
+import type { DuoGateway } from '../../identity/factors/duo.js';
 import { proveSecondFactor, type MfaDeps, type SecondFactorProof } from '../../identity/factors/mfa.js';
 import { activeFactor } from '../../identity/factors/repository.js';
 import type { PasswordHasher } from '../../identity/password/hashing.js';
@@ -82,11 +83,12 @@ export function maskPhone(e164: string): string {
  * account's own address or verified number: for anything else the page is the same and nothing
  * is sent (or, if configured, the address gets a "someone tried" notice).
  */
-export async function sendRecoveryCode(deps: RecoveryDeps, flowId: string, channel: RecoveryChannel, phoneInput = ''): Promise<RecoveryContext> {
+export async function sendRecoveryCode(deps: RecoveryDeps, flowId: string, channel: RecoveryChannel,
+  phoneInput: { number: string; country: string } = { number: '', country: '' }): Promise<RecoveryContext> {
   const flow = await flowIn(deps, flowId, RecoveryState.awaitingChannel, RecoveryState.awaitingCode);
   let phone: string | undefined;
   if (channel === 'sms') {
-    const parsed = parsePhone(phoneInput, '', true);
+    const parsed = parsePhone(phoneInput.number, phoneInput.country, true);
     if ('problem' in parsed) throw new AppError(parsed.problem);
     phone = parsed.e164;
   }
@@ -124,16 +126,62 @@ export async function verifyResetCode(deps: RecoveryDeps, flowId: string, code: 
   return next;
 }
 
-/** R4: an account with MFA passes its second factor (authenticator code or recovery code) too. */
-export async function passRecoverySecondFactor(deps: RecoveryDeps, flowId: string, proof: SecondFactorProof, ip: string): Promise<void> {
+/** Where a reset stands, for the pages to show the right step (undefined: start again). */
+export async function recoveryProgress(deps: RecoveryDeps, flowId: string): Promise<{ state: RecoveryState; email: string; context: RecoveryContext } | undefined> {
+  const flow = await findFlow(deps.db, flowId, 'recovery');
+  if (!flow || flow.state === RecoveryState.completed || flow.state === RecoveryState.superseded) return undefined;
+  return { state: flow.state as RecoveryState, email: flow.email!, context: contextOf(flow) };
+}
+
+/** The account and factor of a reset that waits for its second factor (R4). */
+async function secondFactorOf(deps: RecoveryDeps, flowId: string): Promise<{ account: AccountRow; factor: MfaFactorRow }> {
   const flow = await flowIn(deps, flowId, RecoveryState.awaitingSecondFactor);
   const account = await accountOf(deps, flow);
   const factor = account && await activeFactor(deps.db, account.id);
-  if (!factor) throw new AppError('FLOW_EXPIRED', 410);
-  await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ip);
+  if (!account || !factor) throw new AppError('FLOW_EXPIRED', 410);
+  return { account, factor };
+}
+
+export async function recoverySecondFactorKind(deps: RecoveryDeps, flowId: string): Promise<MfaFactorRow['kind']> {
+  return (await secondFactorOf(deps, flowId)).factor.kind;
+}
+
+async function secondFactorPassed(deps: RecoveryDeps, flowId: string): Promise<void> {
   if (!(await setFlowState(deps.db, flowId, RecoveryState.awaitingSecondFactor, RecoveryState.awaitingPassword))) {
     throw new AppError('FLOW_EXPIRED', 410);
   }
+}
+
+/** R4: an account with MFA passes its second factor (authenticator code or recovery code) too. */
+export async function passRecoverySecondFactor(deps: RecoveryDeps, flowId: string, proof: SecondFactorProof, ip: string, ctx?: Context): Promise<void> {
+  const { factor } = await secondFactorOf(deps, flowId);
+  try {
+    await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ip);
+  } catch (err) {
+    if (err instanceof AppError) {
+      await recordAudit(deps.db, { type: 'mfa.failed', accountId: factor.account_id, details: { during: 'password_reset', reason: err.code } }, ctx);
+    }
+    throw err;
+  }
+  await secondFactorPassed(deps, flowId);
+}
+
+/** R4 with Duo: off to Duo's prompt for the account's address (DUO_UNAVAILABLE when Duo is down). */
+export async function startRecoveryDuo(deps: RecoveryDeps, duo: DuoGateway, flowId: string, redirectUrl: string): Promise<{ url: string; state: string }> {
+  const { account, factor } = await secondFactorOf(deps, flowId);
+  if (factor.kind !== 'duo') throw new AppError('FLOW_EXPIRED', 410);
+  return duo.start(redirectUrl, account.email);
+}
+
+/** Back from Duo: the state this browser was given, and Duo approved this account. */
+export async function passRecoveryDuo(deps: RecoveryDeps, duo: DuoGateway, flowId: string, redirectUrl: string,
+  expectedState: string | undefined, query: Record<string, unknown>, ctx?: Context): Promise<void> {
+  const { account, factor } = await secondFactorOf(deps, flowId);
+  if (factor.kind !== 'duo' || !(await duo.approved(redirectUrl, account.email, expectedState, query))) {
+    await recordAudit(deps.db, { type: 'mfa.failed', accountId: account.id, details: { during: 'password_reset', kind: 'duo' } }, ctx);
+    throw new AppError('DUO_DENIED', 401);
+  }
+  await secondFactorPassed(deps, flowId);
 }
 
 /**

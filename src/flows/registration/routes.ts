@@ -10,6 +10,7 @@ import { setEmailCookie } from '../../interactions/cookies.js';
 import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
 import { findFlow } from '../flow.js';
+import { openLogin, withParams } from '../login-link.js';
 import { resendSignUpCode, startSignUp, verifySignUp, type RegistrationDeps, type SignUpInput } from './service.js';
 import type { RegistrationContext } from './state.js';
 
@@ -27,26 +28,8 @@ function setFlowCookie(ctx: Context, deps: RegistrationRouteDeps, flowId: string
   setSignedCookie(ctx, deps.config, FLOW_COOKIE, flowId, { path: '/signup', maxAgeMs: deps.config.registration.flowTtlSeconds * 1000 });
 }
 
-interface OpenLogin {
-  uid: string;
-  /** The RP's ui_locales: sign-up pages speak the language of the login they came from. */
-  uiLocales: unknown;
-}
-
-/** The OIDC interaction to return to, if the parameter names one that is still open. */
-async function openLogin(deps: RegistrationRouteDeps, uid: unknown): Promise<OpenLogin | undefined> {
-  if (typeof uid !== 'string' || !/^[\w-]{10,64}$/.test(uid)) return undefined;
-  const interaction = await deps.provider.Interaction.find(uid);
-  return interaction ? { uid, uiLocales: interaction.params.ui_locales } : undefined;
-}
-
 function flowInteraction(flow: { context: unknown }): string | undefined {
   return (flow.context as Partial<RegistrationContext> | null)?.interaction;
-}
-
-function withParams(path: string, params: Record<string, string | undefined>): string {
-  const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => Boolean(e[1])));
-  return query.size ? `${path}?${query}` : path;
 }
 
 function renderForm(ctx: Context, deps: RegistrationRouteDeps, values: Partial<SignUpInput>, error?: FormError | AppError, uiLocales?: unknown): void {

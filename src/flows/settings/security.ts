@@ -2,7 +2,7 @@ import Bowser from 'bowser';
 import type { Context } from 'koa';
 import { enqueueMail } from '../../courier/outbox.js';
 import { AppError, FormError } from '../../http/errors.js';
-import { NOTICE_COOKIE, secureCookies, seeOther } from '../../http/page.js';
+import { seeOther, setNotice } from '../../http/page.js';
 import { formField } from '../../interactions/context.js';
 import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
 import { recordAudit } from '../../security/audit.js';
@@ -96,9 +96,7 @@ export async function changePassword(ctx: Context, deps: SettingsDeps): Promise<
     deps.mailQueued();
     await deps.revoker.revokeEverything(account.id);
     clearReauth(ctx);
-    ctx.cookies.set(NOTICE_COOKIE, 'password_changed', {
-      httpOnly: true, sameSite: 'lax', secure: secureCookies(deps.config), path: '/', maxAge: 10 * 60 * 1000, overwrite: true,
-    });
+    setNotice(ctx, deps.config, 'password_changed');
     seeOther(ctx, '/account/login');
   }, (error) => showPasswordForm(ctx, deps, error));
 }

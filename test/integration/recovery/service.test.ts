@@ -89,10 +89,10 @@ describe('password reset service (R2-R5)', () => {
     await h.app.db.updateTable('accounts').set({ phone_number: phone, phone_number_verified: true }).where('id', '=', user.id).execute();
     const stranger = await startRecovery(deps, { email: user.email, locale: 'en' }, '10.0.0.5');
     const other = `+8180${String(Date.now()).slice(-8)}`;
-    const masked = await sendRecoveryCode(deps, stranger, 'sms', other);
+    const masked = await sendRecoveryCode(deps, stranger, 'sms', { number: other, country: '' });
     expect(masked.maskedPhone).toBe(`+81${'*'.repeat(other.length - 7)}${other.slice(-4)}`);
     const flowId = await startRecovery(deps, { email: user.email, locale: 'en' }, '10.0.0.5');
-    await sendRecoveryCode(deps, flowId, 'sms', phone);
+    await sendRecoveryCode(deps, flowId, 'sms', { number: phone, country: '' });
     const sms = await h.sms.waitFor(phone);
     const code = sms.body.match(/\b(\d{6,10})\b/)![1]!;
     expect(h.sms.messages.filter((m) => m.to === other)).toEqual([]);
