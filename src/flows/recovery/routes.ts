@@ -12,7 +12,7 @@ import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
 import { openLogin, withParams, type OpenLogin } from '../login-link.js';
 import {
-  passRecoveryDuo, passRecoverySecondFactor, recoveryProgress, recoverySecondFactorKind, resetPassword,
+  passRecoveryDuo, passRecoverySecondFactor, recoveryInteraction, recoveryProgress, recoverySecondFactorKind, resetPassword,
   sendRecoveryCode, startRecovery, startRecoveryDuo, verifyResetCode, type RecoveryDeps,
 } from './service.js';
 import { RecoveryState, type RecoveryChannel, type RecoveryContext } from './state.js';
@@ -51,6 +51,12 @@ async function progressOf(ctx: Context, deps: RecoveryRouteDeps): Promise<Progre
   const flowId = ctx.cookies.get(FLOW_COOKIE, { signed: true });
   const found = flowId ? await recoveryProgress(deps, flowId) : undefined;
   return found && { flowId: flowId!, ...found, login: await openLogin(deps, found.context.interaction) };
+}
+
+/** The login of this browser's reset, also once it ended (superseded, finished): starting over keeps it. */
+async function loginOfFlow(ctx: Context, deps: RecoveryRouteDeps): Promise<OpenLogin | undefined> {
+  const flowId = ctx.cookies.get(FLOW_COOKIE, { signed: true });
+  return openLogin(deps, (flowId && await recoveryInteraction(deps, flowId)) || ctx.query.interaction);
 }
 
 const stepUrl = (ctx: Context, path: string, params: Record<string, string | undefined> = {}) =>
@@ -103,7 +109,7 @@ type StepHandler = (ctx: Context, progress: Progress) => Promise<void>;
 function step(deps: RecoveryRouteDeps, states: RecoveryState[], handler: StepHandler) {
   return async (ctx: Context): Promise<void> => {
     const progress = await progressOf(ctx, deps);
-    if (!progress) return restart(ctx, deps, await openLogin(deps, ctx.query.interaction), true);
+    if (!progress) return restart(ctx, deps, await loginOfFlow(ctx, deps), true);
     if (!states.includes(progress.state)) return seeOther(ctx, stepUrl(ctx, STEP_PATH[progress.state] ?? PATH));
     try {
       await handler(ctx, progress);
@@ -202,9 +208,9 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
 
   // "Start again" (another address): the first page, for the same login.
   router.get(`${PATH}/restart`, async (ctx) => {
-    const progress = await progressOf(ctx, deps);
+    const login = await loginOfFlow(ctx, deps);
     setFlowCookie(ctx, deps, null);
-    seeOther(ctx, stepUrl(ctx, PATH, { interaction: progress?.login?.uid }));
+    seeOther(ctx, stepUrl(ctx, PATH, { interaction: login?.uid }));
   });
 
   router.get(`${PATH}/method`, step(deps, [awaitingChannel, awaitingCode], async (ctx, progress) => {

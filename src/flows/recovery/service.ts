@@ -133,6 +133,12 @@ export async function recoveryProgress(deps: RecoveryDeps, flowId: string): Prom
   return { state: flow.state as RecoveryState, email: flow.email!, context: contextOf(flow) };
 }
 
+/** The login a reset came from, also once it was finished or started again elsewhere (not once expired). */
+export async function recoveryInteraction(deps: RecoveryDeps, flowId: string): Promise<string | undefined> {
+  const flow = await findFlow(deps.db, flowId, 'recovery');
+  return flow && contextOf(flow).interaction;
+}
+
 /** The account and factor of a reset that waits for its second factor (R4). */
 async function secondFactorOf(deps: RecoveryDeps, flowId: string): Promise<{ account: AccountRow; factor: MfaFactorRow }> {
   const flow = await flowIn(deps, flowId, RecoveryState.awaitingSecondFactor);
