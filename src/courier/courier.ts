@@ -58,7 +58,12 @@ export class Courier {
     this.options.smsTransport.close();
   }
 
-  /** Deliver now (after a commit that queued a message) instead of at the next poll. */
+  /**
+   * Deliver soon (after a commit that queued a message) instead of at the next poll: in the next
+   * turn of the event loop, once the answer that queued it is on its way, so that an answer does
+   * not take longer because it sent something (R5: "if this address has an account, we sent a
+   * code" must not be slower when it has).
+   */
   kick(): void {
     if (this.#stopped) return;
     if (this.#running) {
@@ -66,6 +71,11 @@ export class Courier {
       return;
     }
     if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#run(), 0);
+  }
+
+  #run(): void {
+    if (this.#stopped || this.#running) return;
     this.#running = this.#drain().finally(() => {
       this.#running = undefined;
       if (this.#again) {

@@ -57,12 +57,18 @@ async function mailConfirmation(deps: ForgotEmailDeps, account: AccountRow, how:
 
 /**
  * E3: a confirmation mail goes to the address if an account uses it. The caller shows the same
- * page either way, and nothing else differs: one lookup, and for a match one outbox row.
+ * page either way, and the work is the same as far as it can be (R5's reasoning): one lookup,
+ * one transaction with an audit row (without an account for an unknown address), a courier
+ * kick; only a match adds its outbox row.
  */
 export async function confirmEmailAddress(deps: ForgotEmailDeps, email: string, ip: string, ctx?: Context): Promise<void> {
   await limit(deps, ip, email);
   const account = await findAccountByEmail(deps.db, email);
-  if (account && account.status !== 'disabled') await mailConfirmation(deps, account, 'email', ctx);
+  if (account && account.status !== 'disabled') return mailConfirmation(deps, account, 'email', ctx);
+  await deps.db.transaction().execute(async (trx) => {
+    await recordAudit(trx, { type: 'email.looked_up', details: { by: 'email' } }, ctx);
+  });
+  deps.mailQueued();
 }
 
 /**
