@@ -512,6 +512,18 @@ describe('forgot password pages', () => {
     expect(sentTo(pickedCode)).toBe(ja('recovery.codeSentEmail', { email: user.email }));
   });
 
+  it('keeps the language picked in the globe menu on its links, over the RP\'s ui_locales', async () => {
+    const browser = englishBrowser();
+    const auth = authorizationUrl(h.issuer, client.client_id, { ui_locales: 'en' });
+    const uid = new URL((await browser.follow(auth.url)).url).pathname.split('/')[2]!;
+    const start = await open(browser, h.issuer, `/recovery?interaction=${uid}&lang=ja`);
+    expect(start.body).toContain(ja('recovery.heading'));
+    const back = unescapeHtml(start.body.match(/href="([^"]*)" id="back-to-login"/)![1]!);
+    const forgotEmail = unescapeHtml(start.body.match(/href="([^"]*)" id="forgot-email"/)![1]!);
+    expect((await browser.follow(`${h.issuer}${back}`)).body).toContain(ja('login.heading'));
+    expect((await open(browser, h.issuer, forgotEmail)).body).toContain(ja('forgotEmail.heading'));
+  });
+
   it('refuses every form without this browser\'s CSRF token and sends nothing', async () => {
     const user = await registerUser(h.app, { locale: 'en' });
     const browser = englishBrowser();
