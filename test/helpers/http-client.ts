@@ -26,16 +26,22 @@ export class HttpClient {
       body = new URLSearchParams(init.form).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    const res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const res = await this.send(url, init.method ?? (body ? 'POST' : 'GET'), headers, body);
     for (const setCookie of res.headers.getSetCookie()) await this.jar.setCookie(setCookie, url);
     const location = res.headers.get('location') ?? undefined;
     return {
       status: res.status,
       url,
       ...(location ? { location: new URL(location, url).toString() } : {}),
-      body: await res.text(),
+      body: res.body,
       headers: res.headers,
     };
+  }
+
+  /** One HTTP exchange, redirects not followed; a subclass may carry it another way. */
+  protected async send(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; headers: Headers; body: string }> {
+    const res = await fetch(url, { method, headers, body, redirect: 'manual' });
+    return { status: res.status, headers: res.headers, body: await res.text() };
   }
 
   /** Follows redirects until a page answers, or until a URL under `stopAt` (the RP's callback). */

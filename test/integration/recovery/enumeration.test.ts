@@ -208,20 +208,12 @@ const EVIL = 'evil.example';
 class SpoofingBrowser extends HttpClient {
   readonly locations: string[] = [];
 
-  override async request(url: string, init: Parameters<HttpClient['request']>[1] = {}): Promise<PageResponse> {
-    const headers: Record<string, string> = {
-      ...this.headers, ...init.headers, host: EVIL, 'x-forwarded-host': EVIL, 'x-forwarded-proto': 'https',
-    };
-    const cookie = await this.jar.getCookieString(url);
-    if (cookie) headers.cookie = cookie;
-    let body = init.body;
-    if (init.form) {
-      body = new URLSearchParams(init.form).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    }
-    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  /** Sends through node:http with the forged headers (fetch cannot set Host); keeps every Location. */
+  protected override async send(url: string, method: string, headers: Record<string, string>, body: string | undefined) {
+    const forged: Record<string, string> = { ...headers, host: EVIL, 'x-forwarded-host': EVIL, 'x-forwarded-proto': 'https' };
+    if (body !== undefined) forged['content-length'] = String(Buffer.byteLength(body));
     const res = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
-      const req = httpRequest(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers }, (answer) => {
+      const req = httpRequest(url, { method, headers: forged }, (answer) => {
         const chunks: Buffer[] = [];
         answer.on('data', (chunk: Buffer) => chunks.push(chunk));
         answer.on('end', () => resolve({ status: answer.statusCode!, headers: answer.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -230,18 +222,10 @@ class SpoofingBrowser extends HttpClient {
       req.on('error', reject);
       req.end(body);
     });
-    for (const setCookie of res.headers['set-cookie'] ?? []) await this.jar.setCookie(setCookie, url);
-    const location = res.headers.location;
-    if (location) this.locations.push(location);
+    if (res.headers.location) this.locations.push(res.headers.location);
     const answerHeaders = new Headers();
     for (const [name, value] of Object.entries(res.headers)) for (const v of [value ?? []].flat()) answerHeaders.append(name, v);
-    return {
-      status: res.status,
-      url,
-      ...(location ? { location: new URL(location, url).toString() } : {}),
-      body: res.body,
-      headers: answerHeaders,
-    };
+    return { status: res.status, headers: answerHeaders, body: res.body };
   }
 }
 
