@@ -10,7 +10,7 @@
 import type { Browser, Locator, Page } from 'playwright-core';
 import { certificationHash } from '../../src/flows/settings/certification.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem, type Rule } from '../helpers/browser.js';
+import { startWithBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem, type Rule } from '../helpers/browser.js';
 import { FakeSmsProvider } from '../helpers/fake-sms.js';
 import { registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { MailCatcher, type CaughtMail } from '../helpers/smtp.js';
@@ -303,15 +303,12 @@ describe('account console end to end in a real browser (PR1-PR6, M1)', () => {
 
   beforeAll(async () => {
     await Promise.all([catcher.start(), fake.start()]);
-    [t, browser] = await Promise.all([
-      startTestApp({
-        overrides: {
-          mail: { smtpUrl: catcher.url, from: 'Monban <no-reply@monban.test>' },
-          sms: { baseUrl: fake.baseUrl, accountSid: fake.accountSid, authToken: fake.authToken, from: SMS_FROM },
-        },
-      }),
-      launchBrowser(),
-    ]);
+    [t, browser] = await startWithBrowser(startTestApp({
+      overrides: {
+        mail: { smtpUrl: catcher.url, from: 'Monban <no-reply@monban.test>' },
+        sms: { baseUrl: fake.baseUrl, accountSid: fake.accountSid, authToken: fake.authToken, from: SMS_FROM },
+      },
+    }));
   }, JOURNEY_TIMEOUT_MS);
 
   afterAll(async () => {

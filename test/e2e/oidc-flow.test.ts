@@ -8,7 +8,7 @@
 import type { Browser } from 'playwright-core';
 import * as client from 'openid-client';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, RpBrowser } from '../helpers/browser.js';
+import { startWithBrowser, RpBrowser } from '../helpers/browser.js';
 import { registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { jwtPayload, RelyingParty } from '../helpers/rp.js';
 
@@ -157,7 +157,7 @@ describe('OIDC end to end in a real browser (OP1, OP2, L1, L2, E4)', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    [t, browser] = await Promise.all([startTestApp(), launchBrowser()]);
+    [t, browser] = await startWithBrowser(startTestApp());
   }, JOURNEY_TIMEOUT_MS);
 
   afterAll(async () => {

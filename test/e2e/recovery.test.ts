@@ -13,7 +13,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { NEW_PASSWORD, startAccountHarness, type AccountHarness } from '../helpers/account.js';
-import { launchBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem } from '../helpers/browser.js';
+import { startWithBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem } from '../helpers/browser.js';
 import { messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { RelyingParty, type PendingAuthorization } from '../helpers/rp.js';
 import { codeIn } from '../helpers/smtp.js';
@@ -122,11 +122,7 @@ describe('forgot password and forgot email address end to end in a real browser 
   let rp: RelyingParty;
 
   beforeAll(async () => {
-    // Each is kept as soon as it is up, so that afterAll closes it even when the other fails.
-    await Promise.all([
-      startAccountHarness().then((harness) => { h = harness; }),
-      launchBrowser().then((launched) => { browser = launched; }),
-    ]);
+    [h, browser] = await startWithBrowser(startAccountHarness());
     const registered = await registerClient(h.app);
     rp = await RelyingParty.discover(h.issuer, registered.client_id, registered.client_secret!);
   }, SETUP_TIMEOUT_MS);

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem, type Rule } from '../helpers/browser.js';
+import { startWithBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem, type Rule } from '../helpers/browser.js';
 import { registerClient, RP_CALLBACK } from '../helpers/fixtures.js';
 import { RelyingParty } from '../helpers/rp.js';
 import { codeIn, MailCatcher, type CaughtMail } from '../helpers/smtp.js';
@@ -178,10 +178,9 @@ describe('sign-up end to end in a real browser (C1-C3)', () => {
 
   beforeAll(async () => {
     await catcher.start();
-    [t, browser] = await Promise.all([
+    [t, browser] = await startWithBrowser(
       startTestApp({ overrides: { mail: { smtpUrl: catcher.url, from: 'Monban <no-reply@monban.test>' } } }),
-      launchBrowser(),
-    ]);
+    );
   }, JOURNEY_TIMEOUT_MS);
 
   afterAll(async () => {

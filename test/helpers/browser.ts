@@ -19,6 +19,20 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
+/**
+ * Starts the app (or harness) and Chromium side by side. If either fails the other is closed
+ * before the error goes up: an app left running would keep Jest from ever exiting.
+ */
+export async function startWithBrowser<T extends { close(): Promise<void> }>(starting: Promise<T>): Promise<[T, Browser]> {
+  const [app, browser] = await Promise.allSettled([starting, launchBrowser()]);
+  if (app.status === 'fulfilled' && browser.status === 'fulfilled') return [app.value, browser.value];
+  await Promise.allSettled([
+    app.status === 'fulfilled' ? app.value.close() : undefined,
+    browser.status === 'fulfilled' ? browser.value.close() : undefined,
+  ]);
+  throw app.status === 'rejected' ? app.reason : (browser as PromiseRejectedResult).reason;
+}
+
 const RP_PAGE = '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Test RP</title></head>'
   + '<body><h1>Test RP</h1><p>Back at the relying party.</p></body></html>';
 
