@@ -1,5 +1,5 @@
 import type { Db } from '../db/database.js';
-import type { OutboxTable } from '../db/schema.js';
+import type { AccountRow, OutboxTable } from '../db/schema.js';
 import type { SecretBox } from '../security/secret-box.js';
 
 export type Channel = OutboxTable['channel'];
@@ -39,6 +39,12 @@ async function enqueue(trx: Db, box: SecretBox, channel: Channel, message: Outgo
  */
 export async function enqueueMail(trx: Db, box: SecretBox, mail: OutgoingMail): Promise<void> {
   await enqueue(trx, box, 'email', mail);
+}
+
+/** A mail to an account's own address, in its language, greeting it by name (`name` in the data). */
+export async function enqueueAccountMail(trx: Db, box: SecretBox, account: Pick<AccountRow, 'email' | 'locale' | 'given_name'>,
+  template: string, data: Record<string, unknown> = {}): Promise<void> {
+  await enqueueMail(trx, box, { to: account.email, template, locale: account.locale, data: { name: account.given_name, ...data } });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
-import { enqueueMail } from '../../courier/outbox.js';
+import { enqueueAccountMail } from '../../courier/outbox.js';
 import type { Db } from '../../db/database.js';
 import type { AccountRow } from '../../db/schema.js';
 import { AppError } from '../../http/errors.js';
@@ -47,10 +47,7 @@ async function limit(deps: ForgotEmailDeps, ip: string, identifier: string): Pro
 async function mailConfirmation(deps: ForgotEmailDeps, account: AccountRow, how: 'email' | 'account_id', ctx?: Context): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
     await recordAudit(trx, { type: 'email.looked_up', accountId: account.id, details: { by: how } }, ctx);
-    await enqueueMail(trx, deps.box, {
-      to: account.email, template: 'email-lookup', locale: account.locale,
-      data: { name: account.given_name, accountId: account.username, byAccountId: how === 'account_id' },
-    });
+    await enqueueAccountMail(trx, deps.box, account, 'email-lookup', { accountId: account.username, byAccountId: how === 'account_id' });
   });
   deps.mailQueued();
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
-import { enqueueMail, enqueueSms } from '../../courier/outbox.js';
+import { enqueueAccountMail, enqueueMail, enqueueSms } from '../../courier/outbox.js';
 import type { AccountRow, FlowRow, MfaFactorRow } from '../../db/schema.js';
 import { AppError, FormError } from '../../http/errors.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
@@ -105,7 +105,7 @@ export async function sendRecoveryCode(deps: RecoveryDeps, flowId: string, chann
         await enqueueSms(trx, deps.box, { to: phone!, template: 'recovery-code', locale: account.locale, data: { code, minutes } });
       }
     } else if (account) {
-      await enqueueMail(trx, deps.box, { to: account.email, template: 'recovery-code', locale: account.locale, data: { name: account.given_name, code, minutes } });
+      await enqueueAccountMail(trx, deps.box, account, 'recovery-code', { code, minutes });
     } else if (deps.config.recovery.mailUnknownAddresses) {
       await enqueueMail(trx, deps.box, { to: flow.email!, template: 'recovery-unknown', locale: context.locale, data: {} });
     }
@@ -215,7 +215,7 @@ export async function resetPassword(deps: RecoveryDeps, flowId: string, password
     }
     await storeNewPassword(trx, account, hash, historySize);
     await recordAudit(trx, { type: 'password.reset', accountId: account.id, details: { channel: contextOf(flow).channel } }, ctx);
-    await enqueueMail(trx, deps.box, { to: account.email, template: 'password-changed', locale: account.locale, data: { name: account.given_name } });
+    await enqueueAccountMail(trx, deps.box, account, 'password-changed');
   });
   deps.mailQueued();
   await deps.revoker.revokeEverything(account.id);

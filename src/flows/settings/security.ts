@@ -1,6 +1,6 @@
 import Bowser from 'bowser';
 import type { Context } from 'koa';
-import { enqueueMail } from '../../courier/outbox.js';
+import { enqueueAccountMail } from '../../courier/outbox.js';
 import { AppError, FormError } from '../../http/errors.js';
 import { seeOther, setNotice } from '../../http/page.js';
 import { formField } from '../../interactions/context.js';
@@ -91,7 +91,7 @@ export async function changePassword(ctx: Context, deps: SettingsDeps): Promise<
     await deps.db.transaction().execute(async (trx) => {
       await storeNewPassword(trx, account, hash, historySize);
       await recordAudit(trx, { type: 'password.changed', accountId: account.id }, ctx);
-      await enqueueMail(trx, deps.box, { to: account.email, template: 'password-changed', locale: account.locale, data: { name: account.given_name } });
+      await enqueueAccountMail(trx, deps.box, account, 'password-changed');
     });
     deps.mailQueued();
     await deps.revoker.revokeEverything(account.id);

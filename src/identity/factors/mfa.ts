@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { enqueueMail } from '../../courier/outbox.js';
+import { enqueueAccountMail } from '../../courier/outbox.js';
 import type { Db } from '../../db/database.js';
 import type { AccountRow, MfaFactorRow } from '../../db/schema.js';
 import { AppError } from '../../http/errors.js';
@@ -65,9 +65,7 @@ export async function finishSetup(deps: MfaDeps, account: AccountRow, factor: { 
     if (!(await activatePendingFactor(trx, account.id, factor.id))) return undefined;
     const fresh = await replaceRecoveryCodes(trx, deps.recoveryKey, account.id);
     await recordAudit(trx, { type: 'mfa.enabled', accountId: account.id, details: { kind: factor.kind } }, ctx);
-    await enqueueMail(trx, deps.box, {
-      to: account.email, template: 'mfa-enabled', locale: account.locale, data: { name: account.given_name, kind: factor.kind },
-    });
+    await enqueueAccountMail(trx, deps.box, account, 'mfa-enabled', { kind: factor.kind });
     return fresh;
   });
   if (codes) deps.mailQueued();
@@ -91,7 +89,7 @@ export async function turnOffMfa(deps: MfaDeps, account: AccountRow, ctx: Contex
     await forgetAllBrowsers(trx, account.id);
     if (factors === 0) return false;
     await recordAudit(trx, { type: 'mfa.disabled', accountId: account.id }, ctx);
-    await enqueueMail(trx, deps.box, { to: account.email, template: 'mfa-disabled', locale: account.locale, data: { name: account.given_name } });
+    await enqueueAccountMail(trx, deps.box, account, 'mfa-disabled');
     return true;
   });
   if (removed) deps.mailQueued();
