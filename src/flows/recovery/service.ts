@@ -1,19 +1,15 @@
 import type { Context } from 'koa';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Config } from '../../config/schema.js';
 import { enqueueAccountMail, enqueueMail, enqueueSms } from '../../courier/outbox.js';
 import type { AccountRow, FlowRow, MfaFactorRow } from '../../db/schema.js';
-import { AppError, FormError } from '../../http/errors.js';
+import { AppError } from '../../http/errors.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
 import { parsePhone } from '../../identity/accounts/phone.js';
 import { findAccountByEmail, findAccountById } from '../../identity/accounts/repository.js';
 import type { DuoGateway } from '../../identity/factors/duo.js';
 import { proveSecondFactor, type MfaDeps, type SecondFactorProof } from '../../identity/factors/mfa.js';
 import { activeFactor } from '../../identity/factors/repository.js';
-import type { PasswordHasher } from '../../identity/password/hashing.js';
-import { recentPasswordHashes, storeNewPassword } from '../../identity/password/history.js';
-import type { PasswordPolicy } from '../../identity/password/policy.js';
-import type { AccountRevoker } from '../../oidc/revocation.js';
+import { replacePassword, type PasswordReplaceDeps } from '../../identity/password/replace.js';
 import { recordAudit } from '../../security/audit.js';
 import type { CodeHasher } from '../../security/codes.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
@@ -21,12 +17,8 @@ import type { SecondFactorThrottle } from '../../security/rate-limit/second-fact
 import { checkCode, codeError, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
 import { RecoveryState, type RecoveryChannel, type RecoveryContext } from './state.js';
 
-export interface RecoveryDeps extends MfaDeps {
-  config: Readonly<Config>;
-  hasher: PasswordHasher;
-  policy: PasswordPolicy;
+export interface RecoveryDeps extends MfaDeps, PasswordReplaceDeps {
   codes: CodeHasher;
-  revoker: AccountRevoker;
   secondFactorThrottle: SecondFactorThrottle;
   perIp: RateLimiterAbstract;
   perAddress: RateLimiterAbstract;
@@ -199,25 +191,14 @@ export async function resetPassword(deps: RecoveryDeps, flowId: string, password
   const flow = await flowIn(deps, flowId, RecoveryState.awaitingPassword);
   const account = await accountOf(deps, flow);
   if (!account) throw new AppError('FLOW_EXPIRED', 410);
-  const { historySize } = deps.config.passwordPolicy;
-  const problems = await deps.policy.problems(password, {
-    email: account.email,
-    confirmation,
-    previousHashes: await recentPasswordHashes(deps.db, account, historySize),
-    passwordChangedAt: account.password_changed_at,
-    isReset: true,
-  });
-  if (problems.length) throw new FormError(problems);
-  const hash = await deps.hasher.hash(password);
-  await deps.db.transaction().execute(async (trx) => {
-    if (!(await setFlowState(trx, flowId, RecoveryState.awaitingPassword, RecoveryState.completed))) {
-      throw new AppError('FLOW_EXPIRED', 410);
-    }
-    await storeNewPassword(trx, account, hash, historySize);
-    await recordAudit(trx, { type: 'password.reset', accountId: account.id, details: { channel: contextOf(flow).channel } }, ctx);
-    await enqueueAccountMail(trx, deps.box, account, 'password-changed');
-  });
-  deps.mailQueued();
-  await deps.revoker.revokeEverything(account.id);
+  await replacePassword(deps, account, {
+    password, confirmation, isReset: true,
+    audit: { type: 'password.reset', accountId: account.id, details: { channel: contextOf(flow).channel } },
+    alongside: async (trx) => {
+      if (!(await setFlowState(trx, flowId, RecoveryState.awaitingPassword, RecoveryState.completed))) {
+        throw new AppError('FLOW_EXPIRED', 410);
+      }
+    },
+  }, ctx);
   return { email: account.email, context: contextOf(flow) };
 }

@@ -1,13 +1,12 @@
 import Bowser from 'bowser';
 import type { Context } from 'koa';
-import { enqueueAccountMail } from '../../courier/outbox.js';
 import { AppError, FormError } from '../../http/errors.js';
 import { seeOther, setNotice } from '../../http/page.js';
 import { formField } from '../../interactions/context.js';
 import { ACCOUNT_CLIENT_ID } from '../../oidc/account-client.js';
 import { recordAudit } from '../../security/audit.js';
 import { formatPhone } from '../../identity/accounts/phone.js';
-import { recentPasswordHashes, storeNewPassword } from '../../identity/password/history.js';
+import { replacePassword } from '../../identity/password/replace.js';
 import { remainingRecoveryCodes } from '../../identity/factors/recovery-codes.js';
 import { listRememberedBrowsers } from '../../identity/factors/remembered-browsers.js';
 import { activeFactor } from '../../identity/factors/repository.js';
@@ -77,24 +76,12 @@ export async function changePassword(ctx: Context, deps: SettingsDeps): Promise<
   await handleForm(ctx, async () => {
     clearReauth(ctx); // the current password is asked every time here, whatever came before
     await confirmPassword(ctx, deps, current, formField(ctx, 'current_password'));
-    const password = formField(ctx, 'password');
-    const { historySize } = deps.config.passwordPolicy;
-    const problems = await deps.policy.problems(password, {
-      email: account.email,
+    await replacePassword(deps, account, {
+      password: formField(ctx, 'password'),
       confirmation: formField(ctx, 'password_confirmation'),
-      previousHashes: await recentPasswordHashes(deps.db, account, historySize),
-      passwordChangedAt: account.password_changed_at,
-    });
-    if (problems.length) throw new FormError(problems);
-
-    const hash = await deps.hasher.hash(password);
-    await deps.db.transaction().execute(async (trx) => {
-      await storeNewPassword(trx, account, hash, historySize);
-      await recordAudit(trx, { type: 'password.changed', accountId: account.id }, ctx);
-      await enqueueAccountMail(trx, deps.box, account, 'password-changed');
-    });
-    deps.mailQueued();
-    await deps.revoker.revokeEverything(account.id);
+      isReset: false,
+      audit: { type: 'password.changed', accountId: account.id },
+    }, ctx);
     clearReauth(ctx);
     setNotice(ctx, deps.config, 'password_changed');
     seeOther(ctx, '/account/login');
