@@ -37,6 +37,20 @@ export async function insertFlow(trx: Db, flow: NewFlow): Promise<void> {
   }).execute();
 }
 
+/**
+ * Older unfinished flows of this kind for the same address, or the same account, stop working
+ * (state superseded, code cleared): starting again leaves one live flow.
+ */
+export async function supersedeFlows(trx: Db, kind: FlowKind, owner: { email: string } | { accountId: string }): Promise<void> {
+  await trx.updateTable('flows').set({ state: 'superseded', code_hmac: null, updated_at: new Date() })
+    .where('kind', '=', kind)
+    .where((eb) => ('email' in owner ? eb('email', '=', owner.email) : eb('account_id', '=', owner.accountId)))
+    .where('state', 'not in', ['completed', 'superseded']).execute();
+}
+
+/** What a message says about a code's lifetime: whole minutes. */
+export const codeMinutes = (policy: CodePolicy): number => Math.round(policy.ttlSeconds / 60);
+
 /** A live flow of the given kind, or undefined when it never existed or has expired. */
 export async function findFlow(db: Db, id: string, kind: FlowKind): Promise<FlowRow | undefined> {
   return db.selectFrom('flows').selectAll()

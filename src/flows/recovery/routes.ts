@@ -10,6 +10,7 @@ import type { DuoGateway } from '../../identity/factors/duo.js';
 import { emailCookie, setEmailCookie } from '../../interactions/cookies.js';
 import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
+import { codeMinutes } from '../flow.js';
 import { openLogin, withParams, type OpenLogin } from '../login-link.js';
 import {
   passRecoveryDuo, passRecoverySecondFactor, recoveryInteraction, recoveryProgress, recoverySecondFactorKind, resetPassword,
@@ -134,7 +135,7 @@ function renderCode(ctx: Context, deps: RecoveryRouteDeps, progress: Progress, e
     sms: progress.context.channel === 'sms',
     maskedPhone: progress.context.maskedPhone,
     digits: deps.config.codes.digits,
-    minutes: Math.round(deps.config.codes.ttlSeconds / 60),
+    minutes: codeMinutes(deps.config.codes),
     sent: ctx.query.sent !== undefined,
   }, error);
 }

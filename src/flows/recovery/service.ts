@@ -14,7 +14,7 @@ import { recordAudit } from '../../security/audit.js';
 import type { CodeHasher } from '../../security/codes.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
 import type { SecondFactorThrottle } from '../../security/rate-limit/second-factor-throttle.js';
-import { checkCode, codeError, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
+import { checkCode, codeError, codeMinutes, findFlow, insertFlow, issueCode, newFlowId, setFlowState, supersedeFlows } from '../flow.js';
 import { RecoveryState, type RecoveryChannel, type RecoveryContext } from './state.js';
 
 export interface RecoveryDeps extends MfaDeps, PasswordReplaceDeps {
@@ -52,9 +52,7 @@ export async function startRecovery(deps: RecoveryDeps, input: { email: string; 
   const flowId = newFlowId();
   const context: RecoveryContext = { locale: input.locale, ...(input.interaction ? { interaction: input.interaction } : {}) };
   await deps.db.transaction().execute(async (trx) => {
-    await trx.updateTable('flows').set({ state: RecoveryState.superseded, code_hmac: null, updated_at: new Date() })
-      .where('kind', '=', 'recovery').where('email', '=', email)
-      .where('state', 'not in', [RecoveryState.completed, RecoveryState.superseded]).execute();
+    await supersedeFlows(trx, 'recovery', { email });
     await insertFlow(trx, {
       id: flowId, kind: 'recovery', state: RecoveryState.awaitingChannel,
       accountId: account?.status === 'active' ? account.id : null, email, context: { ...context },
@@ -87,7 +85,7 @@ export async function sendRecoveryCode(deps: RecoveryDeps, flowId: string, chann
   await consumeOrRefuse(deps.perAddress, limiterKey('recovery-send', flow.email!));
   const account = await accountOf(deps, flow);
   const context: RecoveryContext = { ...contextOf(flow), channel, ...(phone ? { maskedPhone: maskPhone(phone) } : {}) };
-  const minutes = Math.round(deps.config.codes.ttlSeconds / 60);
+  const minutes = codeMinutes(deps.config.codes);
   await deps.db.transaction().execute(async (trx) => {
     const code = await issueCode(trx, deps.codes, flowId, deps.config.codes);
     await trx.updateTable('flows').set({ state: RecoveryState.awaitingCode, context: JSON.stringify(context) })

@@ -9,7 +9,7 @@ import { countryOptions } from '../../identity/accounts/countries.js';
 import { setEmailCookie } from '../../interactions/cookies.js';
 import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
-import { findFlow } from '../flow.js';
+import { codeMinutes, findFlow } from '../flow.js';
 import { openLogin, withParams } from '../login-link.js';
 import { resendSignUpCode, startSignUp, verifySignUp, type RegistrationDeps, type SignUpInput } from './service.js';
 import type { RegistrationContext } from './state.js';
@@ -55,7 +55,7 @@ function renderVerify(ctx: Context, deps: RegistrationRouteDeps, email: string, 
     title: 'signup.verifyTitle',
     email,
     digits: deps.config.codes.digits,
-    minutes: Math.round(deps.config.codes.ttlSeconds / 60),
+    minutes: codeMinutes(deps.config.codes),
     sent: options.sent,
     errorKey: options.error && `errors.${options.error.code}`,
     errorParams: options.error?.params,

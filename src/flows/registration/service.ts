@@ -17,7 +17,7 @@ import { recordAudit } from '../../security/audit.js';
 import type { CodeHasher } from '../../security/codes.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
 import type { SecretBox } from '../../security/secret-box.js';
-import { checkCode, codeError, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
+import { checkCode, codeError, codeMinutes, findFlow, insertFlow, issueCode, newFlowId, setFlowState, supersedeFlows } from '../flow.js';
 import { RegistrationState, type RegistrationContext } from './state.js';
 
 export interface RegistrationDeps {
@@ -94,9 +94,7 @@ export async function startSignUp(deps: RegistrationDeps, input: SignUpInput, ip
       .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
       .forUpdate().executeTakeFirst();
     // Older unfinished sign-ups for this address stop working.
-    await trx.updateTable('flows').set({ state: RegistrationState.superseded, code_hmac: null, updated_at: new Date() })
-      .where('kind', '=', 'registration').where('email', '=', email)
-      .where('state', '=', RegistrationState.awaitingCode).execute();
+    await supersedeFlows(trx, 'registration', { email });
 
     if (existing && existing.status !== 'pending') {
       await insertFlow(trx, { id: flowId, kind: 'registration', state: RegistrationState.awaitingCode, accountId: null, email, context: { ...context }, ttlSeconds: deps.config.registration.flowTtlSeconds });
@@ -111,7 +109,7 @@ export async function startSignUp(deps: RegistrationDeps, input: SignUpInput, ip
     const code = await issueCode(trx, deps.codes, flowId, deps.config.codes);
     await enqueueMail(trx, deps.box, {
       to: email, template: 'activation', locale: input.locale,
-      data: { name: input.givenName.trim(), code, minutes: Math.round(deps.config.codes.ttlSeconds / 60) },
+      data: { name: input.givenName.trim(), code, minutes: codeMinutes(deps.config.codes) },
     });
   });
   deps.mailQueued();
@@ -186,7 +184,7 @@ export async function resendSignUpCode(deps: RegistrationDeps, flowId: string): 
     }
     await enqueueMail(trx, deps.box, {
       to: flow.email!, template: 'activation', locale: context.locale,
-      data: { name: context.givenName, code, minutes: Math.round(deps.config.codes.ttlSeconds / 60) },
+      data: { name: context.givenName, code, minutes: codeMinutes(deps.config.codes) },
     });
   });
   deps.mailQueued();

@@ -7,7 +7,7 @@ import { formField } from '../../interactions/context.js';
 import { callingCodeOptions, parsePhone } from '../../identity/accounts/phone.js';
 import { recordAudit } from '../../security/audit.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
-import { checkCode, codeError, findFlow, insertFlow, issueCode, newFlowId, setFlowState } from '../flow.js';
+import { checkCode, codeError, codeMinutes, findFlow, insertFlow, issueCode, newFlowId, setFlowState, supersedeFlows } from '../flow.js';
 import { signedIn, type SettingsDeps } from './context.js';
 import { confirmPassword } from './reauth.js';
 import { done, handleForm, renderAccountPage } from './render.js';
@@ -44,8 +44,7 @@ export async function startPhoneChange(ctx: Context, deps: SettingsDeps): Promis
     await consumeOrRefuse(deps.smsPerAccount, limiterKey('sms', account.id));
     const flowId = newFlowId();
     await deps.db.transaction().execute(async (trx) => {
-      await trx.updateTable('flows').set({ state: 'superseded', code_hmac: null, updated_at: new Date() })
-        .where('kind', '=', 'phone_verification').where('account_id', '=', account.id).where('state', '=', 'awaiting_code').execute();
+      await supersedeFlows(trx, 'phone_verification', { accountId: account.id });
       await insertFlow(trx, {
         id: flowId, kind: 'phone_verification', state: 'awaiting_code', accountId: account.id, email: account.email,
         context: { phone: parsed.e164 }, ttlSeconds: deps.config.account.phoneFlowTtlSeconds,
@@ -53,7 +52,7 @@ export async function startPhoneChange(ctx: Context, deps: SettingsDeps): Promis
       const code = await issueCode(trx, deps.codes, flowId, deps.config.codes);
       await enqueueSms(trx, deps.box, {
         to: parsed.e164, template: 'phone-verification', locale: account.locale,
-        data: { code, minutes: Math.round(deps.config.codes.ttlSeconds / 60) },
+        data: { code, minutes: codeMinutes(deps.config.codes) },
       });
     });
     deps.mailQueued();
