@@ -6,7 +6,7 @@ import type { AccountRow } from '../../db/schema.js';
 import { enqueueMail } from '../../courier/outbox.js';
 import { AppError, FormError, type ErrorCode } from '../../http/errors.js';
 import { isCountryCode } from '../../identity/accounts/countries.js';
-import { nameProblem } from '../../identity/accounts/names.js';
+import { namesProblems } from '../../identity/accounts/names.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
 import type { FreeMailDomains } from '../../identity/accounts/free-mail.js';
 import { newAccountId } from '../../identity/accounts/account-id.js';
@@ -52,10 +52,7 @@ export async function validateSignUp(deps: RegistrationDeps, input: SignUpInput)
   const emailIssue = emailProblem(input.email);
   if (emailIssue) problems.push(emailIssue);
   else if (input.partner && deps.freeMail.isFree(normalizeEmail(input.email))) problems.push('EMAIL_FREE_MAIL_PARTNER');
-  for (const name of [input.givenName, input.familyName]) {
-    const issue = nameProblem(name);
-    if (issue && !problems.includes(issue)) problems.push(issue);
-  }
+  problems.push(...namesProblems(input.givenName, input.familyName));
   if (!isCountryCode(input.country)) problems.push('COUNTRY_REQUIRED');
   const passwordProblems = await deps.policy.problems(input.password, {
     email: emailIssue ? '' : normalizeEmail(input.email),

@@ -3,7 +3,7 @@ import { FormError, type ErrorCode } from '../../http/errors.js';
 import { negotiateLocale, isLocale } from '../../http/i18n.js';
 import { formField } from '../../interactions/context.js';
 import { countryOptions, isCountryCode } from '../../identity/accounts/countries.js';
-import { nameProblem } from '../../identity/accounts/names.js';
+import { namesProblems } from '../../identity/accounts/names.js';
 import { parsePhone } from '../../identity/accounts/phone.js';
 import { updateAccount } from '../../identity/accounts/repository.js';
 import { recordAudit } from '../../security/audit.js';
@@ -40,11 +40,7 @@ export async function savePersonal(ctx: Context, deps: SettingsDeps): Promise<vo
     zoneinfo: formField(ctx, 'zoneinfo'),
   };
   await handleForm(ctx, async () => {
-    const problems: ErrorCode[] = [];
-    for (const name of [values.given_name, values.family_name]) {
-      const issue = nameProblem(name);
-      if (issue && !problems.includes(issue)) problems.push(issue);
-    }
+    const problems: ErrorCode[] = namesProblems(values.given_name, values.family_name);
     if (!isCountryCode(values.country)) problems.push('COUNTRY_REQUIRED');
     if (!isLocale(values.locale)) problems.push('LOCALE_INVALID');
     if (values.zoneinfo && !TIME_ZONES.includes(values.zoneinfo)) problems.push('TIMEZONE_INVALID');

@@ -11,3 +11,13 @@ export function nameProblem(name: string): ErrorCode | undefined {
   if (/[\p{Cc}\p{Cf}]/u.test(trimmed)) return 'NAME_INVALID';
   return undefined;
 }
+
+/** The problems of a given and a family name, each reported once (both empty: one NAME_REQUIRED). */
+export function namesProblems(givenName: string, familyName: string): ErrorCode[] {
+  const problems: ErrorCode[] = [];
+  for (const name of [givenName, familyName]) {
+    const issue = nameProblem(name);
+    if (issue && !problems.includes(issue)) problems.push(issue);
+  }
+  return problems;
+}
