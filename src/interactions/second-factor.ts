@@ -111,15 +111,10 @@ const rememberTicked = (ctx: Context) => formField(ctx, 'remember') === '1';
 async function refusal(ctx: Context, deps: InteractionDeps, factor: MfaFactorRow, proof: SecondFactorProof,
   auditWrong: boolean): Promise<AppError | undefined> {
   try {
-    await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ctx.ip);
+    await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ctx.ip, { ctx, wrong: auditWrong });
     return undefined;
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    if (err.code === 'TOO_MANY_ATTEMPTS') {
-      await recordAudit(deps.db, { type: 'mfa.throttled', accountId: factor.account_id }, ctx);
-    } else if (auditWrong) {
-      await recordAudit(deps.db, { type: 'mfa.failed', accountId: factor.account_id, details: { kind: 'totp' in proof ? 'totp' : 'recovery_code' } }, ctx);
-    }
     return err;
   }
 }

@@ -151,14 +151,7 @@ async function secondFactorPassed(deps: RecoveryDeps, flowId: string): Promise<v
 /** R4: an account with MFA passes its second factor (authenticator code or recovery code) too. */
 export async function passRecoverySecondFactor(deps: RecoveryDeps, flowId: string, proof: SecondFactorProof, ip: string, ctx?: Context): Promise<void> {
   const { factor } = await secondFactorOf(deps, flowId);
-  try {
-    await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ip);
-  } catch (err) {
-    if (err instanceof AppError) {
-      await recordAudit(deps.db, { type: 'mfa.failed', accountId: factor.account_id, details: { during: 'password_reset', reason: err.code } }, ctx);
-    }
-    throw err;
-  }
+  await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ip, { ctx, wrong: true, details: { during: 'password_reset' } });
   await secondFactorPassed(deps, flowId);
 }
 

@@ -29,19 +29,41 @@ async function verifyTotp(deps: MfaDeps, factor: MfaFactorRow, code: string): Pr
 /** An authenticator code (for `factor`) or one of the account's recovery codes. */
 export type SecondFactorProof = { totp: string } | { recoveryCode: string };
 
+/** How refusals go into the audit log: throttling always, a wrong proof when `wrong` (not during a setup). */
+export interface ProofAudit {
+  ctx?: Context | undefined;
+  wrong: boolean;
+  details?: Record<string, unknown>;
+}
+
 /**
  * Checks a second factor. The attempt is counted first (TOO_MANY_ATTEMPTS once used up), so
  * parallel guesses cannot get past the limit; a right one clears the account's count. A wrong
- * one throws MFA_CODE_WRONG or RECOVERY_CODE_WRONG.
+ * one throws MFA_CODE_WRONG or RECOVERY_CODE_WRONG. With `audit`, refusals are recorded as
+ * mfa.throttled or mfa.failed.
  */
 export async function proveSecondFactor(deps: MfaDeps, throttle: SecondFactorThrottle, factor: MfaFactorRow,
-  proof: SecondFactorProof, ip: string): Promise<void> {
-  await throttle.begin(factor.account_id, ip);
-  const right = 'totp' in proof
-    ? await verifyTotp(deps, factor, proof.totp)
-    : await useRecoveryCode(deps.db, deps.recoveryKey, factor.account_id, proof.recoveryCode);
-  if (!right) throw new AppError('totp' in proof ? 'MFA_CODE_WRONG' : 'RECOVERY_CODE_WRONG', 401);
+  proof: SecondFactorProof, ip: string, audit?: ProofAudit): Promise<void> {
+  try {
+    await throttle.begin(factor.account_id, ip);
+    const right = 'totp' in proof
+      ? await verifyTotp(deps, factor, proof.totp)
+      : await useRecoveryCode(deps.db, deps.recoveryKey, factor.account_id, proof.recoveryCode);
+    if (!right) throw new AppError('totp' in proof ? 'MFA_CODE_WRONG' : 'RECOVERY_CODE_WRONG', 401);
+  } catch (err) {
+    if (audit && err instanceof AppError) await auditRefusal(deps, factor, proof, err, audit);
+    throw err;
+  }
   await throttle.succeeded(factor.account_id);
+}
+
+async function auditRefusal(deps: MfaDeps, factor: MfaFactorRow, proof: SecondFactorProof, err: AppError, audit: ProofAudit): Promise<void> {
+  if (err.code === 'TOO_MANY_ATTEMPTS') {
+    await recordAudit(deps.db, { type: 'mfa.throttled', accountId: factor.account_id, ...(audit.details ? { details: audit.details } : {}) }, audit.ctx);
+  } else if (audit.wrong) {
+    const kind = 'totp' in proof ? 'totp' : 'recovery_code';
+    await recordAudit(deps.db, { type: 'mfa.failed', accountId: factor.account_id, details: { kind, ...audit.details } }, audit.ctx);
+  }
 }
 
 /** Starts setting up an authenticator app: a new secret, pending until a code proves it. */
