@@ -9,6 +9,7 @@
  */
 import type { Browser, Locator, Page } from 'playwright-core';
 import { certificationHash } from '../../src/flows/settings/certification.js';
+import { NEW_PASSWORD, SMS_FROM } from '../helpers/account.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { startWithBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem, type Rule } from '../helpers/browser.js';
 import { FakeSmsProvider } from '../helpers/fake-sms.js';
@@ -18,11 +19,8 @@ import { MailCatcher, type CaughtMail } from '../helpers/smtp.js';
 const RP_ORIGIN = new URL(RP_CALLBACK).origin;
 const JOURNEY_TIMEOUT_MS = 120_000;
 const SCREENSHOT = '/tmp/account-security.png';
-const SMS_FROM = '+15005550006';
 const TYPED_NUMBER = '090-1234-5678';
 const E164_NUMBER = '+819012345678';
-/** Meets every rule, contains no piece of the user-xxxxxxxx@example.com addresses, is not common. */
-const NEW_PASSWORD = 'Momiji-Yama-2027!';
 
 type Lang = 'ja' | 'en';
 

@@ -20,7 +20,7 @@ import { signedInUser } from '../helpers/account.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { launchBrowser, RpBrowser } from '../helpers/browser.js';
 import { FakeDuo } from '../helpers/fake-duo.js';
-import { messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
+import { en, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { enableTotp, totpCode, wrongTotpCode } from '../helpers/mfa.js';
 import { RelyingParty, type PendingAuthorization } from '../helpers/rp.js';
 
@@ -30,8 +30,6 @@ const JOURNEY_TIMEOUT_MS = 90_000;
 const SETUP_TIMEOUT_MS = 120_000;
 /** Crockford base32 in two groups of five, as the recovery codes are made. */
 const RECOVERY_CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
-
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 
 type User = Awaited<ReturnType<typeof registerUser>>;
 

@@ -14,7 +14,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { NEW_PASSWORD, startAccountHarness, type AccountHarness } from '../helpers/account.js';
 import { startWithBrowser, readChecklist, RpBrowser, RULES, type ChecklistItem } from '../helpers/browser.js';
-import { messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
+import { en, ja, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { RelyingParty, type PendingAuthorization } from '../helpers/rp.js';
 import { codeIn } from '../helpers/smtp.js';
 
@@ -24,9 +24,6 @@ const SETUP_TIMEOUT_MS = 120_000;
 /** What a met rule looks like (public/monban.css: `.checklist li.met`). */
 const MET_MARK = '"✓"';
 const MET_COLOR = 'rgb(30, 122, 52)';
-
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
-const ja = (key: string, params: Record<string, string | number> = {}) => messageText('ja', key, params);
 
 type User = Awaited<ReturnType<typeof registerUser>>;
 

@@ -71,6 +71,10 @@ export function messageText(locale: 'ja' | 'en', key: string, params: Record<str
   return value.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? `{{${name}}}`));
 }
 
+/** A message in English or Japanese, as the pages and mails show it. */
+export const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
+export const ja = (key: string, params: Record<string, string | number> = {}) => messageText('ja', key, params);
+
 /** POSTs a form to a token-family endpoint authenticated with client_secret_basic. */
 export function postAsClient(url: string, client: { client_id: string; client_secret?: string }, form: Record<string, string>): Promise<Response> {
   return fetch(url, {

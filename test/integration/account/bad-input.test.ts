@@ -6,11 +6,9 @@
 import {
   accountRow, auditTypes, csrfOf, ENGLISH, expectSentToLogin, open, signedInUser, startAccountHarness, type AccountHarness,
 } from '../../helpers/account.js';
-import { messageText, registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { en, registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { alertText, expectNoInternals, HttpClient } from '../../helpers/http-client.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
-
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 
 const PAGES = [
   '/account', '/account/personal', '/account/company', '/account/communication', '/account/security',

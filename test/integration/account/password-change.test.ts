@@ -8,11 +8,10 @@ import {
   NEW_PASSWORD, open, openAndSubmit, OTHER_PASSWORD, refresh, rpSignIn, sessionIds, signedInUser, signInToAccount,
   startAccountHarness, userinfo, type AccountHarness,
 } from '../../helpers/account.js';
-import { authorizationUrl, messageText, registerClient, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { authorizationUrl, en, registerClient, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { alertText, expectNoInternals, HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 const PASSWORD_PAGE = '/account/security/password';
 
 describe('account console: changing the password (PR4)', () => {

@@ -7,11 +7,10 @@ import {
   accountRow, asksForPassword, auditTypes, csrfOf, ENGLISH, jpMobile, landed, open, openAndSubmit, rpSignIn, signedInUser,
   shownPhone, signInToAccount, SMS_FROM, smsCode, startAccountHarness, textOf, userinfo, type AccountHarness,
 } from '../../helpers/account.js';
-import { messageText, registerClient, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { en, registerClient, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { expectNoInternals, HttpClient, submitForm, type PageResponse } from '../../helpers/http-client.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 const PHONE_PAGE = '/account/security/phone';
 const VERIFY_PAGE = '/account/security/phone/verify';
 const SMS_PER_ACCOUNT = 3;

@@ -5,11 +5,10 @@
 import {
   accountRow, auditTypes, landed, open, openAndSubmit, signedInUser, startAccountHarness, textOf, type AccountHarness,
 } from '../../helpers/account.js';
-import { messageText } from '../../helpers/fixtures.js';
+import { en } from '../../helpers/fixtures.js';
 import { expectNoInternals, HttpClient, inputValue } from '../../helpers/http-client.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 const LONG = 'x'.repeat(10_000);
 
 /** The personal form's fields, filled in, with `changes` applied. */

@@ -6,11 +6,10 @@ import {
   asksForPassword, auditTypes, ENGLISH, jpMobile, landed, open, openAndSubmit, signedInUser, signInToAccount, startAccountHarness,
   type AccountHarness,
 } from '../../helpers/account.js';
-import { messageText, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { en, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { expectNoInternals, HttpClient, hiddenInputs, submitForm } from '../../helpers/http-client.js';
 import { formErrors } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 const PHONE_PAGE = '/account/security/phone';
 
 /** The mobile-number form with a number it refuses (nothing is sent), and `password` if given. */

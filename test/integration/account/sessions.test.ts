@@ -6,11 +6,10 @@ import {
   auditTypes, csrfOf, ENGLISH, expectSentToLogin, isActive, isConsentPage, landed, listedApps, listedSessions, open, refresh,
   rpSignIn, sessionIds, signedInUser, signInToAccount, startAccountHarness, type AccountHarness,
 } from '../../helpers/account.js';
-import { authorizationUrl, messageText, registerClient, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { authorizationUrl, en, registerClient, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { expectNoInternals, HttpClient, submitForm } from '../../helpers/http-client.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 const FIREFOX_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 

@@ -17,8 +17,8 @@ import { FakeSmsProvider, INVALID_NUMBER } from '../../helpers/fake-sms.js';
 import { messageText } from '../../helpers/fixtures.js';
 import { eventually, newAddress, outboxFor, outboxSettled } from '../../helpers/signup-pages.js';
 import { codeIn, MailCatcher } from '../../helpers/smtp.js';
+import { SMS_FROM } from '../../helpers/account.js';
 
-const SMS_FROM = '+15005550006';
 const FAST_COURIER = { pollIntervalMs: 100, maxAttempts: 5, backoffSeconds: 1, maxBackoffSeconds: 2 };
 const smsOn = (provider: FakeSmsProvider, changes: Record<string, string> = {}) => ({
   sms: { baseUrl: provider.baseUrl, accountSid: provider.accountSid, authToken: provider.authToken, from: SMS_FROM, ...changes },

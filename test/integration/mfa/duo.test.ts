@@ -9,15 +9,13 @@ import {
   auditTypes, ENGLISH, open, signedInUser, signInToAccount, startAccountHarness, textOf, type AccountHarness,
 } from '../../helpers/account.js';
 import { FakeDuo } from '../../helpers/fake-duo.js';
-import { authorizationUrl, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { authorizationUrl, en, ja, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { alertText, expectNoInternals, formAction, HttpClient, loginThroughPages, submitForm, type PageResponse } from '../../helpers/http-client.js';
 import {
   followToRp, givesRpACode, passSecondStep, pressOnDuoPrompt, recoveryCodesOnPage, redeemAtRp,
 } from '../../helpers/mfa.js';
 import { formErrors } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
-const ja = (key: string, params: Record<string, string | number> = {}) => messageText('ja', key, params);
 const CHOICE = '/account/security/mfa';
 
 describe('Duo as the second factor', () => {

@@ -8,15 +8,13 @@ import {
   asksForPassword, auditTypes, ENGLISH, landed, open, signedInUser, signInToAccount, startAccountHarness, textOf,
   type AccountHarness,
 } from '../../helpers/account.js';
-import { messageText, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { en, ja, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { alertText, expectNoInternals, HttpClient, loginThroughPages, submitForm, unescapeHtml, type PageResponse } from '../../helpers/http-client.js';
 import {
   enableTotp, recoveryCodesOnPage, recoveryForm, secretOnPage, signInToAccountWithMfa, totpCode, wrongTotpCode,
 } from '../../helpers/mfa.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
-const ja = (key: string, params: Record<string, string | number> = {}) => messageText('ja', key, params);
 const SECURITY = '/account/security';
 const CHOICE = '/account/security/mfa';
 const TOTP_SETUP = '/account/security/mfa/totp';

@@ -9,7 +9,7 @@ import {
   auditTypes, ENGLISH, isLoginPage, startAccountHarness, textOf, open, type AccountHarness,
 } from '../../helpers/account.js';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
-import { authorizationUrl, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { authorizationUrl, en, ja, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import {
   alertText, expectNoInternals, formAction, hiddenInputs, HttpClient, submitForm, type PageResponse,
 } from '../../helpers/http-client.js';
@@ -18,8 +18,6 @@ import {
   secretOnPage, totpCode, userWithTotp, wrongTotpCode,
 } from '../../helpers/mfa.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
-const ja = (key: string, params: Record<string, string | number> = {}) => messageText('ja', key, params);
 const JAPANESE = { 'accept-language': 'ja' };
 
 type Client = Awaited<ReturnType<typeof registerClient>>;

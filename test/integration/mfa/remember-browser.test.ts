@@ -12,7 +12,7 @@ import {
 } from '../../helpers/account.js';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import { FakeDuo } from '../../helpers/fake-duo.js';
-import { messageText, registerClient, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { en, registerClient, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, submitForm, type PageResponse } from '../../helpers/http-client.js';
 import {
   followToRp, givesRpACode, isSecondStep, passSecondStep, pressOnDuoPrompt, recoveryCodesOnPage, redeemAtRp, rpLogin,
@@ -20,7 +20,6 @@ import {
 } from '../../helpers/mfa.js';
 import { noticeText } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const REMEMBER_COOKIE = 'monban_mfa_browser';
 const DAY_MS = 86_400_000;

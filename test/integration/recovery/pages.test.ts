@@ -7,7 +7,7 @@ import {
   open, OTHER_PASSWORD, refresh, rpSignIn, signedInUser, startAccountHarness, textOf, type AccountHarness,
 } from '../../helpers/account.js';
 import { FakeDuo } from '../../helpers/fake-duo.js';
-import { authorizationUrl, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { authorizationUrl, en, ja, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import {
   alertText, expectNoInternals, formAction, HttpClient, inputValue, loginThroughPages, submitForm, unescapeHtml, type PageResponse,
 } from '../../helpers/http-client.js';
@@ -18,8 +18,6 @@ import {
 } from '../../helpers/recovery.js';
 import { cloneBrowser, formErrors, noticeText, outboxFor, outboxSettled, pageShape } from '../../helpers/signup-pages.js';
 
-const en = (key: string, params: Record<string, string | number> = {}) => messageText('en', key, params);
-const ja = (key: string, params: Record<string, string | number> = {}) => messageText('ja', key, params);
 const JAPANESE = { 'accept-language': 'ja' };
 const CODE_PAGE = '/recovery/code';
 const SECOND_FACTOR_PAGE = '/recovery/second-factor';
