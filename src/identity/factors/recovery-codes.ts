@@ -1,14 +1,12 @@
-import { createHmac, randomInt } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Db } from '../../db/database.js';
+import { randomCrockford } from '../../security/crockford.js';
 
-// Crockford's base32: no I, L, O, U, so codes read from paper survive.
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const RECOVERY_CODE_COUNT = 10;
 
 /** XXXXX-XXXXX: 50 random bits, enough that an HMAC of it can be stored and looked up directly. */
 function newCode(): string {
-  let code = '';
-  for (let i = 0; i < 10; i += 1) code += ALPHABET[randomInt(ALPHABET.length)];
+  const code = randomCrockford(10);
   return `${code.slice(0, 5)}-${code.slice(5)}`;
 }
 
