@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { Config } from '../config/schema.js';
 import { csrfToken } from '../security/csrf.js';
+import { AppError, FormError } from './errors.js';
 import { negotiateLocale, pickedLocale, translator, type Locale } from './i18n.js';
 import { sendHtml, type Views } from './render.js';
 
@@ -56,6 +57,17 @@ export function takeSignedCookie(ctx: Context, name: string, path: string): stri
   const value = ctx.cookies.get(name, { signed: true }) || undefined;
   if (value !== undefined) ctx.cookies.set(name, null, { path });
   return value;
+}
+
+/** One refusal, for the form-error partial: its message key and values. */
+export function errorMessage(error?: AppError): { errorKey?: string | undefined; errorParams?: Record<string, string | number> | undefined } {
+  return { errorKey: error && `errors.${error.code}`, errorParams: error?.params };
+}
+
+/** Every problem of a refusal (e.g. each broken password rule), for the form-errors partial. */
+export function errorList(error?: AppError | FormError): { key: string; params: Record<string, string | number> }[] {
+  const codes = error instanceof FormError ? error.codes : error ? [error.code] : [];
+  return codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} }));
 }
 
 /** The language links of the globe menu: the same page with `lang` set. */

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { AppError } from '../http/errors.js';
-import { NOTICE_COOKIE, renderPage, seeOther } from '../http/page.js';
+import { errorMessage, NOTICE_COOKIE, renderPage, seeOther } from '../http/page.js';
 import { emailProblem, normalizeEmail } from '../identity/accounts/email.js';
 import { findAccountByEmail, updateAccount } from '../identity/accounts/repository.js';
 import { ACR, AMR } from '../oidc/acr.js';
@@ -20,8 +20,7 @@ export async function renderEmailStep(ctx: Context, deps: InteractionDeps, inter
     uid: interaction.uid,
     email,
     clientName: await clientName(deps, interaction.params.client_id),
-    errorKey: error && `errors.${error.code}`,
-    errorParams: error?.params,
+    ...errorMessage(error),
     notice,
   }, { status: error?.status ?? 200, uiLocales: interaction.params.ui_locales, form: true });
 }
@@ -40,8 +39,7 @@ async function renderPasswordStep(ctx: Context, deps: InteractionDeps, interacti
     uid: interaction.uid,
     email,
     clientName: await clientName(deps, interaction.params.client_id),
-    errorKey: error && `errors.${error.code}`,
-    errorParams: error?.params,
+    ...errorMessage(error),
     notice: error ? undefined : passwordStepNotice(ctx),
   }, { status: error?.status ?? 200, uiLocales: interaction.params.ui_locales, form: true });
 }

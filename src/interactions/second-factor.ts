@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { AccountRow, MfaFactorRow } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
-import { renderPage, seeOther, setSignedCookie } from '../http/page.js';
+import { errorMessage, renderPage, seeOther, setSignedCookie } from '../http/page.js';
 import { findAccountById } from '../identity/accounts/repository.js';
 import { finishSetup, proveSecondFactor, startDuoSetup, startTotpSetup, type SecondFactorProof } from '../identity/factors/mfa.js';
 import { isRememberedBrowser, rememberBrowser } from '../identity/factors/remembered-browsers.js';
@@ -66,8 +66,7 @@ async function renderStep(ctx: Context, deps: InteractionDeps, interaction: Inte
     uid: interaction.uid,
     clientName: await clientName(deps, interaction.params.client_id),
     rememberDays: deps.config.mfa.rememberBrowserDays || undefined,
-    errorKey: error && `errors.${error.code}`,
-    errorParams: error?.params,
+    ...errorMessage(error),
     ...data,
   }, { status: error?.status ?? 200, uiLocales: interaction.params.ui_locales, form: true });
 }

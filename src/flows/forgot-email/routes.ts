@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../http/errors.js';
 import { formBody } from '../../http/middleware.js';
-import { renderPage, type PageDeps } from '../../http/page.js';
+import { errorMessage, renderPage, type PageDeps } from '../../http/page.js';
 import { setEmailCookie } from '../../interactions/cookies.js';
 import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
@@ -26,8 +26,7 @@ function renderForm(ctx: Context, deps: ForgotEmailRouteDeps, login: OpenLogin |
     title: 'forgotEmail.title',
     interaction: login?.uid,
     ...values,
-    errorKey: error && `errors.${error.code}`,
-    errorParams: error?.params,
+    ...errorMessage(error),
   }, { status: error?.status ?? 200, uiLocales: login?.uiLocales, form: true });
 }
 

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { AppError, FormError } from '../../http/errors.js';
 import { negotiateLocale, pickedLocale } from '../../http/i18n.js';
 import { formBody } from '../../http/middleware.js';
-import { renderPage, seeOther, setNotice, setSignedCookie, takeSignedCookie, type PageDeps } from '../../http/page.js';
+import { errorList, errorMessage, renderPage, seeOther, setNotice, setSignedCookie, takeSignedCookie, type PageDeps } from '../../http/page.js';
 import { callingCodeOptions } from '../../identity/accounts/phone.js';
 import type { DuoGateway } from '../../identity/factors/duo.js';
 import { emailCookie, setEmailCookie } from '../../interactions/cookies.js';
@@ -69,21 +69,18 @@ function renderStart(ctx: Context, deps: RecoveryRouteDeps, values: { email?: st
     title: 'recovery.title',
     email: values.email ?? '',
     interaction: login?.uid,
-    errorKey: error && `errors.${error.code}`,
-    errorParams: error?.params,
+    ...errorMessage(error),
   }, { status: error?.status ?? 200, uiLocales: login?.uiLocales, form: true });
 }
 
 function renderStep(ctx: Context, deps: RecoveryRouteDeps, view: string, progress: Progress,
   data: Record<string, unknown>, error?: AppError | FormError): void {
   ctx.set('cache-control', 'no-store');
-  const codes = error instanceof FormError ? error.codes : [];
   renderPage(ctx, deps, view, {
     title: 'recovery.title',
     email: progress.email,
-    errorKey: error instanceof AppError ? `errors.${error.code}` : undefined,
-    errorParams: error instanceof AppError ? error.params : undefined,
-    errors: codes.map((code) => ({ key: `errors.${code}`, params: {} })),
+    ...errorMessage(error instanceof AppError ? error : undefined),
+    errors: error instanceof FormError ? errorList(error) : [],
     ...data,
   }, { status: error?.status ?? 200, uiLocales: progress.login?.uiLocales, form: true });
 }

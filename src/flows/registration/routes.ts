@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError, FormError } from '../../http/errors.js';
 import { formBody } from '../../http/middleware.js';
-import { renderPage, seeOther, setSignedCookie, type PageDeps } from '../../http/page.js';
+import { errorList, errorMessage, renderPage, seeOther, setSignedCookie, type PageDeps } from '../../http/page.js';
 import { negotiateLocale, pickedLocale } from '../../http/i18n.js';
 import { countryOptions } from '../../identity/accounts/countries.js';
 import { setEmailCookie } from '../../interactions/cookies.js';
@@ -40,7 +40,7 @@ function renderForm(ctx: Context, deps: RegistrationRouteDeps, values: Partial<S
     values,
     interaction: values.interaction,
     countries: countryOptions(locale).map((c) => ({ ...c, selected: c.code === values.country })),
-    errors: codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} })),
+    errors: errorList(error),
     invalid: {
       ...Object.fromEntries(codes.map((code) => [code.split('_')[0]!.toLowerCase(), true])),
       confirmation: codes.includes('PASSWORD_MISMATCH'),
@@ -57,8 +57,7 @@ function renderVerify(ctx: Context, deps: RegistrationRouteDeps, email: string, 
     digits: deps.config.codes.digits,
     minutes: codeMinutes(deps.config.codes),
     sent: options.sent,
-    errorKey: options.error && `errors.${options.error.code}`,
-    errorParams: options.error?.params,
+    ...errorMessage(options.error),
   }, { status: options.error?.status ?? 200, uiLocales: options.uiLocales, form: true });
 }
 

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
-import { AppError, FormError, type ErrorCode } from '../../http/errors.js';
-import { renderPage, seeOther } from '../../http/page.js';
+import { AppError, FormError } from '../../http/errors.js';
+import { errorList, renderPage, seeOther } from '../../http/page.js';
 import { signedIn, type SettingsDeps } from './context.js';
 import { hasFreshReauth } from './reauth.js';
 
@@ -20,13 +20,12 @@ export function renderAccountPage(
   error?: AppError | FormError,
 ): void {
   const current = signedIn(ctx);
-  const codes: ErrorCode[] = error instanceof FormError ? error.codes : error ? [error.code] : [];
   renderPage(ctx, deps, view, {
     title: `account.${section}.title`,
     account: current.account,
     section,
     needsPassword: !hasFreshReauth(ctx, deps, current),
-    errors: codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} })),
+    errors: errorList(error),
     done: (DONE as readonly unknown[]).includes(ctx.query.done) ? `account.done.${ctx.query.done as string}` : undefined,
     ...data,
   }, { status: error?.status ?? 200, form: true });
