@@ -190,30 +190,28 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     supportEmail: config.support.email,
     ...config.courier,
   });
+  // What every flow's routes share: pages, services, the provider, and a nudge to the courier.
+  const shared = { ...pageDeps, ...services, provider, mailQueued: () => courier.kick() };
   const registration = registrationRoutes({
-    ...pageDeps, ...services, provider,
+    ...shared,
     freeMail: new FreeMailDomains(config.registration.freeMailDomainsFile, config.registration.extraFreeMailDomains, PROJECT_ROOT),
-    mailQueued: () => courier.kick(),
     perIp: createLimiter(limiterStore, 'signup:ip', config.registration.perIp),
     resendPerAddress: createLimiter(limiterStore, 'signup:mail', config.registration.resendPerAddress),
   });
   const settings = settingsRoutes({
-    ...pageDeps, ...services, provider, throttle, secondFactorThrottle, duo, revoker,
+    ...shared, throttle, secondFactorThrottle, duo, revoker,
     smsPerAccount: createLimiter(limiterStore, 'sms:account', config.account.smsPerAccount),
-    mailQueued: () => courier.kick(),
   });
   const interactions = interactionRoutes({
-    ...pageDeps, ...services, provider, throttle, secondFactorThrottle, duo, mailQueued: () => courier.kick(),
+    ...shared, throttle, secondFactorThrottle, duo,
   });
   const recovery = recoveryRoutes({
-    ...pageDeps, ...services, provider, duo, revoker, secondFactorThrottle,
-    mailQueued: () => courier.kick(),
+    ...shared, duo, revoker, secondFactorThrottle,
     perIp: createLimiter(limiterStore, 'recovery:ip', config.recovery.perIp),
     perAddress: createLimiter(limiterStore, 'recovery:mail', config.recovery.perAddress),
   });
   const forgotEmail = forgotEmailRoutes({
-    ...pageDeps, ...services, provider,
-    mailQueued: () => courier.kick(),
+    ...shared,
     perIp: createLimiter(limiterStore, 'forgot-email:ip', config.forgotEmail.perIp),
     perIdentifier: createLimiter(limiterStore, 'forgot-email:id', config.forgotEmail.perIdentifier),
   });
