@@ -61,22 +61,18 @@ export function forgotEmailRoutes(deps: ForgotEmailRouteDeps): Router {
 
   router.post('/password', ...form, async (ctx) => {
     const login = await openLogin(deps, formField(ctx, 'interaction'));
-    const identifier = formField(ctx, 'identifier').slice(0, 254);
+    const values: FormValues = { identifier: formField(ctx, 'identifier').slice(0, 254) };
     try {
-      const parsed = parseIdentifier(identifier);
-      if (parsed.kind !== 'accountId') return renderForm(ctx, deps, login, { identifier });
-      try {
-        const email = await revealEmailAddress(deps, parsed.accountId, formField(ctx, 'password'), ctx.ip, ctx);
-        // Back at the login, the found address is filled in.
-        if (login) setEmailCookie(ctx, deps, login.uid, email);
-        renderResult(ctx, deps, login, { email });
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        renderForm(ctx, deps, login, { identifier, accountId: parsed.accountId }, err);
-      }
+      const parsed = parseIdentifier(values.identifier);
+      if (parsed.kind !== 'accountId') return renderForm(ctx, deps, login, values);
+      values.accountId = parsed.accountId;
+      const email = await revealEmailAddress(deps, parsed.accountId, formField(ctx, 'password'), ctx.ip, ctx);
+      // Back at the login, the found address is filled in.
+      if (login) setEmailCookie(ctx, deps, login.uid, email);
+      renderResult(ctx, deps, login, { email });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      renderForm(ctx, deps, login, { identifier }, err);
+      renderForm(ctx, deps, login, values, err);
     }
   });
 
