@@ -16,9 +16,3 @@ export async function openLogin(deps: { provider: Provider }, uid: unknown): Pro
   const interaction = await deps.provider.Interaction.find(uid);
   return interaction ? { uid, uiLocales: interaction.params.ui_locales } : undefined;
 }
-
-/** `path?a=1&b=2`, leaving out parameters without a value. */
-export function withParams(path: string, params: Record<string, string | undefined>): string {
-  const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => Boolean(e[1])));
-  return query.size ? `${path}?${query}` : path;
-}

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import type { Context } from 'koa';
 import type { Translator } from './i18n.js';
+import { withParams } from './url.js';
 
 export type Template = Handlebars.TemplateDelegate;
 
@@ -27,14 +28,14 @@ export class Views {
       return root.i18n.t(key, options.hash as Record<string, unknown>);
     });
     this.#hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+    this.#hbs.registerHelper('concat', (...parts: unknown[]) => parts.slice(0, -1).join(''));
     // {{link "/path" interaction=uid}}: an in-flow link with its parameters and the language the
     // user picked in the globe menu (an RP's ui_locales would otherwise win on the next page).
-    this.#hbs.registerHelper('concat', (...parts: unknown[]) => parts.slice(0, -1).join(''));
     this.#hbs.registerHelper('link', function (this: unknown, href: string, options: Handlebars.HelperOptions) {
       const root = options.data.root as { pickedLang?: string };
-      const params = { ...(options.hash as Record<string, unknown>), lang: root.pickedLang };
-      const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
-      return query.size ? `${href}?${query}` : href;
+      const params = Object.entries(options.hash as Record<string, unknown>)
+        .map(([name, value]) => [name, typeof value === 'string' ? value : undefined] as const);
+      return withParams(href, { ...Object.fromEntries(params), lang: root.pickedLang });
     });
     for (const file of walk(viewsDir).filter((f) => f.endsWith('.hbs'))) {
       const name = path.relative(viewsDir, file).replace(/\\/g, '/').replace(/\.hbs$/, '');

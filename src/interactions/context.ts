@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Db } from '../db/database.js';
-import { pickedLocale } from '../http/i18n.js';
 import type { PageDeps } from '../http/page.js';
 import type { DuoGateway } from '../identity/factors/duo.js';
 import type { MfaDeps } from '../identity/factors/mfa.js';
@@ -25,12 +24,6 @@ export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 export function formField(ctx: Context, name: string): string {
   const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
   return typeof value === 'string' ? value : '';
-}
-
-/** Keeps the globe menu's language across a redirect between steps. */
-export function withLang(ctx: Context, url: string): string {
-  const lang = pickedLocale(ctx);
-  return lang ? `${url}?lang=${lang}` : url;
 }
 
 export async function clientName(deps: InteractionDeps, clientId: unknown): Promise<string | undefined> {

@@ -6,7 +6,8 @@ import { findAccountByEmail, updateAccount } from '../identity/accounts/reposito
 import { ACR, AMR } from '../oidc/acr.js';
 import { recordAudit } from '../security/audit.js';
 import { emailCookie, setEmailCookie } from './cookies.js';
-import { clientName, formField, withLang, type Interaction, type InteractionDeps } from './context.js';
+import { withLang } from '../http/url.js';
+import { clientName, formField, type Interaction, type InteractionDeps } from './context.js';
 import { beginSecondFactor, needsSecondFactor } from './second-factor.js';
 
 export function assertLoginPrompt(interaction: Interaction): void {

@@ -10,7 +10,8 @@ import { totpSetupView } from '../identity/factors/setup-view.js';
 import { ACR, AMR, requestsMfa } from '../oidc/acr.js';
 import { recordAudit } from '../security/audit.js';
 import { emailCookie, interactionCookie, interactionPath, setInteractionCookie } from './cookies.js';
-import { clientName, formField, withLang, type Interaction, type InteractionDeps } from './context.js';
+import { withLang } from '../http/url.js';
+import { clientName, formField, type Interaction, type InteractionDeps } from './context.js';
 import { assertLoginPrompt, loginResult, renderEmailStep } from './login.js';
 
 // L3: after the right password, "<account id>.<when>" (signed) until the second factor is passed.

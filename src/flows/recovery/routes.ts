@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError, FormError } from '../../http/errors.js';
-import { negotiateLocale, pickedLocale } from '../../http/i18n.js';
+import { negotiateLocale } from '../../http/i18n.js';
 import { formBody } from '../../http/middleware.js';
 import { errorList, errorMessage, renderPage, seeOther, setNotice, setSignedCookie, takeSignedCookie, type PageDeps } from '../../http/page.js';
 import { callingCodeOptions } from '../../identity/accounts/phone.js';
@@ -11,7 +11,8 @@ import { emailCookie, setEmailCookie } from '../../interactions/cookies.js';
 import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
 import { codeMinutes } from '../flow.js';
-import { openLogin, withParams, type OpenLogin } from '../login-link.js';
+import { withLang } from '../../http/url.js';
+import { openLogin, type OpenLogin } from '../login-link.js';
 import {
   passRecoveryDuo, passRecoverySecondFactor, recoveryInteraction, recoveryProgress, recoverySecondFactorKind, resetPassword,
   sendRecoveryCode, startRecovery, startRecoveryDuo, verifyResetCode, type RecoveryDeps,
@@ -60,9 +61,6 @@ async function loginOfFlow(ctx: Context, deps: RecoveryRouteDeps): Promise<OpenL
   return openLogin(deps, (flowId && await recoveryInteraction(deps, flowId)) || ctx.query.interaction);
 }
 
-const stepUrl = (ctx: Context, path: string, params: Record<string, string | undefined> = {}) =>
-  withParams(path, { ...params, lang: pickedLocale(ctx) });
-
 function renderStart(ctx: Context, deps: RecoveryRouteDeps, values: { email?: string; interaction?: string | undefined },
   login: OpenLogin | undefined, error?: AppError): void {
   renderPage(ctx, deps, 'recovery/start', {
@@ -108,7 +106,7 @@ function step(deps: RecoveryRouteDeps, states: RecoveryState[], handler: StepHan
   return async (ctx: Context): Promise<void> => {
     const progress = await progressOf(ctx, deps);
     if (!progress) return restart(ctx, deps, await loginOfFlow(ctx, deps), true);
-    if (!states.includes(progress.state)) return seeOther(ctx, stepUrl(ctx, STEP_PATH[progress.state] ?? PATH));
+    if (!states.includes(progress.state)) return seeOther(ctx, withLang(ctx, STEP_PATH[progress.state] ?? PATH));
     try {
       await handler(ctx, progress);
     } catch (err) {
@@ -167,7 +165,7 @@ function finish(ctx: Context, deps: RecoveryRouteDeps, email: string, login: Ope
   setFlowCookie(ctx, deps, null);
   if (login) {
     setEmailCookie(ctx, deps, login.uid, email);
-    return seeOther(ctx, stepUrl(ctx, `/interaction/${login.uid}/password`, { reset: '1' }));
+    return seeOther(ctx, withLang(ctx, `/interaction/${login.uid}/password`, { reset: '1' }));
   }
   setNotice(ctx, deps.config, 'password_changed');
   seeOther(ctx, '/account/login');
@@ -197,7 +195,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
       const locale = negotiateLocale(ctx, deps.config.locales.default, login?.uiLocales);
       const flowId = await startRecovery(deps, { email, locale, interaction: login?.uid }, ctx.ip);
       setFlowCookie(ctx, deps, flowId);
-      seeOther(ctx, stepUrl(ctx, `${PATH}/method`));
+      seeOther(ctx, withLang(ctx, `${PATH}/method`));
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       renderStart(ctx, deps, { email: email.slice(0, 254) }, login, err);
@@ -208,7 +206,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
   router.get(`${PATH}/restart`, async (ctx) => {
     const login = await loginOfFlow(ctx, deps);
     setFlowCookie(ctx, deps, null);
-    seeOther(ctx, stepUrl(ctx, PATH, { interaction: login?.uid }));
+    seeOther(ctx, withLang(ctx, PATH, { interaction: login?.uid }));
   });
 
   router.get(`${PATH}/method`, step(deps, [awaitingChannel, awaitingCode], async (ctx, progress) => {
@@ -224,7 +222,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     };
     try {
       await sendRecoveryCode(deps, progress.flowId, values.channel, values);
-      seeOther(ctx, stepUrl(ctx, `${PATH}/code`));
+      seeOther(ctx, withLang(ctx, `${PATH}/code`));
     } catch (err) {
       renderMethod(ctx, deps, progress, values, refusalOf(err));
     }
@@ -235,7 +233,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
   router.post(`${PATH}/code`, ...form, step(deps, [awaitingCode], async (ctx, progress) => {
     try {
       const next = await verifyResetCode(deps, progress.flowId, formField(ctx, 'code').slice(0, 64));
-      seeOther(ctx, stepUrl(ctx, STEP_PATH[next]!));
+      seeOther(ctx, withLang(ctx, STEP_PATH[next]!));
     } catch (err) {
       renderCode(ctx, deps, progress, refusalOf(err));
     }
@@ -243,10 +241,10 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
 
   // A new code by email at once; by SMS the number is asked again (it is not kept).
   router.post(`${PATH}/resend`, ...form, step(deps, [awaitingCode], async (ctx, progress) => {
-    if (progress.context.channel === 'sms') return seeOther(ctx, stepUrl(ctx, `${PATH}/method`, { channel: 'sms' }));
+    if (progress.context.channel === 'sms') return seeOther(ctx, withLang(ctx, `${PATH}/method`, { channel: 'sms' }));
     try {
       await sendRecoveryCode(deps, progress.flowId, 'email');
-      seeOther(ctx, stepUrl(ctx, `${PATH}/code`, { sent: '1' }));
+      seeOther(ctx, withLang(ctx, `${PATH}/code`, { sent: '1' }));
     } catch (err) {
       renderCode(ctx, deps, progress, refusalOf(err));
     }
@@ -258,7 +256,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     const value = formField(ctx, field).slice(0, 64);
     try {
       await passRecoverySecondFactor(deps, progress.flowId, field === 'code' ? { totp: value } : { recoveryCode: value }, ctx.ip, ctx);
-      seeOther(ctx, stepUrl(ctx, `${PATH}/password`));
+      seeOther(ctx, withLang(ctx, `${PATH}/password`));
     } catch (err) {
       await renderSecondFactor(ctx, deps, progress, refusalOf(err));
     }
@@ -280,7 +278,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     const [state, flowId] = (takeSignedCookie(ctx, DUO_STATE_COOKIE, PATH) ?? '').split('.');
     try {
       await passRecoveryDuo(deps, deps.duo, progress.flowId, duoCallbackUrl(deps), flowId === progress.flowId ? state : undefined, ctx.query, ctx);
-      seeOther(ctx, stepUrl(ctx, `${PATH}/password`));
+      seeOther(ctx, withLang(ctx, `${PATH}/password`));
     } catch (err) {
       await renderSecondFactor(ctx, deps, progress, refusalOf(err));
     }

@@ -4,13 +4,14 @@ import type Provider from 'oidc-provider';
 import { AppError, FormError } from '../../http/errors.js';
 import { formBody } from '../../http/middleware.js';
 import { errorList, errorMessage, renderPage, seeOther, setSignedCookie, type PageDeps } from '../../http/page.js';
-import { negotiateLocale, pickedLocale } from '../../http/i18n.js';
+import { negotiateLocale } from '../../http/i18n.js';
 import { countryOptions } from '../../identity/accounts/countries.js';
 import { setEmailCookie } from '../../interactions/cookies.js';
 import { formField } from '../../interactions/context.js';
 import { verifyCsrf } from '../../security/csrf.js';
 import { codeMinutes, findFlow } from '../flow.js';
-import { openLogin, withParams } from '../login-link.js';
+import { withLang } from '../../http/url.js';
+import { openLogin } from '../login-link.js';
 import { resendSignUpCode, startSignUp, verifySignUp, type RegistrationDeps, type SignUpInput } from './service.js';
 import type { RegistrationContext } from './state.js';
 
@@ -88,7 +89,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     try {
       const flowId = await startSignUp(deps, input, ctx.ip);
       setFlowCookie(ctx, deps, flowId);
-      seeOther(ctx, withParams('/signup/verify', { lang: pickedLocale(ctx) }));
+      seeOther(ctx, withLang(ctx, '/signup/verify'));
     } catch (err) {
       if (!(err instanceof FormError || err instanceof AppError)) throw err;
       const { password: _p, passwordConfirmation: _c, ...kept } = input;
@@ -113,7 +114,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       if (interaction) {
         // Back to the login the user came from, at the password step, address filled in.
         setEmailCookie(ctx, deps, interaction, done.email);
-        return seeOther(ctx, withParams(`/interaction/${interaction}/password`, { activated: '1', lang: pickedLocale(ctx) }));
+        return seeOther(ctx, withLang(ctx, `/interaction/${interaction}/password`, { activated: '1' }));
       }
       renderPage(ctx, deps, 'signup/activated', { title: 'signup.activatedTitle', email: done.email });
     } catch (err) {
@@ -133,7 +134,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       if (!(err instanceof AppError)) throw err;
       return renderVerify(ctx, deps, flow.email!, { error: err, uiLocales: (await openLogin(deps, flowInteraction(flow)))?.uiLocales });
     }
-    seeOther(ctx, withParams('/signup/verify', { sent: '1', lang: pickedLocale(ctx) }));
+    seeOther(ctx, withLang(ctx, '/signup/verify', { sent: '1' }));
   });
 
   /** "Start again": the form again, for the same or another address. */
@@ -157,5 +158,5 @@ async function restart(ctx: Context, deps: RegistrationRouteDeps, reason?: 'FLOW
   const interaction = login?.uid;
   setFlowCookie(ctx, deps, null);
   if (reason) return renderForm(ctx, deps, { interaction, partner: false }, new AppError(reason, 200), login?.uiLocales);
-  seeOther(ctx, withParams('/signup', { interaction, lang: pickedLocale(ctx) }));
+  seeOther(ctx, withLang(ctx, '/signup', { interaction }));
 }
