@@ -10,7 +10,6 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { ignoreCodes: [151002] } }],
   },
-  setupFiles: ['<rootDir>/test/helpers/setup.ts'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

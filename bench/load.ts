@@ -1,13 +1,38 @@
 /**
- * The benchmark's load generator. bench/run.ts forks it as a separate process so that the
- * clients (autocannon, the cookie-jar browsers) do not share the app's event loop; it takes
- * one phase at a time over IPC and answers with the measured figures.
+ * The benchmark's load generator, in a process of its own so that the clients (autocannon, the
+ * refresh chains, the cookie-jar browsers) do not share a target's event loop. It runs one
+ * phase at a time for the orchestrator (run.ts) and answers with the measured figures.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { HttpClient, loginThroughPages } from '../test/helpers/http-client.js';
-import type { Command, HttpPhase, LoginPhase, PhaseResult, Reply } from './protocol.js';
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
+import {
+  formAction,
+  hiddenInputs,
+  HttpClient,
+  loginThroughPages,
+  submitForm,
+  unescapeHtml,
+  type PageResponse,
+} from '../test/helpers/http-client.js';
+import { SoftwareAuthenticator } from '../test/helpers/software-authenticator.js';
+import { serveRequests } from './ipc.js';
+import type {
+  Command,
+  HttpPhase,
+  LoginMethod,
+  LoginPhase,
+  LoginUser,
+  PhaseResult,
+  RefreshPhase,
+  SeedRequest,
+  SeedResult,
+} from './protocol.js';
 
 const MAX_REASONS = 20;
 
@@ -28,28 +53,54 @@ function percentile(sorted: number[], p: number): number | undefined {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+function basicAuth(id: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
 // ---------------------------------------------------------------- fixed requests, autocannon
 
-interface CannonRun { result: autocannon.Result; failures: Record<string, number> }
-
-function cannon(phase: HttpPhase, seconds: number, failures: Record<string, number>): Promise<CannonRun> {
+function runHttpPhase(phase: HttpPhase): Promise<PhaseResult> {
+  const failures: Record<string, number> = {};
   const mustContain = phase.bodyMustContain;
   return new Promise((resolve, reject) => {
-    const instance = autocannon({
-      url: phase.url,
-      method: phase.method,
-      connections: phase.connections,
-      duration: seconds,
-      ...(phase.headers ? { headers: phase.headers } : {}),
-      ...(phase.body !== undefined ? { body: phase.body } : {}),
-      ...(mustContain ? {
-        verifyBody: (body: string | Buffer | undefined) => {
-          const ok = String(body ?? '').includes(mustContain);
-          if (!ok) countReason(failures, `body without ${JSON.stringify(mustContain)}: ${String(body ?? '').slice(0, 160)}`);
-          return ok;
-        },
-      } : {}),
-    }, (err: unknown, result: autocannon.Result) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve({ result, failures })));
+    const instance = autocannon(
+      {
+        url: phase.url,
+        method: phase.method,
+        connections: phase.connections,
+        duration: phase.seconds,
+        ...(phase.headers ? { headers: phase.headers } : {}),
+        ...(phase.body !== undefined ? { body: phase.body } : {}),
+        ...(mustContain
+          ? {
+              verifyBody: (body: string | Buffer | undefined) => {
+                const ok = String(body ?? '').includes(mustContain);
+                if (!ok)
+                  countReason(
+                    failures,
+                    `body without ${JSON.stringify(mustContain)}: ${String(body ?? '').slice(0, 160)}`,
+                  );
+                return ok;
+              },
+            }
+          : {}),
+      },
+      (err: unknown, result: autocannon.Result) => {
+        if (err) {
+          reject(err instanceof Error ? err : new Error(describe(err)));
+          return;
+        }
+        resolve({
+          rate: result.requests.total / result.duration,
+          completed: result.requests.total,
+          seconds: result.duration,
+          p50Ms: result.latency.p50,
+          p99Ms: result.latency.p99,
+          errors: result.errors + result.mismatches + result.non2xx,
+          failures,
+        });
+      },
+    );
     instance.on('reqError', (err: unknown) => countReason(failures, `request error: ${describe(err)}`));
     instance.on('response', (_client, statusCode) => {
       if (statusCode < 200 || statusCode >= 300) countReason(failures, `HTTP ${statusCode}`);
@@ -57,28 +108,79 @@ function cannon(phase: HttpPhase, seconds: number, failures: Record<string, numb
   });
 }
 
-async function runHttpPhase(phase: HttpPhase): Promise<PhaseResult> {
+// ---------------------------------------------------------------- refresh chains
+
+function post(
+  agent: Agent,
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      agent,
+      headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.end(body);
+  });
+}
+
+/** One keep-alive connection per chain; a chain stops only after its answer is in, so no token is lost. */
+async function runRefreshPhase(phase: RefreshPhase): Promise<PhaseResult> {
   const failures: Record<string, number> = {};
-  let warmErrors = 0;
-  let warmNon2xx = 0;
-  if (phase.warmupSeconds > 0) {
-    const { result } = await cannon(phase, phase.warmupSeconds, failures);
-    warmErrors = result.errors + result.mismatches;
-    warmNon2xx = result.non2xx;
-  }
-  const { result } = await cannon(phase, phase.seconds, failures);
+  const agent = new Agent({ keepAlive: true, maxSockets: phase.chains.length });
+  const url = new URL(`${phase.issuer}/token`);
+  const headers = {
+    authorization: basicAuth(phase.clientId, phase.clientSecret),
+    'content-type': 'application/x-www-form-urlencoded',
+  };
+  const chains = [...phase.chains];
+  const durations: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const deadline = start + phase.seconds * 1000;
+  await Promise.all(
+    chains.map(async (_, i) => {
+      while (performance.now() < deadline && chains[i]) {
+        const began = performance.now();
+        try {
+          const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: chains[i] }).toString();
+          const res = await post(agent, url, headers, body);
+          const answer =
+            res.status === 200 ? (JSON.parse(res.text) as { refresh_token?: string; id_token?: string }) : {};
+          if (!answer.refresh_token || !answer.id_token) {
+            throw new Error(`HTTP ${res.status} ${res.text.slice(0, 120)}`);
+          }
+          chains[i] = answer.refresh_token;
+          durations.push(performance.now() - began);
+        } catch (err) {
+          errors += 1;
+          countReason(failures, describe(err));
+          chains[i] = ''; // refused or lost: this chain is over
+        }
+      }
+    }),
+  );
+  agent.destroy();
+  const sorted = durations.sort((a, b) => a - b);
+  const seconds = (performance.now() - start) / 1000;
   return {
-    name: phase.name,
-    unit: 'req/s',
-    rate: result.requests.total / result.duration,
-    completed: result.requests.total,
-    seconds: result.duration,
-    concurrency: phase.connections,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: warmErrors + result.errors + result.mismatches,
-    non2xx: warmNon2xx + result.non2xx,
+    rate: durations.length / seconds,
+    completed: durations.length,
+    seconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    errors,
     failures,
+    chains: chains.filter(Boolean),
   };
 }
 
@@ -97,115 +199,223 @@ function decodeJwtPayload(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
-/** One fresh browser: authorization request with PKCE, email, password, consent, then the RP's code exchange. */
-async function oneLogin(phase: LoginPhase, user: { email: string; password: string }): Promise<void> {
+interface Tokens {
+  access_token: string;
+  id_token: string;
+  refresh_token?: string;
+}
+
+type LoginTarget = Omit<LoginPhase, 'kind' | 'method' | 'users' | 'workers' | 'seconds'>;
+
+/** An RP's authorization request (PKCE, state, nonce), as a fresh browser starts a login. */
+function authorizationRequest(target: LoginTarget, extra: Record<string, string> = {}) {
   const verifier = randomBytes(32).toString('base64url');
   const state = randomBytes(12).toString('base64url');
   const nonce = randomBytes(12).toString('base64url');
-  const authorization = new URL(`${phase.issuer}/auth`);
-  authorization.search = new URLSearchParams({
-    client_id: phase.clientId,
+  const url = new URL(`${target.issuer}/auth`);
+  url.search = new URLSearchParams({
+    client_id: target.clientId,
     response_type: 'code',
-    redirect_uri: phase.redirectUri,
+    redirect_uri: target.redirectUri,
     scope: 'openid email profile',
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...extra,
   }).toString();
+  return { url: url.toString(), verifier, state, nonce };
+}
 
-  const browser = new HttpClient({ 'accept-language': 'en' });
-  const last = await loginThroughPages(browser, authorization.toString(), phase.redirectUri, user);
-  if (!last.location?.startsWith(`${phase.redirectUri}?`)) {
+/** The RP's side of the end of a login: the callback's code exchanged at /token, and the checks. */
+async function redeem(
+  target: LoginTarget,
+  last: PageResponse,
+  request: ReturnType<typeof authorizationRequest>,
+): Promise<Tokens> {
+  if (!last.location?.startsWith(`${target.redirectUri}?`)) {
     throw new LoginFailure(`login stopped at ${step(last.url)} with HTTP ${last.status}`);
   }
   const callback = new URL(last.location);
   const code = callback.searchParams.get('code');
   if (!code) throw new LoginFailure(`callback without a code: error=${callback.searchParams.get('error') ?? '?'}`);
-  if (callback.searchParams.get('state') !== state) throw new LoginFailure('callback with the wrong state');
+  if (callback.searchParams.get('state') !== request.state) throw new LoginFailure('callback with the wrong state');
 
-  const res = await fetch(`${phase.issuer}/token`, {
+  const res = await fetch(`${target.issuer}/token`, {
     method: 'POST',
     headers: {
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(phase.clientId)}:${encodeURIComponent(phase.clientSecret)}`).toString('base64')}`,
+      authorization: basicAuth(target.clientId, target.clientSecret),
       'content-type': 'application/x-www-form-urlencoded',
     },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: phase.redirectUri, code_verifier: verifier }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: target.redirectUri,
+      code_verifier: request.verifier,
+    }),
   });
   const text = await res.text();
   if (res.status !== 200) throw new LoginFailure(`code exchange: HTTP ${res.status} ${text.slice(0, 160)}`);
-  const tokens = JSON.parse(text) as { access_token?: string; id_token?: string };
-  if (!tokens.access_token || !tokens.id_token) throw new LoginFailure('code exchange answered without access_token and id_token');
-  if (decodeJwtPayload(tokens.id_token).nonce !== nonce) throw new LoginFailure('id_token with the wrong nonce');
+  const tokens = JSON.parse(text) as Partial<Tokens>;
+  if (!tokens.access_token || !tokens.id_token)
+    throw new LoginFailure('code exchange answered without access_token and id_token');
+  if (decodeJwtPayload(tokens.id_token).nonce !== request.nonce)
+    throw new LoginFailure('id_token with the wrong nonce');
+  return tokens as Tokens;
 }
 
-interface LoopOutcome { durations: number[]; errors: number; elapsedSeconds: number }
-
-async function loginLoop(phase: LoginPhase, seconds: number, failures: Record<string, number>): Promise<LoopOutcome> {
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  const durations: number[] = [];
-  let errors = 0;
-  let next = 0;
-  await Promise.all(Array.from({ length: phase.workers }, async () => {
-    while (performance.now() < deadline) {
-      const user = phase.users[next++ % phase.users.length]!;
-      const began = performance.now();
-      try {
-        await oneLogin(phase, user);
-        durations.push(performance.now() - began);
-      } catch (err) {
-        errors += 1;
-        countReason(failures, describe(err));
-        await new Promise((resolve) => setTimeout(resolve, 20)); // no hot loop when the server is down
-      }
-    }
-  }));
-  // Logins started before the deadline are allowed to finish; the window includes that drain.
-  return { durations, errors, elapsedSeconds: (performance.now() - start) / 1000 };
+/**
+ * One fresh browser logging in with a password: authorization request with PKCE, email,
+ * password, consent, then the RP's code exchange.
+ */
+async function passwordLogin(
+  target: LoginTarget,
+  user: LoginUser,
+  extra: Record<string, string> = {},
+): Promise<Tokens> {
+  const request = authorizationRequest(target, extra);
+  const browser = new HttpClient({ 'accept-language': 'en' });
+  return redeem(target, await loginThroughPages(browser, request.url, target.redirectUri, user), request);
 }
+
+/** Each benchmark user's passkey, held by this process's software authenticator. */
+const passkeys = new Map<string, SoftwareAuthenticator>();
+
+/**
+ * Enrols a passkey for each user that has none here, as its owner would: a password login to
+ * the console, the password again on the Security page, then the authenticator's answer.
+ */
+async function enrolPasskeys(target: LoginTarget, users: LoginUser[]): Promise<void> {
+  for (const user of users) {
+    if (passkeys.has(user.email)) continue;
+    const browser = new HttpClient({ 'accept-language': 'en' });
+    const callback = `${target.issuer}/account/callback`;
+    const signedIn = await loginThroughPages(browser, `${target.issuer}/account`, callback, user);
+    if (!signedIn.location?.startsWith(callback))
+      throw new LoginFailure(`console login stopped at ${step(signedIn.url)}`);
+    await browser.follow(signedIn.location);
+    const security = await browser.request(`${target.issuer}/account/security`);
+    const started = await submitForm(browser, security, '/passkeys/start', { current_password: user.password });
+    const page = await browser.follow(started.location ?? security.url);
+    const options = page.body.match(/<script type="application\/json" id="passkey-options">([\s\S]*?)<\/script>/)?.[1];
+    if (!options) throw new LoginFailure(`no passkey options at ${step(page.url)} (HTTP ${page.status})`);
+    const authenticator = new SoftwareAuthenticator(target.issuer);
+    const added = await submitForm(browser, page, '/account/security/passkeys', {
+      name: 'bench',
+      response: JSON.stringify(authenticator.create(JSON.parse(options) as PublicKeyCredentialCreationOptionsJSON)),
+    });
+    if (!added.location?.includes('done=passkey-added'))
+      throw new LoginFailure(`passkey not added (HTTP ${added.status})`);
+    passkeys.set(user.email, authenticator);
+  }
+}
+
+/**
+ * One fresh browser logging in with a passkey alone (issue 17): authorization request, the email
+ * step's request for a challenge, the authenticator's signed answer, consent, code exchange. No
+ * bcrypt: an ECDSA P-256 signature check instead.
+ */
+async function passkeyLogin(target: LoginTarget, user: LoginUser): Promise<Tokens> {
+  const authenticator = passkeys.get(user.email);
+  if (!authenticator) throw new LoginFailure(`no passkey enrolled for ${user.email}`);
+  const request = authorizationRequest(target);
+  const browser = new HttpClient({ 'accept-language': 'en' });
+  const page = await browser.follow(request.url, target.redirectUri);
+  const optionsUrl = page.body.match(/data-options-url="([^"]+)"/)?.[1];
+  if (!optionsUrl) throw new LoginFailure(`no passkey form at ${step(page.url)} (HTTP ${page.status})`);
+  const challenge = await browser.request(new URL(unescapeHtml(optionsUrl), page.url).toString(), {
+    form: { _csrf: hiddenInputs(page.body, '/passkey')._csrf ?? '' },
+  });
+  if (challenge.status !== 200) throw new LoginFailure(`passkey options: HTTP ${challenge.status}`);
+  const options = JSON.parse(challenge.body) as PublicKeyCredentialRequestOptionsJSON;
+  const answered = await submitForm(browser, page, '/passkey', {
+    response: JSON.stringify(authenticator.get(options)),
+  });
+  let last = answered.location ? await browser.follow(answered.location, target.redirectUri) : answered;
+  if (!last.location && formAction(last.body, '/confirm')) {
+    const consented = await submitForm(browser, last, '/confirm', {});
+    last = consented.location?.startsWith(target.redirectUri)
+      ? consented
+      : await browser.follow(consented.location ?? last.url, target.redirectUri);
+  }
+  return redeem(target, last, request);
+}
+
+/** Each way of logging in the benchmark knows, and what it needs done once before it is timed. */
+const LOGINS: Record<
+  LoginMethod,
+  {
+    login: (target: LoginTarget, user: LoginUser) => Promise<unknown>;
+    prepare?: (target: LoginTarget, users: LoginUser[]) => Promise<void>;
+  }
+> = {
+  password: { login: passwordLogin },
+  passkey: { login: passkeyLogin, prepare: enrolPasskeys },
+};
 
 async function runLoginPhase(phase: LoginPhase): Promise<PhaseResult> {
   const failures: Record<string, number> = {};
-  const warm = phase.warmupSeconds > 0 ? await loginLoop(phase, phase.warmupSeconds, failures) : undefined;
-  const run = await loginLoop(phase, phase.seconds, failures);
-  const sorted = [...run.durations].sort((a, b) => a - b);
+  const { login, prepare } = LOGINS[phase.method];
+  await prepare?.(phase, phase.users);
+  const start = performance.now();
+  const deadline = start + phase.seconds * 1000;
+  const durations: number[] = [];
+  let errors = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: phase.workers }, async () => {
+      while (performance.now() < deadline) {
+        const user = phase.users[next++ % phase.users.length]!;
+        const began = performance.now();
+        try {
+          await login(phase, user);
+          durations.push(performance.now() - began);
+        } catch (err) {
+          errors += 1;
+          countReason(failures, describe(err));
+          await new Promise((resolve) => setTimeout(resolve, 20)); // no hot loop when the server is down
+        }
+      }
+    }),
+  );
+  // Logins started before the deadline finish; the window includes that drain.
+  const seconds = (performance.now() - start) / 1000;
+  const sorted = durations.sort((a, b) => a - b);
   return {
-    name: phase.name,
-    unit: 'logins/s',
-    rate: run.durations.length / run.elapsedSeconds,
-    completed: run.durations.length,
-    seconds: run.elapsedSeconds,
-    concurrency: phase.workers,
+    rate: durations.length / seconds,
+    completed: durations.length,
+    seconds,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
-    errors: (warm?.errors ?? 0) + run.errors,
-    non2xx: undefined,
+    errors,
     failures,
   };
 }
 
-// ---------------------------------------------------------------- IPC
-
-function reply(message: Reply): void {
-  process.send?.(message);
+async function seed(request: SeedRequest): Promise<SeedResult> {
+  const result: SeedResult = { accessTokens: [], refreshTokens: [] };
+  for (let i = 0; i < request.count; i += 1) {
+    const tokens = await passwordLogin(request, request.users[i % request.users.length]!, {
+      scope: 'openid email profile offline_access',
+      prompt: 'consent',
+    });
+    if (!tokens.refresh_token) throw new Error('a login with offline_access gave no refresh token');
+    result.accessTokens.push(tokens.access_token);
+    result.refreshTokens.push(tokens.refresh_token);
+  }
+  return result;
 }
 
-process.on('message', (raw) => {
-  const command = raw as Command;
-  if (command.kind === 'exit') {
-    process.disconnect();
-    process.exit(0);
+serveRequests(async (raw) => {
+  const command = raw as unknown as Command;
+  switch (command.kind) {
+    case 'http':
+      return runHttpPhase(command);
+    case 'refresh':
+      return runRefreshPhase(command);
+    case 'logins':
+      return runLoginPhase(command);
+    case 'seed':
+      return seed(command);
   }
-  const work = command.kind === 'http' ? runHttpPhase(command) : runLoginPhase(command);
-  work.then(
-    (result) => reply({ id: command.id, result }),
-    (err: unknown) => reply({ id: command.id, error: describe(err) }),
-  );
 });
-
-// The orchestrator went away (crash, kill): do not linger.
-process.on('disconnect', () => process.exit(0));
-// Ctrl-C reaches the whole process group; the orchestrator stops this process itself, in order.
-process.on('SIGINT', () => undefined);
-process.on('SIGTERM', () => undefined);

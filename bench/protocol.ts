@@ -1,10 +1,8 @@
-/** Messages between the benchmark's orchestrator (bench/run.ts, hosts the app) and its load process (bench/load.ts). */
+/** What the orchestrator (run.ts) asks of the load process (load.ts), and what it answers. */
 
 /** A fixed HTTP request fired over and over by autocannon. */
 export interface HttpPhase {
   kind: 'http';
-  id: number;
-  name: string;
   url: string;
   method: 'GET' | 'POST';
   headers?: Record<string, string>;
@@ -13,49 +11,74 @@ export interface HttpPhase {
   bodyMustContain?: string;
   connections: number;
   seconds: number;
-  warmupSeconds: number;
+}
+
+/**
+ * Refresh-token grants with rotation: each connection holds one chain and always sends the
+ * refresh token the previous answer gave it. A chain whose token is refused is dropped.
+ */
+export interface RefreshPhase {
+  kind: 'refresh';
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** The current token of each chain; the answer gives them back, rotated. */
+  chains: string[];
+  seconds: number;
+}
+
+/** How a benchmark user proves who they are: the password, or a passkey alone (issue 17; enrolled before the phase). */
+export type LoginMethod = 'password' | 'passkey';
+
+export interface LoginUser {
+  email: string;
+  password: string;
 }
 
 /** Complete logins through the hosted pages, ending with a code exchange at /token. */
 export interface LoginPhase {
   kind: 'logins';
-  id: number;
-  name: string;
+  method: LoginMethod;
   issuer: string;
   clientId: string;
   clientSecret: string;
   redirectUri: string;
-  users: { email: string; password: string }[];
+  users: LoginUser[];
   workers: number;
   seconds: number;
-  warmupSeconds: number;
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** Logins that keep their tokens (offline_access), for the userinfo and refresh phases. */
+export interface SeedRequest {
+  kind: 'seed';
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  users: LoginUser[];
+  count: number;
+}
 
-/** A phase as the orchestrator describes it; the id is added when it is sent. */
-export type PhaseCommand = DistributiveOmit<HttpPhase | LoginPhase, 'id'>;
-
-export type Command = HttpPhase | LoginPhase | { kind: 'exit' };
+export type Command = HttpPhase | RefreshPhase | LoginPhase | SeedRequest;
 
 export interface PhaseResult {
-  name: string;
-  unit: 'req/s' | 'logins/s';
-  /** Completed operations (responses, or logins with a successful code exchange) per second. */
+  /** Completed operations (2xx answers with the right body, or whole logins) per second. */
   rate: number;
   /** Completed operations in the measured window. */
   completed: number;
   /** Length of the measured window, in seconds. */
   seconds: number;
-  concurrency: number;
   p50Ms: number | undefined;
   p99Ms: number | undefined;
-  /** Connection errors, timeouts, exceptions, wrong bodies, failed logins (warm-up included). */
+  /** Connection errors, timeouts, wrong bodies, statuses outside 2xx, failed logins. */
   errors: number;
-  /** Responses with a status outside 2xx (warm-up included); undefined where it does not apply. */
-  non2xx: number | undefined;
   /** Why operations failed, with counts, so a failing run says what went wrong. */
   failures: Record<string, number>;
+  /** Refresh phases: the chains' tokens after the phase. */
+  chains?: string[];
 }
 
-export type Reply = { id: number; result: PhaseResult } | { id: number; error: string };
+export interface SeedResult {
+  accessTokens: string[];
+  refreshTokens: string[];
+}

@@ -1,30 +1,43 @@
 /**
- * `npm run bench`: throughput of the production app on this machine, on loopback only.
+ * `npm run bench`: Monban against the library it is built on, on this machine, loopback only.
  *
- * The app (createApp, production configuration: bcrypt cost from config/default.json) runs in
- * this process against a scratch PostgreSQL database and its own Redis key prefix; the load
- * comes from a forked process (bench/load.ts) so the clients do not share the app's event loop.
- * Phases: discovery, client_credentials tokens, introspection (autocannon), and complete
- * password logins through the hosted pages ending with a PKCE code exchange (cookie-jar
- * browsers). Exits non-zero when any phase saw an error.
+ * Everything runs from the built code (dist/), each in a process of its own: the orchestrator
+ * (this file), the load generator (load.ts), Monban on PostgreSQL + Redis (target.ts, production
+ * configuration and bcrypt cost), a bare oidc-provider in memory with the same token format
+ * (baseline.ts), Monban on the embedded default (PGlite on disk, no Redis), and Monban with
+ * WEB_CONCURRENCY workers. Each figure alternates Monban and baseline phases (the order swaps
+ * every round) and reports medians, so a machine that gets busier mid-run skews both sides alike.
  *
- * Knobs (environment): BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_CONNECTIONS (16),
- * BENCH_LOGIN_WORKERS (8), BENCH_USERS (4).
+ * Printed and written to bench/results/<time>.json: each figure with its ratio to the baseline
+ * and the issue's goal, p50/p99, CPU per request (process CPU time / completed requests), and for
+ * logins PostgreSQL statements and Redis commands per login counted by the app's own
+ * instrumentation, PostgreSQL CPU per login, the bcrypt ceiling measured in the same run, Redis
+ * bytes per live session, memory, worker scaling and the load average. Exits non-zero when a
+ * phase saw errors (a missed goal is reported, not fatal: this box is shared).
+ *
+ * Knobs (environment): BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_ROUNDS (3),
+ * BENCH_CONNECTIONS (16), BENCH_LOGIN_WORKERS (8), BENCH_USERS (4), BENCH_WORKERS (worker counts
+ * for the scaling figures, default "2,<cores>"; "" skips them), BENCH_EMBEDDED (1; 0 skips),
+ * BENCH_RESULTS_DIR (bench/results).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import bcrypt from 'bcrypt';
-import { createClient } from '../src/admin/clients.js';
-import { createApp, type App } from '../src/app.js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { loadConfig } from '../src/config/load.js';
-import type { Config } from '../src/config/schema.js';
-import { createAccount } from '../src/identity/accounts/service.js';
+import { difference, type StorageCounts } from '../src/observability/storage-counters.js';
 import { freePort } from '../test/helpers/app.js';
 import { createScratchDatabase } from '../test/helpers/databases.js';
-import { TEST_REDIS_URL } from '../test/helpers/env.js';
-import type { Command, PhaseCommand, PhaseResult, Reply } from './protocol.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/helpers/env.js';
+import type { BaselineStarted } from './baseline.js';
+import { cpuAvailable, cpuMs } from './cpu.js';
+import { Child } from './ipc.js';
+import type { Command, LoginMethod, LoginUser, PhaseResult, SeedResult } from './protocol.js';
+import { report, type BenchResults, type FigureResult, type Side } from './report.js';
+import type { TargetStarted } from './target.js';
 
 // ---------------------------------------------------------------- settings
 
@@ -38,20 +51,48 @@ function numberFromEnv(name: string, fallback: number, { integer = false, min = 
   return value;
 }
 
+const CORES = os.availableParallelism();
 const SECONDS = numberFromEnv('BENCH_SECONDS', 5, { min: 1 });
 const WARMUP_SECONDS = numberFromEnv('BENCH_WARMUP_SECONDS', 1);
+const ROUNDS = numberFromEnv('BENCH_ROUNDS', 3, { integer: true, min: 1 });
 const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 16, { integer: true, min: 1 });
 const LOGIN_WORKERS = numberFromEnv('BENCH_LOGIN_WORKERS', 8, { integer: true, min: 1 });
 const USER_COUNT = numberFromEnv('BENCH_USERS', 4, { integer: true, min: 1 });
-/** Generous bound for each phase's answer from the load process (warm-up, run, drain of slow logins). */
-const PHASE_TIMEOUT_MS = (WARMUP_SECONDS + SECONDS) * 1000 + 60_000;
-const TEARDOWN_TIMEOUT_MS = 20_000;
+const EMBEDDED = process.env.BENCH_EMBEDDED !== '0';
+const WORKER_COUNTS = [
+  ...new Set(
+    (process.env.BENCH_WORKERS ?? `2,${CORES}`)
+      .split(',')
+      .filter((s) => s.trim() !== '')
+      .map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n) || n < 2)
+          throw new Error(`BENCH_WORKERS: worker counts are whole numbers >= 2, got "${s}"`);
+        return n;
+      }),
+  ),
+];
+/** Instead of the figures: this many seconds of steady mixed load, watching Monban's memory. */
+const SOAK_SECONDS = numberFromEnv('BENCH_SOAK_SECONDS', 0);
+const SOAK_SAMPLE_MS = 10_000;
+const RESULTS_DIR = path.resolve(process.env.BENCH_RESULTS_DIR ?? 'bench/results');
+/** Generous bound for each request to a child (a phase, a start, a seed of logins). */
+const CHILD_TIMEOUT_MS = (WARMUP_SECONDS + SECONDS) * 1000 + 120_000;
+/** Starting a target (migrations, users hashed at the production cost; PGlite) can take minutes on a busy machine. */
+const START_TIMEOUT_MS = 600_000;
+const TEARDOWN_TIMEOUT_MS = 30_000;
 
 /** Login throttling would stop the benchmark after a few hundred logins from 127.0.0.1. */
 const RAISED_LIMIT = { points: 1_000_000_000, durationSeconds: 60 };
 const RATE_LIMITS = { loginPerAccountAndIp: RAISED_LIMIT, loginPerAccount: RAISED_LIMIT, loginPerIp: RAISED_LIMIT };
+/** The same for passkey sign-ins (a success gives back the account's count, never the IP's). */
+const PASSKEY_LIMITS = { attemptsPerAccount: RAISED_LIMIT, attemptsPerIp: RAISED_LIMIT };
 
 const PASSWORD = 'Sakura-Tide-Ocean-2026!';
+const REDIRECT_URI = 'http://127.0.0.1:8976/bench/callback';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const script = (name: string) => path.join(here, `${name}.js`);
 
 // ---------------------------------------------------------------- helpers
 
@@ -59,173 +100,225 @@ function basicAuth(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+const median = (values: number[]): number => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function clientCredentialsToken(issuer: string, clientId: string, secret: string): Promise<string> {
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  const body = (await res.json()) as { access_token?: string };
+  if (res.status !== 200 || !body.access_token)
+    throw new Error(`client_credentials at ${issuer} failed: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
 }
 
-function describeLimits(limits: Config['rateLimits']): string {
-  const one = (l: { points: number; durationSeconds: number }) => `${l.points}/${l.durationSeconds}s`;
-  return `per account+IP ${one(limits.loginPerAccountAndIp)}, per account ${one(limits.loginPerAccount)}, per IP ${one(limits.loginPerIp)}`;
+/** Bytes Redis holds for the keys under a prefix (MEMORY USAGE, which includes its own overhead). */
+async function redisBytes(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number }> {
+  let cursor = '0';
+  let keys = 0;
+  let bytes = 0;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (batch.length === 0) continue;
+    const pipeline = redis.pipeline();
+    for (const key of batch) pipeline.memory('USAGE', key);
+    for (const [err, used] of (await pipeline.exec()) ?? []) {
+      if (err || typeof used !== 'number') continue;
+      keys += 1;
+      bytes += used;
+    }
+  } while (cursor !== '0');
+  return { keys, bytes };
 }
 
-/** Removes every Redis key under the benchmark's prefix (tokens, sessions, limiter counters). */
-async function deleteRedisKeys(app: App, prefix: string): Promise<number> {
-  const redis = app.redis;
-  if (!redis) return 0;
-  let deleted = 0;
+async function deleteRedisKeys(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   do {
-    const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = nextCursor;
-    if (keys.length) deleted += await redis.unlink(...keys);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
   } while (cursor !== '0');
-  return deleted;
 }
 
-// ---------------------------------------------------------------- the load process
+// ---------------------------------------------------------------- measuring one phase
 
-class LoadProcess {
-  readonly #child: ChildProcess;
-  readonly #pending = new Map<number, { resolve(r: PhaseResult): void; reject(e: Error): void }>();
-  #nextId = 1;
+/** A process under test: its IPC child, the pids whose CPU is its CPU, and its counters if it has them. */
+interface Target {
+  name: string;
+  child: Child;
+  issuer: string;
+  /** Cluster primaries: the workers' CPU counts too. */
+  tree: boolean;
+  counters: boolean;
+}
 
-  constructor() {
-    const script = fileURLToPath(new URL('./load.ts', import.meta.url));
-    // process.execArgv carries tsx's loader flags, so the child runs TypeScript like this process.
-    this.#child = fork(script, [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.#child.on('message', (raw) => {
-      const message = raw as Reply;
-      const waiter = this.#pending.get(message.id);
-      if (!waiter) return;
-      this.#pending.delete(message.id);
-      if ('error' in message) waiter.reject(new Error(message.error));
-      else waiter.resolve(message.result);
-    });
-    // A send to a child that has gone away is reported by send's callback; do not crash on it.
-    this.#child.on('error', () => undefined);
-    this.#child.on('exit', (code, signal) => {
-      for (const waiter of this.#pending.values()) waiter.reject(new Error(`load process exited (${signal ?? code})`));
-      this.#pending.clear();
-    });
+interface Measured {
+  result: PhaseResult;
+  /** Operations completed in the warm-up before the window (they leave state behind too). */
+  warmupCompleted: number;
+  cpuMs: number;
+  pgCpuMs: number;
+  counts: StorageCounts | undefined;
+}
+
+class Bench {
+  readonly errors: string[] = [];
+
+  constructor(
+    private readonly load: Child,
+    private readonly pgBackendsCpu: () => Promise<number>,
+  ) {}
+
+  async #counters(target: Target): Promise<StorageCounts | undefined> {
+    return target.counters ? target.child.request<StorageCounts>({ kind: 'counters' }, CHILD_TIMEOUT_MS) : undefined;
   }
 
-  run(command: PhaseCommand): Promise<PhaseResult> {
-    const id = this.#nextId++;
-    return withTimeout(new Promise<PhaseResult>((resolve, reject) => {
-      if (!this.#child.connected) {
-        reject(new Error('the load process is gone'));
-        return;
-      }
-      this.#pending.set(id, { resolve, reject });
-      this.#child.send({ ...command, id } as Command, (err) => {
-        if (!err) return;
-        this.#pending.delete(id);
-        reject(err);
-      });
-    }), PHASE_TIMEOUT_MS, `phase "${command.name}"`);
+  /** A warm-up of the same phase (its errors count, its figures do not), then the measured window. */
+  async measure(target: Target, label: string, command: Command): Promise<Measured> {
+    let warmupCompleted = 0;
+    if (WARMUP_SECONDS > 0) {
+      const warm = await this.load.request<PhaseResult>({ ...command, seconds: WARMUP_SECONDS }, CHILD_TIMEOUT_MS);
+      this.#noteErrors(`${label} (warm-up)`, warm);
+      warmupCompleted = warm.completed;
+      if (command.kind === 'refresh') command = { ...command, chains: warm.chains ?? [] };
+    }
+    const countsBefore = await this.#counters(target);
+    const pgBefore = await this.pgBackendsCpu();
+    const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
+    const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
+    const cpu = cpuMs([target.child.pid], { children: target.tree }) - cpuBefore;
+    const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
+    const countsAfter = await this.#counters(target);
+    this.#noteErrors(label, result);
+    return {
+      result,
+      warmupCompleted,
+      cpuMs: cpu,
+      pgCpuMs: pgCpu,
+      counts: countsBefore && countsAfter ? difference(countsAfter, countsBefore) : undefined,
+    };
   }
 
-  /** Asks the load process to leave, and kills it if it does not within a few seconds. */
-  async close(): Promise<void> {
-    const child = this.#child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    if (child.connected) child.send({ kind: 'exit' } satisfies Command, (err) => { if (err) child.kill(); });
-    else child.kill();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+  #noteErrors(label: string, result: PhaseResult): void {
+    if (result.errors === 0) return;
+    const reasons = Object.entries(result.failures)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, count]) => `    ${count} x ${reason}`);
+    this.errors.push(`${label}: ${result.errors} errors\n${reasons.join('\n')}`);
   }
 }
 
-// ---------------------------------------------------------------- report
-
-function formatNumber(value: number | undefined, digits: number): string {
-  return value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
-  const line = (row: string[]) => `| ${row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, col) => (col === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join('\n');
-}
-
-function report(results: PhaseResult[], context: string[]): string {
-  const rows = [
-    ['Phase', 'Throughput', 'p50 ms', 'p99 ms', 'Completed', 'Window s', 'Concurrency', 'Errors', 'Non-2xx'],
-    ...results.map((r) => [
-      r.name,
-      `${formatNumber(r.rate, 1)} ${r.unit}`,
-      formatNumber(r.p50Ms, 1),
-      formatNumber(r.p99Ms, 1),
-      String(r.completed),
-      formatNumber(r.seconds, 1),
-      String(r.concurrency),
-      String(r.errors),
-      r.non2xx === undefined ? '-' : String(r.non2xx),
-    ]),
-  ];
-  const lines = ['', 'Monban benchmark', ...context.map((c) => `  ${c}`), '', table(rows)];
-  const failing = results.filter((r) => r.errors > 0 || (r.non2xx ?? 0) > 0);
-  for (const r of failing) {
-    lines.push('', `Failures in "${r.name}":`);
-    for (const [reason, count] of Object.entries(r.failures).sort((a, b) => b[1] - a[1])) lines.push(`  ${count} x ${reason}`);
-  }
-  return lines.join('\n');
+/** Medians of the rounds' figures for one side of a comparison. */
+function side(runs: Measured[], ops = (m: Measured) => m.result.completed): Side {
+  const completed = runs.reduce((sum, m) => sum + ops(m), 0);
+  const per = (value: number) => (completed > 0 ? value / completed : NaN);
+  const counts = runs.every((m) => m.counts) ? runs.map((m) => m.counts!) : undefined;
+  return {
+    rate: median(runs.map((m) => m.result.rate)),
+    rates: runs.map((m) => m.result.rate),
+    p50Ms: median(runs.map((m) => m.result.p50Ms ?? NaN)),
+    p99Ms: median(runs.map((m) => m.result.p99Ms ?? NaN)),
+    completed,
+    cpuMsPerOp: per(runs.reduce((sum, m) => sum + m.cpuMs, 0)),
+    pgCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.pgCpuMs, 0)),
+    ...(counts
+      ? {
+          dbStatementsPerOp: per(counts.reduce((sum, c) => sum + c.dbStatements, 0)),
+          redisCommandsPerOp: per(counts.reduce((sum, c) => sum + c.redisCommands, 0)),
+          redisRoundTripsPerOp: per(counts.reduce((sum, c) => sum + c.redisRoundTrips, 0)),
+        }
+      : {}),
+    errors: runs.reduce((sum, m) => sum + m.result.errors, 0),
+  };
 }
 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
+  const startedAt = new Date();
   const defaults = loadConfig({ env: {} });
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const redirectUri = 'http://127.0.0.1:8976/bench/callback';
+  const secret = randomBytes(32).toString('base64');
   const redisKeyPrefix = `monban-bench:${randomBytes(6).toString('hex')}:`;
   const scratch = await createScratchDatabase();
   const scratchName = new URL(scratch.url).pathname.slice(1);
-  const configure = () => loadConfig({
-    env: { ...process.env, NODE_ENV: undefined },
-    overrides: {
-      port,
-      issuer,
-      databaseUrl: scratch.url,
-      redisUrl: TEST_REDIS_URL,
-      secret: randomBytes(32).toString('base64'),
-      dataDir: 'memory://',
-      redisKeyPrefix,
-      logLevel: 'warn',
-      rateLimits: RATE_LIMITS,
-    },
-  });
+  const embeddedDir = mkdtempSync(path.join(os.tmpdir(), 'monban-bench-embedded-'));
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 2 });
+  const admin = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
 
-  let app: App | undefined;
-  let load: LoadProcess | undefined;
+  /** CPU of the PostgreSQL backends serving the benchmark's scratch database (same machine). */
+  const pgBackendsCpu = async () => {
+    if (!cpuAvailable) return NaN;
+    const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [
+      scratchName,
+    ]);
+    return cpuMs(rows.map((r) => r.pid));
+  };
+
+  const children: Child[] = [];
+  const spawn = (name: string, file: string, env: NodeJS.ProcessEnv = {}) => {
+    const child = new Child(name, script(file), env);
+    children.push(child);
+    return child;
+  };
+  const monbanOverrides = (port: number, extra: Record<string, unknown> = {}) => ({
+    port,
+    issuer: `http://127.0.0.1:${port}`,
+    databaseUrl: scratch.url,
+    redisUrl: TEST_REDIS_URL,
+    secret,
+    dataDir: 'memory://',
+    redisKeyPrefix,
+    logLevel: 'warn',
+    rateLimits: RATE_LIMITS,
+    passkeys: PASSKEY_LIMITS,
+    ...extra,
+  });
+  const startMonban = async (name: string, overrides: Record<string, unknown>, setup: boolean) => {
+    const port = overrides.port as number;
+    const child = spawn(name, 'target', { BENCH_TARGET: JSON.stringify({ port, overrides }) });
+    const started = await child.request<TargetStarted>(
+      {
+        kind: 'start',
+        ...(setup ? { setup: { redirectUri: REDIRECT_URI, users: USER_COUNT, password: PASSWORD } } : {}),
+      },
+      START_TIMEOUT_MS,
+    );
+    return { child, started, issuer: `http://127.0.0.1:${started.port}` };
+  };
+
   let tearingDown: Promise<void> | undefined;
-  const teardown = () => (tearingDown ??= (async () => {
-    // Whatever hangs here, the process still ends.
-    setTimeout(() => {
-      console.error(`bench: teardown took longer than ${TEARDOWN_TIMEOUT_MS} ms; exiting anyway`);
-      process.exit(process.exitCode ?? 2);
-    }, TEARDOWN_TIMEOUT_MS).unref();
-    const steps: [string, () => Promise<unknown>][] = [
-      ['stopping the load process', async () => load?.close()],
-      ['deleting Redis keys', async () => app && deleteRedisKeys(app, redisKeyPrefix)],
-      ['stopping the app', async () => app?.stop()],
-      ['dropping the scratch database', () => scratch.drop()],
-    ];
-    for (const [what, step] of steps) {
-      await step().catch((err: unknown) => console.error(`bench: ${what} failed:`, err));
-    }
-  })());
-  let interrupted = false;
+  const teardown = () =>
+    (tearingDown ??= (async () => {
+      setTimeout(() => {
+        console.error(`bench: teardown took longer than ${TEARDOWN_TIMEOUT_MS} ms; exiting anyway`);
+        process.exit(process.exitCode ?? 2);
+      }, TEARDOWN_TIMEOUT_MS).unref();
+      const steps: [string, () => Promise<unknown>][] = [
+        ['stopping the processes', () => Promise.all(children.map((c) => c.close()))],
+        ['deleting Redis keys', () => deleteRedisKeys(redis, redisKeyPrefix)],
+        ['closing connections', () => Promise.all([redis.quit(), admin.end()])],
+        ['dropping the scratch database', () => scratch.drop()],
+        [
+          'removing the embedded data',
+          () => {
+            rmSync(embeddedDir, { recursive: true, force: true });
+            return Promise.resolve();
+          },
+        ],
+      ];
+      for (const [what, step] of steps) {
+        await step().catch((err: unknown) => console.error(`bench: ${what} failed:`, err));
+      }
+    })());
   const onSignal = (signal: NodeJS.Signals) => {
-    interrupted = true;
     console.error(`bench: ${signal}, cleaning up`);
     process.exitCode = 130;
     void teardown().then(() => process.exit(130));
@@ -234,87 +327,414 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   try {
-    const config = configure();
-    app = await createApp(config);
-    await app.listen(port);
+    const loadBefore = os.loadavg();
+    const load = spawn('load', 'load');
+    const bench = new Bench(load, pgBackendsCpu);
 
-    const client = await createClient(app, {
-      name: 'Monban benchmark RP',
-      redirectUris: [redirectUri],
-      postLogoutRedirectUris: [],
-      isPublic: false,
-      extraGrants: ['client_credentials'],
+    console.error('bench: starting the bare oidc-provider and Monban (PostgreSQL + Redis) ...');
+    const baselineChild = spawn('baseline', 'baseline');
+    const baselineStarted = await baselineChild.request<BaselineStarted>(
+      { kind: 'start', port: await freePort(), redirectUri: REDIRECT_URI, refreshChains: CONNECTIONS },
+      START_TIMEOUT_MS,
+    );
+    const baseline: Target = {
+      name: 'baseline',
+      child: baselineChild,
+      issuer: `http://127.0.0.1:${baselineStarted.port}`,
+      tree: false,
+      counters: false,
+    };
+    const monbanRun = await startMonban('monban', monbanOverrides(await freePort()), true);
+    const monban: Target = {
+      name: 'monban',
+      child: monbanRun.child,
+      issuer: monbanRun.issuer,
+      tree: false,
+      counters: true,
+    };
+    const rp = monbanRun.started.client!;
+    const users: LoginUser[] = monbanRun.started.users!.map((email) => ({ email, password: PASSWORD }));
+    const loginTarget = {
+      issuer: monban.issuer,
+      clientId: rp.clientId,
+      clientSecret: rp.clientSecret,
+      redirectUri: REDIRECT_URI,
+    };
+    const loginPhase = (seconds = SECONDS, method: LoginMethod = 'password'): Command => ({
+      kind: 'logins',
+      method,
+      ...loginTarget,
+      users,
+      workers: LOGIN_WORKERS,
+      seconds,
     });
-    const clientSecret = client.client_secret;
-    if (!clientSecret) throw new Error('the benchmark client was created without a secret');
-    const users = await Promise.all(Array.from({ length: USER_COUNT }, (_, i) => createAccount(app!.db, app!.hasher, app!.policy, {
-      email: `bench-${i}-${randomBytes(3).toString('hex')}@example.com`,
-      password: PASSWORD,
-      givenName: 'Taro',
-      familyName: 'Bench',
-      locale: 'en',
-      status: 'active',
-      emailVerified: true,
-    })));
-    const storedCost = bcrypt.getRounds(users[0]!.password_hash!);
 
-    // One token up front: the introspection phase needs a live one, and it proves the client works.
-    const clientAuth = basicAuth(client.client_id, clientSecret);
-    const form = { authorization: clientAuth, 'content-type': 'application/x-www-form-urlencoded' };
-    const tokenRes = await fetch(`${issuer}/token`, { method: 'POST', headers: form, body: 'grant_type=client_credentials' });
-    const tokenBody = await tokenRes.json() as { access_token?: string };
-    if (tokenRes.status !== 200 || !tokenBody.access_token) {
-      throw new Error(`client_credentials smoke test failed: HTTP ${tokenRes.status} ${JSON.stringify(tokenBody)}`);
+    if (SOAK_SECONDS > 0) {
+      // ---------------------------------------------- the soak: is memory flat under load?
+      console.error(`bench: soak, ${SOAK_SECONDS} s of logins and client_credentials, memory every 10 s ...`);
+      const samples: { seconds: number; rssBytes: number; heapUsedBytes: number }[] = [];
+      const began = Date.now();
+      const sample = async () => {
+        const memory = await monban.child.request<NodeJS.MemoryUsage>({ kind: 'memory' }, CHILD_TIMEOUT_MS);
+        samples.push({ seconds: (Date.now() - began) / 1000, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed });
+      };
+      const timer = setInterval(() => void sample(), SOAK_SAMPLE_MS);
+      const soakForm = {
+        authorization: basicAuth(rp.clientId, rp.clientSecret),
+        'content-type': 'application/x-www-form-urlencoded',
+      };
+      const [logins, tokens] = await Promise.all([
+        load.request<PhaseResult>({ ...loginPhase(SOAK_SECONDS), workers: 2 }, SOAK_SECONDS * 1000 + 120_000),
+        load.request<PhaseResult>(
+          {
+            kind: 'http',
+            url: `${monban.issuer}/token`,
+            method: 'POST',
+            headers: soakForm,
+            body: 'grant_type=client_credentials',
+            bodyMustContain: '"access_token"',
+            connections: 4,
+            seconds: SOAK_SECONDS,
+          } satisfies Command,
+          SOAK_SECONDS * 1000 + 120_000,
+        ),
+      ]);
+      clearInterval(timer);
+      await sample();
+      // Drift: the last minute against the second (the first is JIT and caches filling up).
+      const window = (from: number, to: number) =>
+        median(samples.filter((s) => s.seconds >= from && s.seconds < to).map((s) => s.rssBytes));
+      const warm = window(60, 120);
+      const end = window(SOAK_SECONDS - 60, SOAK_SECONDS + 60);
+      const soak = {
+        seconds: SOAK_SECONDS,
+        logins: logins.completed,
+        clientCredentials: tokens.completed,
+        errors: logins.errors + tokens.errors,
+        rssWarmBytes: warm,
+        rssEndBytes: end,
+        driftPercent: ((end - warm) / warm) * 100,
+        samples,
+      };
+      const file = path.join(RESULTS_DIR, `soak-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      writeFileSync(
+        file,
+        `${JSON.stringify({ startedAt: startedAt.toISOString(), loadAverageBefore: loadBefore, loadAverageAfter: os.loadavg(), soak }, null, 2)}\n`,
+      );
+      console.log(
+        [
+          '',
+          `Soak, ${SOAK_SECONDS} s: ${logins.completed} logins and ${tokens.completed} client_credentials tokens, ${soak.errors} errors`,
+          `Monban RSS: ${(warm / 1048576).toFixed(0)} MB in the second minute, ${(end / 1048576).toFixed(0)} MB in the last: drift ${soak.driftPercent.toFixed(1)} % (goal < 10 %)`,
+          `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${os
+            .loadavg()
+            .map((l) => l.toFixed(2))
+            .join(' ')}`,
+          `written to ${path.relative(process.cwd(), file)}`,
+        ].join('\n'),
+      );
+      return soak.errors > 0 ? 1 : 0;
     }
-    const accessToken = tokenBody.access_token;
 
-    load = new LoadProcess();
-    const common = { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS };
-    const phases: PhaseCommand[] = [
-      { kind: 'http', name: 'discovery (GET /.well-known/openid-configuration)', url: `${issuer}/.well-known/openid-configuration`, method: 'GET', bodyMustContain: '"issuer"', connections: CONNECTIONS, ...common },
-      { kind: 'http', name: 'client_credentials (POST /token)', url: `${issuer}/token`, method: 'POST', headers: form, body: 'grant_type=client_credentials', bodyMustContain: '"access_token"', connections: CONNECTIONS, ...common },
-      { kind: 'http', name: 'introspection (POST /token/introspection)', url: `${issuer}/token/introspection`, method: 'POST', headers: form, body: new URLSearchParams({ token: accessToken, token_type_hint: 'access_token' }).toString(), bodyMustContain: '"active":true', connections: CONNECTIONS, ...common },
-      { kind: 'logins', name: 'password login + consent + code exchange', issuer, clientId: client.client_id, clientSecret, redirectUri, users: users.map((u) => ({ email: u.email, password: PASSWORD })), workers: LOGIN_WORKERS, ...common },
+    // ------------------------------------------------ password logins against the bcrypt ceiling
+    // First, while Redis holds nothing else of this Monban: the bytes a login leaves are counted after.
+    const bcryptRuns: Measured[] = [];
+    const loginRuns: Measured[] = [];
+    const passkeyRuns: Measured[] = [];
+    let loginsDone = 0;
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const steps = [
+        async () => {
+          console.error(`bench: bcrypt ceiling (round ${round + 1}/${ROUNDS}) ...`);
+          const cpuBefore = cpuMs([monban.child.pid]);
+          const ceiling = await monban.child.request<{ checks: number; seconds: number }>(
+            { kind: 'bcrypt', seconds: SECONDS, concurrency: LOGIN_WORKERS },
+            CHILD_TIMEOUT_MS,
+          );
+          bcryptRuns.push({
+            result: {
+              rate: ceiling.checks / ceiling.seconds,
+              completed: ceiling.checks,
+              seconds: ceiling.seconds,
+              p50Ms: undefined,
+              p99Ms: undefined,
+              errors: 0,
+              failures: {},
+            },
+            warmupCompleted: 0,
+            cpuMs: cpuMs([monban.child.pid]) - cpuBefore,
+            pgCpuMs: 0,
+            counts: undefined,
+          });
+        },
+        async () => {
+          console.error(`bench: password logins (round ${round + 1}/${ROUNDS}) ...`);
+          const measured = await bench.measure(monban, 'password logins', loginPhase());
+          loginRuns.push(measured);
+          loginsDone += measured.result.completed + measured.warmupCompleted;
+        },
+        async () => {
+          // Issue 17: a passkey alone (each user's passkey enrolled in the console before the first round).
+          console.error(`bench: passkey logins (round ${round + 1}/${ROUNDS}) ...`);
+          const measured = await bench.measure(monban, 'passkey logins', loginPhase(SECONDS, 'passkey'));
+          passkeyRuns.push(measured);
+          loginsDone += measured.result.completed + measured.warmupCompleted;
+        },
+      ];
+      for (const step of round % 2 ? steps.reverse() : steps) await step();
+    }
+    // Every key the logins left (sessions, grants, tokens, codes, counters), warm-ups included.
+    const sessionBytes = await redisBytes(redis, redisKeyPrefix);
+
+    // ------------------------------------------------ protocol figures, Monban vs baseline
+    console.error('bench: logging in the refresh chains ...');
+    const seeded = await load.request<SeedResult>(
+      { kind: 'seed', ...loginTarget, users, count: CONNECTIONS },
+      CHILD_TIMEOUT_MS,
+    );
+    const chains: Record<string, string[]> = { monban: seeded.refreshTokens, baseline: baselineStarted.refreshTokens };
+    const credentials: Record<string, { clientId: string; clientSecret: string }> = {
+      monban: rp,
+      baseline: baselineStarted.client,
+    };
+    const userinfoTokens: Record<string, string> = {
+      monban: seeded.accessTokens[0]!,
+      baseline: baselineStarted.userinfoToken,
+    };
+    const form = (target: Target) => ({
+      authorization: basicAuth(credentials[target.name]!.clientId, credentials[target.name]!.clientSecret),
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    interface Figure {
+      id: string;
+      name: string;
+      command(target: Target): Command | Promise<Command>;
+    }
+    const http = (
+      target: Target,
+      rest: Omit<Extract<Command, { kind: 'http' }>, 'kind' | 'connections' | 'seconds' | 'url'> & { path: string },
+    ): Command => {
+      const { path: urlPath, ...request } = rest;
+      return {
+        kind: 'http',
+        url: `${target.issuer}${urlPath}`,
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        ...request,
+      };
+    };
+    const figures: Figure[] = [
+      {
+        id: 'discovery',
+        name: 'discovery (GET /.well-known/openid-configuration)',
+        command: (t) =>
+          http(t, { path: '/.well-known/openid-configuration', method: 'GET', bodyMustContain: '"issuer"' }),
+      },
+      {
+        id: 'jwks',
+        name: 'JWKS (GET /jwks)',
+        command: (t) => http(t, { path: '/jwks', method: 'GET', bodyMustContain: '"keys"' }),
+      },
+      {
+        id: 'client_credentials',
+        name: 'client_credentials (POST /token)',
+        command: (t) =>
+          http(t, {
+            path: '/token',
+            method: 'POST',
+            headers: form(t),
+            body: 'grant_type=client_credentials',
+            bodyMustContain: '"access_token"',
+          }),
+      },
+      {
+        id: 'introspection',
+        name: 'introspection (POST /token/introspection)',
+        command: async (t) => {
+          const { clientId, clientSecret } = credentials[t.name]!;
+          const token = await clientCredentialsToken(t.issuer, clientId, clientSecret);
+          return http(t, {
+            path: '/token/introspection',
+            method: 'POST',
+            headers: form(t),
+            body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+            bodyMustContain: '"active":true',
+          });
+        },
+      },
+      {
+        id: 'userinfo',
+        name: 'userinfo (GET /me)',
+        command: (t) =>
+          http(t, {
+            path: '/me',
+            method: 'GET',
+            headers: { authorization: `Bearer ${userinfoTokens[t.name]!}` },
+            bodyMustContain: '"sub"',
+          }),
+      },
+      {
+        id: 'refresh',
+        name: 'refresh with rotation (POST /token)',
+        command: (t) => ({
+          kind: 'refresh',
+          issuer: t.issuer,
+          ...credentials[t.name]!,
+          chains: chains[t.name]!,
+          seconds: SECONDS,
+        }),
+      },
     ];
 
-    const loadBefore = os.loadavg()[0]!;
-    const results: PhaseResult[] = [];
-    for (const phase of phases) {
-      if (interrupted) break;
-      console.error(`bench: ${phase.name} ...`);
+    const compare = async (figure: Figure, a: Target, b: Target): Promise<FigureResult> => {
+      const runs: Record<string, Measured[]> = { [a.name]: [], [b.name]: [] };
+      for (let round = 0; round < ROUNDS; round += 1) {
+        console.error(`bench: ${figure.name}, ${a.name} vs ${b.name} (round ${round + 1}/${ROUNDS}) ...`);
+        for (const target of round % 2 ? [b, a] : [a, b]) {
+          const command = await figure.command(target);
+          const measured = await bench.measure(target, `${figure.name} on ${target.name}`, command);
+          if (command.kind === 'refresh') chains[target.name] = measured.result.chains ?? [];
+          runs[target.name]!.push(measured);
+        }
+      }
+      const monbanSide = side(runs[a.name]!);
+      const baselineSide = side(runs[b.name]!);
+      return {
+        id: figure.id,
+        name: figure.name,
+        monban: monbanSide,
+        baseline: baselineSide,
+        ratio: monbanSide.rate / baselineSide.rate,
+      };
+    };
+
+    const protocol: FigureResult[] = [];
+    for (const figure of figures) protocol.push(await compare(figure, monban, baseline));
+
+    const loginSide = side(loginRuns);
+    const passkeySide = side(passkeyRuns);
+    const ceilingSide = side(bcryptRuns);
+    const monbanMemory = await monban.child.request<NodeJS.MemoryUsage>({ kind: 'memory' }, CHILD_TIMEOUT_MS);
+
+    // ------------------------------------------------ the embedded default
+    let embedded: BenchResults['embedded'];
+    // A part that fails (a start that times out on a busy machine) is reported; the rest is kept.
+    if (EMBEDDED) {
       try {
-        results.push(await load.run(phase));
+        console.error('bench: starting Monban on the embedded default (PGlite on disk, no Redis) ...');
+        const port = await freePort();
+        const run = await startMonban(
+          'embedded',
+          { port, issuer: `http://127.0.0.1:${port}`, dataDir: embeddedDir, logLevel: 'warn', rateLimits: RATE_LIMITS },
+          true,
+        );
+        const target: Target = { name: 'embedded', child: run.child, issuer: run.issuer, tree: false, counters: true };
+        credentials.embedded = run.started.client!;
+        const idle = await run.child.request<NodeJS.MemoryUsage>({ kind: 'memory' }, CHILD_TIMEOUT_MS);
+        const figure = figures.find((f) => f.id === 'client_credentials')!;
+        const result = await compare(figure, target, baseline);
+        const loaded = await run.child.request<NodeJS.MemoryUsage>({ kind: 'memory' }, CHILD_TIMEOUT_MS);
+        embedded = {
+          clientCredentials: result,
+          rssIdleBytes: idle.rss,
+          rssLoadedBytes: loaded.rss,
+          heapUsedLoadedBytes: loaded.heapUsed,
+        };
+        await run.child.close();
       } catch (err) {
-        results.push({
-          name: phase.name, unit: phase.kind === 'http' ? 'req/s' : 'logins/s', rate: NaN, completed: 0, seconds: 0,
-          concurrency: phase.kind === 'http' ? phase.connections : phase.workers,
-          p50Ms: undefined, p99Ms: undefined, errors: 1, non2xx: undefined,
-          failures: { [interrupted ? 'interrupted' : `phase failed: ${(err as Error).message}`]: 1 },
-        });
+        bench.errors.push(`embedded default: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
 
-    const cpus = os.cpus();
-    const context = [
-      `node ${process.version}, ${os.availableParallelism()} cores (${cpus[0]?.model.trim() ?? 'unknown CPU'}), ${os.platform()} ${os.arch()}`,
-      `libuv threadpool (bcrypt runs there): ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
-      `machine load average (1 min) before/after the phases: ${loadBefore.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} (other work on the machine skews the figures)`,
-      `bcrypt cost ${config.bcryptCost} (config/default.json: ${defaults.bcryptCost}; stored hashes: ${storedCost})`
-        + (config.bcryptCost === defaults.bcryptCost ? '' : '  <-- NOT the production default (BCRYPT_COST set?)'),
-      `storage: PostgreSQL scratch database ${scratchName} + Redis (prefix ${redisKeyPrefix}), app and load on loopback (${issuer})`,
-      `load: separate process; ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; HTTP phases: ${CONNECTIONS} autocannon connections; logins: ${LOGIN_WORKERS} concurrent cookie-jar browsers over ${USER_COUNT} users`,
-      `login rate limits RAISED for the benchmark to ${describeLimits(config.rateLimits)} (production defaults: ${describeLimits(defaults.rateLimits)})`,
-      'latencies: autocannon (2xx responses) for HTTP phases; whole login incl. code exchange for logins. Errors/non-2xx include the warm-up.',
+    // ------------------------------------------------ workers
+    const scaling: BenchResults['scaling'] = [
+      { workers: 1, clientCredentials: protocol.find((f) => f.id === 'client_credentials')!.monban, logins: loginSide },
     ];
-    console.log(report(results, context));
-    return results.some((r) => r.errors > 0 || (r.non2xx ?? 0) > 0) ? 1 : 0;
+    for (const workers of WORKER_COUNTS) {
+      console.error(`bench: Monban with WEB_CONCURRENCY=${workers} ...`);
+      const port = await freePort();
+      const run = await startMonban(`workers-${workers}`, monbanOverrides(port, { webConcurrency: workers }), false);
+      const target: Target = {
+        name: `workers-${workers}`,
+        child: run.child,
+        issuer: run.issuer,
+        tree: true,
+        counters: false,
+      };
+      credentials[target.name] = rp;
+      const figure = figures.find((f) => f.id === 'client_credentials')!;
+      const cc: Measured[] = [];
+      const logins: Measured[] = [];
+      for (let round = 0; round < ROUNDS; round += 1) {
+        cc.push(await bench.measure(target, `${figure.name} on ${target.name}`, await figure.command(target)));
+        logins.push(
+          await bench.measure(target, `password logins on ${target.name}`, {
+            ...loginPhase(),
+            issuer: target.issuer,
+          } as Command),
+        );
+      }
+      scaling.push({ workers, clientCredentials: side(cc), logins: side(logins) });
+      await run.child.close();
+    }
+
+    const results: BenchResults = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine: {
+        node: process.version,
+        cores: CORES,
+        cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+        platform: `${os.platform()} ${os.arch()}`,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: os.loadavg(),
+      },
+      settings: {
+        seconds: SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
+        rounds: ROUNDS,
+        connections: CONNECTIONS,
+        loginWorkers: LOGIN_WORKERS,
+        users: USER_COUNT,
+        bcryptCost: monbanRun.started.bcryptCost,
+        productionBcryptCost: defaults.bcryptCost,
+        threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+        rateLimits:
+          'login and passkey limits raised to 1e9 per minute (production defaults would stop a benchmark from one IP)',
+      },
+      protocol,
+      logins: {
+        monban: loginSide,
+        bcryptCeiling: ceilingSide,
+        ratio: loginSide.rate / ceilingSide.rate,
+        bcryptCpuMsPerCheck: ceilingSide.cpuMsPerOp,
+        nonHashCpuMsPerLogin: loginSide.cpuMsPerOp - ceilingSide.cpuMsPerOp,
+        passkey: passkeySide,
+        passkeyToPasswordRatio: passkeySide.rate / loginSide.rate,
+        redisBytesPerSession: sessionBytes.bytes / loginsDone,
+        redisKeysPerSession: sessionBytes.keys / loginsDone,
+      },
+      memory: { monbanRssBytes: monbanMemory.rss, monbanHeapUsedBytes: monbanMemory.heapUsed },
+      ...(embedded ? { embedded } : {}),
+      scaling,
+      errors: bench.errors,
+    };
+    console.log(report(results));
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = path.join(RESULTS_DIR, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwritten to ${path.relative(process.cwd(), file)}`);
+    return bench.errors.length > 0 ? 1 : 0;
   } finally {
     await teardown();
   }
 }
 
 main().then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     console.error('bench failed:', err);
     process.exitCode = 1;

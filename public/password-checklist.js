@@ -13,7 +13,9 @@
   function emailPieces(address) {
     var local = address.normalize('NFKC').toLowerCase().split('@')[0] || '';
     var pieces = [local].concat(local.split(/[._+-]/));
-    return pieces.filter(function (piece) { return Array.from(piece).length >= policy.emailPieceMinLength; });
+    return pieces.filter(function (piece) {
+      return Array.from(piece).length >= policy.emailPieceMinLength;
+    });
   }
 
   function check() {
@@ -27,10 +29,16 @@
       upper: /\p{Lu}/u.test(text),
       digit: /\p{Nd}/u.test(text),
       symbol: /[^\p{L}\p{N}]/u.test(text),
-      email: text.length > 0 && !emailPieces(address).some(function (piece) { return lower.indexOf(piece) !== -1; }),
+      email:
+        text.length > 0 &&
+        !emailPieces(address).some(function (piece) {
+          return lower.indexOf(piece) !== -1;
+        }),
       match: !confirmation || (text.length > 0 && confirmation.value === password.value),
     };
-    Array.prototype.forEach.call(list.querySelectorAll('li[data-rule]'), function (item) {
+    // The strength rule (zxcvbn and its dictionaries) is judged by the server when the form is
+    // sent: the page does not download megabytes of word lists to tick it.
+    Array.prototype.forEach.call(list.querySelectorAll('li[data-rule]:not([data-checked-by])'), function (item) {
       var met = results[item.getAttribute('data-rule')] === true;
       item.classList.toggle('met', met);
       item.setAttribute('data-met', met ? 'true' : 'false');

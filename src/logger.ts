@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { currentRequestId } from './observability/request-context.js';
 
 export type { Logger };
 
@@ -6,16 +7,32 @@ export type { Logger };
  * JSON lines on stdout. Anything that looks like a credential is redacted by key, so a stray
  * object in a log call cannot leak a password, code or secret.
  */
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service: 'monban' },
+    // Every line logged while a request is served carries its id (x-request-id), whoever logs it.
+    mixin() {
+      const reqId = currentRequestId();
+      return reqId ? { reqId } : {};
+    },
     redact: {
       paths: [
-        'password', '*.password', 'secret', '*.secret', 'client_secret', '*.client_secret',
-        'code', '*.code', 'token', '*.token', 'req.headers.authorization', 'req.headers.cookie',
+        'password',
+        '*.password',
+        'secret',
+        '*.secret',
+        'client_secret',
+        '*.client_secret',
+        'code',
+        '*.code',
+        'token',
+        '*.token',
+        'req.headers.authorization',
+        'req.headers.cookie',
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -1,7 +1,13 @@
+import './cli/supported-node.js';
+import cluster from 'node:cluster';
 import { createApp } from './app.js';
+import { runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { developmentDefaultWarnings } from './config/report.js';
 import { createLogger } from './logger.js';
+import { stopOnSignals } from './server/lifecycle.js';
 import { DatabaseInUseError } from './db/database.js';
+import { SchemaBehindError } from './db/migrate.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,34 +21,37 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  if (cluster.isPrimary) for (const warning of developmentDefaultWarnings(config, process.env)) logger.warn(warning);
+  if (config.webConcurrency > 1 && cluster.isPrimary) {
+    runPrimary(config.webConcurrency, logger);
+    return;
+  }
   const app = await createApp(config, { logger });
   const port = await app.listen();
-  logger.info({
-    port,
-    issuer: config.issuer,
-    database: app.database.kind,
-    store: app.redis ? 'redis' : 'database',
-  }, `Monban is listening; discovery at ${config.issuer}/.well-known/openid-configuration`);
+  logger.info(
+    {
+      port,
+      issuer: config.issuer,
+      database: app.database.kind,
+      store: app.redis ? 'redis' : 'database',
+    },
+    `Monban is listening; discovery at ${config.issuer}/.well-known/openid-configuration`,
+  );
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    app.stop().then(() => process.exit(0), (err: unknown) => {
-      logger.error({ err }, 'stop failed');
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const { delaySeconds, graceSeconds } = config.shutdown;
+  stopOnSignals({
+    logger,
+    stop: () => app.stop(),
+    // Draining, then a few seconds to close the courier, PostgreSQL and Redis.
+    hardLimitMs: (delaySeconds + graceSeconds + 10) * 1000,
+  });
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof DatabaseInUseError) {
+  if (err instanceof DatabaseInUseError || err instanceof SchemaBehindError) {
     process.stderr.write(`Monban cannot start: ${err.message}\n`);
     process.exit(1);
   }
-  process.stderr.write(`Monban failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`Monban failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

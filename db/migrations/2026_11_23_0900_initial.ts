@@ -13,12 +13,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('given_name', 'text', (c) => c.notNull())
     .addColumn('family_name', 'text', (c) => c.notNull())
     .addColumn('country', 'text')
-    .addColumn('locale', 'text', (c) => c.notNull().defaultTo('ja').check(sql`locale in ('ja', 'en')`))
+    .addColumn('locale', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('ja')
+        .check(sql`locale in ('ja', 'en')`),
+    )
     .addColumn('zoneinfo', 'text')
     .addColumn('phone_number', 'text')
     .addColumn('phone_number_verified', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('status', 'text', (c) =>
-      c.notNull().defaultTo('pending').check(sql`status in ('pending', 'active', 'on_hold', 'disabled')`))
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status in ('pending', 'active', 'on_hold', 'disabled')`),
+    )
     .addColumn('password_changed_at', 'timestamptz')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))

@@ -3,7 +3,8 @@ import { sql, type Kysely } from 'kysely';
 // Sign-up (issue 3): partner accounts, password history (PW3), self-service flow records, and the
 // courier's outbox (mail now, SMS later) written in the same transaction as the change it reports.
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('accounts')
+  await db.schema
+    .alterTable('accounts')
     .addColumn('partner', 'boolean', (c) => c.notNull().defaultTo(false))
     .execute();
 
@@ -14,7 +15,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('password_hash', 'text', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('password_history_account').on('password_history').columns(['account_id', 'id']).execute();
+  await db.schema
+    .createIndex('password_history_account')
+    .on('password_history')
+    .columns(['account_id', 'id'])
+    .execute();
 
   await db.schema
     .createTable('flows')
@@ -43,7 +48,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('recipient', 'text', (c) => c.notNull())
     // The message data (codes included) sealed with AES-GCM, and removed once sent.
     .addColumn('payload_sealed', 'text')
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'sent', 'failed')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status in ('pending', 'sent', 'failed')`),
+    )
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('next_attempt_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('locked_until', 'timestamptz')

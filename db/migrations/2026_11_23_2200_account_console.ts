@@ -4,7 +4,8 @@ import { sql, type Kysely } from 'kysely';
 // of each account's sessions and grants (oidc-provider keeps those in Redis or oidc_models with
 // no way to list them by account).
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('accounts')
+  await db.schema
+    .alterTable('accounts')
     .addColumn('company_name', 'text')
     .addColumn('job_title', 'text')
     .addColumn('address', 'text')
@@ -34,7 +35,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('expires_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('account_grants_account').on('account_grants').columns(['account_id', 'client_id']).execute();
+  await db.schema
+    .createIndex('account_grants_account')
+    .on('account_grants')
+    .columns(['account_id', 'client_id'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -25,7 +25,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('used_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('recovery_codes_lookup').on('recovery_codes').columns(['account_id', 'code_hmac']).execute();
+  await db.schema
+    .createIndex('recovery_codes_lookup')
+    .on('recovery_codes')
+    .columns(['account_id', 'code_hmac'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -1,15 +1,80 @@
 import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
-import type { Services } from '../app.js';
+import type { Config } from '../config/schema.js';
+import type { ChangeFeed } from '../events/change-feed.js';
+import type { SecretBox } from '../security/secret-box.js';
+import type { Db } from '../db/database.js';
+import { AppError } from '../errors.js';
+import type { RequestMeta } from '../request-meta.js';
 import { recordAudit } from '../security/audit.js';
+import { revokeClientGrants, type SessionRevoker } from '../identity/accounts/access.js';
 import { loadSigningJwks } from '../oidc/keys.js';
 import {
-  buildClientMetadata, ClientAdapter, deleteClient, insertClient, listClients,
-  type ClientRegistration, type ClientSummary, type CreatedClient,
+  ClientAdapter,
+  clientView,
+  deleteClient,
+  findClientRow,
+  insertClient,
+  invalidateClient,
+  listClients,
+  newClientSecret,
+  updateClient,
+  type ClientView,
+  type ClientWithSecret,
 } from '../oidc/clients/repository.js';
 
+/** Client settings the CLI or oidc-provider's own check refuse; the API answers CLIENT_METADATA_INVALID. */
 export class AdminInputError extends Error {
   override name = 'AdminInputError';
+}
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'private_key_jwt', 'none'] as const;
+
+/** A client's settings, by their RFC 7591 names (what the API takes; the CLI's flags map onto it). */
+export interface ClientInput {
+  client_name: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  /** Empty: authorization_code + refresh_token when there are redirect URIs. */
+  grant_types: (typeof GRANT_TYPES)[number][];
+  token_endpoint_auth_method: (typeof AUTH_METHODS)[number];
+  /** The client's public keys for private_key_jwt (RFC 7523). */
+  jwks?: { keys: Record<string, unknown>[] } | undefined;
+  /** OIDC Back-Channel Logout 1.0: where Monban POSTs a logout token when a session ends. */
+  backchannel_logout_uri?: string | null | undefined;
+  /** RFC 9126 6: authorization requests only through PAR. */
+  require_pushed_authorization_requests?: boolean | undefined;
+  /** RFC 9449 5.2: access tokens only bound to a DPoP key. */
+  dpop_bound_access_tokens?: boolean | undefined;
+  admin: boolean;
+}
+
+/** The CLI's `client create` flags. */
+export interface ClientRegistration {
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+  /** Public clients (SPAs, native apps) have no secret and authenticate with PKCE alone. */
+  isPublic?: boolean;
+  /** Extra grants beyond authorization_code + refresh_token, e.g. client_credentials. */
+  extraGrants?: string[];
+  backchannelLogoutUri?: string | undefined;
+  admin?: boolean;
+}
+
+/** What managing clients needs (the server's and the CLI's services both have it). */
+export interface ClientServices {
+  config: Readonly<Config>;
+  db: Db;
+  box: SecretBox;
+  changes: ChangeFeed;
+}
+
+/** Who made a change, for the audit log: an admin client's client_id, or 'cli'. */
+export interface Actor {
+  actor: string;
+  meta?: RequestMeta | undefined;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -31,12 +96,89 @@ function checkRedirectUri(uri: string): void {
   }
 }
 
+export function inputFromRegistration(registration: ClientRegistration): ClientInput {
+  const grants = new Set<string>(registration.extraGrants ?? []);
+  for (const grant of grants) {
+    if (grant !== 'client_credentials') throw new AdminInputError(`unsupported grant: ${grant}`);
+  }
+  if (registration.redirectUris.length > 0) {
+    grants.add('authorization_code');
+    grants.add('refresh_token');
+  }
+  return {
+    client_name: registration.name,
+    redirect_uris: registration.redirectUris,
+    post_logout_redirect_uris: registration.postLogoutRedirectUris ?? [],
+    grant_types: [...grants] as ClientInput['grant_types'],
+    token_endpoint_auth_method: registration.isPublic ? 'none' : 'client_secret_basic',
+    backchannel_logout_uri: registration.backchannelLogoutUri,
+    admin: registration.admin ?? false,
+  };
+}
+
+/** The rules every client follows, then the metadata oidc-provider reads. */
+export function clientMetadata(input: ClientInput): Record<string, unknown> {
+  if (!input.client_name.trim()) throw new AdminInputError('a client needs a name');
+  const grants = new Set(input.grant_types);
+  if (grants.size === 0 && input.redirect_uris.length > 0) {
+    grants.add('authorization_code');
+    grants.add('refresh_token');
+  }
+  if (grants.size === 0)
+    throw new AdminInputError('a client needs at least one redirect URI (or the client_credentials grant)');
+  const interactive = grants.has('authorization_code');
+  if (interactive && input.redirect_uris.length === 0)
+    throw new AdminInputError('the authorization_code grant needs at least one redirect URI');
+  if (!interactive && input.redirect_uris.length > 0)
+    throw new AdminInputError('redirect URIs need the authorization_code grant');
+  if (grants.has('refresh_token') && !interactive)
+    throw new AdminInputError('the refresh_token grant needs the authorization_code grant');
+  const method = input.token_endpoint_auth_method;
+  if (method === 'none' && grants.has('client_credentials'))
+    throw new AdminInputError('a public client cannot use client_credentials');
+  if (method === 'private_key_jwt' && !input.jwks?.keys.length)
+    throw new AdminInputError("private_key_jwt needs the client's public keys (jwks)");
+  if (method !== 'private_key_jwt' && input.jwks) throw new AdminInputError('jwks is only for private_key_jwt');
+  // Admin clients act for themselves (client_credentials) and must prove who they are.
+  if (input.admin && (interactive || !grants.has('client_credentials') || method === 'none'))
+    throw new AdminInputError('an admin client is a confidential client with the client_credentials grant only');
+  [...input.redirect_uris, ...input.post_logout_redirect_uris].forEach(checkRedirectUri);
+  const backchannel = input.backchannel_logout_uri;
+  if (backchannel) {
+    if (!interactive) throw new AdminInputError('a backchannel_logout_uri needs the authorization_code grant');
+    checkRedirectUri(backchannel);
+  }
+  return {
+    client_name: input.client_name.trim(),
+    redirect_uris: input.redirect_uris,
+    post_logout_redirect_uris: input.post_logout_redirect_uris,
+    grant_types: GRANT_TYPES.filter((g) => grants.has(g)),
+    response_types: interactive ? ['code'] : [],
+    token_endpoint_auth_method: method,
+    ...(input.jwks ? { jwks: input.jwks } : {}),
+    // Logout tokens always carry the sid, so ID tokens carry it too (Back-Channel Logout 1.0 2.2).
+    ...(backchannel ? { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true } : {}),
+    ...(input.require_pushed_authorization_requests ? { require_pushed_authorization_requests: true } : {}),
+    ...(input.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
+    admin: input.admin,
+  };
+}
+
 /** Runs oidc-provider's own client metadata validation on a throwaway instance. */
-async function validateWithProvider(services: Services, clientId: string, metadata: Record<string, unknown>): Promise<void> {
+async function validateWithProvider(
+  services: ClientServices,
+  clientId: string,
+  metadata: Record<string, unknown>,
+): Promise<void> {
   const probe = new Provider(services.config.issuer, {
-    clients: [{ ...metadata, client_id: clientId, client_secret: 'x'.repeat(43) } as never],
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-    jwks: await loadSigningJwks(services.db, services.box) as never,
+    clients: [{ ...metadata, client_id: clientId, client_secret: 'x'.repeat(43) }],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      backchannelLogout: { enabled: true },
+    },
+    extraClientMetadata: { properties: ['admin'] },
+    jwks: await loadSigningJwks(services.db, services.box),
     adapter: () => new ClientAdapter(services.db, services.box),
   });
   try {
@@ -47,34 +189,155 @@ async function validateWithProvider(services: Services, clientId: string, metada
   }
 }
 
-export async function createClient(services: Services, registration: ClientRegistration): Promise<CreatedClient> {
-  if (!registration.name.trim()) throw new AdminInputError('a client needs a --name');
-  const grants = registration.extraGrants ?? [];
-  for (const grant of grants) {
-    if (grant !== 'client_credentials') throw new AdminInputError(`unsupported grant: ${grant}`);
-  }
-  if (registration.redirectUris.length === 0 && !grants.includes('client_credentials')) {
-    throw new AdminInputError('a client needs at least one --redirect-uri (or --grant client_credentials)');
-  }
-  if (registration.isPublic && grants.includes('client_credentials')) {
-    throw new AdminInputError('a public client cannot use client_credentials');
-  }
-  [...registration.redirectUris, ...(registration.postLogoutRedirectUris ?? [])].forEach(checkRedirectUri);
+/** The change and its audit event in one transaction; then every process drops the client. */
+async function changeClient<T>(services: ClientServices, clientId: string, work: (trx: Db) => Promise<T>): Promise<T> {
+  const result = await services.db.transaction().execute(work);
+  await invalidateClient(services.changes, clientId);
+  return result;
+}
 
+export async function createClientFrom(
+  services: ClientServices,
+  input: ClientInput,
+  by: Actor,
+): Promise<ClientWithSecret> {
+  const metadata = clientMetadata(input);
   const clientId = randomBytes(16).toString('base64url');
-  const metadata = buildClientMetadata(registration);
   await validateWithProvider(services, clientId, metadata);
-  const created = await insertClient(services.db, services.box, clientId, metadata);
-  await recordAudit(services.db, { type: 'admin.client.created', clientId, details: { name: registration.name } });
-  return created;
+  // A process that was asked for this id before it existed remembers that it did not: hence the invalidation.
+  return changeClient(services, clientId, async (trx) => {
+    const created = await insertClient(trx, services.box, clientId, metadata);
+    await recordAudit(
+      trx,
+      { type: 'admin.client.created', clientId, actor: by.actor, details: { name: created.client_name } },
+      by.meta,
+    );
+    return created;
+  });
 }
 
-export function listAllClients(services: Services): Promise<ClientSummary[]> {
-  return listClients(services.db);
+/** The CLI's `client create`. */
+export function createClient(
+  services: ClientServices,
+  registration: ClientRegistration,
+  by: Actor = { actor: 'cli' },
+): Promise<ClientWithSecret> {
+  return createClientFrom(services, inputFromRegistration(registration), by);
 }
 
-export async function removeClient(services: Services, clientId: string): Promise<boolean> {
-  const deleted = await deleteClient(services.db, clientId);
-  if (deleted) await recordAudit(services.db, { type: 'admin.client.deleted', clientId });
-  return deleted;
+export async function getClient(services: ClientServices, clientId: string): Promise<ClientView> {
+  const row = await findClientRow(services.db, clientId);
+  if (!row) throw new AppError('NOT_FOUND');
+  return clientView(row);
+}
+
+export function listClientsPage(services: ClientServices, page: { after?: string | undefined; limit: number }) {
+  return listClients(services.db, page);
+}
+
+/** What PATCH /clients/{id} may change. */
+export type ClientChange = Partial<
+  Pick<
+    ClientInput,
+    | 'client_name'
+    | 'redirect_uris'
+    | 'post_logout_redirect_uris'
+    | 'grant_types'
+    | 'admin'
+    | 'jwks'
+    | 'backchannel_logout_uri'
+    | 'require_pushed_authorization_requests'
+    | 'dpop_bound_access_tokens'
+  >
+>;
+
+export async function updateClientSettings(
+  services: ClientServices,
+  clientId: string,
+  change: ClientChange,
+  by: Actor,
+): Promise<ClientView> {
+  const current = await findClientRow(services.db, clientId);
+  if (!current) throw new AppError('NOT_FOUND');
+  const view = clientView(current);
+  const input: ClientInput = {
+    client_name: change.client_name ?? view.client_name,
+    redirect_uris: change.redirect_uris ?? view.redirect_uris,
+    post_logout_redirect_uris: change.post_logout_redirect_uris ?? view.post_logout_redirect_uris,
+    grant_types: change.grant_types ?? (view.grant_types as ClientInput['grant_types']),
+    token_endpoint_auth_method: view.token_endpoint_auth_method as ClientInput['token_endpoint_auth_method'],
+    jwks: change.jwks ?? (current.metadata.jwks as ClientInput['jwks']),
+    backchannel_logout_uri:
+      change.backchannel_logout_uri === undefined ? view.backchannel_logout_uri : change.backchannel_logout_uri,
+    require_pushed_authorization_requests:
+      change.require_pushed_authorization_requests ?? view.require_pushed_authorization_requests,
+    dpop_bound_access_tokens: change.dpop_bound_access_tokens ?? view.dpop_bound_access_tokens,
+    admin: change.admin ?? view.admin,
+  };
+  const metadata = clientMetadata(input);
+  await validateWithProvider(services, clientId, metadata);
+  return changeClient(services, clientId, async (trx) => {
+    const updated = await updateClient(trx, services.box, clientId, { metadata });
+    if (!updated) throw new AppError('NOT_FOUND');
+    await recordAudit(
+      trx,
+      { type: 'admin.client.updated', clientId, actor: by.actor, details: { fields: Object.keys(change).sort() } },
+      by.meta,
+    );
+    return updated;
+  });
+}
+
+/** A new secret for a confidential client (client_secret_basic); the old one stops working at once. */
+export async function rotateClientSecret(
+  services: ClientServices,
+  clientId: string,
+  by: Actor,
+): Promise<ClientWithSecret> {
+  const current = await findClientRow(services.db, clientId);
+  if (!current) throw new AppError('NOT_FOUND');
+  if (current.metadata.token_endpoint_auth_method !== 'client_secret_basic')
+    throw new AdminInputError('only a client authenticating with client_secret_basic has a secret');
+  const secret = newClientSecret();
+  return changeClient(services, clientId, async (trx) => {
+    const updated = await updateClient(trx, services.box, clientId, { secret });
+    if (!updated) throw new AppError('NOT_FOUND');
+    await recordAudit(trx, { type: 'admin.client.secret_rotated', clientId, actor: by.actor }, by.meta);
+    return { ...updated, client_secret: secret };
+  });
+}
+
+/**
+ * Deletes a client, and with it every grant it holds (so every access and refresh token the
+ * accounts gave it), in one transaction; then each account's stored tokens are cleaned up.
+ */
+export async function removeClient(
+  services: ClientServices & { revoker?: SessionRevoker | undefined },
+  clientId: string,
+  by: Actor = { actor: 'cli' },
+): Promise<boolean> {
+  const accounts = await changeClient(services, clientId, async (trx) => {
+    if (!(await deleteClient(trx, clientId))) return undefined;
+    const touched = await revokeClientGrants(trx, clientId);
+    await recordAudit(
+      trx,
+      { type: 'admin.client.deleted', clientId, actor: by.actor, details: { grants_revoked: touched.length } },
+      by.meta,
+    );
+    return touched;
+  });
+  if (!accounts) return false;
+  // The rows already say revoked; the clean-up only removes the stored tokens.
+  for (const accountId of accounts) await services.revoker?.cleanUp(accountId);
+  return true;
+}
+
+/** Every client, for the CLI's `client list`. */
+export async function listAllClients(services: ClientServices): Promise<ClientView[]> {
+  const all: ClientView[] = [];
+  for (;;) {
+    const page = await listClients(services.db, { after: all.at(-1)?.client_id, limit: 200 });
+    all.push(...page);
+    if (page.length < 200) return all;
+  }
 }

@@ -1,3 +1,4 @@
+import './supported-node.js';
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';

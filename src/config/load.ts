@@ -1,6 +1,9 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { PROJECT_ROOT } from '../paths.js';
+import { EnvError, settingsFromEnv } from './env.js';
 import { configSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -8,30 +11,6 @@ export class ConfigError extends Error {
 }
 
 type Json = Record<string, unknown>;
-
-/** Environment variables and the setting each one fills. Numbers and booleans are parsed. */
-const ENVIRONMENT: Record<string, { key: string; type: 'string' | 'number' | 'boolean' }> = {
-  PORT: { key: 'port', type: 'number' },
-  ISSUER: { key: 'issuer', type: 'string' },
-  TRUST_PROXY: { key: 'trustProxy', type: 'boolean' },
-  DATABASE_URL: { key: 'databaseUrl', type: 'string' },
-  REDIS_URL: { key: 'redisUrl', type: 'string' },
-  DATA_DIR: { key: 'dataDir', type: 'string' },
-  MONBAN_SECRET: { key: 'secret', type: 'string' },
-  LOG_LEVEL: { key: 'logLevel', type: 'string' },
-  BCRYPT_COST: { key: 'bcryptCost', type: 'number' },
-  SUPPORT_EMAIL: { key: 'support.email', type: 'string' },
-  SMTP_URL: { key: 'mail.smtpUrl', type: 'string' },
-  MAIL_FROM: { key: 'mail.from', type: 'string' },
-  SMS_BASE_URL: { key: 'sms.baseUrl', type: 'string' },
-  SMS_ACCOUNT_SID: { key: 'sms.accountSid', type: 'string' },
-  SMS_AUTH_TOKEN: { key: 'sms.authToken', type: 'string' },
-  SMS_FROM: { key: 'sms.from', type: 'string' },
-  DUO_CLIENT_ID: { key: 'mfa.duo.clientId', type: 'string' },
-  DUO_CLIENT_SECRET: { key: 'mfa.duo.clientSecret', type: 'string' },
-  DUO_API_HOST: { key: 'mfa.duo.apiHost', type: 'string' },
-  MFA_REMEMBER_BROWSER_DAYS: { key: 'mfa.rememberBrowserDays', type: 'number' },
-};
 
 function readJson(file: string): Json {
   try {
@@ -56,23 +35,13 @@ function deepMerge(base: Json, override: Json): Json {
 
 function setPath(target: Json, dotted: string, value: unknown): void {
   const parts = dotted.split('.');
+  const last = parts.pop() ?? dotted;
   let node = target;
-  for (const part of parts.slice(0, -1)) {
+  for (const part of parts) {
     if (!isPlainObject(node[part])) node[part] = {};
     node = node[part] as Json;
   }
-  node[parts.at(-1)!] = value;
-}
-
-function parseEnvValue(name: string, raw: string, type: 'string' | 'number' | 'boolean'): unknown {
-  if (type === 'string') return raw;
-  if (type === 'number') {
-    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name}: expected a whole number, got "${raw}"`);
-    return Number(raw);
-  }
-  if (/^(1|true|yes)$/i.test(raw)) return true;
-  if (/^(0|false|no)$/i.test(raw)) return false;
-  throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+  node[last] = value;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -84,17 +53,20 @@ function deepFreeze<T>(value: T): T {
 }
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`)
-    .join('\n');
+  return error.issues.map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`).join('\n');
 }
 
 export interface LoadOptions {
-  /** Folder holding default.json and <NODE_ENV>.json. */
+  /** Folder holding default.json and <NODE_ENV>.json; default CONFIG_DIR, else the install's config/. */
   configDir?: string;
   env?: NodeJS.ProcessEnv;
   /** Programmatic overrides applied last (tests, benchmark). */
   overrides?: Json;
+}
+
+/** The config folder: CONFIG_DIR, else config/ of the install (never the working directory's). */
+export function configDirFrom(env: NodeJS.ProcessEnv): string {
+  return env.CONFIG_DIR ? path.resolve(env.CONFIG_DIR) : path.join(PROJECT_ROOT, 'config');
 }
 
 /**
@@ -104,17 +76,20 @@ export interface LoadOptions {
  */
 export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env;
-  const configDir = options.configDir ?? path.resolve('config');
+  const configDir = options.configDir ?? configDirFrom(env);
   let raw = readJson(path.join(configDir, 'default.json'));
   const envFile = env.NODE_ENV ? path.join(configDir, `${env.NODE_ENV}.json`) : undefined;
   if (envFile && existsSync(envFile)) raw = deepMerge(raw, readJson(envFile));
 
-  for (const [name, { key, type }] of Object.entries(ENVIRONMENT)) {
-    const value = env[name];
-    if (value !== undefined && value !== '') setPath(raw, key, parseEnvValue(name, value, type));
+  try {
+    for (const setting of settingsFromEnv(env, configSchema)) setPath(raw, setting.path, setting.value);
+  } catch (err) {
+    if (err instanceof EnvError) throw new ConfigError(err.message);
+    throw err;
   }
   if (options.overrides) raw = deepMerge(raw, options.overrides);
   if (raw.issuer === undefined || raw.issuer === null) raw.issuer = `http://localhost:${String(raw.port)}`;
+  raw.webConcurrency ??= env.NODE_ENV === 'production' && raw.databaseUrl ? availableParallelism() : 1;
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
@@ -123,6 +98,11 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const config = parsed.data;
   if (config.databaseUrl && !config.secret) {
     throw new ConfigError('invalid configuration:\n  - secret: MONBAN_SECRET is required when DATABASE_URL is set');
+  }
+  if (config.webConcurrency > 1 && !config.databaseUrl) {
+    throw new ConfigError(
+      'invalid configuration:\n  - webConcurrency: WEB_CONCURRENCY above 1 needs DATABASE_URL (the embedded database serves one process)',
+    );
   }
   return deepFreeze(config);
 }

@@ -75,11 +75,13 @@ async function providerError(res: Response): Promise<string> {
   let detail = '';
   if ((res.headers.get('content-type') ?? '').includes('json')) {
     try {
-      const body = await res.json() as { code?: unknown; message?: unknown };
+      const body = (await res.json()) as { code?: unknown; message?: unknown };
       const code = typeof body.code === 'number' || typeof body.code === 'string' ? String(body.code) : '';
       const message = typeof body.message === 'string' ? body.message.replace(/\s+/g, ' ').slice(0, 200) : '';
       detail = [code && `code ${code}`, message].filter(Boolean).join(': ');
-    } catch { /* not JSON after all: the status says enough */ }
+    } catch {
+      /* not JSON after all: the status says enough */
+    }
   } else {
     await res.body?.cancel().catch(() => undefined);
   }
@@ -92,7 +94,8 @@ async function providerError(res: Response): Promise<string> {
  * backoff; error messages carry the status and the provider's error code, never the token.
  */
 export function twilioSmsTransport(options: TwilioSmsOptions): SmsTransport {
-  if (!options.accountSid || !options.authToken) throw new Error('the SMS provider needs an account SID and an auth token');
+  if (!options.accountSid || !options.authToken)
+    throw new Error('the SMS provider needs an account SID and an auth token');
   const url = `${options.baseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`;
   const authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
   const timeoutMs = options.timeoutMs ?? SMS_TIMEOUT_MS;
@@ -111,9 +114,12 @@ export function twilioSmsTransport(options: TwilioSmsOptions): SmsTransport {
         });
       } catch (err) {
         const e = err as Error & { cause?: { code?: string; message?: string } };
-        const reason = e.name === 'TimeoutError'
-          ? `no answer within ${timeoutMs} ms`
-          : e.cause?.message || e.cause?.code || e.message;
+        const reason =
+          e.name === 'TimeoutError'
+            ? `no answer within ${timeoutMs} ms`
+            : e.cause?.message || e.cause?.code || e.message;
+        // No cause attached: it may hold the request, with the credentials in it.
+        // eslint-disable-next-line preserve-caught-error
         throw new Error(scrub(`SMS provider unreachable: ${reason}`));
       }
       if (!res.ok) throw new Error(scrub(await providerError(res)));

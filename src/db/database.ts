@@ -4,7 +4,10 @@ import { Kysely, PostgresDialect, type Dialect } from 'kysely';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from 'kysely-pglite-dialect';
-import lockfile from 'proper-lockfile';
+import { DatabaseInUseError, lockDataDir } from './data-dir-lock.js';
+import type { StorageCounters } from '../observability/storage-counters.js';
+import { countingDialect } from './counting-dialect.js';
+import { PgListener, type NotificationHandler } from './listener.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -13,6 +16,13 @@ export interface DatabaseHandle {
   db: Db;
   /** 'postgres' for a server reached over DATABASE_URL, 'pglite' for the embedded default. */
   kind: 'postgres' | 'pglite';
+  /**
+   * Calls `handler` with the payload of every NOTIFY on `channel` (sent with pg_notify, also
+   * from other processes), and with undefined when some may have been missed (a reconnection).
+   */
+  listen(channel: string, handler: NotificationHandler): Promise<void>;
+  /** The pg pool's connections (metrics); undefined on the embedded database. */
+  poolStats(): { total: number; idle: number; waiting: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -21,33 +31,20 @@ export interface DatabaseOptions {
   /** Embedded default: PGlite keeps its files in <dataDir>/pglite. 'memory://' keeps nothing. */
   dataDir: string;
   poolSize?: number;
+  /** Counts every statement sent (the benchmark and the round-trip budget tests read it). */
+  counters?: StorageCounters;
 }
+
+export { DatabaseInUseError };
 
 /** Kysely over pg when a URL is given, otherwise over PGlite: the same SQL either way. */
-export class DatabaseInUseError extends Error {
-  override name = 'DatabaseInUseError';
-}
-
-/**
- * PGlite is PostgreSQL in one process: two processes on the same files would corrupt them. A
- * lock (refreshed while we run, stale after a crash) makes the second one stop with a message.
- */
-async function lockDataDir(location: string): Promise<() => Promise<void>> {
-  try {
-    return await lockfile.lock(location, { stale: 15_000, update: 5_000, retries: 0 });
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ELOCKED') throw err;
-    throw new DatabaseInUseError(
-      `the embedded database in ${location} is in use by another Monban process. ` +
-      'Stop that process first, or set DATABASE_URL to share a PostgreSQL server between processes.',
-    );
-  }
-}
-
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   let dialect: Dialect;
   let kind: DatabaseHandle['kind'];
   let unlock: (() => Promise<void>) | undefined;
+  let listen: DatabaseHandle['listen'];
+  let stopListening = () => Promise.resolve();
+  let poolStats: DatabaseHandle['poolStats'] = () => undefined;
   if (options.databaseUrl) {
     kind = 'postgres';
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
@@ -55,7 +52,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     // pool; unhandled, it would crash the process. pg-pool has already discarded that client and
     // the next query opens a new one, so there is nothing more to do here.
     pool.on('error', () => {});
+    // A client checked out when the server goes away emits 'error' on itself, not on the pool;
+    // unhandled, that crashes the process on a database blip. Its query is rejected anyway, and
+    // pg-pool discards the client (no longer queryable) when it is released.
+    pool.on('connect', (client) => client.on('error', () => {}));
+    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
     dialect = new PostgresDialect({ pool });
+    const listener = new PgListener(options.databaseUrl, () => undefined);
+    listen = (channel, handler) => listener.listen(channel, handler);
+    stopListening = () => listener.close();
   } else {
     kind = 'pglite';
     let location = 'memory://';
@@ -64,18 +69,29 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       mkdirSync(location, { recursive: true });
       unlock = await lockDataDir(location);
     }
+    let pglite: PGlite;
     try {
-      dialect = new PGliteDialect(await PGlite.create(location));
+      pglite = await PGlite.create(location);
     } catch (err) {
       await unlock?.();
       throw err;
     }
+    dialect = new PGliteDialect(pglite);
+    // PGlite is this process: a NOTIFY reaches its listeners at commit, and nothing is ever missed.
+    listen = async (channel, handler) => {
+      await pglite.listen(channel, handler);
+    };
   }
-  const db = new Kysely<Database>({ dialect });
+  const db = new Kysely<Database>({
+    dialect: options.counters ? countingDialect(dialect, options.counters) : dialect,
+  });
   return {
     db,
     kind,
+    listen,
+    poolStats,
     async close() {
+      await stopListening();
       await db.destroy();
       await unlock?.();
     },

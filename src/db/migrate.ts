@@ -6,12 +6,29 @@ import type { Db } from './database.js';
 export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
   const migrator = new Migrator({
     db,
-    provider: { getMigrations: async () => migrations },
+    provider: { getMigrations: () => Promise.resolve(migrations) },
   });
   const result = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`migration ${failed} failed: ${String(result.error)}`, { cause: result.error });
+    const reason = result.error instanceof Error ? result.error.message : JSON.stringify(result.error);
+    throw new Error(`migration ${failed} failed: ${reason}`, { cause: result.error });
   }
   return result;
+}
+
+/** Migrations this build knows that the database has not applied yet. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
+  return (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+}
+
+export class SchemaBehindError extends Error {
+  override name = 'SchemaBehindError';
+  constructor(readonly pending: string[]) {
+    super(
+      `the database schema is behind this version (pending: ${pending.join(', ')}). ` +
+        'Run the migrations first (`migrate`), or set MIGRATE_ON_START=true.',
+    );
+  }
 }

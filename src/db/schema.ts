@@ -28,7 +28,18 @@ export interface AccountsTable {
   business_phone: ColumnType<string | null, string | null | undefined, string | null>;
   company_managed: ColumnType<boolean, boolean | undefined, boolean>;
   product_news: ColumnType<boolean, boolean | undefined, boolean>;
+  /** When the password was last changed (change or reset); null while it is the one chosen at sign-up. */
   password_changed_at: Timestamp | null;
+  /** Set when the account reached the limit of consecutive wrong passwords; no password is checked until unlocked. */
+  locked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** SHA-256 of the unlock link's token mailed to the owner when the account was locked. */
+  unlock_token_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The user answered "never" to the offer of a passkey after a password login. */
+  passkey_prompt_never: ColumnType<boolean, boolean | undefined, boolean>;
+  /** "Not now": the offer of a passkey waits until then. */
+  passkey_prompt_snoozed_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Company policy: a login must end with a passkey or security key (phishing-resistant). */
+  require_phishing_resistant: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -40,6 +51,20 @@ export interface OidcClientsTable {
   client_secret_sealed: string | null;
   /** Registered metadata other than the secret (redirect_uris, grant_types, ...). */
   metadata: ColumnType<Record<string, unknown>, string, string>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** An API registered as a resource server (RFC 8707); src/oidc/resource-servers.ts. */
+export interface ResourceServersTable {
+  /** The resource indicator (an absolute URI): the `aud` of its tokens. */
+  identifier: string;
+  name: string;
+  scopes: ColumnType<string[], string, string>;
+  access_token_format: 'jwt' | 'opaque';
+  access_token_seconds: number;
+  /** The resource server's own client: it may introspect the tokens issued for it. */
+  client_id: string;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -77,6 +102,25 @@ export interface AuditEventsTable {
   ip: string | null;
   user_agent: string | null;
   details: ColumnType<Record<string, unknown>, string | undefined, never>;
+  /** Who did it: an admin client's client_id, 'cli', or null (the account's owner or nobody). */
+  actor: ColumnType<string | null, string | null | undefined, never>;
+  /** The company the event belongs to (its admins see it on the company's audit page). */
+  company_id: ColumnType<string | null, string | null | undefined, never>;
+  /** The inserting transaction (xid8, as a string); set by its default. */
+  tx: ColumnType<string, never, never>;
+  /** The event's position in the log, given once no earlier transaction can still commit (security/audit-log.ts). */
+  seq: ColumnType<string | null, never, string | number>;
+}
+
+export interface AdminIdempotencyTable {
+  client_id: string;
+  key: string;
+  /** SHA-256 of method, path and body: the same key with another request is refused. */
+  request_hash: string;
+  /** Null while the first request runs. */
+  status: number | null;
+  body: ColumnType<unknown, string | null | undefined, string | null>;
+  created_at: CreatedAt;
 }
 
 export interface RateLimitsTable {
@@ -112,7 +156,7 @@ export interface FlowsTable {
 
 export interface OutboxTable {
   id: Generated<string>;
-  channel: 'email' | 'sms';
+  channel: 'email' | 'sms' | 'logout';
   template: string;
   locale: 'ja' | 'en';
   recipient: string;
@@ -122,6 +166,8 @@ export interface OutboxTable {
   next_attempt_at: Timestamp;
   locked_until: Date | null;
   last_error: string | null;
+  /** A back-channel logout notice's {sub, sid} (channel 'logout'); queued by the database itself. */
+  data: ColumnType<Record<string, unknown> | null, string | undefined, string | null>;
   created_at: CreatedAt;
   sent_at: Date | null;
 }
@@ -134,6 +180,10 @@ export interface AccountSessionsTable {
   created_at: CreatedAt;
   last_seen_at: Timestamp;
   expires_at: Date | null;
+  /** The sid the session gave each relying party, {client_id: sid}: whom to tell when it ends. */
+  logout_sids: ColumnType<Record<string, string>, string | undefined, string>;
+  /** Set when the session was ended (src/identity/accounts/access.ts); it is unusable from then on. */
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface AccountGrantsTable {
@@ -142,6 +192,8 @@ export interface AccountGrantsTable {
   client_id: string;
   created_at: CreatedAt;
   expires_at: Date | null;
+  /** Set when the grant was revoked; its tokens are unusable from then on. */
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface MfaFactorsTable {
@@ -174,22 +226,94 @@ export interface RememberedBrowsersTable {
   expires_at: Date;
 }
 
+export interface WebauthnCredentialsTable {
+  id: Generated<string>;
+  account_id: string;
+  /** base64url of the credential's raw ID. */
+  credential_id: string;
+  /** The COSE public key. */
+  public_key: Uint8Array;
+  /** bigint: pg returns it as a string. */
+  counter: ColumnType<string, number | undefined, number>;
+  transports: ColumnType<string[], string | undefined, string>;
+  aaguid: string;
+  name: string;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedAt;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export type CompanyRole = 'member' | 'admin';
+export type JoinPolicy = 'invitation' | 'auto';
+
+export interface CompaniesTable {
+  id: Generated<string>;
+  name_ja: string;
+  name_latin: string;
+  /** 法人番号: 13 digits, check digit validated. */
+  corporate_number: string | null;
+  /** Members without a second factor set one up at their next login. */
+  require_mfa: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface CompanyDomainsTable {
+  company_id: string;
+  /** Lowercase ASCII, no trailing dot. */
+  domain: string;
+  /** The TXT record `monban-verification=<token>` proves the domain. */
+  verification_token: string;
+  verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  checked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  join_policy: ColumnType<JoinPolicy, JoinPolicy | undefined, JoinPolicy>;
+  created_at: CreatedAt;
+}
+
+export interface CompanyMembershipsTable {
+  company_id: string;
+  account_id: string;
+  role: CompanyRole;
+  created_at: CreatedAt;
+}
+
+export interface DerivedKeysTable {
+  /** The id of the MONBAN_SECRET entry it was derived from, or 'pinned' (never rotates). */
+  secret_id: string;
+  purpose: string;
+  material_sealed: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   accounts: AccountsTable;
   oidc_clients: OidcClientsTable;
   oidc_models: OidcModelsTable;
   server_keys: ServerKeysTable;
   audit_events: AuditEventsTable;
+  admin_idempotency: AdminIdempotencyTable;
   rate_limits: RateLimitsTable;
   password_history: PasswordHistoryTable;
   flows: FlowsTable;
   outbox: OutboxTable;
   account_sessions: AccountSessionsTable;
+  resource_servers: ResourceServersTable;
   account_grants: AccountGrantsTable;
   mfa_factors: MfaFactorsTable;
   recovery_codes: RecoveryCodesTable;
   remembered_browsers: RememberedBrowsersTable;
+  webauthn_credentials: WebauthnCredentialsTable;
+  companies: CompaniesTable;
+  company_domains: CompanyDomainsTable;
+  company_memberships: CompanyMembershipsTable;
+  derived_keys: DerivedKeysTable;
 }
+
+export type CompanyRow = Selectable<CompaniesTable>;
+export type CompanyDomainRow = Selectable<CompanyDomainsTable>;
+
+export type WebauthnCredentialRow = Selectable<WebauthnCredentialsTable>;
 
 export type MfaFactorRow = Selectable<MfaFactorsTable>;
 

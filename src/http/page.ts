@@ -1,9 +1,13 @@
 import type { Context } from 'koa';
 import type { Config } from '../config/schema.js';
-import { csrfToken } from '../security/csrf.js';
-import { AppError, FormError } from './errors.js';
-import { negotiateLocale, pickedLocale, translator, type Locale } from './i18n.js';
-import { sendHtml, type Views } from './render.js';
+import { AppError, FormError, type ErrorParams } from '../errors.js';
+import { canonicalTimeZone, defaultTimeZone } from '../text/format.js';
+import { brandFor } from '../text/branding.js';
+import { translator, type Locale, type Translator } from '../text/i18n.js';
+import type { Views } from '../text/views.js';
+import { rootCookieName } from './cookie-names.js';
+import { csrfToken } from './csrf.js';
+import { negotiateLocale, pickedLocale, type OfferedLocales } from './locale.js';
 
 export interface PageDeps {
   config: Readonly<Config>;
@@ -16,15 +20,27 @@ export interface RenderOptions {
   uiLocales?: unknown;
   /** Whether the page holds a form (then it gets a CSRF token). */
   form?: boolean;
+  /**
+   * Where the language menu leads from a page that answers a form (POST): the GET address that
+   * shows the same step. Default: the same path. A GET page's menu leads to its own address.
+   */
+  languagePath?: string;
+  /** The reader's own time zone (the account's choice); else the browser's, else the language's default. */
+  timeZone?: string | null | undefined;
 }
 
 /** A one-time notice for the next page (e.g. after a password change, on the login page). */
-export const NOTICE_COOKIE = 'monban_notice';
+export const noticeCookie = (ctx: Context) => rootCookieName(ctx.secure, 'monban_notice');
 
 /** Leaves a notice for the next page; the login page shows 'password_changed' once. */
 export function setNotice(ctx: Context, config: Readonly<Config>, notice: 'password_changed'): void {
-  ctx.cookies.set(NOTICE_COOKIE, notice, {
-    httpOnly: true, sameSite: 'lax', secure: secureCookies(config), path: '/', maxAge: 10 * 60 * 1000, overwrite: true,
+  ctx.cookies.set(noticeCookie(ctx), notice, {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: secureCookies(config),
+    path: '/',
+    maxAge: 10 * 60 * 1000,
+    overwrite: true,
   });
 }
 
@@ -33,6 +49,14 @@ export function secureCookies(config: Readonly<Config>): boolean {
 }
 
 /** 303 See Other: after a form, or between the steps of a flow, the browser GETs `url`. */
+/**
+ * JSON for a <script type="application/json"> block, written unescaped into the page: every "<"
+ * as \u003c, so a name holding "</script>" cannot end the block (HTML 4.12.1.3).
+ */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
 export function seeOther(ctx: Context, url: string): void {
   ctx.status = 303;
   ctx.redirect(url);
@@ -45,10 +69,21 @@ export interface SignedCookieOptions {
 }
 
 /** A signed, HttpOnly cookie (Secure with an https issuer); `null` clears it. */
-export function setSignedCookie(ctx: Context, config: Readonly<Config>, name: string, value: string | null, options: SignedCookieOptions): void {
+export function setSignedCookie(
+  ctx: Context,
+  config: Readonly<Config>,
+  name: string,
+  value: string | null,
+  options: SignedCookieOptions,
+): void {
   ctx.cookies.set(name, value, {
-    signed: true, httpOnly: true, sameSite: options.sameSite ?? 'lax', secure: secureCookies(config),
-    path: options.path, maxAge: options.maxAgeMs, overwrite: true,
+    signed: true,
+    httpOnly: true,
+    sameSite: options.sameSite ?? 'lax',
+    secure: secureCookies(config),
+    path: options.path,
+    maxAge: options.maxAgeMs,
+    overwrite: true,
   });
 }
 
@@ -59,27 +94,91 @@ export function takeSignedCookie(ctx: Context, name: string, path: string): stri
   return value;
 }
 
+/** takeSignedCookie for a JSON value; unknown, since the caller checks its shape. */
+export function takeSignedJson(ctx: Context, name: string, path: string): unknown {
+  const value = takeSignedCookie(ctx, name, path);
+  try {
+    return value === undefined ? undefined : (JSON.parse(value) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
 /** One refusal, for the form-error partial: its message key and values. */
-export function errorMessage(error?: AppError): { errorKey?: string | undefined; errorParams?: Record<string, string | number> | undefined } {
+export function errorMessage(error?: AppError): {
+  errorKey?: string | undefined;
+  errorParams?: ErrorParams | undefined;
+} {
   return { errorKey: error && `errors.${error.code}`, errorParams: error?.params };
 }
 
+/**
+ * The form fields a problem is about, by its code's prefix: once the user edits them the message
+ * is out of date, and the page's script takes it away (public/form-errors.js).
+ */
+const FIELDS_OF_PROBLEM: [prefix: string, fields: string][] = [
+  ['EMAIL_', 'email'],
+  ['PASSWORD_', 'password password_confirmation'],
+  ['NAME_KANA', 'family_name_kana given_name_kana'],
+  ['NAME_', 'family_name given_name'],
+  ['COUNTRY_', 'country'],
+  ['PHONE_', 'number'],
+  ['TIMEZONE_', 'zoneinfo'],
+];
+
 /** Every problem of a refusal (e.g. each broken password rule), for the form-errors partial. */
-export function errorList(error?: AppError | FormError): { key: string; params: Record<string, string | number> }[] {
+export function errorList(error?: AppError | FormError): { key: string; params: ErrorParams; fields?: string }[] {
   const codes = error instanceof FormError ? error.codes : error ? [error.code] : [];
-  return codes.map((code) => ({ key: `errors.${code}`, params: error?.params ?? {} }));
+  return codes.map((code) => ({
+    key: `errors.${code}`,
+    params: error?.params ?? {},
+    fields: FIELDS_OF_PROBLEM.find(([prefix]) => code.startsWith(prefix))?.[1],
+  }));
 }
 
-/** The language links of the globe menu: the same page with `lang` set. */
-function languageLinks(ctx: Context, current: Locale) {
-  return (['ja', 'en'] as const).map((locale) => {
-    const url = new URL(ctx.originalUrl, 'http://x');
+export interface PageData extends Record<string, unknown> {
+  i18n: Translator;
+  title?: string;
+}
+
+export function sendHtml(ctx: Context, views: Views, name: string, data: PageData, status = 200): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.set('cache-control', 'no-store');
+  ctx.body = views.html(name, data);
+}
+
+/** Each language by its own name, as a menu of languages shows it. */
+export const LANGUAGE_NAMES: Record<Locale, string> = { ja: '日本語', en: 'English' };
+
+/**
+ * The links of the language menu, one per offered language: the same page with `lang` set. A page
+ * that answers a form (POST) links to the GET address of the same step (`languagePath`), never back
+ * to the POST.
+ */
+function languageLinks(ctx: Context, locales: OfferedLocales, current: Locale, languagePath?: string) {
+  const answersForm = ctx.method !== 'GET' && ctx.method !== 'HEAD';
+  return locales.supported.map((locale) => {
+    const url = new URL(answersForm ? (languagePath ?? ctx.path) : ctx.originalUrl, 'http://x');
     url.searchParams.set('lang', locale);
-    return { locale, href: `${url.pathname}${url.search}`, current: locale === current };
+    return {
+      locale,
+      label: LANGUAGE_NAMES[locale],
+      href: `${url.pathname}${url.search}`,
+      current: locale === current,
+    };
   });
 }
 
-/** Renders a page with what every page needs: language, globe menu, CSRF token, support contact. */
+/** The browser's time zone, which public/time-zone.js puts in a cookie. */
+export const timeZoneCookie = (ctx: Context) => rootCookieName(ctx.secure, 'monban_tz');
+
+/** The address our mails come from ("Monban <no-reply@example.com>" → "no-reply@example.com"), for "add it to your contacts". */
+function mailSender(from: string): string {
+  return /<([^<>]+)>\s*$/.exec(from)?.[1] ?? from;
+}
+
+/** Renders a page with what every page needs: language menu, time zone, CSRF token, support contact, our mail sender. */
 export function renderPage(
   ctx: Context,
   deps: PageDeps,
@@ -87,17 +186,29 @@ export function renderPage(
   data: Record<string, unknown>,
   options: RenderOptions = {},
 ): void {
-  const locale = negotiateLocale(ctx, deps.config.locales.default, options.uiLocales);
+  const locale = negotiateLocale(ctx, deps.config.locales, options.uiLocales);
   const i18n = translator(locale);
   // Forms and in-flow links carry `lang` on only when the user picked it in the globe menu: a
   // carried `?lang=` is remembered in the cookie, and an RP's ui_locales is not the user's choice.
-  sendHtml(ctx, deps.views, view, {
-    ...data,
-    i18n,
-    lang: locale,
-    pickedLang: pickedLocale(ctx),
-    languages: ctx.method === 'GET' ? languageLinks(ctx, locale) : undefined,
-    csrf: options.form ? csrfToken(ctx, { secureCookies: secureCookies(deps.config) }) : undefined,
-    support: deps.config.support,
-  }, options.status ?? 200);
+  sendHtml(
+    ctx,
+    deps.views,
+    view,
+    {
+      ...data,
+      i18n,
+      lang: locale,
+      pickedLang: pickedLocale(ctx, deps.config.locales),
+      languages: languageLinks(ctx, deps.config.locales, locale, options.languagePath),
+      timeZone:
+        canonicalTimeZone(options.timeZone) ??
+        canonicalTimeZone(ctx.cookies.get(timeZoneCookie(ctx))) ??
+        defaultTimeZone(locale),
+      csrf: options.form ? csrfToken(ctx, { secureCookies: secureCookies(deps.config) }) : undefined,
+      support: deps.config.support,
+      brand: brandFor(deps.config.branding, locale),
+      mailSender: mailSender(deps.config.mail.from),
+    },
+    options.status ?? 200,
+  );
 }

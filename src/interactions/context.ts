@@ -2,31 +2,41 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Db } from '../db/database.js';
 import type { PageDeps } from '../http/page.js';
-import type { DuoGateway } from '../identity/factors/duo.js';
+import { requestMeta } from '../http/request-meta.js';
+import type { DuoHandshake } from '../identity/factors/duo-handshake.js';
+import type { RecentAccounts } from '../identity/accounts/recent.js';
 import type { MfaDeps } from '../identity/factors/mfa.js';
-import type { PasswordHasher } from '../identity/password/hashing.js';
+import type { PasskeyDeps } from '../identity/passkeys/webauthn.js';
+import type { CredentialCheckDeps } from '../identity/password/credential-check.js';
 import type { Logger } from '../logger.js';
-import type { LoginThrottle } from '../security/rate-limit/login-throttle.js';
+import { ACCOUNT_CLIENT_ID, ACCOUNT_CLIENT_NAME } from '../oidc/account-client.js';
+import type { ClientNames } from '../oidc/clients/repository.js';
+import type { RequestMeta } from '../request-meta.js';
 import type { SecondFactorThrottle } from '../security/rate-limit/second-factor-throttle.js';
+import type { Interaction } from './interaction-state.js';
 
-export interface InteractionDeps extends PageDeps, MfaDeps {
+export interface InteractionDeps extends PageDeps, MfaDeps, CredentialCheckDeps {
   provider: Provider;
   db: Db;
-  hasher: PasswordHasher;
-  throttle: LoginThrottle;
   secondFactorThrottle: SecondFactorThrottle;
-  duo: DuoGateway;
+  duo: DuoHandshake;
   logger: Logger;
+  /** Where a login leaves the account it read, for oidc-provider's findAccount moments later. */
+  recentAccounts: RecentAccounts;
+  passkeys: PasskeyDeps;
+  /** Counts passkey sign-ins (without a password) before any signature is checked. */
+  passkeyThrottle: SecondFactorThrottle;
+  clients: ClientNames;
 }
 
-export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
-
-export function formField(ctx: Context, name: string): string {
-  const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
-  return typeof value === 'string' ? value : '';
+/** The request as the code below sees it, in the language of the RP's ui_locales. */
+export function interactionMeta(ctx: Context, deps: InteractionDeps, interaction: Interaction): RequestMeta {
+  return requestMeta(ctx, deps.config, interaction.params.ui_locales);
 }
 
+/** The name of the application the user logs in to, as the login pages show it. */
 export async function clientName(deps: InteractionDeps, clientId: unknown): Promise<string | undefined> {
-  const client = typeof clientId === 'string' ? await deps.provider.Client.find(clientId) : undefined;
-  return client?.clientName ?? client?.clientId;
+  if (typeof clientId !== 'string') return undefined;
+  // The console is a static client of oidc-provider, not a row of oidc_clients.
+  return clientId === ACCOUNT_CLIENT_ID ? ACCOUNT_CLIENT_NAME : deps.clients.displayName(clientId);
 }

@@ -1,50 +1,81 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { formBody } from '../http/middleware.js';
-import { verifyCsrf } from '../security/csrf.js';
+import { verifyCsrf } from '../http/csrf.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/account-client.js';
 import { abortInteraction, grantConsent, showConsent, submitConsent } from './consent.js';
 import type { InteractionDeps } from './context.js';
-import { showEmailStep, showPasswordStep, submitEmail, submitPassword } from './login.js';
+import { currentInteraction, loadInteraction, type Interaction } from './interaction-state.js';
+import { showEmailStep, submitEmail } from './email-step.js';
+import { showPasswordStep, submitPassword } from './login.js';
+import { passkeyLoginOptions, submitPasskeyLogin } from './passkey.js';
+import { acceptOffer, declineOffer, offerStep, showOffer, snoozeOffer } from './passkey-offer.js';
 import {
-  chooseSetup, confirmTotpSetup, duoCallback, secondStep, showChallenge, showSetup, showTotpSetup, startDuo,
-  submitRecoveryCode, submitTotp,
+  chooseSetup,
+  confirmTotpSetup,
+  duoCallback,
+  passkeyStepOptions,
+  secondStep,
+  showChallenge,
+  showLoginRecoveryCodes,
+  showSetup,
+  showTotpSetup,
+  startDuo,
+  submitPasskeyStep,
+  submitRecoveryCode,
+  submitTotp,
 } from './second-factor.js';
 
 /** /interaction/:uid pages that oidc-provider sends the browser to (login, consent). */
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
+  const load = loadInteraction(deps.provider);
   const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
-  const handle = (fn: (ctx: Context, deps: InteractionDeps) => Promise<void>) =>
-    (ctx: Context, _next: Next) => fn(ctx, deps);
+  /** A page of the interaction, read once per request by `load`. */
+  const handle =
+    (fn: (ctx: Context, deps: InteractionDeps, interaction: Interaction) => Promise<void>) =>
+    (ctx: Context, _next: Next) =>
+      fn(ctx, deps, currentInteraction(ctx));
 
-  router.get('/', async (ctx) => {
-    const interaction = await deps.provider.interactionDetails(ctx.req, ctx.res);
-    if (interaction.uid !== ctx.params.uid) throw new AppError('INTERACTION_EXPIRED', 400);
+  router.get('/', load, async (ctx) => {
+    const interaction = currentInteraction(ctx);
     switch (interaction.prompt.name) {
-      case 'login': return showEmailStep(ctx, deps, interaction);
+      case 'login':
+        return showEmailStep(ctx, deps, interaction);
       case 'consent':
         // The account console is Monban itself: nothing to ask.
         if (interaction.params.client_id === ACCOUNT_CLIENT_ID) return grantConsent(ctx, deps, interaction);
         return showConsent(ctx, deps, interaction);
-      default: throw new AppError('INTERACTION_EXPIRED', 400);
+      default:
+        throw new AppError('INTERACTION_EXPIRED');
     }
   });
-  router.post('/email', ...form, handle(submitEmail));
-  router.get('/password', handle(showPasswordStep));
-  router.post('/password', ...form, handle(submitPassword));
+  router.post('/email', ...form, load, handle(submitEmail));
+  router.get('/password', load, handle(showPasswordStep));
+  // A passkey instead of the email and password (conditional UI or the button on the email step).
+  router.post('/passkey/options', ...form, load, handle(passkeyLoginOptions));
+  router.post('/passkey', ...form, load, handle(submitPasskeyLogin));
+  router.post('/password', ...form, load, handle(submitPassword));
   // L3: the second factor, inside the same interaction.
-  router.get('/mfa', handle(secondStep(showChallenge)));
-  router.post('/mfa/totp', ...form, handle(secondStep(submitTotp)));
-  router.post('/mfa/recovery', ...form, handle(secondStep(submitRecoveryCode)));
-  router.post('/mfa/duo', ...form, handle(secondStep(startDuo)));
-  router.get('/mfa/duo/callback', handle(secondStep(duoCallback)));
-  router.get('/mfa/setup', handle(secondStep(showSetup)));
-  router.post('/mfa/setup', ...form, handle(secondStep(chooseSetup)));
-  router.get('/mfa/setup/totp', handle(secondStep(showTotpSetup)));
-  router.post('/mfa/setup/totp', ...form, handle(secondStep(confirmTotpSetup)));
-  router.post('/confirm', ...form, handle(submitConsent));
-  router.post('/abort', ...form, handle(abortInteraction));
+  router.get('/mfa', load, handle(secondStep(showChallenge)));
+  router.post('/mfa/totp', ...form, load, handle(secondStep(submitTotp)));
+  router.post('/mfa/recovery', ...form, load, handle(secondStep(submitRecoveryCode)));
+  router.post('/mfa/passkey/options', ...form, load, handle(secondStep(passkeyStepOptions)));
+  router.post('/mfa/passkey', ...form, load, handle(secondStep(submitPasskeyStep)));
+  router.post('/mfa/duo', ...form, load, handle(secondStep(startDuo)));
+  router.get('/mfa/duo/callback', load, handle(secondStep(duoCallback)));
+  router.get('/mfa/setup', load, handle(secondStep(showSetup)));
+  router.post('/mfa/setup', ...form, load, handle(secondStep(chooseSetup)));
+  router.get('/mfa/setup/totp', load, handle(secondStep(showTotpSetup)));
+  router.post('/mfa/setup/totp', ...form, load, handle(secondStep(confirmTotpSetup)));
+  router.get('/mfa/codes', load, handle(showLoginRecoveryCodes));
+  // Issue 17's upgrade prompt: a passkey offered after a password login.
+  router.get('/passkey-offer', load, handle(offerStep(showOffer)));
+  router.post('/passkey-offer', ...form, load, handle(offerStep(acceptOffer)));
+  router.post('/passkey-offer/later', ...form, load, handle(offerStep(snoozeOffer)));
+  router.post('/passkey-offer/never', ...form, load, handle(offerStep(declineOffer)));
+  router.post('/confirm', ...form, load, handle(submitConsent));
+  router.post('/abort', ...form, load, handle(abortInteraction));
   return router;
 }

@@ -4,11 +4,12 @@
  * First-party, so its consent is implied.
  */
 export const ACCOUNT_CLIENT_ID = 'monban-account';
+export const ACCOUNT_CLIENT_NAME = 'Monban';
 
 export function accountClientMetadata(issuer: string): Record<string, unknown> {
   return {
     client_id: ACCOUNT_CLIENT_ID,
-    client_name: 'Monban',
+    client_name: ACCOUNT_CLIENT_NAME,
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code'],
     response_types: ['code'],

@@ -1,14 +1,10 @@
 import type { Account, FindAccount } from 'oidc-provider';
 import type { Db } from '../db/database.js';
 import type { AccountRow } from '../db/schema.js';
+import type { RecentAccounts } from '../identity/accounts/recent.js';
 import { findAccountById } from '../identity/accounts/repository.js';
-
-/** Japanese names read family name first. */
-function displayName(account: AccountRow): string {
-  return account.locale === 'ja'
-    ? `${account.family_name} ${account.given_name}`
-    : `${account.given_name} ${account.family_name}`;
-}
+import { membershipsOf } from '../identity/companies/repository.js';
+import { personName } from '../text/format.js';
 
 /** The OP2 claims of an account; oidc-provider masks them down to what the scopes allow. */
 export function accountClaims(account: AccountRow): Record<string, unknown> {
@@ -16,7 +12,7 @@ export function accountClaims(account: AccountRow): Record<string, unknown> {
     sub: account.id,
     email: account.email,
     email_verified: account.email_verified,
-    name: displayName(account),
+    name: personName(account, account.locale),
     given_name: account.given_name,
     family_name: account.family_name,
     locale: account.locale,
@@ -27,14 +23,37 @@ export function accountClaims(account: AccountRow): Record<string, unknown> {
   };
 }
 
+/** The `companies` claim: every company the account belongs to, with its role there. */
+export async function companiesClaim(
+  db: Db,
+  accountId: string,
+): Promise<{ id: string; name_ja: string; name_latin: string; role: string }[]> {
+  return (await membershipsOf(db, accountId)).map((m) => ({
+    id: m.company_id,
+    name_ja: m.name_ja,
+    name_latin: m.name_latin,
+    role: m.role,
+  }));
+}
+
 /**
  * Only active accounts exist for the provider: once an account is put on hold or disabled, its
  * tokens stop working at userinfo, introspection and refresh.
  */
-export function createFindAccount(db: Db): FindAccount {
+export function createFindAccount(db: Db, recent?: RecentAccounts): FindAccount {
   return async (_ctx, sub): Promise<Account | undefined> => {
-    const account = await findAccountById(db, sub);
+    const account = recent?.recall(sub) ?? (await findAccountById(db, sub));
     if (!account || account.status !== 'active') return undefined;
-    return { accountId: account.id, claims: () => accountClaims(account) as { sub: string } };
+    return {
+      accountId: account.id,
+      claims: async (_use, scope) => {
+        const claims = accountClaims(account);
+        // Read only when asked for: most tokens are for apps that do not ask for the scope.
+        if (scope.split(' ').includes('companies')) claims.companies = await companiesClaim(db, account.id);
+        return claims as { sub: string };
+      },
+      // Issue 17's company policy, read by the login prompt's check (src/oidc/provider.ts).
+      phishingResistantRequired: account.require_phishing_resistant,
+    };
   };
 }

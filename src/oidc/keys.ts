@@ -8,7 +8,9 @@ import type { SecretBox } from '../security/secret-box.js';
 const SIGNING_ALG = 'RS256'; // OIDC Core 15.1: every OP must support RS256.
 const RETIRED_KEYS_KEPT_DAYS = 7;
 
-const context = (use: KeyUse, kid: string) => `server_key:${use}:${kid}`;
+/** What a server key's sealed material is bound to (also what `secrets reseal` opens it with). */
+export const serverKeyContext = (use: KeyUse, kid: string) => `server_key:${use}:${kid}`;
+const context = serverKeyContext;
 
 async function newSigningKey(box: SecretBox): Promise<{ kid: string; sealed: string }> {
   const { privateKey } = await generateKeyPair(SIGNING_ALG, { modulusLength: 2048, extractable: true });
@@ -26,7 +28,7 @@ function newCookieKey(box: SecretBox): { kid: string; sealed: string } {
 async function withKeyLock<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('monban:server_keys'))`.execute(trx);
-    return work(trx as unknown as Db);
+    return work(trx);
   });
 }
 
@@ -58,9 +60,12 @@ export async function ensureServerKeys(db: Db, box: SecretBox): Promise<void> {
 const STATE_ORDER = sql<number>`case state when 'active' then 0 when 'staged' then 1 else 2 end`;
 
 async function loadKeys(db: Db, use: KeyUse) {
-  return db.selectFrom('server_keys').select(['kid', 'material_sealed', 'state'])
+  return db
+    .selectFrom('server_keys')
+    .select(['kid', 'material_sealed', 'state'])
     .where('use', '=', use)
-    .orderBy(STATE_ORDER).orderBy('created_at', 'desc')
+    .orderBy(STATE_ORDER)
+    .orderBy('created_at', 'desc')
     .execute();
 }
 
@@ -76,6 +81,21 @@ export async function loadCookieKeys(db: Db, box: SecretBox): Promise<string[]> 
   return rows.map((row) => box.openText(row.material_sealed, context('cookie', row.kid)));
 }
 
+/**
+ * The id of the listed secret that sealed the server keys made before sealed values named their
+ * secret (the secret the install started with), or undefined when there are none.
+ */
+export async function legacySealingSecretId(db: Db, box: SecretBox): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('server_keys')
+    .select(['kid', 'use', 'material_sealed'])
+    .where('material_sealed', 'like', 'v1.%')
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst();
+  return row && box.keyIdOf(row.material_sealed, context(row.use, row.kid));
+}
+
 export interface RotationResult {
   active: string;
   staged: string;
@@ -87,26 +107,50 @@ export interface RotationResult {
  * tokens it signed stay verifiable), and a new key is staged. Sessions are untouched, so nobody
  * is logged out. Processes pick the new order up on their next (rolling) restart.
  */
-export async function rotateSigningKeys(db: Db, box: SecretBox): Promise<RotationResult> {
+export async function rotateSigningKeys(
+  db: Db,
+  box: SecretBox,
+  /** Runs in the rotation's transaction (its audit event). */
+  alongside?: (trx: Db, result: RotationResult) => Promise<void>,
+): Promise<RotationResult> {
   await ensureServerKeys(db, box);
   return withKeyLock(db, async (trx) => {
-    await trx.updateTable('server_keys').set({ state: 'retired', retired_at: new Date() })
-      .where('use', '=', 'signing').where('state', '=', 'active').execute();
-    await trx.updateTable('server_keys').set({ state: 'active' })
-      .where('use', '=', 'signing').where('state', '=', 'staged').execute();
+    await trx
+      .updateTable('server_keys')
+      .set({ state: 'retired', retired_at: new Date() })
+      .where('use', '=', 'signing')
+      .where('state', '=', 'active')
+      .execute();
+    await trx
+      .updateTable('server_keys')
+      .set({ state: 'active' })
+      .where('use', '=', 'signing')
+      .where('state', '=', 'staged')
+      .execute();
     const staged = await newSigningKey(box);
-    await trx.insertInto('server_keys')
-      .values({ kid: staged.kid, use: 'signing', state: 'staged', material_sealed: staged.sealed }).execute();
-    await trx.deleteFrom('server_keys')
+    await trx
+      .insertInto('server_keys')
+      .values({ kid: staged.kid, use: 'signing', state: 'staged', material_sealed: staged.sealed })
+      .execute();
+    await trx
+      .deleteFrom('server_keys')
       .where('state', '=', 'retired')
       .where('retired_at', '<', sql<Date>`now() - make_interval(days => ${RETIRED_KEYS_KEPT_DAYS})`)
       .execute();
-    const rows = await trx.selectFrom('server_keys').select(['kid', 'state'])
-      .where('use', '=', 'signing').orderBy('created_at').execute();
-    return {
-      active: rows.find((r) => r.state === 'active')!.kid,
+    const rows = await trx
+      .selectFrom('server_keys')
+      .select(['kid', 'state'])
+      .where('use', '=', 'signing')
+      .orderBy('created_at')
+      .execute();
+    const active = rows.find((r) => r.state === 'active');
+    if (!active) throw new Error('rotation left no active signing key');
+    const result = {
+      active: active.kid,
       staged: staged.kid,
       retired: rows.filter((r) => r.state === 'retired').map((r) => r.kid),
     };
+    await alongside?.(trx, result);
+    return result;
   });
 }

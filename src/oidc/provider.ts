@@ -1,32 +1,53 @@
-import type { Context } from 'koa';
-import Provider, { interactionPolicy, type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  errors,
+  interactionPolicy,
+  type Adapter,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
+import type { Config } from '../config/schema.js';
 import type { Db } from '../db/database.js';
-import { renderPage, type PageDeps } from '../http/page.js';
 import { accountClientMetadata } from './account-client.js';
-import { ACR, requestsMfa } from './acr.js';
+import { ACR, phishingResistant, requestsMfa } from './acr.js';
 import { createFindAccount } from './find-account.js';
+import { leaveLogoutNoticesToTheOutbox } from './backchannel-logout.js';
+import { sessionLifetime, sessionTtl } from './session-lifetime.js';
+import type { RecentAccounts } from '../identity/accounts/recent.js';
+import type { ResourceServers } from './resource-servers.js';
 
-export interface ProviderDeps extends PageDeps {
+/** The pages oidc-provider shows itself; the web layer (interactions/) renders them. */
+export interface ProviderPages {
+  /** An OAuth error shown to a person (not redirected to the RP). */
+  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, err?: unknown): void;
+  /** RP-initiated logout's "log out?" question; `form` is oidc-provider's hidden form. */
+  logout(ctx: KoaContextWithOIDC, form: string): void;
+  /** After a logout without a post_logout_redirect_uri. */
+  loggedOut(ctx: KoaContextWithOIDC): void;
+}
+
+export interface ProviderDeps {
+  config: Readonly<Config>;
   db: Db;
   adapter: (model: string) => Adapter;
   jwks: { keys: object[] };
   cookieKeys: string[];
-}
-
-/** OAuth errors shown to a person get a friendly sentence; the code and description stay visible for support. */
-async function renderError(deps: PageDeps, ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
-  renderPage(ctx as unknown as Context, deps, 'pages/error', {
-    title: 'errors.title',
-    messageKey: 'errors.OAUTH',
-    oauthError: out.error,
-    oauthDescription: out.error_description,
-  }, { status: ctx.status >= 400 ? ctx.status : 400 });
+  /** The session cookie's name (http/cookie-names.ts: __Host- prefixed with an https issuer). */
+  sessionCookie: string;
+  pages: ProviderPages;
+  /** Accounts a login has just read (findAccount asks for them again moments later). */
+  recentAccounts?: RecentAccounts;
+  /** Resource servers clients may ask tokens for (RFC 8707): the admin API, later registered ones. */
+  resourceServers: ResourceServers;
 }
 
 /** Web clients may call the token, userinfo and revocation endpoints from their registered origins. */
 function clientBasedCORS(_ctx: KoaContextWithOIDC, origin: string, client: { redirectUris?: string[] }): boolean {
   return (client.redirectUris ?? []).some((uri) => {
-    try { return new URL(uri).origin === origin; } catch { return false; }
+    try {
+      return new URL(uri).origin === origin;
+    } catch {
+      return false;
+    }
   });
 }
 
@@ -36,26 +57,74 @@ function clientBasedCORS(_ctx: KoaContextWithOIDC, origin: string, client: { red
  */
 function interactionsPolicy() {
   const policy = interactionPolicy.base();
-  policy.get('login')!.checks.add(new interactionPolicy.Check(
-    'mfa_requested',
-    'The relying party asked for multi-factor authentication',
-    'login_required',
-    (ctx) => requestsMfa(ctx.oidc.params ?? {}) && ctx.oidc.acr !== ACR.mfa,
-  ));
+  const login = policy.get('login');
+  login?.checks.add(
+    new interactionPolicy.Check(
+      'mfa_requested',
+      'The relying party asked for multi-factor authentication',
+      'login_required',
+      (ctx) => requestsMfa(ctx.oidc.params ?? {}) && ctx.oidc.acr !== ACR.mfa,
+    ),
+  );
+  // Issue 17: an account whose company requires a phishing-resistant factor logs in again with a
+  // passkey or security key when its session was made without one (before the policy was set).
+  login?.checks.add(
+    new interactionPolicy.Check(
+      'phishing_resistant_required',
+      'The account must log in with a passkey or security key',
+      'login_required',
+      (ctx) => ctx.oidc.account?.phishingResistantRequired === true && !phishingResistant(ctx.oidc.amr),
+    ),
+  );
+  // A session whose account findAccount no longer returns (put on hold or disabled while it was
+  // being used) logs in again, where the password step says why it cannot; without this check
+  // oidc-provider's consent prompt fails on the missing account's grant (a 500).
+  login?.checks.add(
+    new interactionPolicy.Check(
+      'account_unavailable',
+      'The signed-in account cannot log in',
+      'login_required',
+      (ctx) => Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account,
+    ),
+  );
   return policy;
 }
+
+/**
+ * oidc-provider's JSON endpoints (its default routes): they answer machines, not people, so the
+ * page machinery (security headers for HTML, page routers, static files, language cookie, the
+ * page error handler) is skipped for them.
+ */
+export const PROVIDER_API_PATHS: ReadonlySet<string> = new Set([
+  '/token',
+  '/token/introspection',
+  '/token/revocation',
+  '/me',
+  '/jwks',
+  '/.well-known/openid-configuration',
+]);
 
 export function createProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const configuration: Configuration = {
-    adapter: deps.adapter as unknown as Configuration['adapter'],
+    adapter: deps.adapter,
+    enableHttpPostMethods: true,
     clients: [accountClientMetadata(config.issuer) as unknown as NonNullable<Configuration['clients']>[number]],
-    findAccount: createFindAccount(deps.db),
-    jwks: deps.jwks as Configuration['jwks'],
+    findAccount: createFindAccount(deps.db, deps.recentAccounts),
+    jwks: deps.jwks,
     cookies: {
       keys: deps.cookieKeys,
-      names: { session: 'monban_session', interaction: 'monban_interaction', resume: 'monban_resume' },
-      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      // The session cookie is scoped to / (the interaction and resume cookies to their own paths).
+      names: {
+        session: deps.sessionCookie,
+        interaction: 'monban_interaction',
+        resume: 'monban_resume',
+      },
+      // OIDC Core 3.1.2.1 and RP-Initiated Logout 1.0 section 2: the authorization and end-session
+      // endpoints take POST too. A cross-site form POST carries the session cookie only when it is
+      // SameSite=None (oidc-provider requires that for enableHttpPostMethods); a plain-http issuer
+      // (development) gets Lax instead, see laxCookiesOnPlainHttp.
+      long: { httpOnly: true, sameSite: 'none', signed: true },
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },
     claims: {
@@ -66,8 +135,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       email: ['email', 'email_verified'],
       profile: ['name', 'given_name', 'family_name', 'locale', 'zoneinfo', 'updated_at'],
       phone: ['phone_number', 'phone_number_verified'],
+      // M4: the companies the user belongs to, with the role there; gone once they leave.
+      companies: ['companies'],
     },
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'phone'],
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'phone', 'companies'],
+    // OIDC Discovery 1.0 section 3: the languages of the pages, so an RP can send a matching ui_locales.
+    discovery: { ui_locales_supported: [...config.locales.supported] },
     acrValues: [ACR.password, ACR.mfa],
     responseTypes: ['code'],
     // RFC 9700 2.1.1: PKCE for every client, confidential ones included; only S256 exists in v9.
@@ -78,6 +151,15 @@ export function createProvider(deps: ProviderDeps): Provider {
     // sub; OIDC Core 5.4 allows it, and relying parties read the email from the ID token.
     conformIdTokenClaims: false,
     clientBasedCORS: clientBasedCORS as Configuration['clientBasedCORS'],
+    // `admin: true` marks a client an admin made an admin client: only those may get tokens for
+    // the admin API (resource-servers.ts).
+    extraClientMetadata: {
+      properties: ['admin'],
+      validator: (_ctx, key, value) => {
+        if (key === 'admin' && value !== undefined && typeof value !== 'boolean')
+          throw new errors.InvalidClientMetadata('admin must be true or false');
+      },
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -88,44 +170,58 @@ export function createProvider(deps: ProviderDeps): Provider {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       // RFC 7662 4: only a caller entitled to a token may learn about it. A client may introspect
-      // the tokens issued to it; anything else answers {active: false}.
+      // the tokens issued to it, a registered resource server those issued for it; anything else
+      // answers {active: false}.
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+        allowedPolicy: (_ctx, client, token) => deps.resourceServers.mayIntrospect(client.clientId, token),
       },
       revocation: { enabled: true },
+      // RFC 8707: `resource` names the API a token is for. Without one, tokens stay as before
+      // (opaque, for userinfo); with one, resource-servers.ts decides (short-lived JWTs).
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => false,
+        getResourceServerInfo: (_ctx, indicator, client) => deps.resourceServers.resourceServerInfo(indicator, client),
+      },
       userinfo: { enabled: true },
+      // OIDC Core 5.5: the claims request parameter; an essential acr naming the MFA class asks
+      // for the second factor like acr_values does (acr.ts).
+      claimsParameter: { enabled: true },
+      // OIDC Back-Channel Logout 1.0: clients register a backchannel_logout_uri; the notices
+      // go out through the outbox when a session ends (backchannel-logout.ts).
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => {
-          renderPage(ctx as unknown as Context, deps, 'interaction/logout', {
-            title: 'logout.title',
-            form,
-            clientName: ctx.oidc.client?.clientName,
-          });
+        logoutSource: (ctx, form) => {
+          deps.pages.logout(ctx, form);
         },
-        postLogoutSuccessSource: async (ctx) => {
-          renderPage(ctx as unknown as Context, deps, 'interaction/logged-out', {
-            title: 'logout.doneTitle',
-            clientName: ctx.oidc.client?.clientName,
-          });
+        postLogoutSuccessSource: (ctx) => {
+          deps.pages.loggedOut(ctx);
         },
       },
     },
     interactions: { policy: interactionsPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    renderError: (ctx, out) => renderError(deps, ctx, out),
+    renderError: (ctx, out, err) => {
+      deps.pages.error(ctx, out, err);
+    },
     ttl: {
-      Session: config.ttl.session,
+      // A signed-in session is stored (and its cookie kept) until its absolute end; the idle
+      // limit is checked where sessions are read (session-lifetime.ts).
+      Session: (_ctx, session) => sessionTtl(sessionLifetime(config), session),
       Interaction: config.ttl.interaction,
       AuthorizationCode: config.ttl.authorizationCode,
-      AccessToken: config.ttl.accessToken,
+      // A token for a resource server lives as long as that resource says.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
       IdToken: config.ttl.idToken,
       RefreshToken: config.ttl.refreshToken,
       Grant: config.ttl.grant,
-      ClientCredentials: config.ttl.clientCredentials,
+      // Likewise for client_credentials (the admin API: 5 min).
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.clientCredentials,
     },
   };
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  leaveLogoutNoticesToTheOutbox(provider);
   return provider;
 }

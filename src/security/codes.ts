@@ -1,11 +1,17 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { asKeyList, type KeyList } from './master-secret.js';
 
 /**
  * One-time codes (X2): random digits, stored only as an HMAC bound to the flow they belong to,
- * compared in constant time. A database dump alone does not reveal a usable code.
+ * compared in constant time. A database dump alone does not reveal a usable code. The first key
+ * makes new HMACs; a code stored under an older MONBAN_SECRET still matches.
  */
 export class CodeHasher {
-  constructor(private readonly key: Buffer) {}
+  readonly #keys: KeyList;
+
+  constructor(keys: Buffer | KeyList) {
+    this.#keys = asKeyList(keys);
+  }
 
   generate(digits: number): string {
     let code = '';
@@ -13,13 +19,23 @@ export class CodeHasher {
     return code;
   }
 
+  #hmac(key: Buffer, code: string, flowId: string): string {
+    return createHmac('sha256', key).update(`${flowId}\u0000${code}`).digest('base64url');
+  }
+
   hash(code: string, flowId: string): string {
-    return createHmac('sha256', this.key).update(`${flowId}\u0000${code}`).digest('base64url');
+    return this.#hmac(this.#keys[0].key, code, flowId);
   }
 
   matches(code: string, flowId: string, stored: string): boolean {
-    const given = Buffer.from(this.hash(code.normalize('NFKC').replace(/\s+/g, ''), flowId));
+    const typed = code.normalize('NFKC').replace(/\s+/g, '');
     const expected = Buffer.from(stored);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    let found = false;
+    // Every key is tried (no early exit): the time does not depend on which one matched.
+    for (const { key } of this.#keys) {
+      const given = Buffer.from(this.#hmac(key, typed, flowId));
+      if (given.length === expected.length && timingSafeEqual(given, expected)) found = true;
+    }
+    return found;
   }
 }

@@ -6,6 +6,6 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 /** `length` random Crockford base32 characters (5 bits each), from the CSPRNG. */
 export function randomCrockford(length: number): string {
   let text = '';
-  for (let i = 0; i < length; i += 1) text += ALPHABET[randomInt(ALPHABET.length)];
+  for (let i = 0; i < length; i += 1) text += ALPHABET.charAt(randomInt(ALPHABET.length));
   return text;
 }

@@ -59,7 +59,9 @@ async function logOutOfConsole(b: RpBrowser, t: TestApp, user: User): Promise<vo
   await b.page.locator('#logout').click();
   await b.page.waitForURL(`${t.issuer}/account/logged-out`);
   expect(await b.heading()).toBe(en('account.loggedOut.title'));
-  expect(await t.app.db.selectFrom('account_sessions').select('session_id').where('account_id', '=', user.id).execute()).toEqual([]);
+  expect(
+    await t.app.db.selectFrom('account_sessions').select('session_id').where('account_id', '=', user.id).execute(),
+  ).toEqual([]);
 }
 
 /** The security page's MFA section: on (with the kind) or off. */
@@ -76,7 +78,9 @@ async function expectMfaStatus(b: RpBrowser, issuer: string, kind: 'totp' | 'duo
     const since = text.match(/\(since (.+)\)$/)?.[1] ?? '';
     expect(since).not.toBe('');
     expect(text).toBe(en(kind === 'duo' ? 'account.security.mfaOnDuo' : 'account.security.mfaOnTotp', { since }));
-    expect(await page.locator('#recovery-codes-left').innerText()).toBe(en('account.security.recoveryCodesLeft', { count: 10 }));
+    expect(await page.locator('#recovery-codes-left').innerText()).toBe(
+      en('account.security.recoveryCodesLeft', { count: 10 }),
+    );
     expect(await page.locator('#mfa-on').count()).toBe(0);
   }
 }
@@ -155,8 +159,14 @@ async function expectDuoPrompt(b: RpBrowser, duo: FakeDuo, email: string): Promi
 }
 
 /** The RP's view of the login: the callback is right, the code redeems, the ID token says MFA. */
-async function expectMfaLogin(rp: RelyingParty, callback: URL, pending: PendingAuthorization, issuer: string,
-  user: User, amr: string[]): Promise<void> {
+async function expectMfaLogin(
+  rp: RelyingParty,
+  callback: URL,
+  pending: PendingAuthorization,
+  issuer: string,
+  user: User,
+  amr: string[],
+): Promise<void> {
   expect(`${callback.origin}${callback.pathname}`).toBe(RP_CALLBACK);
   expect(callback.searchParams.get('error')).toBeNull();
   expect(callback.searchParams.get('iss')).toBe(issuer);
@@ -203,213 +213,256 @@ describe('second factors end to end in a real browser (L3, PR5)', () => {
       return { user, secret, recoveryCodes };
     }
 
-    it('turns the authenticator app on in the console, then asks an RP login for its code', async () => {
-      const user = await registerUser(t.app, { locale: 'en' });
-      const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
-      const { page } = b;
-      try {
-        // 1. The console: MFA is off; turn the authenticator app on.
-        await signInToConsole(b, t.issuer, user.email);
-        await expectMfaStatus(b, t.issuer, '');
-        await chooseMethod(b, 'totp', false);
-
-        await page.waitForURL((url) => url.pathname === '/account/security/mfa/totp');
-        expect(await b.heading()).toBe(en('mfa.setup.totpHeading'));
-        const qr = page.locator('#totp-qr');
-        expect(await qr.isVisible()).toBe(true);
-        expect(await qr.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
-        expect(await qr.getAttribute('alt')).toBe(en('mfa.setup.qrAlt'));
-        // The browser decoded the image: it is a real picture, not a broken one.
-        expect(await qr.evaluate((img) => {
-          const image = img as unknown as { complete: boolean; naturalWidth: number; naturalHeight: number };
-          return image.complete && image.naturalWidth > 0 && image.naturalHeight > 0;
-        })).toBe(true);
-        const shown = (await page.locator('#totp-secret').innerText()).trim();
-        expect(shown).toMatch(/^[A-Z2-7]{4}( [A-Z2-7]{4})*$/);
-        const secret = shown.replace(/\s+/g, '');
-        expect(secret).toHaveLength(32); // 160 bits
-        expect(await page.locator('#totp-secret').locator('xpath=..').locator('xpath=following-sibling::p').first().innerText())
-          .toBe(en('mfa.setup.account', { email: user.email }));
-
-        // A wrong code first: refused, the same key stays on the page.
-        const enrolledAt = Date.now();
-        const enrollmentCode = totpCode(secret, 0, enrolledAt);
-        await page.locator('#code').fill(wrongTotpCode(secret));
-        await page.locator('#mfa-confirm').click();
-        const consoleError = page.locator('#form-errors[role=alert]');
-        await consoleError.waitFor();
-        expect(await consoleError.count()).toBe(1);
-        expect(await page.locator('#code').getAttribute('aria-invalid')).toBe('true');
-        expect(await consoleError.locator('li').allInnerTexts()).toEqual([en('errors.MFA_CODE_WRONG')]);
-        expect((await page.locator('#totp-secret').innerText()).replace(/\s+/g, '')).toBe(secret);
-
-        await page.locator('#code').fill(enrollmentCode);
-        await page.locator('#mfa-confirm').click();
-        const codes = await readRecoveryCodes(b);
-        expect(await page.locator('main p.notice[role=status]').innerText()).toBe(en('mfa.codes.saved'));
-        await page.locator('#done').click();
-        await page.waitForURL((url) => url.pathname === '/account/security');
-        await expectMfaStatus(b, t.issuer, 'totp');
-        expect(codes).toHaveLength(10);
-
-        // 2. Log out; an RP login now asks for the code after the password.
-        await logOutOfConsole(b, t, user);
-        const pending = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid email profile', ui_locales: 'en' });
-        await page.goto(pending.url.href);
-        await enterPassword(b, user.email);
-        await expectSecondStep(b, user.email, 'totp');
-        expect(await page.locator('#use-recovery-code').innerText()).toBe(en('mfa.useRecoveryCode'));
-
-        // The code the enrollment used is refused (each time step once), and nothing reaches the RP.
-        await page.locator('#code').fill(enrollmentCode);
-        await page.locator('#totp-form button[type=submit]').click();
-        expect(await alertText(b)).toBe(en('errors.MFA_CODE_WRONG'));
-        expect(b.rpVisits).toEqual([]);
-
-        // The app's next code is accepted.
-        await page.locator('#code').fill(totpCode(secret, 1));
-        await page.locator('#totp-form button[type=submit]').click();
-        const callback = await arriveAtRp(b);
-        expect(callback.searchParams.get('state')).toBe(pending.state);
-        await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
-        expect(b.rpVisits).toHaveLength(1);
-        expect(b.pageErrors).toEqual([]);
-      } finally {
-        await b.close();
-      }
-    }, JOURNEY_TIMEOUT_MS);
-
-    it('accepts a recovery code instead of the app once, and refuses the same code the second time', async () => {
-      const { user, recoveryCodes } = await userWithTotp();
-      const used = recoveryCodes[3]!;
-      const other = recoveryCodes[7]!;
-
-      /** An RP login in a fresh browser up to the recovery code field. */
-      async function toRecoveryCode(b: RpBrowser): Promise<PendingAuthorization> {
+    it(
+      'turns the authenticator app on in the console, then asks an RP login for its code',
+      async () => {
+        const user = await registerUser(t.app, { locale: 'en' });
+        const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
         const { page } = b;
-        const pending = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid email', ui_locales: 'en' });
-        await page.goto(pending.url.href);
-        await enterPassword(b, user.email);
-        await expectSecondStep(b, user.email, 'totp');
-        expect(await page.locator('#recovery-form').count()).toBe(0);
-        await page.locator('#use-recovery-code').click();
-        await page.waitForURL((url) => /\/mfa$/.test(url.pathname) && url.searchParams.get('recovery') === '1');
-        await page.locator('#recovery-form #recovery_code').waitFor();
-        expect(await b.heading()).toBe(en('mfa.heading'));
-        expect(await page.locator('label[for=recovery_code]').innerText()).toBe(en('mfa.recoveryCode'));
-        expect(await page.locator('#use-recovery-code').count()).toBe(0);
-        return pending;
-      }
+        try {
+          // 1. The console: MFA is off; turn the authenticator app on.
+          await signInToConsole(b, t.issuer, user.email);
+          await expectMfaStatus(b, t.issuer, '');
+          await chooseMethod(b, 'totp', false);
 
-      const b1 = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
-      try {
-        const pending = await toRecoveryCode(b1);
-        await b1.page.locator('#recovery_code').fill(used);
-        await b1.page.locator('#recovery-form button[type=submit]').click();
-        const callback = await arriveAtRp(b1);
-        await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
-        expect(b1.pageErrors).toEqual([]);
-      } finally {
-        await b1.close();
-      }
+          await page.waitForURL((url) => url.pathname === '/account/security/mfa/totp');
+          expect(await b.heading()).toBe(en('mfa.setup.totpHeading'));
+          const qr = page.locator('#totp-qr');
+          expect(await qr.isVisible()).toBe(true);
+          expect(await qr.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+          expect(await qr.getAttribute('alt')).toBe(en('mfa.setup.qrAlt'));
+          // The browser decoded the image: it is a real picture, not a broken one.
+          expect(
+            await qr.evaluate((img) => {
+              const image = img as unknown as { complete: boolean; naturalWidth: number; naturalHeight: number };
+              return image.complete && image.naturalWidth > 0 && image.naturalHeight > 0;
+            }),
+          ).toBe(true);
+          const shown = (await page.locator('#totp-secret').innerText()).trim();
+          expect(shown).toMatch(/^[A-Z2-7]{4}( [A-Z2-7]{4})*$/);
+          const secret = shown.replace(/\s+/g, '');
+          expect(secret).toHaveLength(32); // 160 bits
+          expect(
+            await page
+              .locator('#totp-secret')
+              .locator('xpath=..')
+              .locator('xpath=following-sibling::p')
+              .first()
+              .innerText(),
+          ).toBe(en('mfa.setup.account', { email: user.email }));
 
-      const b2 = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
-      try {
-        const pending = await toRecoveryCode(b2);
-        await b2.page.locator('#recovery_code').fill(used);
-        await b2.page.locator('#recovery-form button[type=submit]').click();
-        expect(await alertText(b2)).toBe(en('errors.RECOVERY_CODE_WRONG'));
-        expect(await b2.page.locator('#recovery-form #recovery_code').isVisible()).toBe(true);
-        expect(b2.rpVisits).toEqual([]);
+          // A wrong code first: refused, the same key stays on the page.
+          const enrolledAt = Date.now();
+          const enrollmentCode = totpCode(secret, 0, enrolledAt);
+          await page.locator('#code').fill(wrongTotpCode(secret));
+          await page.locator('#mfa-confirm').click();
+          const consoleError = page.locator('#form-errors[role=alert]');
+          await consoleError.waitFor();
+          expect(await consoleError.count()).toBe(1);
+          expect(await page.locator('#code').getAttribute('aria-invalid')).toBe('true');
+          expect(await consoleError.locator('li').allInnerTexts()).toEqual([en('errors.MFA_CODE_WRONG')]);
+          expect((await page.locator('#totp-secret').innerText()).replace(/\s+/g, '')).toBe(secret);
 
-        // Another unused code, typed the way people type it (lower case, a space for the dash), works.
-        await b2.page.locator('#recovery_code').fill(other.toLowerCase().replace('-', ' '));
-        await b2.page.locator('#recovery-form button[type=submit]').click();
-        const callback = await arriveAtRp(b2);
-        await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
-        expect(b2.rpVisits).toHaveLength(1);
-        expect(b2.pageErrors).toEqual([]);
-      } finally {
-        await b2.close();
-      }
-      expect(await remainingRecoveryCodes(t.app.db, user.id)).toBe(8);
-    }, JOURNEY_TIMEOUT_MS);
+          await page.locator('#code').fill(enrollmentCode);
+          await page.locator('#mfa-confirm').click();
+          const codes = await readRecoveryCodes(b);
+          expect(await page.locator('main p.notice[role=status]').innerText()).toBe(en('mfa.codes.saved'));
+          await page.locator('#done').click();
+          await page.waitForURL((url) => url.pathname === '/account/security');
+          await expectMfaStatus(b, t.issuer, 'totp');
+          expect(codes).toHaveLength(10);
 
-    it('asks for the code in Japanese with ui_locales=ja', async () => {
-      const { user, secret } = await userWithTotp();
-      // The browser prefers English: only ui_locales can make the second step speak Japanese.
-      const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
-      const { page } = b;
-      try {
-        const pending = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid email', ui_locales: 'ja' });
-        await page.goto(pending.url.href);
-        await enterPassword(b, user.email);
-        await page.locator('#totp-form #code').waitFor();
-        expect(await b.htmlLang()).toBe('ja');
-        expect(await page.title()).toBe('2 段階認証 · Monban');
-        expect(await b.heading()).toBe('2 段階認証');
-        expect(await page.locator('label[for=code]').innerText()).toBe('認証アプリのコード');
-        expect(await page.locator('#totp-form button[type=submit]').innerText()).toBe('確認');
-        expect(await page.locator('#use-recovery-code').innerText()).toBe('リカバリーコードを使用する');
+          // 2. Log out; an RP login now asks for the code after the password.
+          await logOutOfConsole(b, t, user);
+          const pending = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email profile',
+            ui_locales: 'en',
+          });
+          await page.goto(pending.url.href);
+          await enterPassword(b, user.email);
+          await expectSecondStep(b, user.email, 'totp');
+          expect(await page.locator('#use-recovery-code').innerText()).toBe(en('mfa.useRecoveryCode'));
 
-        await page.locator('#code').fill(wrongTotpCode(secret));
-        await page.locator('#totp-form button[type=submit]').click();
-        expect(await alertText(b)).toBe('コードが正しくありません。認証アプリに表示されている現在のコードを入力してください (各コードは 1 回のみ使用できます)。');
-        expect(await b.htmlLang()).toBe('ja');
+          // The code the enrollment used is refused (each time step once), and nothing reaches the RP.
+          await page.locator('#code').fill(enrollmentCode);
+          await page.locator('#totp-form button[type=submit]').click();
+          expect(await alertText(b)).toBe(en('errors.MFA_CODE_WRONG'));
+          expect(b.rpVisits).toEqual([]);
 
-        await page.locator('#code').fill(totpCode(secret, 1));
-        await page.locator('#totp-form button[type=submit]').click();
-        const callback = await arriveAtRp(b, 'ja');
-        await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
-        expect(b.pageErrors).toEqual([]);
-      } finally {
-        await b.close();
-      }
-    }, JOURNEY_TIMEOUT_MS);
+          // The app's next code is accepted.
+          await page.locator('#code').fill(totpCode(secret, 1));
+          await page.locator('#totp-form button[type=submit]').click();
+          const callback = await arriveAtRp(b);
+          expect(callback.searchParams.get('state')).toBe(pending.state);
+          await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
+          expect(b.rpVisits).toHaveLength(1);
+          expect(b.pageErrors).toEqual([]);
+        } finally {
+          await b.close();
+        }
+      },
+      JOURNEY_TIMEOUT_MS,
+    );
 
-    it('sets the authenticator app up during the login when the RP asks for MFA (acr_values)', async () => {
-      const user = await registerUser(t.app, { locale: 'en' });
-      const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
-      const { page } = b;
-      try {
-        const pending = await rp.authorizationRequest({
-          redirect_uri: RP_CALLBACK, scope: 'openid email', ui_locales: 'en', acr_values: ACR_MFA,
-        });
-        await page.goto(pending.url.href);
-        await enterPassword(b, user.email);
+    it(
+      'accepts a recovery code instead of the app once, and refuses the same code the second time',
+      async () => {
+        const { user, recoveryCodes } = await userWithTotp();
+        const used = recoveryCodes[3]!;
+        const other = recoveryCodes[7]!;
 
-        // The account has no second factor: it is set up before going on.
-        await page.waitForURL((url) => /^\/interaction\/[^/]+\/mfa\/setup$/.test(url.pathname));
-        expect(await b.heading()).toBe(en('mfa.setup.heading'));
-        expect(await page.locator('main > p').first().innerText()).toBe(en('mfa.setup.requiredBy', { client: 'Test RP' }));
-        expect(await page.locator('#method-totp').isChecked()).toBe(true);
-        expect(await page.locator('#method-duo').count()).toBe(0);
-        await page.locator('form[action$="/mfa/setup"] button[type=submit]').click();
+        /** An RP login in a fresh browser up to the recovery code field. */
+        async function toRecoveryCode(b: RpBrowser): Promise<PendingAuthorization> {
+          const { page } = b;
+          const pending = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email',
+            ui_locales: 'en',
+          });
+          await page.goto(pending.url.href);
+          await enterPassword(b, user.email);
+          await expectSecondStep(b, user.email, 'totp');
+          expect(await page.locator('#recovery-form').count()).toBe(0);
+          await page.locator('#use-recovery-code').click();
+          await page.waitForURL((url) => /\/mfa$/.test(url.pathname) && url.searchParams.get('recovery') === '1');
+          await page.locator('#recovery-form #recovery_code').waitFor();
+          expect(await b.heading()).toBe(en('mfa.heading'));
+          expect(await page.locator('label[for=recovery_code]').innerText()).toBe(en('mfa.recoveryCode'));
+          expect(await page.locator('#use-recovery-code').count()).toBe(0);
+          return pending;
+        }
 
-        await page.waitForURL((url) => /^\/interaction\/[^/]+\/mfa\/setup\/totp$/.test(url.pathname));
-        expect(await b.heading()).toBe(en('mfa.setup.totpHeading'));
-        expect(await page.locator('#totp-qr').isVisible()).toBe(true);
-        expect(await page.locator('#totp-qr').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
-        const secret = (await page.locator('#totp-secret').innerText()).replace(/\s+/g, '');
-        expect(secret).toMatch(/^[A-Z2-7]{32}$/);
-        await page.locator('#code').fill(totpCode(secret));
-        await page.locator('form[action$="/mfa/setup/totp"] button[type=submit]').click();
+        const b1 = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
+        try {
+          const pending = await toRecoveryCode(b1);
+          await b1.page.locator('#recovery_code').fill(used);
+          await b1.page.locator('#recovery-form button[type=submit]').click();
+          const callback = await arriveAtRp(b1);
+          await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
+          expect(b1.pageErrors).toEqual([]);
+        } finally {
+          await b1.close();
+        }
 
-        // The codes are shown once; then on to the RP, which gets an MFA login.
-        await readRecoveryCodes(b);
-        expect(await page.locator('main p.notice[role=status]').innerText()).toBe(en('mfa.codes.on'));
-        const next = page.locator('#continue');
-        expect(await next.innerText()).toBe(en('mfa.codes.continue'));
-        expect(b.rpVisits).toEqual([]);
-        await next.click();
-        const callback = await arriveAtRp(b);
-        await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
-        expect((await activeFactor(t.app.db, user.id))?.kind).toBe('totp');
-        expect(b.pageErrors).toEqual([]);
-      } finally {
-        await b.close();
-      }
-    }, JOURNEY_TIMEOUT_MS);
+        const b2 = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
+        try {
+          const pending = await toRecoveryCode(b2);
+          await b2.page.locator('#recovery_code').fill(used);
+          await b2.page.locator('#recovery-form button[type=submit]').click();
+          expect(await alertText(b2)).toBe(en('errors.RECOVERY_CODE_WRONG'));
+          expect(await b2.page.locator('#recovery-form #recovery_code').isVisible()).toBe(true);
+          expect(b2.rpVisits).toEqual([]);
+
+          // Another unused code, typed the way people type it (lower case, a space for the dash), works.
+          await b2.page.locator('#recovery_code').fill(other.toLowerCase().replace('-', ' '));
+          await b2.page.locator('#recovery-form button[type=submit]').click();
+          const callback = await arriveAtRp(b2);
+          await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
+          expect(b2.rpVisits).toHaveLength(1);
+          expect(b2.pageErrors).toEqual([]);
+        } finally {
+          await b2.close();
+        }
+        expect(await remainingRecoveryCodes(t.app.db, user.id)).toBe(8);
+      },
+      JOURNEY_TIMEOUT_MS,
+    );
+
+    it(
+      'asks for the code in Japanese with ui_locales=ja',
+      async () => {
+        const { user, secret } = await userWithTotp();
+        // The browser prefers English: only ui_locales can make the second step speak Japanese.
+        const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
+        const { page } = b;
+        try {
+          const pending = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email',
+            ui_locales: 'ja',
+          });
+          await page.goto(pending.url.href);
+          await enterPassword(b, user.email);
+          await page.locator('#totp-form #code').waitFor();
+          expect(await b.htmlLang()).toBe('ja');
+          expect(await page.title()).toBe('二段階認証 · Monban');
+          expect(await b.heading()).toBe('二段階認証');
+          expect(await page.locator('label[for=code]').innerText()).toBe('認証アプリのコード');
+          expect(await page.locator('#totp-form button[type=submit]').innerText()).toBe('確認');
+          expect(await page.locator('#use-recovery-code').innerText()).toBe('リカバリーコードを使用する');
+
+          await page.locator('#code').fill(wrongTotpCode(secret));
+          await page.locator('#totp-form button[type=submit]').click();
+          expect(await alertText(b)).toBe(
+            'コードが正しくありません。認証アプリに表示されている現在のコードを入力してください (各コードは 1 回のみ使用できます)。',
+          );
+          expect(await b.htmlLang()).toBe('ja');
+
+          await page.locator('#code').fill(totpCode(secret, 1));
+          await page.locator('#totp-form button[type=submit]').click();
+          const callback = await arriveAtRp(b, 'ja');
+          await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
+          expect(b.pageErrors).toEqual([]);
+        } finally {
+          await b.close();
+        }
+      },
+      JOURNEY_TIMEOUT_MS,
+    );
+
+    it(
+      'sets the authenticator app up during the login when the RP asks for MFA (acr_values)',
+      async () => {
+        const user = await registerUser(t.app, { locale: 'en' });
+        const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US' });
+        const { page } = b;
+        try {
+          const pending = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email',
+            ui_locales: 'en',
+            acr_values: ACR_MFA,
+          });
+          await page.goto(pending.url.href);
+          await enterPassword(b, user.email);
+
+          // The account has no second factor: it is set up before going on.
+          await page.waitForURL((url) => /^\/interaction\/[^/]+\/mfa\/setup$/.test(url.pathname));
+          expect(await b.heading()).toBe(en('mfa.setup.heading'));
+          expect(await page.locator('main > p').first().innerText()).toBe(
+            en('mfa.setup.requiredBy', { client: 'Test RP' }),
+          );
+          expect(await page.locator('#method-totp').isChecked()).toBe(true);
+          expect(await page.locator('#method-duo').count()).toBe(0);
+          await page.locator('form[action$="/mfa/setup"] button[type=submit]').click();
+
+          await page.waitForURL((url) => /^\/interaction\/[^/]+\/mfa\/setup\/totp$/.test(url.pathname));
+          expect(await b.heading()).toBe(en('mfa.setup.totpHeading'));
+          expect(await page.locator('#totp-qr').isVisible()).toBe(true);
+          expect(await page.locator('#totp-qr').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+          const secret = (await page.locator('#totp-secret').innerText()).replace(/\s+/g, '');
+          expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+          await page.locator('#code').fill(totpCode(secret));
+          await page.locator('form[action$="/mfa/setup/totp"] button[type=submit]').click();
+
+          // The codes are shown once; then on to the RP, which gets an MFA login.
+          await readRecoveryCodes(b);
+          expect(await page.locator('main p.notice[role=status]').innerText()).toBe(en('mfa.codes.on'));
+          const next = page.locator('#continue');
+          expect(await next.innerText()).toBe(en('mfa.codes.continue'));
+          expect(b.rpVisits).toEqual([]);
+          await next.click();
+          const callback = await arriveAtRp(b);
+          await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'otp', 'mfa']);
+          expect((await activeFactor(t.app.db, user.id))?.kind).toBe('totp');
+          expect(b.pageErrors).toEqual([]);
+        } finally {
+          await b.close();
+        }
+      },
+      JOURNEY_TIMEOUT_MS,
+    );
   });
 
   describe('Duo', () => {
@@ -429,75 +482,95 @@ describe('second factors end to end in a real browser (L3, PR5)', () => {
       await duo?.stop();
     }, SETUP_TIMEOUT_MS);
 
-    it('turns Duo on in the console with Approve, logs in at the RP with Approve, and not with Deny', async () => {
-      const user = await registerUser(t.app, { locale: 'en' });
-      // The fake Duo serves a self-signed certificate for 127.0.0.1.
-      const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US', ignoreHTTPSErrors: true });
-      const { page } = b;
-      try {
-        // 1. The console: method Duo, the password, Duo's prompt, Approve, the recovery codes.
-        await signInToConsole(b, t.issuer, user.email);
-        await expectMfaStatus(b, t.issuer, '');
-        await chooseMethod(b, 'duo', true);
-        await expectDuoPrompt(b, duo, user.email);
-        await page.locator('#duo-approve').click();
-        await page.waitForURL((url) => url.origin === t.issuer && url.pathname === '/account/security/mfa/duo/callback');
-        await readRecoveryCodes(b);
-        expect(await page.locator('main p.notice[role=status]').innerText()).toBe(en('mfa.codes.saved'));
-        await page.locator('#done').click();
-        await page.waitForURL((url) => url.pathname === '/account/security');
-        await expectMfaStatus(b, t.issuer, 'duo');
-        expect((await activeFactor(t.app.db, user.id))?.kind).toBe('duo');
-        await logOutOfConsole(b, t, user);
+    it(
+      'turns Duo on in the console with Approve, logs in at the RP with Approve, and not with Deny',
+      async () => {
+        const user = await registerUser(t.app, { locale: 'en' });
+        // The fake Duo serves a self-signed certificate for 127.0.0.1.
+        const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US', ignoreHTTPSErrors: true });
+        const { page } = b;
+        try {
+          // 1. The console: method Duo, the password, Duo's prompt, Approve, the recovery codes.
+          await signInToConsole(b, t.issuer, user.email);
+          await expectMfaStatus(b, t.issuer, '');
+          await chooseMethod(b, 'duo', true);
+          await expectDuoPrompt(b, duo, user.email);
+          await page.locator('#duo-approve').click();
+          // Back from Duo: the callback shows the recovery codes on a page of their own.
+          await page.waitForURL((url) => url.origin === t.issuer && url.pathname === '/account/security/mfa/codes');
+          await readRecoveryCodes(b);
+          expect(await page.locator('main p.notice[role=status]').innerText()).toBe(en('mfa.codes.saved'));
+          await page.locator('#done').click();
+          await page.waitForURL((url) => url.pathname === '/account/security');
+          await expectMfaStatus(b, t.issuer, 'duo');
+          expect((await activeFactor(t.app.db, user.id))?.kind).toBe('duo');
+          await logOutOfConsole(b, t, user);
 
-        // 2. An RP login: password, "Continue with Duo", Approve, back at the RP.
-        const pending = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid email profile', ui_locales: 'en' });
-        await page.goto(pending.url.href);
-        await enterPassword(b, user.email);
-        await expectSecondStep(b, user.email, 'duo');
-        expect(await page.locator('#duo-form p').first().innerText()).toBe(en('mfa.duoIntro'));
-        const seen = duo.requests.length;
-        await page.locator('#duo-start').click();
-        await expectDuoPrompt(b, duo, user.email);
-        await page.locator('#duo-approve').click();
-        const callback = await arriveAtRp(b);
-        expect(callback.searchParams.get('state')).toBe(pending.state);
-        await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'mfa']);
-        expect(duo.requests.slice(seen)).toEqual(['/oauth/v1/health_check', '/oauth/v1/authorize', '/oauth/v1/decide', '/oauth/v1/token']);
-        expect(b.rpVisits).toHaveLength(1);
-        expect(b.pageErrors).toEqual([]);
-      } finally {
-        await b.close();
-      }
+          // 2. An RP login: password, "Continue with Duo", Approve, back at the RP.
+          const pending = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email profile',
+            ui_locales: 'en',
+          });
+          await page.goto(pending.url.href);
+          await enterPassword(b, user.email);
+          await expectSecondStep(b, user.email, 'duo');
+          expect(await page.locator('#duo-form p').first().innerText()).toBe(en('mfa.duoIntro'));
+          const seen = duo.requests.length;
+          await page.locator('#duo-start').click();
+          await expectDuoPrompt(b, duo, user.email);
+          await page.locator('#duo-approve').click();
+          const callback = await arriveAtRp(b);
+          expect(callback.searchParams.get('state')).toBe(pending.state);
+          await expectMfaLogin(rp, callback, pending, t.issuer, user, ['pwd', 'mfa']);
+          expect(duo.requests.slice(seen)).toEqual([
+            '/oauth/v1/health_check',
+            '/oauth/v1/authorize',
+            '/oauth/v1/decide',
+            '/oauth/v1/token',
+          ]);
+          expect(b.rpVisits).toHaveLength(1);
+          expect(b.pageErrors).toEqual([]);
+        } finally {
+          await b.close();
+        }
 
-      // 3. Another login, in a fresh browser, where Duo's Deny is pressed: refused, and no code for the RP.
-      const b2 = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US', ignoreHTTPSErrors: true });
-      try {
-        const pending = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid email', ui_locales: 'en' });
-        await b2.page.goto(pending.url.href);
-        await enterPassword(b2, user.email);
-        await expectSecondStep(b2, user.email, 'duo');
-        await b2.page.locator('#duo-start').click();
-        await expectDuoPrompt(b2, duo, user.email);
-        await b2.page.locator('#duo-deny').click();
-        await b2.page.waitForURL((url) => url.origin === t.issuer && /^\/interaction\/[^/]+\/mfa\/duo\/callback$/.test(url.pathname));
-        expect(await alertText(b2)).toBe(en('errors.DUO_DENIED'));
-        expect(await b2.htmlLang()).toBe('en');
-        expect(await b2.heading()).toBe(en('mfa.heading'));
-        expect(await b2.page.locator('#duo-start').isVisible()).toBe(true); // may try again
-        expect(b2.rpVisits).toEqual([]);
+        // 3. Another login, in a fresh browser, where Duo's Deny is pressed: refused, and no code for the RP.
+        const b2 = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: 'en-US', ignoreHTTPSErrors: true });
+        try {
+          const pending = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email',
+            ui_locales: 'en',
+          });
+          await b2.page.goto(pending.url.href);
+          await enterPassword(b2, user.email);
+          await expectSecondStep(b2, user.email, 'duo');
+          await b2.page.locator('#duo-start').click();
+          await expectDuoPrompt(b2, duo, user.email);
+          await b2.page.locator('#duo-deny').click();
+          await b2.page.waitForURL(
+            (url) => url.origin === t.issuer && /^\/interaction\/[^/]+\/mfa\/duo\/callback$/.test(url.pathname),
+          );
+          expect(await alertText(b2)).toBe(en('errors.DUO_DENIED'));
+          expect(await b2.htmlLang()).toBe('en');
+          expect(await b2.heading()).toBe(en('mfa.heading'));
+          expect(await b2.page.locator('#duo-start').isVisible()).toBe(true); // may try again
+          expect(b2.rpVisits).toEqual([]);
 
-        // Giving up sends the browser back to the RP with an error, never a code.
-        await b2.page.getByRole('button', { name: en('login.cancel'), exact: true }).click();
-        const back = await b2.waitForRp(RP_CALLBACK);
-        expect(back.searchParams.get('error')).toBe('access_denied');
-        expect(back.searchParams.get('code')).toBeNull();
-        expect(back.searchParams.get('state')).toBe(pending.state);
-        expect(b2.rpVisits).toHaveLength(1);
-        expect(b2.pageErrors).toEqual([]);
-      } finally {
-        await b2.close();
-      }
-    }, JOURNEY_TIMEOUT_MS);
+          // Giving up sends the browser back to the RP with an error, never a code.
+          await b2.page.getByRole('button', { name: en('login.cancel'), exact: true }).click();
+          const back = await b2.waitForRp(RP_CALLBACK);
+          expect(back.searchParams.get('error')).toBe('access_denied');
+          expect(back.searchParams.get('code')).toBeNull();
+          expect(back.searchParams.get('state')).toBe(pending.state);
+          expect(b2.rpVisits).toHaveLength(1);
+          expect(b2.pageErrors).toEqual([]);
+        } finally {
+          await b2.close();
+        }
+      },
+      JOURNEY_TIMEOUT_MS,
+    );
   });
 });

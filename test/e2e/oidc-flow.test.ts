@@ -70,7 +70,7 @@ const TEXTS: Record<Lang, PageTexts> = {
     consentHeading: 'Test RP would like to access your account',
     scopeEmail: 'See your email address',
     scopeProfile: 'See your name, language and time zone',
-    scopeOffline: 'Stay signed in to your account while you are away',
+    scopeOffline: 'Stay logged in to your account while you are away',
     allow: 'Allow',
     logoutHeading: 'Log out',
     logoutQuestion: 'Test RP asks to log you out of Monban. Do you want to log out?',
@@ -99,13 +99,17 @@ async function expectEmailStep(b: RpBrowser, lang: Lang): Promise<void> {
 async function switchLanguageAndBack(b: RpBrowser, lang: Lang): Promise<void> {
   const other = OTHER[lang];
   const { page } = b;
-  await page.getByRole('navigation', { name: TEXTS[lang].languageNav })
-    .getByRole('link', { name: TEXTS[other].languageName, exact: true }).click();
+  await page
+    .getByRole('navigation', { name: TEXTS[lang].languageNav })
+    .getByRole('link', { name: TEXTS[other].languageName, exact: true })
+    .click();
   await page.waitForURL((url) => url.searchParams.get('lang') === other);
   await expectEmailStep(b, other);
 
-  await page.getByRole('navigation', { name: TEXTS[other].languageNav })
-    .getByRole('link', { name: TEXTS[lang].languageName, exact: true }).click();
+  await page
+    .getByRole('navigation', { name: TEXTS[other].languageNav })
+    .getByRole('link', { name: TEXTS[lang].languageName, exact: true })
+    .click();
   await page.waitForURL((url) => url.searchParams.get('lang') === lang);
   await expectEmailStep(b, lang);
 }
@@ -167,151 +171,174 @@ describe('OIDC end to end in a real browser (OP1, OP2, L1, L2, E4)', () => {
   describe.each<Lang>(['ja', 'en'])('ui_locales=%s', (lang) => {
     const texts = TEXTS[lang];
 
-    it('logs in with code + PKCE, uses and rotates the tokens, revokes, and logs out', async () => {
-      const registered = await registerClient(t.app);
-      const user = await registerUser(t.app, { locale: lang });
-      // The browser prefers the other language, so only ui_locales can make the pages speak `lang`.
-      const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: lang === 'ja' ? 'en-US' : 'ja-JP' });
-      try {
-        // Discovery.
-        const rp = await RelyingParty.discover(t.issuer, registered.client_id, registered.client_secret!);
-        const meta = rp.metadata;
-        expect(meta.issuer).toBe(t.issuer);
-        expect(meta.authorization_endpoint).toBe(`${t.issuer}/auth`);
-        expect(meta.code_challenge_methods_supported).toEqual(['S256']);
-        expect(meta.response_types_supported).toEqual(['code']);
-        expect(meta.scopes_supported).toEqual(expect.arrayContaining(['openid', 'email', 'profile', 'offline_access']));
-        expect(meta.acr_values_supported).toEqual(expect.arrayContaining([ACR_PWD]));
-        expect(meta.authorization_response_iss_parameter_supported).toBe(true);
-        for (const endpoint of ['token_endpoint', 'userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint', 'jwks_uri'] as const) {
-          expect(String(meta[endpoint])).toMatch(new RegExp(`^${t.issuer}/`));
+    it(
+      'logs in with code + PKCE, uses and rotates the tokens, revokes, and logs out',
+      async () => {
+        const registered = await registerClient(t.app);
+        const user = await registerUser(t.app, { locale: lang });
+        // The browser prefers the other language, so only ui_locales can make the pages speak `lang`.
+        const b = await RpBrowser.open(browser, { rpOrigin: RP_ORIGIN, locale: lang === 'ja' ? 'en-US' : 'ja-JP' });
+        try {
+          // Discovery.
+          const rp = await RelyingParty.discover(t.issuer, registered.client_id, registered.client_secret!);
+          const meta = rp.metadata;
+          expect(meta.issuer).toBe(t.issuer);
+          expect(meta.authorization_endpoint).toBe(`${t.issuer}/auth`);
+          expect(meta.code_challenge_methods_supported).toEqual(['S256']);
+          expect(meta.response_types_supported).toEqual(['code']);
+          expect(meta.scopes_supported).toEqual(
+            expect.arrayContaining(['openid', 'email', 'profile', 'offline_access']),
+          );
+          expect(meta.acr_values_supported).toEqual(expect.arrayContaining([ACR_PWD]));
+          expect(meta.authorization_response_iss_parameter_supported).toBe(true);
+          for (const endpoint of [
+            'token_endpoint',
+            'userinfo_endpoint',
+            'revocation_endpoint',
+            'introspection_endpoint',
+            'end_session_endpoint',
+            'jwks_uri',
+          ] as const) {
+            expect(String(meta[endpoint])).toMatch(new RegExp(`^${t.issuer}/`));
+          }
+          expect(rp.config.clientMetadata().client_id).toBe(registered.client_id);
+
+          // 1. Authorization code + PKCE through the real pages.
+          const first = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email profile offline_access',
+            prompt: 'consent',
+            ui_locales: lang,
+          });
+          expect(first.url.searchParams.get('code_challenge_method')).toBe('S256');
+          await b.page.goto(first.url.href);
+          await expectEmailStep(b, lang);
+          if (lang === 'ja') await switchLanguageAndBack(b, lang);
+          await logIn(b, lang, user.email, TEST_PASSWORD);
+          const callback = await allowOnConsentPage(b, lang, true);
+          expectCallback(callback, first.state, t.issuer);
+
+          const tokens = await rp.redeem(callback, first);
+
+          // 2. The ID token, validated by openid-client (signature, iss, aud, nonce, exp), and its claims.
+          expect(tokens.token_type.toLowerCase()).toBe('bearer');
+          expect(tokens.scope?.split(' ').sort()).toEqual(['email', 'offline_access', 'openid', 'profile']);
+          const idToken = tokens.claims()!;
+          expect(idToken).toBeDefined();
+          expect(idToken.iss).toBe(t.issuer);
+          expect(idToken.aud).toBe(registered.client_id);
+          expect(idToken.nonce).toBe(first.nonce);
+          expect(idToken.sub).toBe(user.id);
+          expect(idToken.email).toBe(user.email);
+          expect(idToken.email_verified).toBe(true);
+          expect(idToken.amr).toEqual(expect.arrayContaining(['pwd']));
+          expect(idToken.acr).toBe(ACR_PWD);
+          expect(typeof idToken.auth_time).toBe('number');
+          expect(jwtPayload(tokens.id_token!).sub).toBe(user.id);
+
+          // 3. Userinfo.
+          const info = await rp.userinfo(tokens.access_token, user.id);
+          expect(info).toMatchObject({
+            sub: user.id,
+            email: user.email,
+            email_verified: true,
+            given_name: 'Hanako',
+            family_name: 'Yamada',
+            name: lang === 'ja' ? 'Yamada Hanako' : 'Hanako Yamada',
+            locale: lang,
+          });
+          const activeAt = await rp.introspect(tokens.access_token);
+          expect(activeAt).toMatchObject({ active: true, sub: user.id, client_id: registered.client_id });
+
+          // 4. Refresh token rotation: a new refresh token each time; the old one is dead, and reusing
+          //    it revokes the whole grant (RFC 9700 4.14.2).
+          const rt1 = tokens.refresh_token!;
+          expect(rt1).toEqual(expect.any(String));
+          const refreshed = await rp.refresh(rt1);
+          const rt2 = refreshed.refresh_token!;
+          expect(rt2).toEqual(expect.any(String));
+          expect(rt2).not.toBe(rt1);
+          expect(refreshed.access_token).not.toBe(tokens.access_token);
+          expect(refreshed.claims()?.sub).toBe(user.id);
+          expect((await rp.userinfo(refreshed.access_token, user.id)).email).toBe(user.email);
+          await expect(rp.refresh(rt1)).rejects.toMatchObject({ error: 'invalid_grant' });
+          await expect(rp.refresh(rt2)).rejects.toMatchObject({ error: 'invalid_grant' });
+          expect((await rp.introspect(refreshed.access_token)).active).toBe(false);
+          // The authorization code was single use as well.
+          await expect(rp.redeem(callback, first)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+          // 5. A second authorization in the same browser: single sign-on (no login page), consent again.
+          const second = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email profile',
+            prompt: 'consent',
+            ui_locales: lang,
+          });
+          await b.page.goto(second.url.href);
+          const secondCallback = await allowOnConsentPage(b, lang, false);
+          expectCallback(secondCallback, second.state, t.issuer);
+          const tokens2 = await rp.redeem(secondCallback, second);
+          const idToken2 = tokens2.claims()!;
+          expect(idToken2.sub).toBe(user.id);
+          expect(idToken2.nonce).toBe(second.nonce);
+          expect(idToken2.auth_time).toBe(idToken.auth_time); // the same login, not a new one
+
+          // 6. Revocation of the access token: introspection says inactive, userinfo refuses it.
+          expect((await rp.introspect(tokens2.access_token)).active).toBe(true);
+          await rp.revoke(tokens2.access_token, 'access_token');
+          expect(await rp.introspect(tokens2.access_token)).toEqual({ active: false });
+          const refused = await rp.userinfo(tokens2.access_token, user.id).then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+          expect(refused).toBeInstanceOf(client.WWWAuthenticateChallengeError);
+          expect((refused as client.WWWAuthenticateChallengeError).status).toBe(401);
+          expect((refused as client.WWWAuthenticateChallengeError).cause[0]?.parameters.error).toBe('invalid_token');
+
+          // 7. RP-initiated logout through the confirmation page.
+          const logoutState = client.randomState();
+          const endSession = rp.endSessionUrl({
+            id_token_hint: tokens2.id_token!,
+            post_logout_redirect_uri: POST_LOGOUT,
+            state: logoutState,
+            ui_locales: lang,
+          });
+          expect(endSession.href.startsWith(`${meta.end_session_endpoint}?`)).toBe(true);
+          await b.page.goto(endSession.href);
+          const yes = b.page.getByRole('button', { name: texts.logoutYes, exact: true });
+          await yes.waitFor();
+          expect(await b.htmlLang()).toBe(lang);
+          expect(await b.heading()).toBe(texts.logoutHeading);
+          expect(await b.page.locator('main p').first().innerText()).toBe(texts.logoutQuestion);
+          await yes.click();
+          const afterLogout = await b.waitForRp(POST_LOGOUT);
+          expect(`${afterLogout.origin}${afterLogout.pathname}`).toBe(POST_LOGOUT);
+          expect(afterLogout.searchParams.get('state')).toBe(logoutState);
+          const sessionCookies = (await b.context.cookies(t.issuer)).filter((c) => c.name.startsWith('monban_session'));
+          expect(sessionCookies).toEqual([]);
+
+          // 8. The session is over: a new authorization request shows the login page again.
+          const third = await rp.authorizationRequest({
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email',
+            ui_locales: lang,
+          });
+          await b.page.goto(third.url.href);
+          await expectEmailStep(b, lang);
+          expect(await b.page.getByLabel(texts.emailLabel, { exact: true }).inputValue()).toBe('');
+
+          // Every visit to the RP was one we expected, and no page threw.
+          expect(b.rpVisits.map((u) => `${new URL(u).origin}${new URL(u).pathname}`)).toEqual([
+            RP_CALLBACK,
+            RP_CALLBACK,
+            POST_LOGOUT,
+          ]);
+          expect(b.pageErrors).toEqual([]);
+        } finally {
+          await b.close();
         }
-        expect(rp.config.clientMetadata().client_id).toBe(registered.client_id);
-
-        // 1. Authorization code + PKCE through the real pages.
-        const first = await rp.authorizationRequest({
-          redirect_uri: RP_CALLBACK,
-          scope: 'openid email profile offline_access',
-          prompt: 'consent',
-          ui_locales: lang,
-        });
-        expect(first.url.searchParams.get('code_challenge_method')).toBe('S256');
-        await b.page.goto(first.url.href);
-        await expectEmailStep(b, lang);
-        if (lang === 'ja') await switchLanguageAndBack(b, lang);
-        await logIn(b, lang, user.email, TEST_PASSWORD);
-        const callback = await allowOnConsentPage(b, lang, true);
-        expectCallback(callback, first.state, t.issuer);
-
-        const tokens = await rp.redeem(callback, first);
-
-        // 2. The ID token, validated by openid-client (signature, iss, aud, nonce, exp), and its claims.
-        expect(tokens.token_type.toLowerCase()).toBe('bearer');
-        expect(tokens.scope?.split(' ').sort()).toEqual(['email', 'offline_access', 'openid', 'profile']);
-        const idToken = tokens.claims()!;
-        expect(idToken).toBeDefined();
-        expect(idToken.iss).toBe(t.issuer);
-        expect(idToken.aud).toBe(registered.client_id);
-        expect(idToken.nonce).toBe(first.nonce);
-        expect(idToken.sub).toBe(user.id);
-        expect(idToken.email).toBe(user.email);
-        expect(idToken.email_verified).toBe(true);
-        expect(idToken.amr).toEqual(expect.arrayContaining(['pwd']));
-        expect(idToken.acr).toBe(ACR_PWD);
-        expect(typeof idToken.auth_time).toBe('number');
-        expect(jwtPayload(tokens.id_token!).sub).toBe(user.id);
-
-        // 3. Userinfo.
-        const info = await rp.userinfo(tokens.access_token, user.id);
-        expect(info).toMatchObject({
-          sub: user.id,
-          email: user.email,
-          email_verified: true,
-          given_name: 'Hanako',
-          family_name: 'Yamada',
-          name: lang === 'ja' ? 'Yamada Hanako' : 'Hanako Yamada',
-          locale: lang,
-        });
-        const activeAt = await rp.introspect(tokens.access_token);
-        expect(activeAt).toMatchObject({ active: true, sub: user.id, client_id: registered.client_id });
-
-        // 4. Refresh token rotation: a new refresh token each time; the old one is dead, and reusing
-        //    it revokes the whole grant (RFC 9700 4.14.2).
-        const rt1 = tokens.refresh_token!;
-        expect(rt1).toEqual(expect.any(String));
-        const refreshed = await rp.refresh(rt1);
-        const rt2 = refreshed.refresh_token!;
-        expect(rt2).toEqual(expect.any(String));
-        expect(rt2).not.toBe(rt1);
-        expect(refreshed.access_token).not.toBe(tokens.access_token);
-        expect(refreshed.claims()?.sub).toBe(user.id);
-        expect((await rp.userinfo(refreshed.access_token, user.id)).email).toBe(user.email);
-        await expect(rp.refresh(rt1)).rejects.toMatchObject({ error: 'invalid_grant' });
-        await expect(rp.refresh(rt2)).rejects.toMatchObject({ error: 'invalid_grant' });
-        expect((await rp.introspect(refreshed.access_token)).active).toBe(false);
-        // The authorization code was single use as well.
-        await expect(rp.redeem(callback, first)).rejects.toMatchObject({ error: 'invalid_grant' });
-
-        // 5. A second authorization in the same browser: single sign-on (no login page), consent again.
-        const second = await rp.authorizationRequest({
-          redirect_uri: RP_CALLBACK,
-          scope: 'openid email profile',
-          prompt: 'consent',
-          ui_locales: lang,
-        });
-        await b.page.goto(second.url.href);
-        const secondCallback = await allowOnConsentPage(b, lang, false);
-        expectCallback(secondCallback, second.state, t.issuer);
-        const tokens2 = await rp.redeem(secondCallback, second);
-        const idToken2 = tokens2.claims()!;
-        expect(idToken2.sub).toBe(user.id);
-        expect(idToken2.nonce).toBe(second.nonce);
-        expect(idToken2.auth_time).toBe(idToken.auth_time); // the same login, not a new one
-
-        // 6. Revocation of the access token: introspection says inactive, userinfo refuses it.
-        expect((await rp.introspect(tokens2.access_token)).active).toBe(true);
-        await rp.revoke(tokens2.access_token, 'access_token');
-        expect(await rp.introspect(tokens2.access_token)).toEqual({ active: false });
-        const refused = await rp.userinfo(tokens2.access_token, user.id).then(() => undefined, (err: unknown) => err);
-        expect(refused).toBeInstanceOf(client.WWWAuthenticateChallengeError);
-        expect((refused as client.WWWAuthenticateChallengeError).status).toBe(401);
-        expect((refused as client.WWWAuthenticateChallengeError).cause[0]?.parameters.error).toBe('invalid_token');
-
-        // 7. RP-initiated logout through the confirmation page.
-        const logoutState = client.randomState();
-        const endSession = rp.endSessionUrl({
-          id_token_hint: tokens2.id_token!,
-          post_logout_redirect_uri: POST_LOGOUT,
-          state: logoutState,
-          ui_locales: lang,
-        });
-        expect(endSession.href.startsWith(`${meta.end_session_endpoint}?`)).toBe(true);
-        await b.page.goto(endSession.href);
-        const yes = b.page.getByRole('button', { name: texts.logoutYes, exact: true });
-        await yes.waitFor();
-        expect(await b.htmlLang()).toBe(lang);
-        expect(await b.heading()).toBe(texts.logoutHeading);
-        expect(await b.page.locator('main p').first().innerText()).toBe(texts.logoutQuestion);
-        await yes.click();
-        const afterLogout = await b.waitForRp(POST_LOGOUT);
-        expect(`${afterLogout.origin}${afterLogout.pathname}`).toBe(POST_LOGOUT);
-        expect(afterLogout.searchParams.get('state')).toBe(logoutState);
-        const sessionCookies = (await b.context.cookies(t.issuer)).filter((c) => c.name.startsWith('monban_session'));
-        expect(sessionCookies).toEqual([]);
-
-        // 8. The session is over: a new authorization request shows the login page again.
-        const third = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid email', ui_locales: lang });
-        await b.page.goto(third.url.href);
-        await expectEmailStep(b, lang);
-        expect(await b.page.getByLabel(texts.emailLabel, { exact: true }).inputValue()).toBe('');
-
-        // Every visit to the RP was one we expected, and no page threw.
-        expect(b.rpVisits.map((u) => `${new URL(u).origin}${new URL(u).pathname}`))
-          .toEqual([RP_CALLBACK, RP_CALLBACK, POST_LOGOUT]);
-        expect(b.pageErrors).toEqual([]);
-      } finally {
-        await b.close();
-      }
-    }, JOURNEY_TIMEOUT_MS);
+      },
+      JOURNEY_TIMEOUT_MS,
+    );
   });
 });

@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { App } from '../../src/app.js';
+import type { Logger } from '../../src/logger.js';
 import type { AccountRow } from '../../src/db/schema.js';
 import { startTestApp, type TestApp } from './app.js';
 import type { FakeDuo } from './fake-duo.js';
@@ -33,7 +34,10 @@ export interface AccountHarness {
  * The app on PostgreSQL + Redis, mail to a real SMTP server, text messages to a fake Twilio;
  * with `duo`, Monban is also configured for that fake Duo (see startTestApp).
  */
-export async function startAccountHarness(overrides: Record<string, unknown> = {}, options: { duo?: FakeDuo } = {}): Promise<AccountHarness> {
+export async function startAccountHarness(
+  overrides: Record<string, unknown> = {},
+  options: { duo?: FakeDuo; logger?: Logger } = {},
+): Promise<AccountHarness> {
   const mail = await new MailCatcher().start();
   const sms = await new FakeSmsProvider().start();
   let t: TestApp;
@@ -41,18 +45,30 @@ export async function startAccountHarness(overrides: Record<string, unknown> = {
     t = await startTestApp({
       overrides: {
         mail: { smtpUrl: mail.url, from: 'Monban <no-reply@monban.test>' },
-        sms: { baseUrl: sms.baseUrl, accountSid: sms.accountSid, authToken: sms.authToken, from: SMS_FROM },
         courier: { pollIntervalMs: 200, maxAttempts: 5, backoffSeconds: 1, maxBackoffSeconds: 2 },
         ...overrides,
+        // SMS settings of a test (allowed countries, caps) go on top of the fake provider's.
+        sms: {
+          baseUrl: sms.baseUrl,
+          accountSid: sms.accountSid,
+          authToken: sms.authToken,
+          from: SMS_FROM,
+          ...(overrides.sms as object | undefined),
+        },
       },
       ...(options.duo ? { duo: options.duo } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
   } catch (err) {
     await Promise.all([mail.stop(), sms.stop()]);
     throw err;
   }
   return {
-    t, app: t.app, issuer: t.issuer, mail, sms,
+    t,
+    app: t.app,
+    issuer: t.issuer,
+    mail,
+    sms,
     async close() {
       await t.close();
       await Promise.all([mail.stop(), sms.stop()]);
@@ -61,18 +77,27 @@ export async function startAccountHarness(overrides: Record<string, unknown> = {
 }
 
 /** Logs the browser into /account through the login pages; returns the hub page. */
-export async function signInToAccount(browser: HttpClient, issuer: string, email: string, password = TEST_PASSWORD): Promise<PageResponse> {
+export async function signInToAccount(
+  browser: HttpClient,
+  issuer: string,
+  email: string,
+  password = TEST_PASSWORD,
+): Promise<PageResponse> {
   const last = await loginThroughPages(browser, `${issuer}/account`, `${issuer}/account/callback`, { email, password });
   if (!last.location?.startsWith(`${issuer}/account/callback`)) {
     throw new Error(`login to /account stopped at ${last.url} (${last.status})`);
   }
   const hub = await browser.follow(last.location);
-  if (hub.status !== 200 || hub.url !== `${issuer}/account`) throw new Error(`after the login: ${hub.url} answered ${hub.status}`);
+  if (hub.status !== 200 || hub.url !== `${issuer}/account`)
+    throw new Error(`after the login: ${hub.url} answered ${hub.status}`);
   return hub;
 }
 
 /** A new active English-speaking account and a browser signed in to its console. */
-export async function signedInUser(h: { app: App; issuer: string }, options: { email?: string; headers?: Record<string, string> } = {}) {
+export async function signedInUser(
+  h: { app: App; issuer: string },
+  options: { email?: string; headers?: Record<string, string> } = {},
+) {
   const user = await registerUser(h.app, { locale: 'en', ...(options.email ? { email: options.email } : {}) });
   const browser = new HttpClient({ ...ENGLISH, ...options.headers });
   const hub = await signInToAccount(browser, h.issuer, user.email);
@@ -85,7 +110,13 @@ export function open(browser: HttpClient, issuer: string, path: string): Promise
 }
 
 /** Opens `path`, submits its form whose action contains `action` with `fields`; returns the answer (not followed). */
-export async function openAndSubmit(browser: HttpClient, issuer: string, path: string, action: string, fields: Record<string, string>): Promise<PageResponse> {
+export async function openAndSubmit(
+  browser: HttpClient,
+  issuer: string,
+  path: string,
+  action: string,
+  fields: Record<string, string>,
+): Promise<PageResponse> {
   const page = await open(browser, issuer, path);
   if (page.status !== 200) throw new Error(`GET ${path} answered ${page.status}`);
   return submitForm(browser, page, action, fields);
@@ -104,7 +135,8 @@ export async function landed(browser: HttpClient, answer: PageResponse): Promise
 export async function expectSentToLogin(browser: HttpClient, issuer: string, res: PageResponse): Promise<PageResponse> {
   expect(res.status).toBe(303);
   const location = new URL(res.location ?? '');
-  if (location.pathname === '/account/login') return expectSentToLogin(browser, issuer, await browser.request(location.toString()));
+  if (location.pathname === '/account/login')
+    return expectSentToLogin(browser, issuer, await browser.request(location.toString()));
   expect(`${location.origin}${location.pathname}`).toBe(`${issuer}/auth`);
   expect(location.searchParams.get('client_id')).toBe('monban-account');
   const login = await browser.follow(location.toString());
@@ -152,17 +184,30 @@ export function accountRow(app: App, id: string): Promise<AccountRow> {
 
 /** The audit event types of an account, oldest first. */
 export async function auditTypes(app: App, accountId: string): Promise<string[]> {
-  const rows = await app.db.selectFrom('audit_events').select('type').where('account_id', '=', accountId).orderBy('id').execute();
+  const rows = await app.db
+    .selectFrom('audit_events')
+    .select('type')
+    .where('account_id', '=', accountId)
+    .orderBy('id')
+    .execute();
   return rows.map((r) => r.type);
 }
 
 /** Moves the last password change into the past, beyond the policy's minimum age. */
 export async function agePassword(app: App, accountId: string, seconds = 2 * 3600): Promise<void> {
-  await app.db.updateTable('accounts').set({ password_changed_at: new Date(Date.now() - seconds * 1000) }).where('id', '=', accountId).execute();
+  await app.db
+    .updateTable('accounts')
+    .set({ password_changed_at: new Date(Date.now() - seconds * 1000) })
+    .where('id', '=', accountId)
+    .execute();
 }
 
 export function sessionIds(app: App, accountId: string): Promise<string[]> {
-  return app.db.selectFrom('account_sessions').select('session_id').where('account_id', '=', accountId).execute()
+  return app.db
+    .selectFrom('account_sessions')
+    .select('session_id')
+    .where('account_id', '=', accountId)
+    .execute()
     .then((rows) => rows.map((r) => r.session_id));
 }
 
@@ -170,7 +215,10 @@ export function sessionIds(app: App, accountId: string): Promise<string[]> {
 export function listedSessions(html: string): { id: string; text: string; current: boolean }[] {
   return [...html.matchAll(/<li data-session="([^"]+)">\s*<span>([\s\S]*?)<\/span>/g)].map((m) => ({
     id: m[1]!,
-    text: m[2]!.replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim(),
+    text: m[2]!
+      .replace(/<[^>]*>/g, '')
+      .replace(/\s+/g, ' ')
+      .trim(),
     current: /<strong>/.test(m[2]!),
   }));
 }
@@ -180,10 +228,14 @@ export function listedApps(html: string): string[] {
   return [...html.matchAll(/<li data-client="([^"]+)">/g)].map((m) => m[1]!);
 }
 
-/** A Japanese mobile number no other test uses: as typed (national) and in E.164. */
-export function jpMobile(): { national: string; e164: string } {
+/** A Japanese mobile number no other test uses: as typed (national), in E.164, and as pages show it. */
+export function jpMobile(): { national: string; e164: string; shown: string } {
   const rest = String(randomInt(10_000_000, 100_000_000));
-  return { national: `090-${rest.slice(0, 4)}-${rest.slice(4)}`, e164: `+8190${rest}` };
+  return {
+    national: `090-${rest.slice(0, 4)}-${rest.slice(4)}`,
+    e164: `+8190${rest}`,
+    shown: `+81 90 ${rest.slice(0, 4)} ${rest.slice(4)}`,
+  };
 }
 
 /** The code in a verification text message. */
@@ -210,27 +262,42 @@ interface Client {
  * Logs `browser` in at the RP (authorization code flow, consent pressed) and redeems the code.
  * `params` adds to or replaces the request's (scope, prompt, ...).
  */
-export async function rpSignIn(browser: HttpClient, issuer: string, client: Client, email: string, password: string, params: Record<string, string> = {}): Promise<RpTokens> {
+export async function rpSignIn(
+  browser: HttpClient,
+  issuer: string,
+  client: Client,
+  email: string,
+  password: string,
+  params: Record<string, string> = {},
+): Promise<RpTokens> {
   const auth = authorizationUrl(issuer, client.client_id, params);
   const last = await loginThroughPages(browser, auth.url, RP_CALLBACK, { email, password });
-  if (!last.location?.startsWith(`${RP_CALLBACK}?code=`)) throw new Error(`the RP login stopped at ${last.url} (${last.status})`);
+  if (!last.location?.startsWith(`${RP_CALLBACK}?code=`))
+    throw new Error(`the RP login stopped at ${last.url} (${last.status})`);
   const code = new URL(last.location).searchParams.get('code')!;
   const res = await exchangeCode(issuer, client, code, auth.verifier);
   if (res.status !== 200) throw new Error(`code exchange answered ${res.status}: ${await res.text()}`);
-  return await res.json() as RpTokens;
+  return (await res.json()) as RpTokens;
 }
 
 /** An RP's refresh at the token endpoint: the status and the JSON answer. */
-export async function refresh(issuer: string, client: Client, refreshToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await postAsClient(`${issuer}/token`, client, { grant_type: 'refresh_token', refresh_token: refreshToken });
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+export async function refresh(
+  issuer: string,
+  client: Client,
+  refreshToken: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await postAsClient(`${issuer}/token`, client, {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 const discovered = new Map<string, Record<string, string>>();
 async function metadata(issuer: string): Promise<Record<string, string>> {
   let found = discovered.get(issuer);
   if (!found) {
-    found = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as Record<string, string>;
+    found = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
     discovered.set(issuer, found);
   }
   return found;
@@ -240,11 +307,16 @@ async function metadata(issuer: string): Promise<Record<string, string>> {
 export async function isActive(issuer: string, client: Client, token: string): Promise<boolean> {
   const res = await postAsClient((await metadata(issuer)).introspection_endpoint!, client, { token });
   if (res.status !== 200) throw new Error(`introspection answered ${res.status}`);
-  return (await res.json() as { active: boolean }).active;
+  return ((await res.json()) as { active: boolean }).active;
 }
 
-export async function userinfo(issuer: string, accessToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch((await metadata(issuer)).userinfo_endpoint!, { headers: { authorization: `Bearer ${accessToken}` } });
+export async function userinfo(
+  issuer: string,
+  accessToken: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch((await metadata(issuer)).userinfo_endpoint!, {
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) as Record<string, unknown> : {} };
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }

@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createScratchDatabase } from './databases.js';
-import { EMBEDDED, TEST_REDIS_URL, TEST_SECRET } from './env.js';
+import { EMBEDDED, REDIS_CLUSTER, TEST_REDIS_URL, TEST_SECRET } from './env.js';
+import { freePort } from './ports.js';
+import { startRedisCluster } from './redis-cluster.js';
+import type { Logger } from '../../src/logger.js';
 import type { FakeDuo } from './fake-duo.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+export { freePort };
 
 export interface TestAppOptions {
   /** 'server' (default): real PostgreSQL + Redis. 'embedded': PGlite in memory, models in it, no Redis. */
@@ -12,33 +17,32 @@ export interface TestAppOptions {
   overrides?: Record<string, unknown>;
   /** A fake Duo on loopback: Monban is configured for it and its client trusts its certificate. */
   duo?: FakeDuo;
+  /** Where the app logs (default: the configured level, silent in tests). */
+  logger?: Logger;
+  /** Reach PostgreSQL and Redis through loopback proxies the test can cut (outage tests). */
+  proxies?: boolean;
 }
 
 export interface TestApp {
   app: App;
   issuer: string;
+  /** With `proxies`: cut or restore the app's way to PostgreSQL and Redis. */
+  postgres?: TcpProxy;
+  redis?: TcpProxy;
   close(): Promise<void>;
-}
-
-/** A port the OS considers free right now, on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Builds the production app against real services, on its own database and Redis prefix. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const mode = options.mode ?? (EMBEDDED ? 'embedded' : 'server');
-  const port = (options.overrides?.port as number | undefined) ?? await freePort();
+  const port = (options.overrides?.port as number | undefined) ?? (await freePort());
   const issuer = (options.overrides?.issuer as string | undefined) ?? `http://localhost:${port}`;
   const scratch = mode === 'server' ? await createScratchDatabase() : undefined;
-  const prefix = (options.overrides?.redisKeyPrefix as string | undefined) ?? `monban-test:${randomBytes(6).toString('hex')}:`;
+  const cluster = scratch && REDIS_CLUSTER ? await startRedisCluster() : undefined;
+  const prefix =
+    (options.overrides?.redisKeyPrefix as string | undefined) ?? `monban-test:${randomBytes(6).toString('hex')}:`;
+  const postgres = options.proxies && scratch ? await TcpProxy.start(scratch.url) : undefined;
+  const redisProxy = options.proxies && scratch ? await TcpProxy.start(TEST_REDIS_URL) : undefined;
   const config = loadConfig({
     env: { NODE_ENV: 'test' },
     overrides: {
@@ -47,23 +51,39 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       secret: TEST_SECRET,
       dataDir: 'memory://',
       redisKeyPrefix: prefix,
-      ...(scratch ? { databaseUrl: scratch.url, redisUrl: TEST_REDIS_URL } : {}),
+      ...(scratch
+        ? {
+            databaseUrl: postgres ? postgres.url(scratch.url) : scratch.url,
+            redisUrl: redisProxy ? redisProxy.url(TEST_REDIS_URL) : TEST_REDIS_URL,
+          }
+        : {}),
+      ...(cluster ? { redisUrl: undefined, redisClusterNodes: cluster.nodes } : {}),
       ...options.overrides,
       ...(options.duo ? { mfa: { ...(options.overrides?.mfa as object | undefined), duo: options.duo.settings } } : {}),
     },
   });
-  const app = await createApp(config, options.duo ? { duoClient: options.duo.clientFactory } : {});
+  const app = await createApp(config, {
+    ...(options.duo ? { duoClient: options.duo.clientFactory } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   await app.listen(port);
   return {
     app,
     issuer,
+    ...(postgres ? { postgres } : {}),
+    ...(redisProxy ? { redis: redisProxy } : {}),
     async close() {
+      await postgres?.restore();
+      await redisProxy?.restore();
       const redis = app.redis;
-      if (redis) {
+      if (redis && !cluster) {
         const keys = await redis.keys(`${prefix}*`);
         if (keys.length) await redis.del(...keys);
       }
       await app.stop();
+      await cluster?.stop();
+      await postgres?.close();
+      await redisProxy?.close();
       await scratch?.drop();
     },
   };

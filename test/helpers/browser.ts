@@ -23,7 +23,9 @@ export function launchBrowser(): Promise<Browser> {
  * Starts the app (or harness) and Chromium side by side. If either fails the other is closed
  * before the error goes up: an app left running would keep Jest from ever exiting.
  */
-export async function startWithBrowser<T extends { close(): Promise<void> }>(starting: Promise<T>): Promise<[T, Browser]> {
+export async function startWithBrowser<T extends { close(): Promise<void> }>(
+  starting: Promise<T>,
+): Promise<[T, Browser]> {
   const [app, browser] = await Promise.allSettled([starting, launchBrowser()]);
   if (app.status === 'fulfilled' && browser.status === 'fulfilled') return [app.value, browser.value];
   await Promise.allSettled([
@@ -33,8 +35,9 @@ export async function startWithBrowser<T extends { close(): Promise<void> }>(sta
   throw app.status === 'rejected' ? app.reason : (browser as PromiseRejectedResult).reason;
 }
 
-const RP_PAGE = '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Test RP</title></head>'
-  + '<body><h1>Test RP</h1><p>Back at the relying party.</p></body></html>';
+const RP_PAGE =
+  '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Test RP</title></head>' +
+  '<body><h1>Test RP</h1><p>Back at the relying party.</p></body></html>';
 
 export interface RpBrowserOptions {
   /** The relying party's origin: navigations there are answered by the test, nothing listens on it. */
@@ -43,6 +46,10 @@ export interface RpBrowserOptions {
   locale?: string;
   /** Accept self-signed certificates (a fake service over HTTPS on loopback, such as FakeDuo). */
   ignoreHTTPSErrors?: boolean;
+  /** The window's size (a phone: 390 × 844); Playwright's 1280 × 720 otherwise. */
+  viewport?: { width: number; height: number };
+  /** The browser's own time zone (IANA ID); the machine's otherwise. */
+  timezoneId?: string;
 }
 
 /**
@@ -56,11 +63,19 @@ export class RpBrowser {
   /** Uncaught script errors in any page (our only script is the password checklist; there should be none). */
   readonly pageErrors: string[] = [];
 
-  private constructor(readonly context: BrowserContext, readonly page: Page, private readonly rpOrigin: string) {}
+  private constructor(
+    readonly context: BrowserContext,
+    readonly page: Page,
+    private readonly rpOrigin: string,
+  ) {}
 
   static async open(browser: Browser, options: RpBrowserOptions): Promise<RpBrowser> {
     const context = await browser.newContext({
-      locale: options.locale ?? 'en-US', javaScriptEnabled: true, ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
+      locale: options.locale ?? 'en-US',
+      javaScriptEnabled: true,
+      ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
+      ...(options.viewport ? { viewport: options.viewport } : {}),
+      ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
     });
     const page = await context.newPage();
     const rp = new RpBrowser(context, page, new URL(options.rpOrigin).origin);
@@ -105,6 +120,13 @@ export class RpBrowser {
 export type Rule = 'length' | 'lower' | 'upper' | 'digit' | 'symbol' | 'email' | 'match';
 export const RULES: readonly Rule[] = ['length', 'lower', 'upper', 'digit', 'symbol', 'email', 'match'];
 
+/** What the tests read of a DOM element (they compile without the DOM library). */
+export interface ElementLike {
+  getAttribute(name: string): string | null;
+  classList: { contains(name: string): boolean };
+  textContent: string | null;
+}
+
 export interface ChecklistItem {
   rule: string;
   dataMet: string | null;
@@ -112,12 +134,18 @@ export interface ChecklistItem {
   text: string;
 }
 
-/** The password checklist as the user sees it: each rule, its data-met attribute, its `met` class and text. */
+/**
+ * The password checklist as the user sees it: each rule the page ticks, its data-met attribute,
+ * its `met` class and text. Rules the server judges on submit (data-checked-by) are not ticked
+ * by the page and are left out.
+ */
 export function readChecklist(page: Page): Promise<ChecklistItem[]> {
-  return page.locator('#password-checklist li[data-rule]').evaluateAll((items) => items.map((li) => ({
-    rule: li.getAttribute('data-rule') ?? '',
-    dataMet: li.getAttribute('data-met'),
-    classMet: li.classList.contains('met'),
-    text: (li.textContent ?? '').trim(),
-  })));
+  return page.locator('#password-checklist li[data-rule]:not([data-checked-by])').evaluateAll((items: ElementLike[]) =>
+    items.map((li) => ({
+      rule: li.getAttribute('data-rule') ?? '',
+      dataMet: li.getAttribute('data-met'),
+      classMet: li.classList.contains('met'),
+      text: (li.textContent ?? '').trim(),
+    })),
+  );
 }

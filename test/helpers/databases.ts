@@ -13,7 +13,9 @@ function withDatabase(url: string, name: string): string {
 }
 
 async function admin<T>(work: (db: Kysely<unknown>) => Promise<T>): Promise<T> {
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 }) }) });
+  const db = new Kysely<unknown>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 }) }),
+  });
   try {
     return await work(db);
   } finally {
@@ -27,14 +29,17 @@ export async function createScratchDatabase(): Promise<{ url: string; drop(): Pr
   await admin((db) => sql`create database ${sql.id(name)}`.execute(db));
   return {
     url: withDatabase(TEST_DATABASE_URL, name),
-    drop: () => admin((db) => sql`drop database if exists ${sql.id(name)} with (force)`.execute(db)).then(() => undefined),
+    drop: () =>
+      admin((db) => sql`drop database if exists ${sql.id(name)} with (force)`.execute(db)).then(() => undefined),
   };
 }
 
 export type StorageKind = 'postgres' | 'pglite';
 
 /** A migrated database of the given kind; PGlite runs in memory. */
-export async function openScratchStorage(kind: StorageKind): Promise<{ handle: DatabaseHandle; close(): Promise<void> }> {
+export async function openScratchStorage(
+  kind: StorageKind,
+): Promise<{ handle: DatabaseHandle; close(): Promise<void> }> {
   if (kind === 'pglite') {
     const handle = await openDatabase({ dataDir: 'memory://' });
     await migrateToLatest(handle.db);
@@ -43,7 +48,13 @@ export async function openScratchStorage(kind: StorageKind): Promise<{ handle: D
   const scratch = await createScratchDatabase();
   const handle = await openDatabase({ databaseUrl: scratch.url, dataDir: 'memory://', poolSize: 4 });
   await migrateToLatest(handle.db);
-  return { handle, close: async () => { await handle.close(); await scratch.drop(); } };
+  return {
+    handle,
+    close: async () => {
+      await handle.close();
+      await scratch.drop();
+    },
+  };
 }
 
 /** A Redis connection whose keys live under a prefix of their own, removed on close. */

@@ -5,3 +5,5 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 export const TEST_SECRET = Buffer.alloc(32, 7).toString('base64');
 /** With MONBAN_TEST_EMBEDDED=1 the storage suites run on PGlite and the Kysely store instead. */
 export const EMBEDDED = process.env.MONBAN_TEST_EMBEDDED === '1';
+/** With MONBAN_TEST_REDIS_CLUSTER=1 every test app runs on a Redis Cluster of its own (three masters). */
+export const REDIS_CLUSTER = process.env.MONBAN_TEST_REDIS_CLUSTER === '1';

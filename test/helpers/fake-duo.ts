@@ -1,32 +1,25 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Agent, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Client, type ClientOptions } from '@duosecurity/duo_universal';
 import { SignJWT, jwtVerify } from 'jose';
+import { selfSignedCertificate } from './certificate.js';
 
 export type DuoDecision = 'allow' | 'deny';
 
-interface Transaction { username: string; state: string; redirectUri: string; nonce?: string }
-interface IssuedCode { username: string; redirectUri: string; result: DuoDecision; nonce?: string; used: boolean }
-
-/** A self-signed certificate for 127.0.0.1, made with the system's openssl. */
-function selfSignedCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fake-duo-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+interface Transaction {
+  username: string;
+  state: string;
+  redirectUri: string;
+  nonce?: string;
+}
+interface IssuedCode {
+  username: string;
+  redirectUri: string;
+  result: DuoDecision;
+  nonce?: string;
+  used: boolean;
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
@@ -86,13 +79,17 @@ export class FakeDuo {
   /** The real library's client, trusting this server's certificate (its only change). */
   readonly clientFactory = (options: ClientOptions): Client => {
     const client = new Client(options);
-    (client as unknown as { axios: { defaults: { httpsAgent: Agent } } }).axios.defaults.httpsAgent = new Agent({ ca: this.#cert.cert });
+    (client as unknown as { axios: { defaults: { httpsAgent: Agent } } }).axios.defaults.httpsAgent = new Agent({
+      ca: this.#cert.cert,
+    });
     return client;
   };
 
   async start(): Promise<this> {
     this.#server = createServer({ key: this.#cert.key, cert: this.#cert.cert }, (req, res) => {
-      this.#handle(req, res).catch((err: unknown) => this.#json(res, 400, { stat: 'FAIL', message: 'bad request', message_detail: String(err) }));
+      this.#handle(req, res).catch((err: unknown) =>
+        this.#json(res, 400, { stat: 'FAIL', message: 'bad request', message_detail: String(err) }),
+      );
     });
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
     this.#port = (this.#server.address() as AddressInfo).port;
@@ -117,13 +114,21 @@ export class FakeDuo {
 
   async #openTransaction(query: URLSearchParams): Promise<string> {
     const request = query.get('request') ?? '';
-    const { payload } = await jwtVerify(request, this.#secret, { algorithms: ['HS512'], audience: this.baseUrl, issuer: this.clientId });
-    if (query.get('client_id') !== this.clientId || payload.client_id !== this.clientId) throw new Error('unknown client');
+    const { payload } = await jwtVerify(request, this.#secret, {
+      algorithms: ['HS512'],
+      audience: this.baseUrl,
+      issuer: this.clientId,
+    });
+    if (query.get('client_id') !== this.clientId || payload.client_id !== this.clientId)
+      throw new Error('unknown client');
     if (payload.redirect_uri !== query.get('redirect_uri')) throw new Error('redirect_uri mismatch');
-    if (typeof payload.duo_uname !== 'string' || typeof payload.state !== 'string') throw new Error('missing duo_uname or state');
+    if (typeof payload.duo_uname !== 'string' || typeof payload.state !== 'string')
+      throw new Error('missing duo_uname or state');
     const txid = randomBytes(16).toString('hex');
     this.#transactions.set(txid, {
-      username: payload.duo_uname, state: payload.state, redirectUri: String(payload.redirect_uri),
+      username: payload.duo_uname,
+      state: payload.state,
+      redirectUri: String(payload.redirect_uri),
       ...(typeof payload.nonce === 'string' ? { nonce: payload.nonce } : {}),
     });
     return txid;
@@ -134,7 +139,13 @@ export class FakeDuo {
     if (!txn) throw new Error('unknown transaction');
     this.#transactions.delete(txid);
     const code = randomBytes(24).toString('base64url');
-    this.#codes.set(code, { username: txn.username, redirectUri: txn.redirectUri, result: decision, used: false, ...(txn.nonce ? { nonce: txn.nonce } : {}) });
+    this.#codes.set(code, {
+      username: txn.username,
+      redirectUri: txn.redirectUri,
+      result: decision,
+      used: false,
+      ...(txn.nonce ? { nonce: txn.nonce } : {}),
+    });
     const back = new URL(txn.redirectUri);
     back.searchParams.set('duo_code', code);
     back.searchParams.set('state', txn.state);
@@ -143,7 +154,10 @@ export class FakeDuo {
 
   async #verifyAssertion(form: URLSearchParams, endpoint: string): Promise<void> {
     await jwtVerify(form.get('client_assertion') ?? '', this.#secret, {
-      algorithms: ['HS512'], audience: `${this.baseUrl}${endpoint}`, issuer: this.clientId, subject: this.clientId,
+      algorithms: ['HS512'],
+      audience: `${this.baseUrl}${endpoint}`,
+      issuer: this.clientId,
+      subject: this.clientId,
     });
   }
 
@@ -152,7 +166,13 @@ export class FakeDuo {
     this.requests.push(url.pathname);
     if (req.method === 'POST' && url.pathname === '/oauth/v1/health_check') {
       await this.#verifyAssertion(await readForm(req), '/oauth/v1/health_check');
-      if (!this.healthy) return this.#json(res, 503, { stat: 'FAIL', code: 50301, message: 'Service unavailable', message_detail: 'fake outage' });
+      if (!this.healthy)
+        return this.#json(res, 503, {
+          stat: 'FAIL',
+          code: 50301,
+          message: 'Service unavailable',
+          message_detail: 'fake outage',
+        });
       return this.#json(res, 200, { stat: 'OK', response: { timestamp: Math.floor(Date.now() / 1000) } });
     }
     if (req.method === 'GET' && url.pathname === '/oauth/v1/authorize') {
@@ -176,7 +196,12 @@ export class FakeDuo {
       const form = await readForm(req);
       await this.#verifyAssertion(form, '/oauth/v1/token');
       const issued = this.#codes.get(form.get('code') ?? '');
-      if (!issued || issued.used || issued.redirectUri !== form.get('redirect_uri') || form.get('grant_type') !== 'authorization_code') {
+      if (
+        !issued ||
+        issued.used ||
+        issued.redirectUri !== form.get('redirect_uri') ||
+        form.get('grant_type') !== 'authorization_code'
+      ) {
         return this.#json(res, 400, { error: 'invalid_grant', error_description: 'The authorization code is invalid' });
       }
       issued.used = true;
@@ -185,14 +210,27 @@ export class FakeDuo {
       const idToken = await new SignJWT({
         preferred_username: username,
         auth_time: now,
-        auth_result: { result: issued.result, status: issued.result, status_msg: issued.result === 'allow' ? 'Login Successful' : 'Login denied' },
+        auth_result: {
+          result: issued.result,
+          status: issued.result,
+          status_msg: issued.result === 'allow' ? 'Login Successful' : 'Login denied',
+        },
         auth_context: { result: issued.result, factor: 'duo_push', user: { name: username, key: null, groups: [] } },
         ...(issued.nonce ? { nonce: issued.nonce } : {}),
-      }).setProtectedHeader({ alg: 'HS512' })
-        .setIssuer(`${this.baseUrl}/oauth/v1/token`).setAudience(this.clientId).setSubject(username)
-        .setIssuedAt(now).setExpirationTime(now + 300)
+      })
+        .setProtectedHeader({ alg: 'HS512' })
+        .setIssuer(`${this.baseUrl}/oauth/v1/token`)
+        .setAudience(this.clientId)
+        .setSubject(username)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 300)
         .sign(this.#secret);
-      return this.#json(res, 200, { id_token: idToken, access_token: randomBytes(16).toString('hex'), expires_in: 3600, token_type: 'Bearer' });
+      return this.#json(res, 200, {
+        id_token: idToken,
+        access_token: randomBytes(16).toString('hex'),
+        expires_in: 3600,
+        token_type: 'Bearer',
+      });
     }
     this.#json(res, 404, { stat: 'FAIL', message: 'not found' });
   }

@@ -46,7 +46,8 @@ export class FakeSmsProvider {
   async start(port = 0): Promise<this> {
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => {
-        if (!res.headersSent) this.#answer(req, res, 500, { code: 20500, message: 'Internal Server Error', status: 500 });
+        if (!res.headersSent)
+          this.#answer(req, res, 500, { code: 20500, message: 'Internal Server Error', status: 500 });
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -92,10 +93,16 @@ export class FakeSmsProvider {
       const found = this.messages.find((sms) => sms.to === to && match(sms));
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no text message to ${to} within ${timeoutMs} ms (have: ${this.messages.map((m) => m.to).join(', ') || 'none'})`);
+      if (left <= 0)
+        throw new Error(
+          `no text message to ${to} within ${timeoutMs} ms (have: ${this.messages.map((m) => m.to).join(', ') || 'none'})`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 250));
-        this.#waiters.push(() => { clearTimeout(timer); resolve(); });
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   }
@@ -110,7 +117,14 @@ export class FakeSmsProvider {
   }
 
   #answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, to?: string): void {
-    this.requests.push({ method: req.method ?? '', path: req.url ?? '', status, authorization: req.headers.authorization, to, at: Date.now() });
+    this.requests.push({
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status,
+      authorization: req.headers.authorization,
+      to,
+      at: Date.now(),
+    });
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(body));
   }
@@ -119,12 +133,16 @@ export class FakeSmsProvider {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const contentType = req.headers['content-type'] ?? '';
-    const form = new URLSearchParams(contentType.startsWith('application/x-www-form-urlencoded') ? Buffer.concat(chunks).toString('utf8') : '');
+    const form = new URLSearchParams(
+      contentType.startsWith('application/x-www-form-urlencoded') ? Buffer.concat(chunks).toString('utf8') : '',
+    );
     const to = form.get('To') ?? '';
     const from = form.get('From') ?? '';
     const body = form.get('Body') ?? '';
-    const answer = (status: number, json: Record<string, unknown>) => this.#answer(req, res, status, json, to || undefined);
-    const refuse = (status: number, code: number, message: string) => answer(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+    const answer = (status: number, json: Record<string, unknown>) =>
+      this.#answer(req, res, status, json, to || undefined);
+    const refuse = (status: number, code: number, message: string) =>
+      answer(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
 
     if (this.#failures.count > 0) {
       this.#failures.count -= 1;
@@ -133,12 +151,15 @@ export class FakeSmsProvider {
       return;
     }
 
-    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
+    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(
+      new URL(req.url ?? '/', 'http://x').pathname,
+    );
     if (!match) return refuse(404, 20404, 'The requested resource was not found');
     if (req.method !== 'POST') return refuse(405, 20004, 'Method not allowed');
 
     const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
-    const [user, ...rest] = scheme?.toLowerCase() === 'basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8').split(':') : [];
+    const [user, ...rest] =
+      scheme?.toLowerCase() === 'basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8').split(':') : [];
     const accountSid = decodeURIComponent(match[1]!);
     if (user !== this.#accountSid || rest.join(':') !== this.#authToken || accountSid !== this.#accountSid) {
       res.setHeader('www-authenticate', 'Basic realm="Twilio API"');
@@ -146,7 +167,8 @@ export class FakeSmsProvider {
     }
 
     if (!to) return refuse(400, 21604, "A 'To' phone number is required.");
-    if (!E164.test(to) || to === INVALID_NUMBER) return refuse(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+    if (!E164.test(to) || to === INVALID_NUMBER)
+      return refuse(400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     if (!from) return refuse(400, 21603, "A 'From' phone number is required.");
     if (!body) return refuse(400, 21602, 'Message body is required.');
 
@@ -155,8 +177,17 @@ export class FakeSmsProvider {
     for (const wake of this.#waiters.splice(0)) wake();
     const now = new Date().toUTCString();
     answer(201, {
-      sid, account_sid: accountSid, to, from, body, status: 'queued', direction: 'outbound-api',
-      num_segments: '1', date_created: now, date_updated: now, api_version: '2010-04-01',
+      sid,
+      account_sid: accountSid,
+      to,
+      from,
+      body,
+      status: 'queued',
+      direction: 'outbound-api',
+      num_segments: '1',
+      date_created: now,
+      date_updated: now,
+      api_version: '2010-04-01',
       uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,
     });
   }

@@ -8,7 +8,10 @@ import { createAccount } from '../../src/identity/accounts/service.js';
 
 export const RP_CALLBACK = 'http://localhost:8976/cb';
 
-export async function registerClient(app: App, options: { public?: boolean; redirectUris?: string[]; grants?: string[]; postLogout?: string[] } = {}) {
+export async function registerClient(
+  app: App,
+  options: { public?: boolean; redirectUris?: string[]; grants?: string[]; postLogout?: string[] } = {},
+) {
   return createClient(app, {
     name: 'Test RP',
     redirectUris: options.redirectUris ?? [RP_CALLBACK],
@@ -20,7 +23,10 @@ export async function registerClient(app: App, options: { public?: boolean; redi
 
 export const TEST_PASSWORD = 'Kaisha-Pass-2026!';
 
-export async function registerUser(app: App, options: { email?: string; password?: string; locale?: 'ja' | 'en'; status?: AccountStatus } = {}) {
+export async function registerUser(
+  app: App,
+  options: { email?: string; password?: string; locale?: 'ja' | 'en'; status?: AccountStatus } = {},
+) {
   const account = await createAccount(app.db, app.hasher, app.policy, {
     email: options.email ?? `user-${randomBytes(4).toString('hex')}@example.com`,
     password: options.password ?? TEST_PASSWORD,
@@ -30,7 +36,8 @@ export async function registerUser(app: App, options: { email?: string; password
     status: 'active',
     emailVerified: true,
   });
-  if (options.status && options.status !== 'active') await updateAccount(app.db, account.id, { status: options.status });
+  if (options.status && options.status !== 'active')
+    await updateAccount(app.db, account.id, { status: options.status });
   return account;
 }
 
@@ -60,15 +67,24 @@ export function authorizationUrl(issuer: string, clientId: string, params: Recor
 }
 
 const LOCALE_TEXTS: Record<'ja' | 'en', Record<string, unknown>> = {
-  ja: JSON.parse(readFileSync(new URL('../../views/locales/ja.json', import.meta.url), 'utf8')) as Record<string, unknown>,
-  en: JSON.parse(readFileSync(new URL('../../views/locales/en.json', import.meta.url), 'utf8')) as Record<string, unknown>,
+  ja: JSON.parse(readFileSync(new URL('../../views/locales/ja.json', import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >,
+  en: JSON.parse(readFileSync(new URL('../../views/locales/en.json', import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >,
 };
 
 /** A message as views/locales holds it, with {{params}} filled in: what a user reads on the page. */
 export function messageText(locale: 'ja' | 'en', key: string, params: Record<string, string | number> = {}): string {
-  const value = key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], LOCALE_TEXTS[locale]);
+  const value = key
+    .split('.')
+    .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], LOCALE_TEXTS[locale]);
   if (typeof value !== 'string') throw new Error(`no message ${key} in ${locale}.json`);
-  return value.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? `{{${name}}}`));
+  const filled: Record<string, string | number> = { product: 'Monban', ...params };
+  return value.replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(filled[name] ?? `{{${name}}}`));
 }
 
 /** A message in English or Japanese, as the pages and mails show it. */
@@ -76,7 +92,11 @@ export const en = (key: string, params: Record<string, string | number> = {}) =>
 export const ja = (key: string, params: Record<string, string | number> = {}) => messageText('ja', key, params);
 
 /** POSTs a form to a token-family endpoint authenticated with client_secret_basic. */
-export function postAsClient(url: string, client: { client_id: string; client_secret?: string }, form: Record<string, string>): Promise<Response> {
+export function postAsClient(
+  url: string,
+  client: { client_id: string; client_secret?: string },
+  form: Record<string, string>,
+): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: {
@@ -88,11 +108,25 @@ export function postAsClient(url: string, client: { client_id: string; client_se
 }
 
 /** Redeems an authorization code at the token endpoint as a confidential RP would. */
-export function exchangeCode(issuer: string, client: { client_id: string; client_secret?: string }, code: string, verifier: string, redirectUri = RP_CALLBACK): Promise<Response> {
-  return postAsClient(`${issuer}/token`, client, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
+export function exchangeCode(
+  issuer: string,
+  client: { client_id: string; client_secret?: string },
+  code: string,
+  verifier: string,
+  redirectUri = RP_CALLBACK,
+): Promise<Response> {
+  return postAsClient(`${issuer}/token`, client, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+  });
 }
 
 /** Asks for a client_credentials access token. */
-export function requestServiceToken(issuer: string, client: { client_id: string; client_secret?: string }): Promise<Response> {
+export function requestServiceToken(
+  issuer: string,
+  client: { client_id: string; client_secret?: string },
+): Promise<Response> {
   return postAsClient(`${issuer}/token`, client, { grant_type: 'client_credentials' });
 }

@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { CookieJar } from 'tough-cookie';
 
 export interface PageResponse {
@@ -17,7 +19,10 @@ export class HttpClient {
 
   constructor(readonly headers: Record<string, string> = {}) {}
 
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string>; body?: string } = {}): Promise<PageResponse> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<PageResponse> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers };
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.cookie = cookie;
@@ -39,7 +44,12 @@ export class HttpClient {
   }
 
   /** One HTTP exchange, redirects not followed; a subclass may carry it another way. */
-  protected async send(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; headers: Headers; body: string }> {
+  protected async send(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<{ status: number; headers: Headers; body: string }> {
     const res = await fetch(url, { method, headers, body, redirect: 'manual' });
     return { status: res.status, headers: res.headers, body: await res.text() };
   }
@@ -55,10 +65,62 @@ export class HttpClient {
   }
 }
 
+/**
+ * One HTTP(S) exchange through node:http(s), which (unlike fetch) lets a test name any Host and
+ * trust a test certificate (`ca`). Redirects are not followed; repeated headers are kept.
+ */
+export function nodeExchange(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  options: { ca?: string } = {},
+): Promise<{ status: number; headers: Headers; body: string }> {
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  const sent = { ...headers, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) };
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: sent, ...(options.ca ? { ca: options.ca } : {}) }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+      answer.on('end', () => {
+        const answerHeaders = new Headers();
+        for (const [name, value] of Object.entries(answer.headers))
+          for (const v of [value ?? []].flat()) answerHeaders.append(name, v);
+        resolve({
+          status: answer.statusCode ?? 0,
+          headers: answerHeaders,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+      answer.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A browser that speaks HTTPS to a server whose (test) certificate it trusts. */
+export class TlsClient extends HttpClient {
+  constructor(
+    readonly ca: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(headers);
+  }
+
+  protected override send(url: string, method: string, headers: Record<string, string>, body: string | undefined) {
+    return nodeExchange(url, method, headers, body, { ca: this.ca });
+  }
+}
+
 /** The value of a named input in an HTML form (enough for our own pages). */
 export function inputValue(html: string, name: string): string | undefined {
   const tag = html.match(new RegExp(`<input[^>]*name="${name}"[^>]*>`))?.[0];
-  return tag?.match(/value="([^"]*)"/)?.[1]?.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#x3D;/g, '=');
+  return tag
+    ?.match(/value="([^"]*)"/)?.[1]
+    ?.replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x3D;/g, '=');
 }
 
 export function formAction(html: string, contains: string): string | undefined {
@@ -76,7 +138,12 @@ export interface LoginOptions {
  * Runs the hosted login from an authorization URL: email step, password step, consent.
  * Returns the last response: the redirect to the RP's callback, or the page that stopped it.
  */
-export async function loginThroughPages(client: HttpClient, authorizationUrl: string, callbackPrefix: string, options: LoginOptions): Promise<PageResponse> {
+export async function loginThroughPages(
+  client: HttpClient,
+  authorizationUrl: string,
+  callbackPrefix: string,
+  options: LoginOptions,
+): Promise<PageResponse> {
   const origin = new URL(authorizationUrl).origin;
   let page = await client.follow(authorizationUrl, callbackPrefix);
   if (page.location?.startsWith(callbackPrefix)) return page;
@@ -103,8 +170,13 @@ export async function loginThroughPages(client: HttpClient, authorizationUrl: st
 /** Undoes Handlebars' HTML escaping (&, <, >, ", ', `, =). */
 export function unescapeHtml(text: string): string {
   return text
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
-    .replace(/&#x27;/g, "'").replace(/&#x60;/g, '`').replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;/g, "'")
+    .replace(/&#x60;/g, '`')
+    .replace(/&#x3D;/g, '=')
+    .replace(/&amp;/g, '&');
 }
 
 /** The text of the page's error message (the role="alert" paragraph), unescaped; undefined when none. */
@@ -115,7 +187,9 @@ export function alertText(html: string): string | undefined {
 
 /** The hidden inputs of the form whose action contains `contains`, as a browser would post them. */
 export function hiddenInputs(html: string, contains: string): Record<string, string> {
-  const form = [...html.matchAll(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find((m) => m[1]!.includes(contains));
+  const form = [...html.matchAll(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].find((m) =>
+    m[1]!.includes(contains),
+  );
   const fields: Record<string, string> = {};
   for (const [tag] of form?.[2]?.matchAll(/<input[^>]*>/g) ?? []) {
     if (!/type="hidden"/.test(tag)) continue;
@@ -130,7 +204,12 @@ export function hiddenInputs(html: string, contains: string): Record<string, str
  * inputs (CSRF token, language) plus `fields`, which may override them. Does not follow the
  * redirect that answers it.
  */
-export async function submitForm(client: HttpClient, page: PageResponse, contains: string, fields: Record<string, string>): Promise<PageResponse> {
+export async function submitForm(
+  client: HttpClient,
+  page: PageResponse,
+  contains: string,
+  fields: Record<string, string>,
+): Promise<PageResponse> {
   const action = formAction(page.body, contains);
   if (!action) throw new Error(`no form with an action containing ${contains} on ${page.url}`);
   return client.request(new URL(unescapeHtml(action), page.url).toString(), {
@@ -139,7 +218,11 @@ export async function submitForm(client: HttpClient, page: PageResponse, contain
 }
 
 /** From an authorization URL to the password page: opens the email page and submits the address. */
-export async function openPasswordStep(client: HttpClient, authorizationUrl: string, email: string): Promise<PageResponse> {
+export async function openPasswordStep(
+  client: HttpClient,
+  authorizationUrl: string,
+  email: string,
+): Promise<PageResponse> {
   const emailPage = await client.follow(authorizationUrl);
   const submitted = await submitForm(client, emailPage, '/email', { email });
   if (!submitted.location) return submitted;

@@ -23,6 +23,8 @@ export class RelyingParty {
       clientId,
       { client_secret: clientSecret },
       client.ClientSecretBasic(clientSecret),
+      // The test issuer is plain http on loopback; openid-client marks the escape hatch deprecated.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated
       { execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks] },
     );
     return new RelyingParty(config);

@@ -35,7 +35,11 @@ export async function openSignUp(browser: HttpClient, issuer: string, query = ''
 }
 
 /** Opens the form and submits it with `fields` as a browser would (CSRF token included). */
-export async function signUp(browser: HttpClient, issuer: string, fields: Record<string, string>): Promise<PageResponse> {
+export async function signUp(
+  browser: HttpClient,
+  issuer: string,
+  fields: Record<string, string>,
+): Promise<PageResponse> {
   return submitForm(browser, await openSignUp(browser, issuer), '/signup', fields);
 }
 
@@ -53,7 +57,7 @@ export function pressResend(browser: HttpClient, verifyPage: PageResponse): Prom
 export function formErrors(html: string): string[] {
   const list = html.match(/<div[^>]*id="form-errors"[^>]*>([\s\S]*?)<\/div>/)?.[1];
   if (list === undefined) return [];
-  return [...list.matchAll(/<li>([\s\S]*?)<\/li>/g)].map((m) => unescapeHtml(m[1]!.trim()));
+  return [...list.matchAll(/<li(?: [^>]*)?>([\s\S]*?)<\/li>/g)].map((m) => unescapeHtml(m[1]!.trim()));
 }
 
 /** The text of the page's role="status" notice, unescaped. */
@@ -69,11 +73,13 @@ export async function cloneBrowser(browser: HttpClient, url: string): Promise<Ht
   return copy;
 }
 
-
 /** Every account stored for an address (compared as the unique index does, case-insensitively). */
 export function accountsFor(app: App, email: string): Promise<AccountRow[]> {
-  return app.db.selectFrom('accounts').selectAll()
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).execute();
+  return app.db
+    .selectFrom('accounts')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .execute();
 }
 
 export function outboxFor(app: App, recipient: string): Promise<OutboxRow[]> {
@@ -81,7 +87,11 @@ export function outboxFor(app: App, recipient: string): Promise<OutboxRow[]> {
 }
 
 /** Polls until `check` returns something truthy (or throws after `timeoutMs`). */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -93,18 +103,25 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 
 /** Waits until the courier has nothing pending that is due (sent or failed, never in flight). */
 export function outboxSettled(app: App, timeoutMs = 15_000): Promise<true> {
-  return eventually(async () => {
-    const busy = await app.db.selectFrom('outbox').select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', sql<Date>`now()`)
-      .executeTakeFirstOrThrow();
-    return Number(busy.n) === 0 || undefined;
-  }, timeoutMs, 'an idle outbox');
+  return eventually(
+    async () => {
+      const busy = await app.db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', sql<Date>`now()`)
+        .executeTakeFirstOrThrow();
+      return Number(busy.n) === 0 || undefined;
+    },
+    timeoutMs,
+    'an idle outbox',
+  );
 }
 
 /** The HTML of a page with what differs per request or per address taken out, for comparing two pages. */
 export function pageShape(html: string, email: string): string {
   return html
-    .split(email).join('EMAIL')
+    .split(email)
+    .join('EMAIL')
     .replace(/name="_csrf" value="[^"]*"/g, 'name="_csrf" value="CSRF"');
 }

@@ -28,8 +28,14 @@ export class MailCatcher {
       logger: false,
       onData: (stream, _session, callback) => {
         simpleParser(stream).then((parsed) => {
-          const to = Array.isArray(parsed.to) ? parsed.to[0]?.text ?? '' : parsed.to?.text ?? '';
-          this.mails.push({ to, subject: parsed.subject ?? '', text: parsed.text ?? '', html: typeof parsed.html === 'string' ? parsed.html : '', raw: parsed });
+          const to = Array.isArray(parsed.to) ? (parsed.to[0]?.text ?? '') : (parsed.to?.text ?? '');
+          this.mails.push({
+            to,
+            subject: parsed.subject ?? '',
+            text: parsed.text ?? '',
+            html: typeof parsed.html === 'string' ? parsed.html : '',
+            raw: parsed,
+          });
           for (const wake of this.#waiters.splice(0)) wake();
           callback();
         }, callback);
@@ -54,16 +60,26 @@ export class MailCatcher {
   }
 
   /** Waits (up to `timeoutMs`) for a mail to `to` that satisfies `match`, and returns it. */
-  async waitFor(to: string, match: (mail: CaughtMail) => boolean = () => true, timeoutMs = 15_000): Promise<CaughtMail> {
+  async waitFor(
+    to: string,
+    match: (mail: CaughtMail) => boolean = () => true,
+    timeoutMs = 15_000,
+  ): Promise<CaughtMail> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.mails.find((mail) => mail.to.toLowerCase().includes(to.toLowerCase()) && match(mail));
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no mail to ${to} within ${timeoutMs} ms (have: ${this.mails.map((m) => `${m.to}: ${m.subject}`).join('; ') || 'none'})`);
+      if (left <= 0)
+        throw new Error(
+          `no mail to ${to} within ${timeoutMs} ms (have: ${this.mails.map((m) => `${m.to}: ${m.subject}`).join('; ') || 'none'})`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 250));
-        this.#waiters.push(() => { clearTimeout(timer); resolve(); });
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   }

@@ -58,7 +58,8 @@ describe('email addresses', () => {
     function addressOfLength(length: number): string {
       const local = 'a'.repeat(64);
       const labels: string[] = [];
-      for (let left = length - local.length - 1 - '.com'.length; left > 0; left -= 64) labels.push('b'.repeat(Math.min(63, left)));
+      for (let left = length - local.length - 1 - '.com'.length; left > 0; left -= 64)
+        labels.push('b'.repeat(Math.min(63, left)));
       const email = `${local}@${labels.join('.')}.com`;
       expect(email).toHaveLength(length);
       return email;
@@ -143,7 +144,15 @@ describe('activation codes (X2)', () => {
 
   it('tolerates spaces and full-width digits as people type or paste them', () => {
     const stored = codes.hash('123456', 'flow-a');
-    for (const typed of [' 123456 ', '123 456', '12 34 56', '１２３４５６', '１２３ ４５６', '123456\n', '123\u3000456']) {
+    for (const typed of [
+      ' 123456 ',
+      '123 456',
+      '12 34 56',
+      '１２３４５６',
+      '１２３ ４５６',
+      '123456\n',
+      '123\u3000456',
+    ]) {
       expect(codes.matches(typed, 'flow-a', stored)).toBe(true);
     }
   });

@@ -6,7 +6,7 @@ const hasher = new PasswordHasher(randomBytes(32), 4);
 describe('password hashing', () => {
   it('verifies the right password and refuses a wrong one', async () => {
     const hash = await hasher.hash('Correct-Horse-Battery-9');
-    expect(hash).toMatch(/^\$2[aby]\$04\$/);
+    expect(hash).toMatch(/^[\w-]{8}:\$2[aby]\$04\$/);
     expect(await hasher.verify('Correct-Horse-Battery-9', hash)).toBe(true);
     expect(await hasher.verify('Correct-Horse-Battery-8', hash)).toBe(false);
   });
@@ -15,10 +15,10 @@ describe('password hashing', () => {
     expect(await hasher.hash('Same-Password-123!')).not.toBe(await hasher.hash('Same-Password-123!'));
   });
 
-  it('counts every character of a 60-character Japanese password (180 bytes, beyond bcrypt\'s 72)', async () => {
+  it("counts every character of a 60-character Japanese password (180 bytes, beyond bcrypt's 72)", async () => {
     const base = 'パスワードは十二文字以上六十文字以下で大文字小文字数字記号を含める必要がありますよね本当に長い';
     const long = `${base}あいうえおかきくけこさしすせそ`.slice(0, 60);
-    expect([...long]).toHaveLength(60);
+    expect(Array.from(long)).toHaveLength(60);
     expect(Buffer.byteLength(long)).toBe(180);
     // Differs from `long` only in its last character, far past byte 72.
     const lastDiffers = `${long.slice(0, 59)}ん`;
@@ -40,7 +40,8 @@ describe('password hashing', () => {
 
   it('depends on the pepper: a hash made with another pepper does not verify', async () => {
     const hash = await hasher.hash('Pepper-Matters-77!');
-    const other = new PasswordHasher(randomBytes(32), 4);
+    const [id] = hash.split(':');
+    const other = new PasswordHasher([{ id: id!, key: randomBytes(32) }], 4);
     expect(await other.verify('Pepper-Matters-77!', hash)).toBe(false);
   });
 
@@ -52,5 +53,34 @@ describe('password hashing', () => {
     const hash = await hasher.hash('Rehash-Me-Please-1!');
     expect(hasher.needsRehash(hash)).toBe(false);
     expect(new PasswordHasher(randomBytes(32), 5).needsRehash(hash)).toBe(true);
+  });
+
+  describe('rotation: each hash names the pepper (MONBAN_SECRET) it was made with', () => {
+    const a = { id: 'secret-a', key: randomBytes(32) };
+    const b = { id: 'secret-b', key: randomBytes(32) };
+
+    it('verifies a hash of an older pepper and asks for a rehash with the current one', async () => {
+      const underA = await new PasswordHasher([a], 4).hash('Rotate-Me-2026!');
+      expect(underA.startsWith('secret-a:$2')).toBe(true);
+      const rotated = new PasswordHasher([b, a], 4);
+      expect(await rotated.verify('Rotate-Me-2026!', underA)).toBe(true);
+      expect(await rotated.verify('Rotate-Me-2027!', underA)).toBe(false);
+      expect(rotated.needsRehash(underA)).toBe(true);
+      const underB = await rotated.hash('Rotate-Me-2026!');
+      expect(rotated.needsRehash(underB)).toBe(false);
+      expect(await new PasswordHasher([b], 4).verify('Rotate-Me-2026!', underB)).toBe(true);
+    });
+
+    it('says no (after the same work) when the pepper that made the hash is not known', async () => {
+      const underA = await new PasswordHasher([a], 4).hash('Rotate-Me-2026!');
+      expect(await new PasswordHasher([b], 4).verify('Rotate-Me-2026!', underA)).toBe(false);
+    });
+
+    it('verifies a hash from before peppers were named with the legacy pepper, and upgrades it', async () => {
+      const legacy = (await new PasswordHasher([a], 4).hash('Old-Hash-2025!')).slice('secret-a:'.length);
+      const rotated = new PasswordHasher([b], 4, a.key);
+      expect(await rotated.verify('Old-Hash-2025!', legacy)).toBe(true);
+      expect(rotated.needsRehash(legacy)).toBe(true);
+    });
   });
 });

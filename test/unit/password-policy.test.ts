@@ -4,14 +4,23 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { commonPasswordsFile, loadCommonPasswords } from '../../src/identity/password/common-passwords.js';
 import { PasswordHasher } from '../../src/identity/password/hashing.js';
-import { emailPieces, passwordLength, PasswordPolicy, type PasswordPolicyConfig } from '../../src/identity/password/policy.js';
+import {
+  emailPieces,
+  passwordLength,
+  PasswordPolicy,
+  type PasswordPolicyConfig,
+} from '../../src/identity/password/policy.js';
 
 /** The seed's rules, exactly as a fresh install reads them from config/default.json. */
 const defaults: PasswordPolicyConfig = loadConfig({ configDir: path.resolve('config'), env: {} }).passwordPolicy;
 const hasher = new PasswordHasher(randomBytes(32), 4);
 const common = loadCommonPasswords(defaults.minLength, defaults.maxLength);
-const policy = new PasswordPolicy(defaults, common, hasher);
-const withConfig = (changes: Partial<PasswordPolicyConfig>) => new PasswordPolicy({ ...defaults, ...changes }, common, hasher);
+// The other rules one by one, without the strength estimate (it has its own tests below): their
+// boundary cases (12 x's, 60 a's) are deliberately easy to guess.
+const policy = new PasswordPolicy({ ...defaults, minStrength: 0 }, common, hasher);
+const withConfig = (changes: Partial<PasswordPolicyConfig>) =>
+  new PasswordPolicy({ ...defaults, minStrength: 0, ...changes }, common, hasher);
+const fullPolicy = new PasswordPolicy(defaults, common, hasher);
 
 const EMAIL = 'someone@example.com';
 /** Passes every rule: 12 characters, lower, upper, digit, symbol, nothing from the address. */
@@ -23,7 +32,7 @@ const problems = (password: string, context: Parameters<PasswordPolicy['problems
 const MINUTE = 60_000;
 
 describe('password policy (PW1-PW7)', () => {
-  it('uses the seed\'s rules by default', () => {
+  it("uses the seed's rules by default", () => {
     expect(defaults).toEqual({
       minLength: 12,
       maxLength: 60,
@@ -33,6 +42,7 @@ describe('password policy (PW1-PW7)', () => {
       requireSymbol: true,
       historySize: 8,
       rejectCommon: true,
+      minStrength: 3,
       emailPieceMinLength: 3,
       minAgeSeconds: 3600,
       minAgeAppliesToReset: false,
@@ -42,6 +52,44 @@ describe('password policy (PW1-PW7)', () => {
   it('accepts a password that breaks no rule', async () => {
     expect(await problems(GOOD_12)).toEqual([]);
     expect(await problems('Kaisha-Pass-2026!')).toEqual([]);
+    expect(await fullPolicy.problems('Kaisha-Pass-2026!', { email: EMAIL })).toEqual([]);
+  });
+
+  describe('strength (zxcvbn, minStrength 3): a common password dressed up is still common', () => {
+    const full = (password: string, email = EMAIL) => fullPolicy.problems(password, { email });
+
+    it.each(['Password123!', 'Welcome2024!', 'P@ssw0rd1234', 'Qwerty123456!', 'Iloveyou2024!'])(
+      'refuses %s, which meets every character rule',
+      async (password) => {
+        expect(await problems(password)).toEqual([]); // the other rules alone let it through
+        expect(await full(password)).toEqual(['PASSWORD_TOO_WEAK']);
+      },
+    );
+
+    it('refuses keyboard runs with decorations', async () => {
+      for (const password of ['Asdfghjkl123!', 'Zxcvbnm12345!', '1qaz2wsx3edc!Q'])
+        expect([password, await full(password)]).toEqual([password, ['PASSWORD_TOO_WEAK']]);
+    });
+
+    it("counts the account's own address as guessable", async () => {
+      expect(await full('Mizuki-Kawabata-7!', 'tanaka@example.com')).toEqual([]);
+      // The same password for mizuki.kawabata@... holds their name: the email rule and strength both say so.
+      expect(await full('Mizuki-Kawabata-7!', 'mizuki.kawabata@example.com')).toContain('PASSWORD_CONTAINS_EMAIL');
+    });
+
+    it('accepts passphrases and random passwords', async () => {
+      for (const password of ['Kaisha-Pass-2026!', 'Blue-Ocean-Tide-42!', 'Momiji-Yama-2027!', 'kT7#vQ2$mW9p'])
+        expect([password, await full(password)]).toEqual([password, []]);
+    });
+
+    it('is not run for a password the length rule or the list already refuses', async () => {
+      expect(await full('Pass1!')).toEqual(['PASSWORD_TOO_SHORT']);
+      expect(await full('g00dPa$$w0rD')).toEqual(['PASSWORD_COMMON']);
+    });
+
+    it('can be turned off (minStrength 0)', async () => {
+      expect(await withConfig({ minStrength: 0 }).problems('Password123!', { email: EMAIL })).toEqual([]);
+    });
   });
 
   describe('PW1 length: 12 to 60 Unicode code points after NFKC', () => {
@@ -79,10 +127,10 @@ describe('password policy (PW1-PW7)', () => {
 
     it('counts after NFKC: a ligature counts as the letters it stands for, e + combining accent as one', async () => {
       const ligature = 'Ab3$efghiﬃ'; // 10 code points as typed, "ffi" after NFKC
-      expect([...ligature]).toHaveLength(10);
+      expect(Array.from(ligature)).toHaveLength(10);
       expect(await problems(ligature)).toEqual([]);
       const combining = 'Ab3$fghijke\u0301'; // 12 code points as typed, 11 after NFKC composes é
-      expect([...combining]).toHaveLength(12);
+      expect(Array.from(combining)).toHaveLength(12);
       expect(await problems(combining)).toEqual(['PASSWORD_TOO_SHORT']);
     });
   });
@@ -118,8 +166,12 @@ describe('password policy (PW1-PW7)', () => {
 
     it('refuses the current password and the 8th newest', async () => {
       expect(defaults.historySize).toBe(8);
-      expect(await problems(passwords[0]!, { email: EMAIL, previousHashes: newestFirst })).toEqual(['PASSWORD_IN_HISTORY']);
-      expect(await problems(passwords[7]!, { email: EMAIL, previousHashes: newestFirst })).toEqual(['PASSWORD_IN_HISTORY']);
+      expect(await problems(passwords[0]!, { email: EMAIL, previousHashes: newestFirst })).toEqual([
+        'PASSWORD_IN_HISTORY',
+      ]);
+      expect(await problems(passwords[7]!, { email: EMAIL, previousHashes: newestFirst })).toEqual([
+        'PASSWORD_IN_HISTORY',
+      ]);
     });
 
     it('accepts the 9th newest again, and a password never used', async () => {
@@ -143,7 +195,9 @@ describe('password policy (PW1-PW7)', () => {
     });
 
     it('refuses a long password from the shipped file, whatever its case', async () => {
-      const lines = readFileSync(commonPasswordsFile(), 'utf8').split('\n').map((line) => line.replace(/\r$/, ''));
+      const lines = readFileSync(commonPasswordsFile(), 'utf8')
+        .split('\n')
+        .map((line) => line.replace(/\r$/, ''));
       expect(lines).toContain(KNOWN);
       expect(await problems(KNOWN)).toEqual(['PASSWORD_COMMON']);
       expect(await problems('G00dpA$$W0Rd')).toEqual(['PASSWORD_COMMON']);
@@ -152,7 +206,7 @@ describe('password policy (PW1-PW7)', () => {
       expect(common.has('QWERTYQWERTY')).toBe(true);
     });
 
-    it('does not refuse a password that is not on the list', async () => {
+    it('does not refuse a password that is not on the list', () => {
       expect(common.has('Kaisha-Pass-2026!')).toBe(false);
       expect(common.has(`${KNOWN}x`)).toBe(false);
     });
@@ -167,7 +221,9 @@ describe('password policy (PW1-PW7)', () => {
     const changed = (minutesAgo: number) => new Date(now.getTime() - minutesAgo * MINUTE);
 
     it('refuses a change 59 minutes after the last one and accepts one after 61', async () => {
-      expect(await problems(GOOD_12, { email: EMAIL, now, passwordChangedAt: changed(59) })).toEqual(['PASSWORD_CHANGED_TOO_RECENTLY']);
+      expect(await problems(GOOD_12, { email: EMAIL, now, passwordChangedAt: changed(59) })).toEqual([
+        'PASSWORD_CHANGED_TOO_RECENTLY',
+      ]);
       expect(await problems(GOOD_12, { email: EMAIL, now, passwordChangedAt: changed(61) })).toEqual([]);
     });
 
@@ -179,8 +235,15 @@ describe('password policy (PW1-PW7)', () => {
       const reset = { email: EMAIL, now, passwordChangedAt: changed(59), isReset: true };
       expect(defaults.minAgeAppliesToReset).toBe(false);
       expect(await problems(GOOD_12, reset)).toEqual([]);
-      expect(await withConfig({ minAgeAppliesToReset: true }).problems(GOOD_12, reset)).toEqual(['PASSWORD_CHANGED_TOO_RECENTLY']);
-      expect(await withConfig({ minAgeAppliesToReset: true }).problems(GOOD_12, { ...reset, passwordChangedAt: changed(61) })).toEqual([]);
+      expect(await withConfig({ minAgeAppliesToReset: true }).problems(GOOD_12, reset)).toEqual([
+        'PASSWORD_CHANGED_TOO_RECENTLY',
+      ]);
+      expect(
+        await withConfig({ minAgeAppliesToReset: true }).problems(GOOD_12, {
+          ...reset,
+          passwordChangedAt: changed(61),
+        }),
+      ).toEqual([]);
     });
   });
 
@@ -219,24 +282,49 @@ describe('password policy (PW1-PW7)', () => {
 
   it('returns every broken rule at once, in a stable order', async () => {
     const now = new Date('2026-11-24T10:00:00Z');
-    const context = { email: 'qwerty@example.com', confirmation: 'something else', now, passwordChangedAt: new Date(now.getTime() - MINUTE) };
+    const context = {
+      email: 'qwerty@example.com',
+      confirmation: 'something else',
+      now,
+      passwordChangedAt: new Date(now.getTime() - MINUTE),
+    };
     const expected = [
-      'PASSWORD_NEEDS_UPPER', 'PASSWORD_NEEDS_DIGIT', 'PASSWORD_NEEDS_SYMBOL', 'PASSWORD_CONTAINS_EMAIL',
-      'PASSWORD_MISMATCH', 'PASSWORD_COMMON', 'PASSWORD_CHANGED_TOO_RECENTLY',
+      'PASSWORD_NEEDS_UPPER',
+      'PASSWORD_NEEDS_DIGIT',
+      'PASSWORD_NEEDS_SYMBOL',
+      'PASSWORD_CONTAINS_EMAIL',
+      'PASSWORD_MISMATCH',
+      'PASSWORD_COMMON',
+      'PASSWORD_CHANGED_TOO_RECENTLY',
     ];
     expect(await problems('qwertyqwerty', context)).toEqual(expected);
     expect(await problems('qwertyqwerty', context)).toEqual(expected);
     expect(await problems('', { email: EMAIL, confirmation: 'x' })).toEqual([
-      'PASSWORD_TOO_SHORT', 'PASSWORD_NEEDS_LOWER', 'PASSWORD_NEEDS_UPPER', 'PASSWORD_NEEDS_DIGIT', 'PASSWORD_NEEDS_SYMBOL', 'PASSWORD_MISMATCH',
+      'PASSWORD_TOO_SHORT',
+      'PASSWORD_NEEDS_LOWER',
+      'PASSWORD_NEEDS_UPPER',
+      'PASSWORD_NEEDS_DIGIT',
+      'PASSWORD_NEEDS_SYMBOL',
+      'PASSWORD_MISMATCH',
     ]);
     expect(await problems('a'.repeat(61), { email: EMAIL })).toEqual([
-      'PASSWORD_TOO_LONG', 'PASSWORD_NEEDS_UPPER', 'PASSWORD_NEEDS_DIGIT', 'PASSWORD_NEEDS_SYMBOL',
+      'PASSWORD_TOO_LONG',
+      'PASSWORD_NEEDS_UPPER',
+      'PASSWORD_NEEDS_DIGIT',
+      'PASSWORD_NEEDS_SYMBOL',
     ]);
   });
 
-  it('gives the page\'s checklist the same numbers the server checks', () => {
-    expect(policy.checklist()).toEqual({
-      minLength: 12, maxLength: 60, requireLower: true, requireUpper: true, requireDigit: true, requireSymbol: true, emailPieceMinLength: 3,
+  it("gives the page's checklist the same numbers the server checks", () => {
+    expect(fullPolicy.checklist()).toEqual({
+      minLength: 12,
+      maxLength: 60,
+      requireLower: true,
+      requireUpper: true,
+      requireDigit: true,
+      requireSymbol: true,
+      emailPieceMinLength: 3,
+      minStrength: 3,
     });
   });
 });

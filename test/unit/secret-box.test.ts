@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadMasterSecret, MasterSecret } from '../../src/security/master-secret.js';
-import { SecretBox } from '../../src/security/secret-box.js';
+import { createCipheriv } from 'node:crypto';
+import { Keyring, loadKeyring, loadMasterSecret, MasterSecret } from '../../src/security/master-secret.js';
+import { SecretBox, UnknownSealingKeyError } from '../../src/security/secret-box.js';
 
 describe('secrets at rest', () => {
   const box = new SecretBox(randomBytes(32));
@@ -22,9 +23,11 @@ describe('secrets at rest', () => {
   it('refuses a tampered value', () => {
     const sealed = box.seal('secret', 'ctx');
     const parts = sealed.split('.');
-    const body = Buffer.from(parts[2]!, 'base64url');
+    const body = Buffer.from(parts[3]!, 'base64url');
     body[0] = body[0]! ^ 1;
-    expect(() => box.open(`${parts[0]}.${parts[1]}.${body.toString('base64url')}`, 'ctx')).toThrow();
+    expect(() => box.open([parts[0], parts[1], parts[2], body.toString('base64url')].join('.'), 'ctx')).toThrow(
+      /authenticate/,
+    );
   });
 
   it('refuses another key', () => {
@@ -49,6 +52,55 @@ describe('secrets at rest', () => {
   });
 
   it('refuses a configured secret shorter than 32 bytes', () => {
-    expect(() => loadMasterSecret({ secret: Buffer.alloc(16).toString('hex'), dataDir: 'memory://' })).toThrow(/32 bytes/);
+    expect(() => loadMasterSecret({ secret: Buffer.alloc(16).toString('hex'), dataDir: 'memory://' })).toThrow(
+      /32 bytes/,
+    );
+  });
+
+  describe('rotation (MONBAN_SECRET lists the current secret first, then older ones)', () => {
+    const a = new MasterSecret(randomBytes(32));
+    const b = new MasterSecret(randomBytes(32));
+    const boxOf = (...secrets: [MasterSecret, ...MasterSecret[]]) => new SecretBox(new Keyring(secrets).derive('seal'));
+
+    it('names the sealing secret, opens with any listed one, and seals new values with the first', () => {
+      const underA = boxOf(a).seal('client-secret', 'ctx');
+      expect(underA.split('.')[1]).toBe(a.id);
+      const rotated = boxOf(b, a);
+      expect(rotated.openText(underA, 'ctx')).toBe('client-secret');
+      expect(rotated.isCurrent(underA)).toBe(false);
+      const resealed = rotated.reseal(underA, 'ctx');
+      expect(resealed.split('.')[1]).toBe(b.id);
+      expect(boxOf(b).openText(resealed, 'ctx')).toBe('client-secret');
+      expect(rotated.reseal(resealed, 'ctx')).toBe(resealed);
+    });
+
+    it('says which secret is missing when a value was sealed with an unlisted one', () => {
+      expect(() => boxOf(b).open(boxOf(a).seal('x', 'ctx'), 'ctx')).toThrow(UnknownSealingKeyError);
+      expect(() => boxOf(b).open(boxOf(a).seal('x', 'ctx'), 'ctx')).toThrow(a.id);
+    });
+
+    it('opens values sealed before they named their secret (v1) with whichever listed secret made them', () => {
+      const key = a.derive('seal');
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(Buffer.from('ctx'));
+      const body = Buffer.concat([cipher.update('old'), cipher.final(), cipher.getAuthTag()]);
+      const v1 = `v1.${iv.toString('base64url')}.${body.toString('base64url')}`;
+      expect(boxOf(b, a).openText(v1, 'ctx')).toBe('old');
+      expect(boxOf(b, a).keyIdOf(v1, 'ctx')).toBe(a.id);
+      expect(() => boxOf(b).open(v1, 'ctx')).toThrow();
+    });
+
+    it('reads a comma-separated MONBAN_SECRET, current first, and refuses a secret listed twice', () => {
+      const first = randomBytes(32).toString('base64');
+      const second = randomBytes(32).toString('hex');
+      const ring = loadKeyring({ secret: `${first}, ${second}`, dataDir: 'memory://' });
+      expect(ring.secrets.map((s) => s.id)).toEqual([
+        new MasterSecret(Buffer.from(first, 'base64')).id,
+        new MasterSecret(Buffer.from(second, 'hex')).id,
+      ]);
+      expect(() => loadKeyring({ secret: `${first},${first}`, dataDir: 'memory://' })).toThrow(/twice/);
+      expect(JSON.stringify({ ring })).not.toContain(first);
+    });
   });
 });

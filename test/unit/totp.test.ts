@@ -18,12 +18,40 @@ describe('TOTP (L3, PR5)', () => {
   const step = Math.floor(now / 30_000);
 
   it('makes a 160-bit secret, sealed at rest, and an otpauth URI for Monban and the address', () => {
-    expect(Buffer.from(OTPAuth.Secret.fromBase32(secret.base32).buffer).length).toBe(20);
+    expect(secret.base32).toMatch(/^[A-Z2-7]{32}$/); // RFC 4648 base32 of exactly 20 bytes, no padding
+    expect(Buffer.from(OTPAuth.Secret.fromBase32(secret.base32).bytes).length).toBe(20);
     expect(secret.sealed).not.toContain(secret.base32);
     const uri = OTPAuth.URI.parse(secret.otpauthUrl) as OTPAuth.TOTP;
     expect(uri.issuer).toBe('Monban');
     expect(uri.label).toBe('hanako@example.com');
     expect(uri.secret.base32).toBe(secret.base32);
+  });
+
+  it('draws the 20 bytes of a secret uniformly from all 256 byte values (a CSPRNG), not from printable characters', () => {
+    // speakeasy.generateSecret({ length: 20 }) base32-encodes 20 printable characters: 20 bytes
+    // once decoded, but each one of 83 values (about 127 bits). Random bytes use all 256 values.
+    const counts = new Array<number>(256).fill(0);
+    const seen = new Set<string>();
+    const secrets = 400;
+    for (let i = 0; i < secrets; i += 1) {
+      const { base32 } = newTotpSecret(box, ACCOUNT, 'hanako@example.com');
+      const bytes = Buffer.from(OTPAuth.Secret.fromBase32(base32).bytes);
+      expect(bytes.length).toBe(20);
+      seen.add(base32);
+      for (const byte of bytes) counts[byte]! += 1;
+    }
+    expect(seen.size).toBe(secrets);
+    // 8,000 bytes: each value is expected ~31 times; missing any has a probability below 1e-11.
+    expect(counts.filter((n) => n === 0)).toEqual([]);
+    const high = counts.slice(128).reduce((a, b) => a + b, 0) / (secrets * 20);
+    expect(high).toBeGreaterThan(0.45);
+    expect(high).toBeLessThan(0.55);
+    // Shannon entropy of the byte distribution: close to 8 bits per byte.
+    const entropy = -counts.reduce(
+      (sum, n) => (n ? sum + (n / (secrets * 20)) * Math.log2(n / (secrets * 20)) : sum),
+      0,
+    );
+    expect(entropy).toBeGreaterThan(7.9);
   });
 
   it('accepts the code of now and of one step either side, and gives its time step', () => {
@@ -41,12 +69,15 @@ describe('TOTP (L3, PR5)', () => {
     const right = app(secret.base32).generate({ timestamp: now });
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
     expect(totpStepFor(box, ACCOUNT, secret.sealed, wrong, now)).toBeUndefined();
-    for (const input of ['', '12345', '1234567', 'abcdef']) expect(totpStepFor(box, ACCOUNT, secret.sealed, input, now)).toBeUndefined();
+    for (const input of ['', '12345', '1234567', 'abcdef'])
+      expect(totpStepFor(box, ACCOUNT, secret.sealed, input, now)).toBeUndefined();
   });
 
   it('tolerates spaces and full-width digits as people type them', () => {
     const code = app(secret.base32).generate({ timestamp: now });
-    const fullWidth = [...code].map((d) => String.fromCharCode(0xff10 + Number(d))).join('');
+    const fullWidth = Array.from(code)
+      .map((d) => String.fromCharCode(0xff10 + Number(d)))
+      .join('');
     expect(totpStepFor(box, ACCOUNT, secret.sealed, `${code.slice(0, 3)} ${code.slice(3)}`, now)).toBe(step);
     expect(totpStepFor(box, ACCOUNT, secret.sealed, fullWidth, now)).toBe(step);
   });

@@ -1,22 +1,21 @@
-import type { Context } from 'koa';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import { enqueueAccountMail } from '../../courier/outbox.js';
 import type { Db } from '../../db/database.js';
 import type { AccountRow } from '../../db/schema.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
+import type { RequestMeta } from '../../request-meta.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
 import { findAccountByEmail } from '../../identity/accounts/repository.js';
-import type { PasswordHasher } from '../../identity/password/hashing.js';
+import { checkPassword, type CredentialCheckDeps } from '../../identity/password/credential-check.js';
 import { recordAudit } from '../../security/audit.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
 import type { SecretBox } from '../../security/secret-box.js';
 
-export interface ForgotEmailDeps {
+export interface ForgotEmailDeps extends CredentialCheckDeps {
   db: Db;
   box: SecretBox;
   config: Readonly<Config>;
-  hasher: PasswordHasher;
   mailQueued: () => void;
   perIp: RateLimiterAbstract;
   perIdentifier: RateLimiterAbstract;
@@ -44,10 +43,18 @@ async function limit(deps: ForgotEmailDeps, ip: string, identifier: string): Pro
   await consumeOrRefuse(deps.perIdentifier, limiterKey('forgot-email', identifier));
 }
 
-async function mailConfirmation(deps: ForgotEmailDeps, account: AccountRow, how: 'email' | 'account_id', ctx?: Context): Promise<void> {
+async function mailConfirmation(
+  deps: ForgotEmailDeps,
+  account: AccountRow,
+  how: 'email' | 'account_id',
+  meta: RequestMeta,
+): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
-    await recordAudit(trx, { type: 'email.looked_up', accountId: account.id, details: { by: how } }, ctx);
-    await enqueueAccountMail(trx, deps.box, account, 'email-lookup', { accountId: account.username, byAccountId: how === 'account_id' });
+    await recordAudit(trx, { type: 'email.looked_up', accountId: account.id, details: { by: how } }, meta);
+    await enqueueAccountMail(trx, deps.box, account, 'email-lookup', {
+      accountId: account.username,
+      byAccountId: how === 'account_id',
+    });
   });
   deps.mailQueued();
 }
@@ -58,12 +65,12 @@ async function mailConfirmation(deps: ForgotEmailDeps, account: AccountRow, how:
  * one transaction with an audit row (without an account for an unknown address), a courier
  * kick; only a match adds its outbox row.
  */
-export async function confirmEmailAddress(deps: ForgotEmailDeps, email: string, ip: string, ctx?: Context): Promise<void> {
-  await limit(deps, ip, email);
+export async function confirmEmailAddress(deps: ForgotEmailDeps, email: string, meta: RequestMeta): Promise<void> {
+  await limit(deps, meta.ip, email);
   const account = await findAccountByEmail(deps.db, email);
-  if (account && account.status !== 'disabled') return mailConfirmation(deps, account, 'email', ctx);
+  if (account && account.status !== 'disabled') return mailConfirmation(deps, account, 'email', meta);
   await deps.db.transaction().execute(async (trx) => {
-    await recordAudit(trx, { type: 'email.looked_up', details: { by: 'email' } }, ctx);
+    await recordAudit(trx, { type: 'email.looked_up', details: { by: 'email' } }, meta);
   });
   deps.mailQueued();
 }
@@ -71,16 +78,21 @@ export async function confirmEmailAddress(deps: ForgotEmailDeps, email: string, 
 /**
  * E2: with an account ID and its password, the registered address (and a confirmation mail to
  * it, so that the owner learns of it). A wrong password and an unknown ID are refused alike,
- * after the same bcrypt work, and count against the IP and the ID.
+ * after the same bcrypt work. The password check is the login's (checkPassword): it draws from
+ * the same per-account counters, so this page is no way around the login's limits.
  */
-export async function revealEmailAddress(deps: ForgotEmailDeps, accountId: string, password: string, ip: string, ctx?: Context): Promise<string> {
+export async function revealEmailAddress(
+  deps: ForgotEmailDeps,
+  accountId: string,
+  password: string,
+  meta: RequestMeta,
+): Promise<string> {
   if (!password) throw new AppError('PASSWORD_REQUIRED');
-  await limit(deps, ip, accountId);
-  const account = await deps.db.selectFrom('accounts').selectAll().where('username', '=', accountId).executeTakeFirst();
-  const valid = account?.password_hash
-    ? await deps.hasher.verify(password, account.password_hash)
-    : await deps.hasher.verifyAgainstNothing(password);
-  if (!account || !valid || account.status === 'disabled') throw new AppError('ACCOUNT_ID_OR_PASSWORD_WRONG', 401);
-  await mailConfirmation(deps, account, 'account_id', ctx);
+  await limit(deps, meta.ip, accountId);
+  const known = await deps.db.selectFrom('accounts').selectAll().where('username', '=', accountId).executeTakeFirst();
+  const attempt = { account: known, identifier: accountId, password, ip: meta.ip, device: meta.device };
+  const account = await checkPassword(deps, attempt, meta);
+  if (!account || account.status === 'disabled') throw new AppError('ACCOUNT_ID_OR_PASSWORD_WRONG');
+  await mailConfirmation(deps, account, 'account_id', meta);
   return account.email;
 }

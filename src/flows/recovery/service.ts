@@ -1,70 +1,79 @@
-import type { Context } from 'koa';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { enqueueAccountMail, enqueueMail, enqueueSms } from '../../courier/outbox.js';
-import type { AccountRow, FlowRow, MfaFactorRow } from '../../db/schema.js';
-import { AppError } from '../../http/errors.js';
+import type { AccountRow, MfaFactorRow } from '../../db/schema.js';
+import { AppError } from '../../errors.js';
+import type { RequestMeta } from '../../request-meta.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
 import { parsePhone } from '../../identity/accounts/phone.js';
+import { formatPhone } from '../../text/format.js';
+import { releaseLock } from '../../identity/accounts/lock.js';
 import { findAccountByEmail, findAccountById } from '../../identity/accounts/repository.js';
-import type { DuoGateway } from '../../identity/factors/duo.js';
+import type { DuoHandshake, DuoTrip, PendingDuo } from '../../identity/factors/duo-handshake.js';
 import { proveSecondFactor, type MfaDeps, type SecondFactorProof } from '../../identity/factors/mfa.js';
 import { activeFactor } from '../../identity/factors/repository.js';
 import { replacePassword, type PasswordReplaceDeps } from '../../identity/password/replace.js';
 import { recordAudit } from '../../security/audit.js';
 import type { CodeHasher } from '../../security/codes.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
+import type { SendCap } from '../../security/rate-limit/send-cap.js';
+import { credentialSubject, type CredentialThrottle } from '../../security/rate-limit/credential-throttle.js';
 import type { SecondFactorThrottle } from '../../security/rate-limit/second-factor-throttle.js';
-import { checkCode, codeError, codeMinutes, findFlow, insertFlow, issueCode, newFlowId, setFlowState, supersedeFlows } from '../flow.js';
-import { RecoveryState, type RecoveryChannel, type RecoveryContext } from './state.js';
+import type { SmsCaps } from '../../security/rate-limit/sms-caps.js';
+import { codeSubject, type CodeThrottle } from '../../security/rate-limit/code-throttle.js';
+import type { DeviceTrust } from '../../security/device-trust.js';
+import { checkCountedCode, codeError, codeMinutes, issueCode } from '../kernel/codes.js';
+import { FlowExpired } from '../kernel/flow-expired.js';
+import { expectState, moveFlow, startFlow, type FlowOf } from '../kernel/store.js';
+import { RecoveryFlow, type RecoveryChannel, type RecoveryContext, type RecoveryState } from './state.js';
+
+export type RecoveryFlowRecord = FlowOf<typeof RecoveryFlow>;
 
 export interface RecoveryDeps extends MfaDeps, PasswordReplaceDeps {
   codes: CodeHasher;
+  codeThrottle: CodeThrottle;
+  deviceTrust: DeviceTrust;
+  smsCaps: SmsCaps;
   secondFactorThrottle: SecondFactorThrottle;
+  credentialThrottle: CredentialThrottle;
   perIp: RateLimiterAbstract;
-  perAddress: RateLimiterAbstract;
+  /** Codes sent per address: strangers' browsers, each trusted browser, and a ceiling over all. */
+  sendCap: SendCap;
 }
 
-const contextOf = (flow: FlowRow) => flow.context as unknown as RecoveryContext;
-
-/** The flow, if it is live and where `states` say; otherwise the user starts again (FLOW_EXPIRED). */
-async function flowIn(deps: RecoveryDeps, flowId: string, ...states: RecoveryState[]): Promise<FlowRow> {
-  const flow = await findFlow(deps.db, flowId, 'recovery');
-  if (!flow || !(states as string[]).includes(flow.state)) throw new AppError('FLOW_EXPIRED', 410);
-  return flow;
-}
-
-async function accountOf(deps: RecoveryDeps, flow: FlowRow): Promise<AccountRow | undefined> {
-  const account = flow.account_id ? await findAccountById(deps.db, flow.account_id) : undefined;
+async function accountOf(deps: RecoveryDeps, flow: RecoveryFlowRecord): Promise<AccountRow | undefined> {
+  const account = flow.accountId ? await findAccountById(deps.db, flow.accountId) : undefined;
   return account?.status === 'active' ? account : undefined;
 }
 
 /**
  * R1: a reset starts from an address. A flow is made whether or not the address has an (active)
  * account, with the same writes, so neither the answer nor its timing tells them apart (R5).
- * Older unfinished resets for the address stop working.
+ * The reset this browser had open (`previous`, its flow cookie) stops working; resets in other
+ * browsers do not: a stranger starting a reset for the address must not end the owner's.
  */
-export async function startRecovery(deps: RecoveryDeps, input: { email: string; locale: 'ja' | 'en'; interaction?: string | undefined }, ip: string): Promise<string> {
-  await consumeOrRefuse(deps.perIp, limiterKey('recovery', ip));
+export async function startRecovery(
+  deps: RecoveryDeps,
+  input: { email: string; interaction?: string | undefined; previous?: string | undefined },
+  meta: RequestMeta,
+): Promise<string> {
+  await consumeOrRefuse(deps.perIp, limiterKey('recovery', meta.ip));
   const problem = emailProblem(input.email);
   if (problem) throw new AppError(problem);
   const email = normalizeEmail(input.email);
   const account = await findAccountByEmail(deps.db, email);
-  const flowId = newFlowId();
-  const context: RecoveryContext = { locale: input.locale, ...(input.interaction ? { interaction: input.interaction } : {}) };
-  await deps.db.transaction().execute(async (trx) => {
-    await supersedeFlows(trx, 'recovery', { email });
-    await insertFlow(trx, {
-      id: flowId, kind: 'recovery', state: RecoveryState.awaitingChannel,
-      accountId: account?.status === 'active' ? account.id : null, email, context: { ...context },
-      ttlSeconds: deps.config.recovery.flowTtlSeconds,
-    });
-  });
-  return flowId;
-}
-
-/** "+81******5678": enough to recognise one's own number, not to learn it. */
-export function maskPhone(e164: string): string {
-  return `${e164.slice(0, 3)}${'*'.repeat(Math.max(e164.length - 7, 0))}${e164.slice(-4)}`;
+  const context: RecoveryContext = {
+    locale: meta.locale,
+    ...(input.interaction ? { interaction: input.interaction } : {}),
+  };
+  const flow = await deps.db.transaction().execute((trx) =>
+    startFlow(trx, RecoveryFlow, deps.config, {
+      accountId: account?.status === 'active' ? account.id : null,
+      email,
+      context,
+      owner: { browserFlow: input.previous },
+    }),
+  );
+  return flow.id;
 }
 
 /**
@@ -72,105 +81,170 @@ export function maskPhone(e164: string): string {
  * number. A code is issued every time (a new one replaces the old), but it goes out only to an
  * account's own address or verified number: for anything else the page is the same and nothing
  * is sent (or, if configured, the address gets a "someone tried" notice).
+ *
+ * An SMS request passes the SMS caps (allowed countries, per IP, per calling code, global)
+ * whether or not a text will go out: the answer must not tell whether the number is the
+ * account's (R5), so the caps count requests for texts, not texts sent.
+ *
+ * `deviceCookie`: the browser's device cookie. A browser that logged in to the account before
+ * is counted on its own, so strangers asking for codes do not use up the owner's (send-cap.ts).
  */
-export async function sendRecoveryCode(deps: RecoveryDeps, flowId: string, channel: RecoveryChannel,
-  phoneInput: { number: string; country: string } = { number: '', country: '' }): Promise<RecoveryContext> {
-  const flow = await flowIn(deps, flowId, RecoveryState.awaitingChannel, RecoveryState.awaitingCode);
+export async function sendRecoveryCode(
+  deps: RecoveryDeps,
+  flow: RecoveryFlowRecord,
+  channel: RecoveryChannel,
+  meta: RequestMeta,
+  phoneInput: { number: string; country: string } = { number: '', country: '' },
+  deviceCookie?: string,
+): Promise<RecoveryContext> {
+  expectState(flow, 'awaiting_channel', 'awaiting_code');
   let phone: string | undefined;
   if (channel === 'sms') {
     const parsed = parsePhone(phoneInput.number, phoneInput.country, true);
     if ('problem' in parsed) throw new AppError(parsed.problem);
+    deps.smsCaps.checkDestination(parsed.e164);
     phone = parsed.e164;
   }
-  await consumeOrRefuse(deps.perAddress, limiterKey('recovery-send', flow.email!));
+  await deps.sendCap.admit(flow.email, {
+    device: flow.accountId ? deps.deviceTrust.nonceFor(deviceCookie, flow.accountId) : undefined,
+  });
+  if (phone) await deps.smsCaps.admit(meta.ip, phone);
   const account = await accountOf(deps, flow);
-  const context: RecoveryContext = { ...contextOf(flow), channel, ...(phone ? { maskedPhone: maskPhone(phone) } : {}) };
+  const context: RecoveryContext = {
+    ...flow.context,
+    channel,
+    ...(phone ? { maskedPhone: formatPhone(phone, { masked: true }) } : {}),
+  };
   const minutes = codeMinutes(deps.config.codes);
   await deps.db.transaction().execute(async (trx) => {
-    const code = await issueCode(trx, deps.codes, flowId, deps.config.codes);
-    await trx.updateTable('flows').set({ state: RecoveryState.awaitingCode, context: JSON.stringify(context) })
-      .where('id', '=', flowId).execute();
+    await moveFlow(trx, RecoveryFlow, flow, 'awaiting_code', { context });
+    const code = await issueCode(trx, deps.codes, flow.id, deps.config.codes);
     if (channel === 'sms') {
       if (account?.phone_number_verified && account.phone_number === phone) {
-        await enqueueSms(trx, deps.box, { to: phone!, template: 'recovery-code', locale: account.locale, data: { code, minutes } });
+        await enqueueSms(trx, deps.box, {
+          to: phone,
+          template: 'recovery-code',
+          locale: account.locale,
+          data: { code, minutes },
+        });
       }
     } else if (account) {
       await enqueueAccountMail(trx, deps.box, account, 'recovery-code', { code, minutes });
     } else if (deps.config.recovery.mailUnknownAddresses) {
-      await enqueueMail(trx, deps.box, { to: flow.email!, template: 'recovery-unknown', locale: context.locale, data: {} });
+      await enqueueMail(trx, deps.box, {
+        to: flow.email,
+        template: 'recovery-unknown',
+        locale: context.locale,
+        data: {},
+      });
     }
   });
   deps.mailQueued();
   return context;
 }
 
-/** The right code moves the reset on: to the second factor when the account has one (R4). */
-export async function verifyResetCode(deps: RecoveryDeps, flowId: string, code: string): Promise<RecoveryState> {
-  const flow = await flowIn(deps, flowId, RecoveryState.awaitingCode);
-  if (!code.trim()) throw new AppError('CODE_REQUIRED');
-  const { result, attemptsLeft } = await checkCode(deps.db, deps.codes, flowId, code, deps.config.codes);
+/**
+ * The right code moves the reset on: to the second factor when the account has one (R4). Every
+ * try counts against the account's daily cap on wrong codes first (an address without an account
+ * against the address's, the same way), and every code that does not work is audited.
+ * `deviceCookie`: the browser's device cookie, whose own counter spares the owner a cap that
+ * strangers used up.
+ */
+export async function verifyResetCode(
+  deps: RecoveryDeps,
+  flow: RecoveryFlowRecord,
+  code: string,
+  meta: RequestMeta,
+  deviceCookie?: string,
+): Promise<RecoveryState> {
+  expectState(flow, 'awaiting_code');
+  if (!code.trim()) throw new AppError(flow.context.channel === 'sms' ? 'SMS_CODE_REQUIRED' : 'CODE_REQUIRED');
   const account = await accountOf(deps, flow);
+  const { result, attemptsLeft } = await checkCountedCode(
+    deps,
+    {
+      flowId: flow.id,
+      code,
+      purpose: 'reset',
+      channel: flow.context.channel ?? 'email',
+      subject: codeSubject(flow.accountId, flow.email),
+      accountId: flow.accountId,
+      device: flow.accountId ? deps.deviceTrust.nonceFor(deviceCookie, flow.accountId) : undefined,
+      usable: account !== undefined,
+    },
+    meta,
+  );
   if (result !== 'ok' || !account) throw codeError(result === 'ok' ? 'wrong' : result, attemptsLeft);
-  const next = (await activeFactor(deps.db, account.id)) ? RecoveryState.awaitingSecondFactor : RecoveryState.awaitingPassword;
-  if (!(await setFlowState(deps.db, flowId, RecoveryState.awaitingCode, next))) throw new AppError('FLOW_EXPIRED', 410);
+  const next = (await activeFactor(deps.db, account.id)) ? 'awaiting_second_factor' : 'awaiting_password';
+  await moveFlow(deps.db, RecoveryFlow, flow, next);
   return next;
 }
 
-/** Where a reset stands, for the pages to show the right step (undefined: start again). */
-export async function recoveryProgress(deps: RecoveryDeps, flowId: string): Promise<{ state: RecoveryState; email: string; context: RecoveryContext } | undefined> {
-  const flow = await findFlow(deps.db, flowId, 'recovery');
-  if (!flow || flow.state === RecoveryState.completed || flow.state === RecoveryState.superseded) return undefined;
-  return { state: flow.state as RecoveryState, email: flow.email!, context: contextOf(flow) };
-}
-
-/** The login a reset came from, also once it was finished or started again elsewhere (not once expired). */
-export async function recoveryInteraction(deps: RecoveryDeps, flowId: string): Promise<string | undefined> {
-  const flow = await findFlow(deps.db, flowId, 'recovery');
-  return flow && contextOf(flow).interaction;
-}
-
-/** The account and factor of a reset that waits for its second factor (R4). */
-async function secondFactorOf(deps: RecoveryDeps, flowId: string): Promise<{ account: AccountRow; factor: MfaFactorRow }> {
-  const flow = await flowIn(deps, flowId, RecoveryState.awaitingSecondFactor);
+/** The account and factor of a reset that waits for its second factor (R4); gone, the reset ends. */
+export async function secondFactorOf(
+  deps: RecoveryDeps,
+  flow: RecoveryFlowRecord,
+): Promise<{ account: AccountRow; factor: MfaFactorRow }> {
+  expectState(flow, 'awaiting_second_factor');
   const account = await accountOf(deps, flow);
-  const factor = account && await activeFactor(deps.db, account.id);
-  if (!account || !factor) throw new AppError('FLOW_EXPIRED', 410);
+  const factor = account && (await activeFactor(deps.db, account.id));
+  if (!account || !factor) throw FlowExpired.of(flow);
   return { account, factor };
 }
 
-export async function recoverySecondFactorKind(deps: RecoveryDeps, flowId: string): Promise<MfaFactorRow['kind']> {
-  return (await secondFactorOf(deps, flowId)).factor.kind;
-}
-
-async function secondFactorPassed(deps: RecoveryDeps, flowId: string): Promise<void> {
-  if (!(await setFlowState(deps.db, flowId, RecoveryState.awaitingSecondFactor, RecoveryState.awaitingPassword))) {
-    throw new AppError('FLOW_EXPIRED', 410);
-  }
-}
-
 /** R4: an account with MFA passes its second factor (authenticator code or recovery code) too. */
-export async function passRecoverySecondFactor(deps: RecoveryDeps, flowId: string, proof: SecondFactorProof, ip: string, ctx?: Context): Promise<void> {
-  const { factor } = await secondFactorOf(deps, flowId);
-  await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, ip, { ctx, wrong: true, details: { during: 'password_reset' } });
-  await secondFactorPassed(deps, flowId);
+export async function passRecoverySecondFactor(
+  deps: RecoveryDeps,
+  flow: RecoveryFlowRecord,
+  proof: SecondFactorProof,
+  meta: RequestMeta,
+): Promise<void> {
+  const { factor } = await secondFactorOf(deps, flow);
+  await proveSecondFactor(deps, deps.secondFactorThrottle, factor, proof, meta, {
+    wrong: true,
+    details: { during: 'password_reset' },
+  });
+  await moveFlow(deps.db, RecoveryFlow, flow, 'awaiting_password');
 }
+
+const duoTrip = (flow: RecoveryFlowRecord, account: { email: string }, callbackUrl: string): DuoTrip => ({
+  callbackUrl,
+  username: account.email,
+  boundTo: flow.id,
+});
 
 /** R4 with Duo: off to Duo's prompt for the account's address (DUO_UNAVAILABLE when Duo is down). */
-export async function startRecoveryDuo(deps: RecoveryDeps, duo: DuoGateway, flowId: string, redirectUrl: string): Promise<{ url: string; state: string }> {
-  const { account, factor } = await secondFactorOf(deps, flowId);
-  if (factor.kind !== 'duo') throw new AppError('FLOW_EXPIRED', 410);
-  return duo.start(redirectUrl, account.email);
+export async function startRecoveryDuo(
+  deps: RecoveryDeps,
+  duo: DuoHandshake,
+  flow: RecoveryFlowRecord,
+  callbackUrl: string,
+): Promise<{ url: string; pending: PendingDuo }> {
+  const { account, factor } = await secondFactorOf(deps, flow);
+  if (factor.kind !== 'duo') throw FlowExpired.of(flow);
+  return duo.start(duoTrip(flow, account, callbackUrl));
 }
 
-/** Back from Duo: the state this browser was given, and Duo approved this account. */
-export async function passRecoveryDuo(deps: RecoveryDeps, duo: DuoGateway, flowId: string, redirectUrl: string,
-  expectedState: string | undefined, query: Record<string, unknown>, ctx?: Context): Promise<void> {
-  const { account, factor } = await secondFactorOf(deps, flowId);
-  if (factor.kind !== 'duo' || !(await duo.approved(redirectUrl, account.email, expectedState, query))) {
-    await recordAudit(deps.db, { type: 'mfa.failed', accountId: account.id, details: { during: 'password_reset', kind: 'duo' } }, ctx);
-    throw new AppError('DUO_DENIED', 401);
+/** Back from Duo: the trip this browser started for this reset, and Duo approved this account. */
+export async function passRecoveryDuo(
+  deps: RecoveryDeps,
+  duo: DuoHandshake,
+  flow: RecoveryFlowRecord,
+  callbackUrl: string,
+  kept: unknown,
+  query: Record<string, unknown>,
+  meta: RequestMeta,
+): Promise<void> {
+  const { account, factor } = await secondFactorOf(deps, flow);
+  if (factor.kind !== 'duo' || !(await duo.finish(duoTrip(flow, account, callbackUrl), kept, query)).approved) {
+    await recordAudit(
+      deps.db,
+      { type: 'mfa.failed', accountId: account.id, details: { during: 'password_reset', kind: 'duo' } },
+      meta,
+    );
+    throw new AppError('DUO_DENIED');
   }
-  await secondFactorPassed(deps, flowId);
+  await moveFlow(deps.db, RecoveryFlow, flow, 'awaiting_password');
 }
 
 /**
@@ -178,18 +252,41 @@ export async function passRecoveryDuo(deps: RecoveryDeps, duo: DuoGateway, flowI
  * for resets, PW5). Then every session and refresh token of the account ends and a notice mail
  * goes out.
  */
-export async function resetPassword(deps: RecoveryDeps, flowId: string, password: string, confirmation: string, ctx?: Context): Promise<{ email: string; context: RecoveryContext }> {
-  const flow = await flowIn(deps, flowId, RecoveryState.awaitingPassword);
+export async function resetPassword(
+  deps: RecoveryDeps,
+  flow: RecoveryFlowRecord,
+  password: string,
+  confirmation: string,
+  meta?: RequestMeta,
+): Promise<{ email: string; context: RecoveryContext }> {
+  expectState(flow, 'awaiting_password');
   const account = await accountOf(deps, flow);
-  if (!account) throw new AppError('FLOW_EXPIRED', 410);
-  await replacePassword(deps, account, {
-    password, confirmation, isReset: true,
-    audit: { type: 'password.reset', accountId: account.id, details: { channel: contextOf(flow).channel } },
-    alongside: async (trx) => {
-      if (!(await setFlowState(trx, flowId, RecoveryState.awaitingPassword, RecoveryState.completed))) {
-        throw new AppError('FLOW_EXPIRED', 410);
-      }
+  if (!account) throw FlowExpired.of(flow);
+  const lock = { released: false };
+  await replacePassword(
+    deps,
+    account,
+    {
+      password,
+      confirmation,
+      isReset: true,
+      audit: { type: 'password.reset', accountId: account.id, details: { channel: flow.context.channel } },
+      alongside: async (trx) => {
+        await moveFlow(trx, RecoveryFlow, flow, 'completed');
+        // The owner proved the address: a lock from wrong passwords goes with the old password.
+        lock.released = await releaseLock(trx, account.id);
+        if (lock.released) {
+          await recordAudit(
+            trx,
+            { type: 'account.unlocked', accountId: account.id, details: { by: 'password_reset' } },
+            meta,
+          );
+        }
+      },
     },
-  }, ctx);
-  return { email: account.email, context: contextOf(flow) };
+    meta,
+  );
+  // Its run of wrong passwords starts again too (lock.ts: unlockAccount does the same).
+  if (lock.released) await deps.credentialThrottle.clear(credentialSubject(account, account.email));
+  return { email: account.email, context: flow.context };
 }

@@ -1,10 +1,13 @@
+import { joinByDomain } from '../../identity/companies/service.js';
 import { sql } from 'kysely';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import type { Db } from '../../db/database.js';
 import type { AccountRow } from '../../db/schema.js';
-import { enqueueMail } from '../../courier/outbox.js';
-import { AppError, FormError, type ErrorCode } from '../../http/errors.js';
+import { enqueueAccountMail, enqueueMail } from '../../courier/outbox.js';
+import { AppError, FormError, type ErrorCode } from '../../errors.js';
+import type { RequestMeta } from '../../request-meta.js';
+import type { Locale } from '../../text/i18n.js';
 import { isCountryCode } from '../../identity/accounts/countries.js';
 import { namesProblems } from '../../identity/accounts/names.js';
 import { emailProblem, normalizeEmail } from '../../identity/accounts/email.js';
@@ -17,8 +20,12 @@ import { recordAudit } from '../../security/audit.js';
 import type { CodeHasher } from '../../security/codes.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
 import type { SecretBox } from '../../security/secret-box.js';
-import { checkCode, codeError, codeMinutes, findFlow, insertFlow, issueCode, newFlowId, setFlowState, supersedeFlows } from '../flow.js';
-import { RegistrationState, type RegistrationContext } from './state.js';
+import { codeSubject, type CodeThrottle } from '../../security/rate-limit/code-throttle.js';
+import { checkCountedCode, codeError, codeMinutes, issueCode } from '../kernel/codes.js';
+import { loadFlow, moveFlow, startFlow, type FlowOf } from '../kernel/store.js';
+import { RegistrationFlow, type RegistrationContext } from './state.js';
+
+export type RegistrationFlowRecord = FlowOf<typeof RegistrationFlow>;
 
 export interface RegistrationDeps {
   config: Readonly<Config>;
@@ -27,6 +34,7 @@ export interface RegistrationDeps {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   codes: CodeHasher;
+  codeThrottle: CodeThrottle;
   freeMail: FreeMailDomains;
   /** Called after a commit that queued mail. */
   mailQueued: () => void;
@@ -42,7 +50,6 @@ export interface SignUpInput {
   familyName: string;
   country: string;
   partner: boolean;
-  locale: 'ja' | 'en';
   interaction?: string | undefined;
 }
 
@@ -68,52 +75,71 @@ export async function validateSignUp(deps: RegistrationDeps, input: SignUpInput)
  * gets a "you already have an account" mail instead, and the page looks the same (no
  * enumeration, C3). Account, flow and mail are committed together.
  */
-export async function startSignUp(deps: RegistrationDeps, input: SignUpInput, ip: string): Promise<string> {
-  await consumeOrRefuse(deps.perIp, limiterKey('signup', ip));
+export async function startSignUp(deps: RegistrationDeps, input: SignUpInput, meta: RequestMeta): Promise<string> {
+  await consumeOrRefuse(deps.perIp, limiterKey('signup', meta.ip));
   await validateSignUp(deps, input);
   const email = normalizeEmail(input.email);
   await consumeOrRefuse(deps.resendPerAddress, limiterKey('signup-mail', email));
 
   // The same bcrypt work whether or not the address already has an account.
   const passwordHash = await deps.hasher.hash(input.password);
-  const flowId = newFlowId();
   const context: RegistrationContext = {
     ...(input.interaction ? { interaction: input.interaction } : {}),
-    locale: input.locale,
-    givenName: input.givenName.trim(),
+    locale: meta.locale,
   };
 
-  await deps.db.transaction().execute(async (trx) => {
+  const flowId = await deps.db.transaction().execute(async (trx) => {
     // One sign-up per address at a time (a double submit): FOR UPDATE below locks nothing while
     // no account exists yet, and two inserts would collide on the unique address.
     await sql`select pg_advisory_xact_lock(hashtextextended(${`signup:${email}`}, 0))`.execute(trx);
-    const existing = await trx.selectFrom('accounts').selectAll()
+    const existing = await trx
+      .selectFrom('accounts')
+      .selectAll()
       .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
-      .forUpdate().executeTakeFirst();
-    // Older unfinished sign-ups for this address stop working.
-    await supersedeFlows(trx, 'registration', { email });
+      .forUpdate()
+      .executeTakeFirst();
 
     if (existing && existing.status !== 'pending') {
-      await insertFlow(trx, { id: flowId, kind: 'registration', state: RegistrationState.awaitingCode, accountId: null, email, context: { ...context }, ttlSeconds: deps.config.registration.flowTtlSeconds });
+      // Older unfinished sign-ups for this address stop working (startFlow supersedes them).
+      const flow = await startFlow(trx, RegistrationFlow, deps.config, {
+        accountId: null,
+        email,
+        context,
+        owner: { email },
+      });
       // A code is issued but never sent: whatever is typed on the page is simply wrong.
-      await issueCode(trx, deps.codes, flowId, deps.config.codes);
-      await enqueueMail(trx, deps.box, { to: email, template: 'already-registered', locale: existing.locale, data: { name: existing.given_name } });
-      return;
+      await issueCode(trx, deps.codes, flow.id, deps.config.codes);
+      await enqueueAccountMail(trx, deps.box, existing, 'already-registered');
+      return flow.id;
     }
 
-    const account = await upsertPendingAccount(trx, existing, { ...input, email, passwordHash });
-    await insertFlow(trx, { id: flowId, kind: 'registration', state: RegistrationState.awaitingCode, accountId: account.id, email, context: { ...context }, ttlSeconds: deps.config.registration.flowTtlSeconds });
-    const code = await issueCode(trx, deps.codes, flowId, deps.config.codes);
-    await enqueueMail(trx, deps.box, {
-      to: email, template: 'activation', locale: input.locale,
-      data: { name: input.givenName.trim(), code, minutes: codeMinutes(deps.config.codes) },
+    const account = await upsertPendingAccount(trx, existing, { ...input, email, passwordHash, locale: meta.locale });
+    const flow = await startFlow(trx, RegistrationFlow, deps.config, {
+      accountId: account.id,
+      email,
+      context,
+      owner: { email },
     });
+    const code = await issueCode(trx, deps.codes, flow.id, deps.config.codes);
+    await enqueueMail(trx, deps.box, {
+      to: email,
+      template: 'activation',
+      locale: meta.locale,
+      // The address is not verified yet: a stranger may have typed it, so the mail holds nothing
+      // typed on the form (no name), only our own text and the code.
+      data: { code, minutes: codeMinutes(deps.config.codes) },
+    });
+    return flow.id;
   });
   deps.mailQueued();
   return flowId;
 }
 
-async function upsertPendingAccount(trx: Db, existing: AccountRow | undefined, input: SignUpInput & { passwordHash: string }): Promise<AccountRow> {
+async function upsertPendingAccount(
+  trx: Db,
+  existing: AccountRow | undefined,
+  input: SignUpInput & { passwordHash: string; locale: Locale },
+): Promise<AccountRow> {
   const fields = {
     password_hash: input.passwordHash,
     given_name: input.givenName.trim(),
@@ -121,15 +147,23 @@ async function upsertPendingAccount(trx: Db, existing: AccountRow | undefined, i
     country: input.country,
     locale: input.locale,
     partner: input.partner,
-    password_changed_at: new Date(),
+    // Null until the first change: the minimum age counts from a change, not from the sign-up.
+    password_changed_at: null,
     updated_at: new Date(),
   };
   if (existing) {
-    return trx.updateTable('accounts').set(fields).where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow();
+    return trx
+      .updateTable('accounts')
+      .set(fields)
+      .where('id', '=', existing.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
-  return trx.insertInto('accounts')
+  return trx
+    .insertInto('accounts')
     .values({ ...fields, username: newAccountId(), email: input.email, status: 'pending', email_verified: false })
-    .returningAll().executeTakeFirstOrThrow();
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export interface VerifiedSignUp {
@@ -138,50 +172,66 @@ export interface VerifiedSignUp {
   context: RegistrationContext;
 }
 
-/** C3: the right code activates the account (email verified) and completes the flow. */
-export async function verifySignUp(deps: RegistrationDeps, flowId: string, code: string): Promise<VerifiedSignUp> {
-  const flow = await findFlow(deps.db, flowId, 'registration');
-  if (!flow || flow.state !== RegistrationState.awaitingCode) throw new AppError('FLOW_EXPIRED', 410);
+/**
+ * C3: the right code activates the account (email verified) and completes the flow. Tries count
+ * against the daily cap on wrong codes for the address; wrong ones are audited.
+ */
+export async function verifySignUp(
+  deps: RegistrationDeps,
+  flow: RegistrationFlowRecord,
+  code: string,
+  meta: RequestMeta,
+): Promise<VerifiedSignUp> {
   if (!code.trim()) throw new AppError('CODE_REQUIRED');
-  const { result, attemptsLeft } = await checkCode(deps.db, deps.codes, flowId, code, deps.config.codes);
-  if (result !== 'ok' || !flow.account_id) {
+  const { result, attemptsLeft } = await checkCountedCode(
+    deps,
+    {
+      flowId: flow.id,
+      code,
+      purpose: 'activation',
+      channel: 'email',
+      subject: codeSubject(flow.accountId, flow.email),
+      accountId: flow.accountId,
+    },
+    meta,
+  );
+  if (result !== 'ok' || !flow.accountId) {
     // A parallel submit (a double click) may have completed the flow, or a new sign-up superseded
     // it, since it was read: that clears the code, which is not "too many wrong codes".
-    if (result === 'exhausted') {
-      const latest = await findFlow(deps.db, flowId, 'registration');
-      if (!latest || latest.state !== RegistrationState.awaitingCode) throw new AppError('FLOW_EXPIRED', 410);
-    }
-    const reason = result === 'ok' ? 'wrong' : result;
-    throw codeError(reason, attemptsLeft);
+    if (result === 'exhausted') await loadFlow(deps.db, RegistrationFlow, flow.id);
+    throw codeError(result === 'ok' ? 'wrong' : result, attemptsLeft);
   }
-  const accountId = flow.account_id;
+  const accountId = flow.accountId;
   await deps.db.transaction().execute(async (trx) => {
-    if (!(await setFlowState(trx, flowId, RegistrationState.awaitingCode, RegistrationState.completed))) {
-      throw new AppError('FLOW_EXPIRED', 410);
-    }
-    await trx.updateTable('accounts').set({ status: 'active', email_verified: true, updated_at: new Date() })
-      .where('id', '=', accountId).where('status', '=', 'pending').execute();
+    await moveFlow(trx, RegistrationFlow, flow, 'completed');
+    await trx
+      .updateTable('accounts')
+      .set({ status: 'active', email_verified: true, updated_at: new Date() })
+      .where('id', '=', accountId)
+      .where('status', '=', 'pending')
+      .execute();
     await recordAudit(trx, { type: 'account.activated', accountId });
+    // A verified company domain that lets its people join on sign-up (issue 15).
+    await joinByDomain(trx, accountId, flow.email);
   });
-  return { accountId, email: flow.email!, context: flow.context as unknown as RegistrationContext };
+  return { accountId, email: flow.email, context: flow.context };
 }
 
 /** "Resend code": a new code replaces the old one; for a registered address, the same notice again. */
-export async function resendSignUpCode(deps: RegistrationDeps, flowId: string): Promise<void> {
-  const flow = await findFlow(deps.db, flowId, 'registration');
-  if (!flow || flow.state !== RegistrationState.awaitingCode || !flow.email) throw new AppError('FLOW_EXPIRED', 410);
+export async function resendSignUpCode(deps: RegistrationDeps, flow: RegistrationFlowRecord): Promise<void> {
   await consumeOrRefuse(deps.resendPerAddress, limiterKey('signup-mail', flow.email));
-  const context = flow.context as unknown as RegistrationContext;
   await deps.db.transaction().execute(async (trx) => {
-    const code = await issueCode(trx, deps.codes, flowId, deps.config.codes);
-    if (!flow.account_id) {
-      const existing = await findAccountByEmail(trx, flow.email!);
-      if (existing) await enqueueMail(trx, deps.box, { to: flow.email!, template: 'already-registered', locale: existing.locale, data: { name: existing.given_name } });
+    const code = await issueCode(trx, deps.codes, flow.id, deps.config.codes);
+    if (!flow.accountId) {
+      const existing = await findAccountByEmail(trx, flow.email);
+      if (existing) await enqueueAccountMail(trx, deps.box, existing, 'already-registered');
       return;
     }
     await enqueueMail(trx, deps.box, {
-      to: flow.email!, template: 'activation', locale: context.locale,
-      data: { name: context.givenName, code, minutes: codeMinutes(deps.config.codes) },
+      to: flow.email,
+      template: 'activation',
+      locale: flow.context.locale,
+      data: { code, minutes: codeMinutes(deps.config.codes) },
     });
   });
   deps.mailQueued();

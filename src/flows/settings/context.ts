@@ -4,32 +4,40 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../db/database.js';
 import type { AccountRow } from '../../db/schema.js';
 import type { PageDeps } from '../../http/page.js';
-import type { DuoGateway } from '../../identity/factors/duo.js';
+import type { DuoHandshake } from '../../identity/factors/duo-handshake.js';
 import type { MfaDeps } from '../../identity/factors/mfa.js';
+import type { PasskeyDeps } from '../../identity/passkeys/webauthn.js';
+import type { CredentialCheckDeps } from '../../identity/password/credential-check.js';
 import type { PasswordHasher } from '../../identity/password/hashing.js';
 import type { PasswordPolicy } from '../../identity/password/policy.js';
+import type { CodeThrottle } from '../../security/rate-limit/code-throttle.js';
+import type { SmsCaps } from '../../security/rate-limit/sms-caps.js';
 import type { Logger } from '../../logger.js';
+import type { ClientNames } from '../../oidc/clients/repository.js';
 import type { AccountRevoker } from '../../oidc/revocation.js';
 import type { CodeHasher } from '../../security/codes.js';
-import type { LoginThrottle } from '../../security/rate-limit/login-throttle.js';
 import type { SecondFactorThrottle } from '../../security/rate-limit/second-factor-throttle.js';
 import type { SecretBox } from '../../security/secret-box.js';
 
-export interface SettingsDeps extends PageDeps, MfaDeps {
+export interface SettingsDeps extends PageDeps, MfaDeps, CredentialCheckDeps {
   provider: Provider;
   db: Db;
   box: SecretBox;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   codes: CodeHasher;
-  throttle: LoginThrottle;
   secondFactorThrottle: SecondFactorThrottle;
-  duo: DuoGateway;
+  duo: DuoHandshake;
   revoker: AccountRevoker;
   logger: Logger;
   certificationKey: Buffer;
   smsPerAccount: RateLimiterAbstract;
+  codeThrottle: CodeThrottle;
+  smsCaps: SmsCaps;
   mailQueued: () => void;
+  passkeys: PasskeyDeps;
+  /** Apps' names from the in-process client cache (no database read, no secret opened). */
+  clients: ClientNames;
 }
 
 /** What every console page knows: who is signed in, through which session. */

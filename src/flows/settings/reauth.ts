@@ -1,10 +1,17 @@
 import type { Context } from 'koa';
-import { AppError } from '../../http/errors.js';
+import { z } from 'zod';
+import { password } from '../../http/form.js';
+import { AppError } from '../../errors.js';
 import { setSignedCookie } from '../../http/page.js';
+import { checkPassword } from '../../identity/password/credential-check.js';
 import { recordAudit } from '../../security/audit.js';
 import type { SettingsDeps, SignedIn } from './context.js';
+import { requestMeta } from '../../http/request-meta.js';
 
 const REAUTH_COOKIE = 'monban_reauth';
+
+/** A console form that asks for the current password (PR3); other forms extend it. */
+export const reauthForm = z.object({ current_password: password() });
 
 /**
  * What this request already decided (a password just confirmed, or the re-authentication just
@@ -36,22 +43,31 @@ export function clearReauth(ctx: Context): void {
 
 /**
  * Checks the password typed into a security form, unless a recent one still counts. Throttled
- * like the login (a stolen session must not become a password oracle).
+ * like the login (a stolen session must not become a password oracle). `missing` is the problem
+ * when none was typed: on the security page the password is confirmed once at the top of the
+ * page (REAUTH_REQUIRED), not in each row's form.
  */
-export async function confirmPassword(ctx: Context, deps: SettingsDeps, signedIn: SignedIn, password: string): Promise<void> {
+export async function confirmPassword(
+  ctx: Context,
+  deps: SettingsDeps,
+  signedIn: SignedIn,
+  password: string,
+  missing: 'PASSWORD_REQUIRED' | 'REAUTH_REQUIRED' = 'PASSWORD_REQUIRED',
+): Promise<void> {
   if (hasFreshReauth(ctx, deps, signedIn)) return;
-  if (!password) throw new AppError('PASSWORD_REQUIRED');
+  if (!password) throw new AppError(missing);
   const { account } = signedIn;
-  await deps.throttle.begin(ctx.ip, account.email);
-  const valid = account.password_hash ? await deps.hasher.verify(password, account.password_hash) : false;
-  if (!valid) {
-    await deps.throttle.failed(ctx.ip, account.email);
-    await recordAudit(deps.db, { type: 'reauth.failed', accountId: account.id }, ctx);
-    throw new AppError('CURRENT_PASSWORD_WRONG', 401);
+  const meta = requestMeta(ctx, deps.config);
+  const attempt = { account, identifier: account.email, password, ip: meta.ip, device: meta.device };
+  const right = await checkPassword(deps, attempt, meta);
+  if (!right) {
+    await recordAudit(deps.db, { type: 'reauth.failed', accountId: account.id }, meta);
+    throw new AppError('CURRENT_PASSWORD_WRONG');
   }
-  await deps.throttle.succeeded(ctx.ip, account.email);
   setSignedCookie(ctx, deps.config, REAUTH_COOKIE, `${account.id}.${signedIn.sessionId}.${Date.now()}`, {
-    path: '/account', maxAgeMs: deps.config.account.reauthSeconds * 1000, sameSite: 'strict',
+    path: '/account',
+    maxAgeMs: deps.config.account.reauthSeconds * 1000,
+    sameSite: 'strict',
   });
   (ctx.state as { reauthFresh?: boolean }).reauthFresh = true;
 }

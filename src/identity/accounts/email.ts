@@ -13,7 +13,7 @@ export function normalizeEmail(input: string): string {
   const at = trimmed.lastIndexOf('@');
   if (at < 1) return trimmed;
   const domain = trimmed.slice(at + 1);
-  const ascii = /[^\x00-\x7f]/.test(domain) ? domainToASCII(domain) : domain;
+  const ascii = /[^\p{ASCII}]/u.test(domain) ? domainToASCII(domain) : domain;
   return `${trimmed.slice(0, at)}@${ascii || domain}`;
 }
 
@@ -25,7 +25,7 @@ export function emailProblem(input: string): EmailProblem | undefined {
   if (!email) return 'EMAIL_REQUIRED';
   if (email.length > MAX_LENGTH) return 'EMAIL_TOO_LONG';
   const local = email.slice(0, Math.max(email.lastIndexOf('@'), 0));
-  if (/[^\x00-\x7f]/.test(local)) return 'EMAIL_LOCAL_NOT_ASCII';
+  if (/[^\p{ASCII}]/u.test(local)) return 'EMAIL_LOCAL_NOT_ASCII';
   return emailSchema.safeParse(email).success ? undefined : 'EMAIL_INVALID';
 }
 

@@ -1,4 +1,5 @@
-import type { ErrorCode } from '../../http/errors.js';
+import type { ErrorCode } from '../../errors.js';
+import { codePointCount } from '../../text/code-points.js';
 
 const MAX_NAME = 100;
 
@@ -6,7 +7,7 @@ const MAX_NAME = 100;
 export function nameProblem(name: string): ErrorCode | undefined {
   const trimmed = name.trim();
   if (!trimmed) return 'NAME_REQUIRED';
-  if ([...trimmed].length > MAX_NAME) return 'NAME_TOO_LONG';
+  if (codePointCount(trimmed) > MAX_NAME) return 'NAME_TOO_LONG';
   // Control and invisible formatting characters have no place in a name.
   if (/[\p{Cc}\p{Cf}]/u.test(trimmed)) return 'NAME_INVALID';
   return undefined;

@@ -10,7 +10,48 @@ export async function findAccountById(db: Db, id: string): Promise<AccountRow | 
 }
 
 export async function findAccountByEmail(db: Db, email: string): Promise<AccountRow | undefined> {
-  return db.selectFrom('accounts').selectAll()
+  return db
+    .selectFrom('accounts')
+    .selectAll()
+    .where(sql`lower(email)`, '=', normalizeEmail(email))
+    .executeTakeFirst();
+}
+
+/**
+ * Whether the account named by `accountId` (a column of the outer query, e.g. 'accounts.id') has
+ * an active second factor: a correlated EXISTS, so a list reads it in the same statement.
+ */
+export function hasActiveFactor(db: Db, accountId: string) {
+  return sql<boolean>`exists (${db
+    .selectFrom('mfa_factors')
+    .select('mfa_factors.id')
+    .where('mfa_factors.account_id', '=', sql.ref<string>(accountId))
+    .where('mfa_factors.state', '=', 'active')})`;
+}
+
+/**
+ * The account with an address, whether it has an active second factor, and whether it has a
+ * passkey (the offer of one after the login): what the login needs, in one statement.
+ */
+export async function findAccountForLogin(
+  db: Db,
+  email: string,
+): Promise<(AccountRow & { has_active_factor: boolean; has_passkey: boolean }) | undefined> {
+  return db
+    .selectFrom('accounts')
+    .selectAll('accounts')
+    .select(hasActiveFactor(db, 'accounts.id').as('has_active_factor'))
+    .select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom('webauthn_credentials')
+            .select('webauthn_credentials.id')
+            .whereRef('webauthn_credentials.account_id', '=', 'accounts.id'),
+        )
+        .$castTo<boolean>()
+        .as('has_passkey'),
+    )
     .where(sql`lower(email)`, '=', normalizeEmail(email))
     .executeTakeFirst();
 }
@@ -20,5 +61,9 @@ export async function insertAccount(db: Db, account: NewAccount): Promise<Accoun
 }
 
 export async function updateAccount(db: Db, id: string, changes: AccountUpdate): Promise<void> {
-  await db.updateTable('accounts').set({ ...changes, updated_at: new Date() }).where('id', '=', id).execute();
+  await db
+    .updateTable('accounts')
+    .set({ ...changes, updated_at: new Date() })
+    .where('id', '=', id)
+    .execute();
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js';
 import type { AccountRow, AccountStatus } from '../../db/schema.js';
 import type { PasswordHasher } from '../password/hashing.js';
-import { AppError, FormError } from '../../http/errors.js';
+import { AppError, FormError } from '../../errors.js';
 import type { PasswordPolicy } from '../password/policy.js';
 import { newAccountId } from './account-id.js';
 import { emailProblem, normalizeEmail } from './email.js';
@@ -24,14 +24,19 @@ function isUniqueViolation(err: unknown, constraint: string): boolean {
 }
 
 /** Creates an account with a password the policy accepts and a fresh human account ID. */
-export async function createAccount(db: Db, hasher: PasswordHasher, policy: PasswordPolicy, input: NewAccountInput): Promise<AccountRow> {
+export async function createAccount(
+  db: Db,
+  hasher: PasswordHasher,
+  policy: PasswordPolicy,
+  input: NewAccountInput,
+): Promise<AccountRow> {
   const emailIssue = emailProblem(input.email);
-  if (emailIssue) throw new AppError(emailIssue, 400);
+  if (emailIssue) throw new AppError(emailIssue);
   const email = normalizeEmail(input.email);
-  if (!input.givenName.trim() || !input.familyName.trim()) throw new AppError('NAME_REQUIRED', 400);
+  if (!input.givenName.trim() || !input.familyName.trim()) throw new AppError('NAME_REQUIRED');
   const problems = await policy.problems(input.password, { email });
   if (problems.length > 0) throw new FormError(problems);
-  if (await findAccountByEmail(db, email)) throw new AppError('EMAIL_TAKEN', 409);
+  if (await findAccountByEmail(db, email)) throw new AppError('EMAIL_TAKEN');
 
   const passwordHash = await hasher.hash(input.password);
   const now = new Date();
@@ -48,11 +53,12 @@ export async function createAccount(db: Db, hasher: PasswordHasher, policy: Pass
         country: input.country ?? null,
         locale: input.locale ?? 'ja',
         status: input.status ?? 'pending',
-        password_changed_at: now,
+        // Null until the first change: the minimum age counts from a change, not from the sign-up.
+        password_changed_at: null,
         updated_at: now,
       });
     } catch (err) {
-      if (isUniqueViolation(err, 'accounts_email_key')) throw new AppError('EMAIL_TAKEN', 409);
+      if (isUniqueViolation(err, 'accounts_email_key')) throw new AppError('EMAIL_TAKEN');
       if (!isUniqueViolation(err, 'accounts_username_key')) throw err;
     }
   }

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Client, type ClientOptions } from '@duosecurity/duo_universal';
 import type { Config } from '../../config/schema.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 
 export type DuoSettings = NonNullable<Config['mfa']['duo']>;
 /** Builds the library's client; tests pass one that talks to a fake Duo on loopback. */
@@ -25,7 +25,7 @@ export class DuoGateway {
   }
 
   #client(redirectUrl: string): Client {
-    if (!this.settings) throw new AppError('DUO_UNAVAILABLE', 503);
+    if (!this.settings) throw new AppError('DUO_UNAVAILABLE');
     return this.createClient({ ...this.settings, redirectUrl });
   }
 
@@ -38,7 +38,7 @@ export class DuoGateway {
     try {
       await client.healthCheck();
     } catch {
-      throw new AppError('DUO_UNAVAILABLE', 503);
+      throw new AppError('DUO_UNAVAILABLE');
     }
     const state = client.generateState();
     return { url: await client.createAuthUrl(username, state), state };
@@ -49,12 +49,18 @@ export class DuoGateway {
    * this browser was given and Duo approved `username`; a denial, an error, another user or a
    * forged or replayed code is false.
    */
-  async approved(redirectUrl: string, username: string, expectedState: string | undefined, query: Record<string, unknown>): Promise<boolean> {
+  async approved(
+    redirectUrl: string,
+    username: string,
+    expectedState: string | undefined,
+    query: Record<string, unknown>,
+  ): Promise<boolean> {
     const code = query.duo_code ?? query.code;
-    if (!stateMatches(expectedState, query.state) || typeof code !== 'string' || query.error !== undefined) return false;
+    if (!stateMatches(expectedState, query.state) || typeof code !== 'string' || query.error !== undefined)
+      return false;
     try {
       const result = await this.#client(redirectUrl).exchangeAuthorizationCodeFor2FAResult(code, username);
-      return result.auth_result?.result === 'allow';
+      return result.auth_result.result === 'allow';
     } catch {
       return false;
     }

@@ -1,12 +1,15 @@
-import type { Context } from 'koa';
 import { enqueueAccountMail } from '../../courier/outbox.js';
 import type { Db } from '../../db/database.js';
 import type { AccountRow, MfaFactorRow } from '../../db/schema.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
+import type { RequestMeta } from '../../request-meta.js';
 import { recordAudit } from '../../security/audit.js';
 import type { SecondFactorThrottle } from '../../security/rate-limit/second-factor-throttle.js';
+import type { KeyList } from '../../security/master-secret.js';
 import type { SecretBox } from '../../security/secret-box.js';
-import { replaceRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
+import { endAccountAccess, type SessionRevoker } from '../accounts/access.js';
+import { findAccountById } from '../accounts/repository.js';
+import { remainingRecoveryCodes, replaceRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
 import { forgetAllBrowsers } from './remembered-browsers.js';
 import { activatePendingFactor, deleteFactors, insertPendingFactor, type FactorKind } from './repository.js';
 import { claimTotpStep, newTotpSecret, totpStepFor } from './totp.js';
@@ -15,8 +18,9 @@ import { claimTotpStep, newTotpSecret, totpStepFor } from './totp.js';
 export interface MfaDeps {
   db: Db;
   box: SecretBox;
-  recoveryKey: Buffer;
+  recoveryKey: KeyList;
   mailQueued: () => void;
+  revoker: SessionRevoker;
 }
 
 /** A TOTP code for this factor: valid now, and its time step not used before (atomic). */
@@ -31,7 +35,6 @@ export type SecondFactorProof = { totp: string } | { recoveryCode: string };
 
 /** How refusals go into the audit log: throttling always, a wrong proof when `wrong` (not during a setup). */
 export interface ProofAudit {
-  ctx?: Context | undefined;
   wrong: boolean;
   details?: Record<string, unknown>;
 }
@@ -42,27 +45,64 @@ export interface ProofAudit {
  * one throws MFA_CODE_WRONG or RECOVERY_CODE_WRONG. With `audit`, refusals are recorded as
  * mfa.throttled or mfa.failed.
  */
-export async function proveSecondFactor(deps: MfaDeps, throttle: SecondFactorThrottle, factor: MfaFactorRow,
-  proof: SecondFactorProof, ip: string, audit?: ProofAudit): Promise<void> {
+export async function proveSecondFactor(
+  deps: MfaDeps,
+  throttle: SecondFactorThrottle,
+  factor: MfaFactorRow,
+  proof: SecondFactorProof,
+  meta: RequestMeta,
+  audit?: ProofAudit,
+): Promise<void> {
   try {
-    await throttle.begin(factor.account_id, ip);
-    const right = 'totp' in proof
-      ? await verifyTotp(deps, factor, proof.totp)
-      : await useRecoveryCode(deps.db, deps.recoveryKey, factor.account_id, proof.recoveryCode);
-    if (!right) throw new AppError('totp' in proof ? 'MFA_CODE_WRONG' : 'RECOVERY_CODE_WRONG', 401);
+    await throttle.begin(factor.account_id, meta.ip);
+    const right =
+      'totp' in proof
+        ? await verifyTotp(deps, factor, proof.totp)
+        : await spendRecoveryCode(deps, factor.account_id, proof.recoveryCode);
+    if (!right) throw new AppError('totp' in proof ? 'MFA_CODE_WRONG' : 'RECOVERY_CODE_WRONG');
   } catch (err) {
-    if (audit && err instanceof AppError) await auditRefusal(deps, factor, proof, err, audit);
+    if (audit && err instanceof AppError) await auditRefusal(deps, factor, proof, err, audit, meta);
     throw err;
   }
   await throttle.succeeded(factor.account_id);
 }
 
-async function auditRefusal(deps: MfaDeps, factor: MfaFactorRow, proof: SecondFactorProof, err: AppError, audit: ProofAudit): Promise<void> {
+/** A recovery code, used up; the owner is told at once, with how many are left. */
+async function spendRecoveryCode(deps: MfaDeps, accountId: string, code: string): Promise<boolean> {
+  const used = await deps.db.transaction().execute(async (trx) => {
+    if (!(await useRecoveryCode(trx, deps.recoveryKey, accountId, code))) return false;
+    const account = await findAccountById(trx, accountId);
+    if (account) {
+      const remaining = await remainingRecoveryCodes(trx, accountId);
+      await enqueueAccountMail(trx, deps.box, account, 'security-notice', { notice: 'recoveryCodeUsed', remaining });
+    }
+    return true;
+  });
+  if (used) deps.mailQueued();
+  return used;
+}
+
+async function auditRefusal(
+  deps: MfaDeps,
+  factor: MfaFactorRow,
+  proof: SecondFactorProof,
+  err: AppError,
+  audit: ProofAudit,
+  meta: RequestMeta,
+): Promise<void> {
   if (err.code === 'TOO_MANY_ATTEMPTS') {
-    await recordAudit(deps.db, { type: 'mfa.throttled', accountId: factor.account_id, ...(audit.details ? { details: audit.details } : {}) }, audit.ctx);
+    await recordAudit(
+      deps.db,
+      { type: 'mfa.throttled', accountId: factor.account_id, ...(audit.details ? { details: audit.details } : {}) },
+      meta,
+    );
   } else if (audit.wrong) {
     const kind = 'totp' in proof ? 'totp' : 'recovery_code';
-    await recordAudit(deps.db, { type: 'mfa.failed', accountId: factor.account_id, details: { kind, ...audit.details } }, audit.ctx);
+    await recordAudit(
+      deps.db,
+      { type: 'mfa.failed', accountId: factor.account_id, details: { kind, ...audit.details } },
+      meta,
+    );
   }
 }
 
@@ -80,40 +120,128 @@ export async function startDuoSetup(deps: MfaDeps, account: AccountRow): Promise
 /**
  * PR5: the factor proved itself, so it becomes the account's second factor; ten new recovery
  * codes are made (returned: the only time they exist in clear), the change is audited and the
- * account's address gets a notice. Undefined when the setup was already finished or replaced.
+ * account's address gets a notice. Every other session of the account ends (`keepSession` is the
+ * one making the change). Undefined when the setup was already finished or replaced.
  */
-export async function finishSetup(deps: MfaDeps, account: AccountRow, factor: { id: string; kind: FactorKind }, ctx: Context): Promise<string[] | undefined> {
+export async function finishSetup(
+  deps: MfaDeps,
+  account: AccountRow,
+  factor: { id: string; kind: FactorKind },
+  meta: RequestMeta,
+  keepSession: string | undefined,
+): Promise<string[] | undefined> {
   const codes = await deps.db.transaction().execute(async (trx) => {
     if (!(await activatePendingFactor(trx, account.id, factor.id))) return undefined;
     const fresh = await replaceRecoveryCodes(trx, deps.recoveryKey, account.id);
-    await recordAudit(trx, { type: 'mfa.enabled', accountId: account.id, details: { kind: factor.kind } }, ctx);
+    await recordAudit(trx, { type: 'mfa.enabled', accountId: account.id, details: { kind: factor.kind } }, meta);
     await enqueueAccountMail(trx, deps.box, account, 'mfa-enabled', { kind: factor.kind });
+    // Sessions that passed the old factor (or none) end with the change, durably (issue 11 item 8).
+    await endAccountAccess(trx, account.id, { keepSession, sessionsOnly: true });
     return fresh;
   });
-  if (codes) deps.mailQueued();
+  if (codes) {
+    deps.mailQueued();
+    await deps.revoker.cleanUp(account.id);
+  }
   return codes;
 }
 
-/** Ten new recovery codes; the old ones stop working. */
-export async function renewRecoveryCodes(deps: MfaDeps, account: AccountRow, ctx: Context): Promise<string[]> {
-  return deps.db.transaction().execute(async (trx) => {
-    const codes = await replaceRecoveryCodes(trx, deps.recoveryKey, account.id);
-    await recordAudit(trx, { type: 'mfa.recovery_codes_renewed', accountId: account.id }, ctx);
-    return codes;
+/** Ten new recovery codes; the old ones stop working. The owner gets a notice. */
+export async function renewRecoveryCodes(deps: MfaDeps, account: AccountRow, meta: RequestMeta): Promise<string[]> {
+  const codes = await deps.db.transaction().execute(async (trx) => {
+    const fresh = await replaceRecoveryCodes(trx, deps.recoveryKey, account.id);
+    await recordAudit(trx, { type: 'mfa.recovery_codes_renewed', accountId: account.id }, meta);
+    await enqueueAccountMail(trx, deps.box, account, 'security-notice', { notice: 'recoveryCodesRenewed' });
+    return fresh;
   });
+  deps.mailQueued();
+  return codes;
 }
 
-/** PR5: MFA off. Factors, recovery codes and remembered browsers go; audited, with a notice mail. */
-export async function turnOffMfa(deps: MfaDeps, account: AccountRow, ctx: Context): Promise<boolean> {
+/**
+ * PR5: MFA off. Factors, recovery codes and remembered browsers go; audited, with a notice mail;
+ * every other session of the account ends (`keepSession`: the one that turned it off).
+ */
+export async function turnOffMfa(
+  deps: MfaDeps,
+  account: AccountRow,
+  meta: RequestMeta,
+  keepSession: string | undefined,
+): Promise<boolean> {
   const removed = await deps.db.transaction().execute(async (trx) => {
     const factors = await deleteFactors(trx, account.id);
     await trx.deleteFrom('recovery_codes').where('account_id', '=', account.id).execute();
     await forgetAllBrowsers(trx, account.id);
     if (factors === 0) return false;
-    await recordAudit(trx, { type: 'mfa.disabled', accountId: account.id }, ctx);
+    await recordAudit(trx, { type: 'mfa.disabled', accountId: account.id }, meta);
     await enqueueAccountMail(trx, deps.box, account, 'mfa-disabled');
+    await endAccountAccess(trx, account.id, { keepSession, sessionsOnly: true });
     return true;
   });
-  if (removed) deps.mailQueued();
+  if (removed) {
+    deps.mailQueued();
+    await deps.revoker.cleanUp(account.id);
+  }
+  return removed;
+}
+
+/**
+ * An admin removes the second factor of an account whose owner lost it (phone and recovery codes
+ * gone): factors, recovery codes and remembered browsers go, every session ends, the owner is
+ * mailed and it is audited with the admin as actor, in one transaction. The owner then logs in
+ * with the password alone and may turn MFA on again. False when there was no second factor.
+ */
+export async function removeMfaByAdmin(
+  deps: Pick<MfaDeps, 'db' | 'box' | 'revoker'> & { mailQueued?: () => void },
+  accountId: string,
+  actor: string,
+  meta?: RequestMeta,
+  companyId?: string,
+): Promise<boolean> {
+  const removed = await deps.db.transaction().execute(async (trx) => {
+    const account = await trx
+      .selectFrom('accounts')
+      .selectAll()
+      .where('id', '=', accountId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!account) throw new AppError('NOT_FOUND');
+    const factors = await deleteFactors(trx, account.id);
+    const codes = await trx.deleteFrom('recovery_codes').where('account_id', '=', account.id).executeTakeFirst();
+    // Passkeys and security keys are second factors too (issue 17): an owner who lost the phone
+    // may have lost the passkey on it, and whoever holds it must not keep a way in.
+    const passkeys = await trx
+      .deleteFrom('webauthn_credentials')
+      .where('account_id', '=', account.id)
+      .returning(['id'])
+      .execute();
+    await forgetAllBrowsers(trx, account.id);
+    if (factors === 0 && Number(codes.numDeletedRows) === 0 && passkeys.length === 0) return false;
+    await recordAudit(
+      trx,
+      {
+        type: 'admin.user.mfa_removed',
+        accountId: account.id,
+        actor,
+        companyId: companyId ?? null,
+        details: { by: actor, passkeys: passkeys.length },
+      },
+      meta,
+    );
+    for (const passkey of passkeys) {
+      await recordAudit(
+        trx,
+        { type: 'passkey.removed', accountId: account.id, actor, details: { passkey: passkey.id, by: actor } },
+        meta,
+      );
+    }
+    await enqueueAccountMail(trx, deps.box, account, 'security-notice', { notice: 'mfaRemovedByAdmin' });
+    await endAccountAccess(trx, account.id, { sessionsOnly: true });
+    return true;
+  });
+  if (removed) {
+    deps.mailQueued?.();
+    await deps.revoker.cleanUp(accountId);
+  }
   return removed;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { codePointCount } from '../../text/code-points.js';
 
 /**
  * PW4: the top 1,000,000 leaked passwords (SecLists' "10 million password list top 1M", MIT,
@@ -23,11 +24,14 @@ export function commonPasswordsFile(): string {
 }
 
 const normalize = (password: string) => password.normalize('NFKC').toLowerCase();
-const codePoints = (text: string) => [...text].length;
 
 let cached: { key: string; list: CommonPasswords } | undefined;
 
-export function loadCommonPasswords(minLength: number, maxLength: number, file = commonPasswordsFile()): CommonPasswords {
+export function loadCommonPasswords(
+  minLength: number,
+  maxLength: number,
+  file = commonPasswordsFile(),
+): CommonPasswords {
   const key = `${file}:${minLength}:${maxLength}`;
   if (cached?.key === key) return cached.list;
   const lines = readFileSync(file, 'utf8').split('\n');
@@ -37,7 +41,7 @@ export function loadCommonPasswords(minLength: number, maxLength: number, file =
     const entry = line.replace(/\r$/, '');
     if (!entry) continue;
     sourceSize += 1;
-    const length = codePoints(entry);
+    const length = codePointCount(entry);
     if (length >= minLength && length <= maxLength) kept.add(normalize(entry));
   }
   const list: CommonPasswords = { has: (password) => kept.has(normalize(password)), sourceSize, size: kept.size };

@@ -1,33 +1,52 @@
 import { createHmac } from 'node:crypto';
 import bcrypt from 'bcrypt';
+import { asKeyList, type KeyList } from '../../security/master-secret.js';
 
 /**
  * bcrypt reads at most 72 bytes, and 60 Japanese characters are 180 bytes in UTF-8. So the
  * password (NFKC-normalised, as NIST 800-63B 5.1.1.2 suggests) is first HMAC-SHA256'd with a
  * server-side pepper and the base64 digest (44 ASCII bytes, no NUL) is what bcrypt sees.
  * Every byte of the password counts, and a stolen database alone cannot be brute-forced.
+ *
+ * The pepper rotates with MONBAN_SECRET: a hash is stored as `pepperId:bcrypt`, so the pepper
+ * that made it is found again; one made with an older pepper is redone at the next login. A
+ * hash without an id dates from before rotation and used the legacy pepper.
  */
 export class PasswordHasher {
-  readonly #pepper: Buffer;
+  readonly #peppers: KeyList;
+  readonly #legacyPepper: Buffer;
   readonly cost: number;
   #dummyHash: Promise<string> | undefined;
 
-  constructor(pepper: Buffer, cost: number) {
-    this.#pepper = pepper;
+  constructor(peppers: Buffer | KeyList, cost: number, legacyPepper?: Buffer) {
+    this.#peppers = asKeyList(peppers);
+    this.#legacyPepper = legacyPepper ?? this.#peppers[0].key;
     this.cost = cost;
   }
 
-  #prehash(password: string): string {
-    return createHmac('sha256', this.#pepper).update(password.normalize('NFKC'), 'utf8').digest('base64');
+  #prehash(pepper: Buffer, password: string): string {
+    return createHmac('sha256', pepper).update(password.normalize('NFKC'), 'utf8').digest('base64');
+  }
+
+  /** The pepper a stored hash was made with and its bcrypt part; no pepper when it is not known here. */
+  #split(hash: string): { pepper: Buffer | undefined; bcryptHash: string } {
+    const colon = hash.indexOf(':');
+    if (colon < 0) return { pepper: this.#legacyPepper, bcryptHash: hash };
+    const id = hash.slice(0, colon);
+    return { pepper: this.#peppers.find((p) => p.id === id)?.key, bcryptHash: hash.slice(colon + 1) };
   }
 
   /** bcrypt's async API runs on the libuv pool, never blocking the event loop. */
-  hash(password: string): Promise<string> {
-    return bcrypt.hash(this.#prehash(password), this.cost);
+  async hash(password: string): Promise<string> {
+    const { id, key } = this.#peppers[0];
+    return `${id}:${await bcrypt.hash(this.#prehash(key, password), this.cost)}`;
   }
 
-  verify(password: string, hash: string): Promise<boolean> {
-    return bcrypt.compare(this.#prehash(password), hash);
+  async verify(password: string, hash: string): Promise<boolean> {
+    const { pepper, bcryptHash } = this.#split(hash);
+    // A pepper nobody kept (its secret removed before `secrets reseal` saved it): the same work, no match.
+    if (!pepper) return this.verifyAgainstNothing(password);
+    return bcrypt.compare(this.#prehash(pepper, password), bcryptHash);
   }
 
   /**
@@ -36,12 +55,13 @@ export class PasswordHasher {
    */
   async verifyAgainstNothing(password: string): Promise<false> {
     this.#dummyHash ??= bcrypt.hash('monban-dummy-password', this.cost);
-    await bcrypt.compare(this.#prehash(password), await this.#dummyHash);
+    await bcrypt.compare(this.#prehash(this.#peppers[0].key, password), await this.#dummyHash);
     return false;
   }
 
-  /** True when the stored hash was made with another cost and should be redone at next login. */
+  /** True when the stored hash was made with another cost or an older pepper and should be redone at next login. */
   needsRehash(hash: string): boolean {
-    return bcrypt.getRounds(hash) !== this.cost;
+    const { bcryptHash } = this.#split(hash);
+    return !hash.startsWith(`${this.#peppers[0].id}:`) || bcrypt.getRounds(bcryptHash) !== this.cost;
   }
 }

@@ -1,6 +1,8 @@
 import type { Config } from '../../config/schema.js';
 import type { CommonPasswords } from './common-passwords.js';
 import type { PasswordHasher } from './hashing.js';
+import { prepareStrengthEstimator, strengthScore } from './strength.js';
+import { codePointCount } from '../../text/code-points.js';
 
 export type PasswordPolicyConfig = Config['passwordPolicy'];
 
@@ -14,13 +16,14 @@ export type PasswordProblem =
   | 'PASSWORD_NEEDS_SYMBOL'
   | 'PASSWORD_CONTAINS_EMAIL'
   | 'PASSWORD_COMMON'
+  | 'PASSWORD_TOO_WEAK'
   | 'PASSWORD_IN_HISTORY'
   | 'PASSWORD_CHANGED_TOO_RECENTLY'
   | 'PASSWORD_MISMATCH';
 
 /** Lengths count Unicode code points after NFKC (so 全角 digits count as the digits they are). */
 export function passwordLength(password: string): number {
-  return [...password.normalize('NFKC')].length;
+  return codePointCount(password.normalize('NFKC'));
 }
 
 /**
@@ -31,14 +34,14 @@ export function passwordLength(password: string): number {
 export function emailPieces(email: string, minLength: number): string[] {
   const local = email.normalize('NFKC').toLowerCase().split('@')[0] ?? '';
   const pieces = new Set([local, ...local.split(/[._+-]/)]);
-  return [...pieces].filter((piece) => [...piece].length >= minLength);
+  return [...pieces].filter((piece) => codePointCount(piece) >= minLength);
 }
 
 /** The rules a page can check while the user types (PW1, PW2, PW6): no secrets involved. */
 export function localProblems(password: string, policy: PasswordPolicyConfig, email: string): PasswordProblem[] {
   const text = password.normalize('NFKC');
   const problems: PasswordProblem[] = [];
-  const length = [...text].length;
+  const length = codePointCount(text);
   if (length < policy.minLength) problems.push('PASSWORD_TOO_SHORT');
   if (length > policy.maxLength) problems.push('PASSWORD_TOO_LONG');
   if (policy.requireLower && !/\p{Ll}/u.test(text)) problems.push('PASSWORD_NEEDS_LOWER');
@@ -65,6 +68,18 @@ export interface PasswordContext {
   now?: Date;
 }
 
+/** The settings the page's checklist mirrors (the strength rule it only names). */
+const CHECKLIST_SETTINGS = [
+  'minLength',
+  'maxLength',
+  'requireLower',
+  'requireUpper',
+  'requireDigit',
+  'requireSymbol',
+  'emailPieceMinLength',
+  'minStrength',
+] as const;
+
 /**
  * The one judge of a new password (PW1-PW7), used wherever a password is set. Returns every
  * rule it breaks, in a stable order, so a page can show them all at once.
@@ -76,13 +91,25 @@ export class PasswordPolicy {
     private readonly hasher: PasswordHasher,
   ) {}
 
+  /** Builds what the strength rule needs now: the server calls it at start, a one-off command need not. */
+  prepare(): void {
+    if (this.config.minStrength > 0) prepareStrengthEstimator();
+  }
+
   async problems(password: string, context: PasswordContext): Promise<PasswordProblem[]> {
     const problems = localProblems(password, this.config, context.email);
     // Compared as they will be hashed (NFKC), so a full-width digit in one entry is no mismatch.
     if (context.confirmation !== undefined && context.confirmation.normalize('NFKC') !== password.normalize('NFKC')) {
       problems.push('PASSWORD_MISMATCH');
     }
-    if (this.config.rejectCommon && this.common.has(password)) problems.push('PASSWORD_COMMON');
+    const common = this.config.rejectCommon && this.common.has(password);
+    if (common) problems.push('PASSWORD_COMMON');
+    // zxcvbn costs milliseconds: not for a password the length or the list already refuses.
+    const measurable = !common && !problems.includes('PASSWORD_TOO_SHORT') && !problems.includes('PASSWORD_TOO_LONG');
+    if (this.config.minStrength > 0 && measurable) {
+      const score = strengthScore(password, emailPieces(context.email, this.config.emailPieceMinLength));
+      if (score < this.config.minStrength) problems.push('PASSWORD_TOO_WEAK');
+    }
 
     const changedAt = context.passwordChangedAt;
     if (changedAt && (!context.isReset || this.config.minAgeAppliesToReset)) {
@@ -101,7 +128,6 @@ export class PasswordPolicy {
 
   /** What the page's live checklist needs to mirror the server's local rules. */
   checklist(): Record<string, number | boolean> {
-    const { minLength, maxLength, requireLower, requireUpper, requireDigit, requireSymbol, emailPieceMinLength } = this.config;
-    return { minLength, maxLength, requireLower, requireUpper, requireDigit, requireSymbol, emailPieceMinLength };
+    return Object.fromEntries(CHECKLIST_SETTINGS.map((key) => [key, this.config[key]]));
   }
 }

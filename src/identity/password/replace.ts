@@ -1,10 +1,10 @@
-import type { Context } from 'koa';
 import type { Config } from '../../config/schema.js';
 import { enqueueAccountMail } from '../../courier/outbox.js';
 import type { Db } from '../../db/database.js';
 import type { AccountRow } from '../../db/schema.js';
-import { FormError } from '../../http/errors.js';
-import type { AccountRevoker } from '../../oidc/revocation.js';
+import { FormError } from '../../errors.js';
+import type { RequestMeta } from '../../request-meta.js';
+import { endAccountAccess, type SessionRevoker } from '../accounts/access.js';
 import { recordAudit, type AuditEvent } from '../../security/audit.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import type { PasswordHasher } from './hashing.js';
@@ -17,7 +17,7 @@ export interface PasswordReplaceDeps {
   box: SecretBox;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
-  revoker: AccountRevoker;
+  revoker: SessionRevoker;
   mailQueued: () => void;
 }
 
@@ -35,9 +35,15 @@ export interface PasswordReplacement {
 /**
  * Every place an account gets a new password (the console's change PR4, the reset R2): the
  * whole policy (FormError with every broken rule), then in one transaction the new hash, the
- * history, the audit event and a notice mail; then every session and refresh token ends.
+ * history, the audit event, a notice mail and the end of every session and app's tokens; then
+ * those are deleted from storage.
  */
-export async function replacePassword(deps: PasswordReplaceDeps, account: AccountRow, change: PasswordReplacement, ctx?: Context): Promise<void> {
+export async function replacePassword(
+  deps: PasswordReplaceDeps,
+  account: AccountRow,
+  change: PasswordReplacement,
+  meta?: RequestMeta,
+): Promise<void> {
   const { historySize } = deps.config.passwordPolicy;
   const problems = await deps.policy.problems(change.password, {
     email: account.email,
@@ -51,9 +57,11 @@ export async function replacePassword(deps: PasswordReplaceDeps, account: Accoun
   await deps.db.transaction().execute(async (trx) => {
     await change.alongside?.(trx);
     await storeNewPassword(trx, account, hash, historySize);
-    await recordAudit(trx, change.audit, ctx);
+    await recordAudit(trx, change.audit, meta);
     await enqueueAccountMail(trx, deps.box, account, 'password-changed');
+    // Every session and app ends with the old password, durably (issue 11 item 8).
+    await endAccountAccess(trx, account.id);
   });
   deps.mailQueued();
-  await deps.revoker.revokeEverything(account.id);
+  await deps.revoker.cleanUp(account.id);
 }

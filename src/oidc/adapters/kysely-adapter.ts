@@ -14,7 +14,10 @@ function toPayload(row: { payload: Record<string, unknown>; consumed_at: Date | 
  * Redis). Expired rows are invisible at once and removed by `sweepExpired`.
  */
 export class KyselyAdapter implements Adapter {
-  constructor(private readonly db: Db, private readonly model: string) {}
+  constructor(
+    private readonly db: Db,
+    private readonly model: string,
+  ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
@@ -28,21 +31,26 @@ export class KyselyAdapter implements Adapter {
       expires_at: expiresAt,
       consumed_at: payload.consumed ? new Date() : null,
     };
-    await this.db.insertInto('oidc_models').values(row)
-      .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({
-        payload: (eb) => eb.ref('excluded.payload'),
-        grant_id: (eb) => eb.ref('excluded.grant_id'),
-        user_code: (eb) => eb.ref('excluded.user_code'),
-        uid: (eb) => eb.ref('excluded.uid'),
-        expires_at: (eb) => eb.ref('excluded.expires_at'),
-        // A re-save never un-consumes a code or token.
-        consumed_at: sql`coalesce(oidc_models.consumed_at, excluded.consumed_at)`,
-      }))
+    await this.db
+      .insertInto('oidc_models')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['model', 'id']).doUpdateSet({
+          payload: (eb) => eb.ref('excluded.payload'),
+          grant_id: (eb) => eb.ref('excluded.grant_id'),
+          user_code: (eb) => eb.ref('excluded.user_code'),
+          uid: (eb) => eb.ref('excluded.uid'),
+          expires_at: (eb) => eb.ref('excluded.expires_at'),
+          // A re-save never un-consumes a code or token.
+          consumed_at: sql`coalesce(oidc_models.consumed_at, excluded.consumed_at)`,
+        }),
+      )
       .execute();
   }
 
   async #findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-    const row = await this.db.selectFrom('oidc_models')
+    const row = await this.db
+      .selectFrom('oidc_models')
       .select(['payload', 'consumed_at'])
       .where('model', '=', this.model)
       .where(column, '=', value)
@@ -65,7 +73,8 @@ export class KyselyAdapter implements Adapter {
 
   /** Atomic: of two parallel consumers, the conditional UPDATE lets exactly one through. */
   async consume(id: string): Promise<void> {
-    const updated = await this.db.updateTable('oidc_models')
+    const updated = await this.db
+      .updateTable('oidc_models')
       .set({ consumed_at: sql`now()` })
       .where('model', '=', this.model)
       .where('id', '=', id)
@@ -86,7 +95,8 @@ export class KyselyAdapter implements Adapter {
 
 /** Deletes rows that expired more than a grace period ago; returns how many went. */
 export async function sweepExpired(db: Db): Promise<number> {
-  const result = await db.deleteFrom('oidc_models')
+  const result = await db
+    .deleteFrom('oidc_models')
     .where('expires_at', '<', sql<Date>`now() - interval '1 hour'`)
     .executeTakeFirst();
   return Number(result.numDeletedRows);

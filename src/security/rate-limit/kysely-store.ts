@@ -3,7 +3,10 @@ import RateLimiterStoreAbstract from 'rate-limiter-flexible/lib/RateLimiterStore
 import RateLimiterRes from 'rate-limiter-flexible/lib/RateLimiterRes.js';
 import type { Db } from '../../db/database.js';
 
-interface Row { points: number; expire: string | number | null }
+interface Row {
+  points: number;
+  expire: string | number | null;
+}
 
 /**
  * rate-limiter-flexible's store contract over Kysely, for deployments without Redis (the embedded
@@ -27,11 +30,15 @@ export class RateLimiterKysely extends RateLimiterStoreAbstract {
         points = case when ${forceExpire} or ${expired} then ${points} else rate_limits.points + ${points} end,
         expire = case when ${forceExpire} or ${expired} then ${newExpire}::bigint else rate_limits.expire end
       returning points, expire`.execute(this.#db);
-    return result.rows[0]!;
+    const [row] = result.rows;
+    if (!row) throw new Error('rate limit upsert returned no row');
+    return row;
   }
 
   protected async _get(key: string): Promise<Row | null> {
-    const row = await this.#db.selectFrom('rate_limits').select(['points', 'expire'])
+    const row = await this.#db
+      .selectFrom('rate_limits')
+      .select(['points', 'expire'])
       .where('key', '=', key)
       .where((eb) => eb.or([eb('expire', 'is', null), eb('expire', '>', String(Date.now()))]))
       .executeTakeFirst();
@@ -43,10 +50,14 @@ export class RateLimiterKysely extends RateLimiterStoreAbstract {
     return Number(result.numDeletedRows) > 0;
   }
 
-  protected override _getRateLimiterRes(_key: string, changedPoints: number, result: unknown): InstanceType<typeof RateLimiterRes> {
+  protected override _getRateLimiterRes(
+    _key: string,
+    changedPoints: number,
+    result: unknown,
+  ): InstanceType<typeof RateLimiterRes> {
     const row = result as Row;
     const res = new RateLimiterRes();
-    const points = Number(row.points);
+    const { points } = row;
     const expire = row.expire === null ? null : Number(row.expire);
     const mutable = res as unknown as Record<string, unknown>;
     mutable.isFirstInDuration = changedPoints === points;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/client.js';
 import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../../db/database.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors.js';
 import { RateLimiterKysely } from './kysely-store.js';
 
 export interface Limit {
@@ -11,12 +11,16 @@ export interface Limit {
 }
 
 /** Where counters live: Redis in production, the database otherwise. Both are shared by all processes. */
-export type LimiterStore = { kind: 'redis'; redis: Redis; prefix: string } | { kind: 'db'; db: Db };
+export type LimiterStore = { kind: 'redis'; redis: RedisClient; prefix: string } | { kind: 'db'; db: Db };
 
 export function createLimiter(store: LimiterStore, name: string, limit: Limit): RateLimiterAbstract {
   const options = { keyPrefix: `rl:${name}`, points: limit.points, duration: limit.durationSeconds };
   if (store.kind === 'redis') {
-    return new RateLimiterRedis({ ...options, keyPrefix: `${store.prefix}${options.keyPrefix}`, storeClient: store.redis });
+    return new RateLimiterRedis({
+      ...options,
+      keyPrefix: `${store.prefix}${options.keyPrefix}`,
+      storeClient: store.redis,
+    });
   }
   return new RateLimiterKysely({ ...options, db: store.db });
 }
@@ -33,16 +37,6 @@ export async function consumeOrRefuse(limiter: RateLimiterAbstract, key: string)
   } catch (res) {
     if (res instanceof Error) throw res;
     const ms = (res as { msBeforeNext?: number }).msBeforeNext ?? 60_000;
-    throw new AppError('TOO_MANY_ATTEMPTS', 429, { minutes: Math.max(1, Math.ceil(ms / 60_000)) });
+    throw new AppError('TOO_MANY_ATTEMPTS', { minutes: Math.max(1, Math.ceil(ms / 60_000)) });
   }
-}
-
-/**
- * Whether a counter has used up its points. Returns the milliseconds until it frees up, or 0.
- * A missing counter (never used, or its window closed) is free.
- */
-export async function blockedFor(limiter: RateLimiterAbstract, key: string): Promise<number> {
-  const res = await limiter.get(key);
-  if (!res || res.consumedPoints < limiter.points) return 0;
-  return Math.max(res.msBeforeNext, 1000);
 }

@@ -15,9 +15,10 @@ export class SecondFactorThrottle {
   readonly #perAccount: RateLimiterAbstract;
   readonly #perIp: RateLimiterAbstract;
 
-  constructor(store: LimiterStore, limits: SecondFactorLimits) {
-    this.#perAccount = createLimiter(store, 'mfa:account', limits.attemptsPerAccount);
-    this.#perIp = createLimiter(store, 'mfa:ip', limits.attemptsPerIp);
+  /** `name` keeps apart counters of another kind of check (passkey sign-ins: 'passkey'). */
+  constructor(store: LimiterStore, limits: SecondFactorLimits, name = 'mfa') {
+    this.#perAccount = createLimiter(store, `${name}:account`, limits.attemptsPerAccount);
+    this.#perIp = createLimiter(store, `${name}:ip`, limits.attemptsPerIp);
   }
 
   /** Throws TOO_MANY_ATTEMPTS when the account or the IP has used up its attempts. */

@@ -4,9 +4,27 @@
  * lands on the login page; wrong current passwords and policy violations change nothing.
  */
 import {
-  accountRow, agePassword, asksForPassword, auditTypes, ENGLISH, expectSentToLogin, isActive, isLoginPage, landed,
-  NEW_PASSWORD, open, openAndSubmit, OTHER_PASSWORD, refresh, rpSignIn, sessionIds, signedInUser, signInToAccount,
-  startAccountHarness, userinfo, type AccountHarness,
+  accountRow,
+  agePassword,
+  asksForPassword,
+  auditTypes,
+  ENGLISH,
+  expectSentToLogin,
+  isActive,
+  isLoginPage,
+  landed,
+  NEW_PASSWORD,
+  open,
+  openAndSubmit,
+  OTHER_PASSWORD,
+  refresh,
+  rpSignIn,
+  sessionIds,
+  signedInUser,
+  signInToAccount,
+  startAccountHarness,
+  userinfo,
+  type AccountHarness,
 } from '../../helpers/account.js';
 import { authorizationUrl, en, registerClient, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { alertText, expectNoInternals, HttpClient, loginThroughPages } from '../../helpers/http-client.js';
@@ -16,13 +34,21 @@ const PASSWORD_PAGE = '/account/security/password';
 
 describe('account console: changing the password (PR4)', () => {
   let h: AccountHarness;
-  beforeAll(async () => { h = await startAccountHarness(); });
-  afterAll(async () => { await h?.close(); });
+  beforeAll(async () => {
+    h = await startAccountHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   /** Submits the change-password form as the browser would. */
-  function change(browser: HttpClient, fields: { current_password: string; password: string; password_confirmation?: string }) {
+  function change(
+    browser: HttpClient,
+    fields: { current_password: string; password: string; password_confirmation?: string },
+  ) {
     return openAndSubmit(browser, h.issuer, PASSWORD_PAGE, '/account/security/password', {
-      password_confirmation: fields.password, ...fields,
+      password_confirmation: fields.password,
+      ...fields,
     });
   }
 
@@ -33,7 +59,10 @@ describe('account console: changing the password (PR4)', () => {
     // The same person is signed in at an app, which holds a refresh token.
     const client = await registerClient(h.app);
     const rpBrowser = new HttpClient(ENGLISH);
-    const tokens = await rpSignIn(rpBrowser, h.issuer, client, user.email, TEST_PASSWORD, { scope: 'openid offline_access', prompt: 'consent' });
+    const tokens = await rpSignIn(rpBrowser, h.issuer, client, user.email, TEST_PASSWORD, {
+      scope: 'openid offline_access',
+      prompt: 'consent',
+    });
     expect(tokens.refresh_token).toEqual(expect.any(String));
     expect(await isActive(h.issuer, client, tokens.access_token)).toBe(true);
     expect((await userinfo(h.issuer, tokens.access_token)).status).toBe(200);
@@ -42,7 +71,8 @@ describe('account console: changing the password (PR4)', () => {
     const form = await open(browser, h.issuer, PASSWORD_PAGE);
     expect(form.status).toBe(200);
     expect(form.body).toContain(en('account.password.logoutWarning'));
-    for (const name of ['current_password', 'password', 'password_confirmation']) expect(form.body).toContain(`name="${name}"`);
+    for (const name of ['current_password', 'password', 'password_confirmation'])
+      expect(form.body).toContain(`name="${name}"`);
     expect(form.body).toContain('id="password-checklist"');
 
     const answer = await change(browser, { current_password: TEST_PASSWORD, password: NEW_PASSWORD });
@@ -72,7 +102,11 @@ describe('account console: changing the password (PR4)', () => {
     expect(again.location ?? '').not.toContain(RP_CALLBACK);
     expect(isLoginPage(again)).toBe(true);
     expect(await sessionIds(h.app, user.id)).toEqual([]);
-    const grants = await h.app.db.selectFrom('account_grants').select('grant_id').where('account_id', '=', user.id).execute();
+    const grants = await h.app.db
+      .selectFrom('account_grants')
+      .select('grant_id')
+      .where('account_id', '=', user.id)
+      .execute();
     expect(grants).toEqual([]);
 
     // The notice mail, and the audit log.
@@ -84,7 +118,10 @@ describe('account console: changing the password (PR4)', () => {
 
     // The old password no longer logs in; the new one does.
     const stranger = new HttpClient(ENGLISH);
-    const refused = await loginThroughPages(stranger, `${h.issuer}/account`, `${h.issuer}/account/callback`, { email: user.email, password: TEST_PASSWORD });
+    const refused = await loginThroughPages(stranger, `${h.issuer}/account`, `${h.issuer}/account/callback`, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    });
     expect(refused.location).toBeUndefined();
     expect(alertText(refused.body)).toBe(en('errors.LOGIN_FAILED'));
     const hub = await signInToAccount(stranger, h.issuer, user.email, NEW_PASSWORD);
@@ -118,7 +155,9 @@ describe('account console: changing the password (PR4)', () => {
     await agePassword(h.app, user.id);
     // The right password on the mobile-number form (the number is refused, the password was right).
     const phone = await openAndSubmit(browser, h.issuer, '/account/security/phone', '/account/security/phone', {
-      current_password: TEST_PASSWORD, country: 'JP', number: 'abc',
+      current_password: TEST_PASSWORD,
+      country: 'JP',
+      number: 'abc',
     });
     expect(formErrors(phone.body)).toEqual([en('errors.PHONE_INVALID')]);
     expect(asksForPassword(phone.body)).toBe(false);
@@ -148,8 +187,16 @@ describe('account console: changing the password (PR4)', () => {
       { password: TEST_PASSWORD, errors: [en('errors.PASSWORD_IN_HISTORY')] },
     ];
     for (const { password, confirmation, errors } of cases) {
-      const answer = await change(browser, { current_password: TEST_PASSWORD, password, password_confirmation: confirmation ?? password });
-      expect({ password, status: answer.status, errors: formErrors(answer.body) }).toEqual({ password, status: 400, errors });
+      const answer = await change(browser, {
+        current_password: TEST_PASSWORD,
+        password,
+        password_confirmation: confirmation ?? password,
+      });
+      expect({ password, status: answer.status, errors: formErrors(answer.body) }).toEqual({
+        password,
+        status: 400,
+        errors,
+      });
       expectNoInternals(answer);
     }
 
@@ -160,6 +207,14 @@ describe('account console: changing the password (PR4)', () => {
     // Still signed in, here and everywhere.
     expect((await open(browser, h.issuer, '/account')).status).toBe(200);
     expect(await sessionIds(h.app, user.id)).toHaveLength(1);
+  });
+
+  it('lets the password chosen at sign-up be changed at once: the minimum age counts from a change', async () => {
+    const { user, browser } = await signedInUser(h);
+    expect((await accountRow(h.app, user.id)).password_changed_at).toBeNull();
+    const changed = await change(browser, { current_password: TEST_PASSWORD, password: NEW_PASSWORD });
+    expect(changed.location).toBe(`${h.issuer}/account/login`);
+    expect((await accountRow(h.app, user.id)).password_changed_at!.getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
 
   it('refuses an earlier password and a second change within the minimum age', async () => {

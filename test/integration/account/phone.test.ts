@@ -4,25 +4,63 @@
  * changing the number re-confirms the password.
  */
 import {
-  accountRow, asksForPassword, auditTypes, csrfOf, ENGLISH, jpMobile, landed, open, openAndSubmit, rpSignIn, signedInUser,
-  shownPhone, signInToAccount, SMS_FROM, smsCode, startAccountHarness, textOf, userinfo, type AccountHarness,
+  accountRow,
+  asksForPassword,
+  auditTypes,
+  csrfOf,
+  ENGLISH,
+  jpMobile,
+  landed,
+  open,
+  openAndSubmit,
+  rpSignIn,
+  signedInUser,
+  shownPhone,
+  signInToAccount,
+  SMS_FROM,
+  smsCode,
+  startAccountHarness,
+  textOf,
+  userinfo,
+  type AccountHarness,
 } from '../../helpers/account.js';
 import { en, registerClient, TEST_PASSWORD } from '../../helpers/fixtures.js';
-import { expectNoInternals, HttpClient, submitForm, type PageResponse } from '../../helpers/http-client.js';
+import { expectNoInternals, formAction, HttpClient, submitForm, type PageResponse } from '../../helpers/http-client.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 
 const PHONE_PAGE = '/account/security/phone';
 const VERIFY_PAGE = '/account/security/phone/verify';
+
+/** A confirmation that is over (spent, expired, never started) shows the number form again, with why. */
+function expectRestarted(page: PageResponse): void {
+  expect(page.status).toBe(200);
+  expect(formErrors(page.body)).toEqual([en('errors.PHONE_VERIFICATION_EXPIRED')]);
+  expect(formAction(page.body, PHONE_PAGE)).toBe(PHONE_PAGE);
+  expect(page.body).not.toContain('id="code"');
+}
 const SMS_PER_ACCOUNT = 3;
 
 describe('account console: mobile number (PR6)', () => {
   let h: AccountHarness;
-  beforeAll(async () => { h = await startAccountHarness({ account: { smsPerAccount: { points: SMS_PER_ACCOUNT, durationSeconds: 3600 } } }); });
-  afterAll(async () => { await h?.close(); });
+  beforeAll(async () => {
+    h = await startAccountHarness({ account: { smsPerAccount: { points: SMS_PER_ACCOUNT, durationSeconds: 3600 } } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   /** Step 1: the number (and the password, the first time). Answers the form's submission. */
-  function submitNumber(browser: HttpClient, country: string, number: string, password: string | undefined = TEST_PASSWORD) {
-    return openAndSubmit(browser, h.issuer, PHONE_PAGE, PHONE_PAGE, { ...(password ? { current_password: password } : {}), country, number });
+  function submitNumber(
+    browser: HttpClient,
+    country: string,
+    number: string,
+    password: string | undefined = TEST_PASSWORD,
+  ) {
+    return openAndSubmit(browser, h.issuer, PHONE_PAGE, PHONE_PAGE, {
+      ...(password ? { current_password: password } : {}),
+      country,
+      number,
+    });
   }
 
   /** Step 2: the code on the verify page. */
@@ -44,9 +82,10 @@ describe('account console: mobile number (PR6)', () => {
     const { user, browser } = await signedInUser(h);
     const form = await open(browser, h.issuer, PHONE_PAGE);
     expect(form.body).toContain(en('account.phone.why'));
-    // The country code menu names countries with their calling codes; Japan by default.
+    // The country code menu names countries with their calling codes; Japan by default, and only
+    // the countries texts may go to (sms.allowedCountries: JP in the default configuration).
     expect(form.body).toMatch(/<option value="JP" selected>Japan \(\+81\)<\/option>/);
-    expect(form.body).toMatch(/<option value="US" >United States of America \(\+1\)<\/option>/);
+    expect(form.body).not.toMatch(/<option value="US"/);
 
     const cases: { country: string; number: string; error: string }[] = [
       { country: 'JP', number: '', error: 'PHONE_REQUIRED' },
@@ -63,7 +102,11 @@ describe('account console: mobile number (PR6)', () => {
     ];
     for (const { country, number, error } of cases) {
       const answer = await submitNumber(browser, country, number);
-      expect({ number, status: answer.status, errors: formErrors(answer.body) }).toEqual({ number, status: 400, errors: [en(`errors.${error}`)] });
+      expect({ number, status: answer.status, errors: formErrors(answer.body) }).toEqual({
+        number,
+        status: 400,
+        errors: [en(`errors.${error}`)],
+      });
       expectNoInternals(answer);
       // The typed number stays in the form to be corrected.
       if (number && number.length < 40) expect(answer.body).toContain(`value="${number}"`);
@@ -85,7 +128,7 @@ describe('account console: mobile number (PR6)', () => {
     expect(started.status).toBe(303);
     const verify = await landed(browser, started);
     expect(verify.url).toBe(`${h.issuer}${VERIFY_PAGE}`);
-    expect(verify.body).toContain(en('account.phone.verifyIntro', { phone: '+819012345678' }));
+    expect(verify.body).toContain(en('account.phone.verifyIntro', { phone: '+81 90 1234 5678' }));
 
     const sms = await h.sms.waitFor('+819012345678');
     expect(sms.from).toBe(SMS_FROM);
@@ -118,14 +161,14 @@ describe('account console: mobile number (PR6)', () => {
     expect(row.phone_number).toBe('+819012345678');
     expect(row.phone_number_verified).toBe(true);
     expect(await auditTypes(h.app, user.id)).toContain('phone.added');
-    // The code is spent: the verify page is gone.
-    const after = await open(browser, h.issuer, VERIFY_PAGE);
-    expect(after.status).toBe(303);
-    expect(after.location).toBe(`${h.issuer}${PHONE_PAGE}`);
+    // The code is spent: the verify page starts over at the number form, saying why (like every flow).
+    expectRestarted(await open(browser, h.issuer, VERIFY_PAGE));
 
     // An app allowed the phone scope reads the verified number at userinfo.
     const client = await registerClient(h.app);
-    const tokens = await rpSignIn(new HttpClient(ENGLISH), h.issuer, client, user.email, TEST_PASSWORD, { scope: 'openid phone' });
+    const tokens = await rpSignIn(new HttpClient(ENGLISH), h.issuer, client, user.email, TEST_PASSWORD, {
+      scope: 'openid phone',
+    });
     const info = await userinfo(h.issuer, tokens.access_token);
     expect(info.status).toBe(200);
     expect(info.body).toMatchObject({ sub: user.id, phone_number: '+819012345678', phone_number_verified: true });
@@ -151,17 +194,21 @@ describe('account console: mobile number (PR6)', () => {
     const other = new HttpClient(ENGLISH);
     await signInToAccount(other, h.issuer, user.email);
     const security = await open(other, h.issuer, '/account/security');
-    expect(security.body).toContain('id="current_password_phone"');
+    expect(security.body).toContain('action="/account/security/reauth"');
     const missing = await submitForm(other, security, '/account/security/phone/remove', {});
     expect(missing.status).toBe(400);
-    expect(formErrors(missing.body)).toEqual([en('errors.PASSWORD_REQUIRED')]);
-    const wrong = await submitForm(other, security, '/account/security/phone/remove', { current_password: 'Wrong-Password-1!' });
+    expect(formErrors(missing.body)).toEqual([en('errors.REAUTH_REQUIRED')]);
+    const wrong = await submitForm(other, security, '/account/security/phone/remove', {
+      current_password: 'Wrong-Password-1!',
+    });
     expect(wrong.status).toBe(401);
     expect(formErrors(wrong.body)).toEqual([en('errors.CURRENT_PASSWORD_WRONG')]);
     expect(shownPhone(wrong.body)).toBe(second.e164);
     expect((await accountRow(h.app, user.id)).phone_number).toBe(second.e164);
 
-    const removed = await submitForm(other, security, '/account/security/phone/remove', { current_password: TEST_PASSWORD });
+    const removed = await submitForm(other, security, '/account/security/phone/remove', {
+      current_password: TEST_PASSWORD,
+    });
     expect(removed.location).toBe(`${h.issuer}/account/security?done=phone-removed`);
     const page = await landed(other, removed);
     expect(noticeText(page.body)).toBe(en('account.done.phone-removed'));
@@ -181,7 +228,7 @@ describe('account console: mobile number (PR6)', () => {
     const second = jpMobile();
     await submitNumber(browser, 'JP', second.national, undefined);
     const newCode = smsCode(await h.sms.waitFor(second.e164));
-    expect((await open(browser, h.issuer, VERIFY_PAGE)).body).toContain(second.e164);
+    expect((await open(browser, h.issuer, VERIFY_PAGE)).body).toContain(second.shown);
 
     if (oldCode !== newCode) {
       const stale = await enterCode(browser, oldCode);
@@ -219,13 +266,12 @@ describe('account console: mobile number (PR6)', () => {
 
   it('the verify page cannot be used without a started change', async () => {
     const { browser } = await signedInUser(h);
-    const page = await open(browser, h.issuer, VERIFY_PAGE);
-    expect(page.status).toBe(303);
-    expect(page.location).toBe(`${h.issuer}${PHONE_PAGE}`);
+    expectRestarted(await open(browser, h.issuer, VERIFY_PAGE));
     const form = await open(browser, h.issuer, PHONE_PAGE);
-    const posted = await browser.request(`${h.issuer}${VERIFY_PAGE}`, { form: { _csrf: csrfOf(form.body), code: '123456' } });
-    expect(posted.status).toBe(303);
-    expect(posted.location).toBe(`${h.issuer}${PHONE_PAGE}`);
+    const posted = await browser.request(`${h.issuer}${VERIFY_PAGE}`, {
+      form: { _csrf: csrfOf(form.body), code: '123456' },
+    });
+    expectRestarted(posted);
     expect(asksForPassword(form.body)).toBe(true);
   });
 });

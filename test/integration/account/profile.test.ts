@@ -3,7 +3,15 @@
  * address: edits are saved, shown and audited; bad input gets a clear message and saves nothing.
  */
 import {
-  accountRow, auditTypes, landed, open, openAndSubmit, signedInUser, startAccountHarness, textOf, type AccountHarness,
+  accountRow,
+  auditTypes,
+  landed,
+  open,
+  openAndSubmit,
+  signedInUser,
+  startAccountHarness,
+  textOf,
+  type AccountHarness,
 } from '../../helpers/account.js';
 import { en } from '../../helpers/fixtures.js';
 import { expectNoInternals, HttpClient, inputValue } from '../../helpers/http-client.js';
@@ -13,17 +21,34 @@ const LONG = 'x'.repeat(10_000);
 
 /** The personal form's fields, filled in, with `changes` applied. */
 function personal(changes: Record<string, string> = {}): Record<string, string> {
-  return { given_name: 'Jiro', family_name: 'Suzuki', country: 'US', locale: 'en', zoneinfo: 'America/New_York', ...changes };
+  return {
+    given_name: 'Jiro',
+    family_name: 'Suzuki',
+    country: 'US',
+    locale: 'en',
+    zoneinfo: 'America/New_York',
+    ...changes,
+  };
 }
 
 function company(changes: Record<string, string> = {}): Record<string, string> {
-  return { company_name: 'Kaisha KK', job_title: 'Engineer', address: '1-2-3 Marunouchi, Chiyoda-ku, Tokyo', business_phone: '', ...changes };
+  return {
+    company_name: 'Kaisha KK',
+    job_title: 'Engineer',
+    address: '1-2-3 Marunouchi, Chiyoda-ku, Tokyo',
+    business_phone: '',
+    ...changes,
+  };
 }
 
 describe('account console: profile and preferences (PR2, PR7, M1)', () => {
   let h: AccountHarness;
-  beforeAll(async () => { h = await startAccountHarness(); });
-  afterAll(async () => { await h?.close(); });
+  beforeAll(async () => {
+    h = await startAccountHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   const savePersonal = (browser: HttpClient, fields: Record<string, string>) =>
     openAndSubmit(browser, h.issuer, '/account/personal', '/account/personal', fields);
@@ -57,11 +82,24 @@ describe('account console: profile and preferences (PR2, PR7, M1)', () => {
       expect(saved.body).not.toContain('forged@evil.example');
 
       const row = await accountRow(h.app, user.id);
-      expect(row).toMatchObject({ email: user.email, given_name: 'Jiro', family_name: 'Suzuki', country: 'US', locale: 'en', zoneinfo: 'America/New_York' });
-      expect(await h.app.db.selectFrom('accounts').select('id').where('email', '=', 'forged@evil.example').execute()).toEqual([]);
+      expect(row).toMatchObject({
+        email: user.email,
+        given_name: 'Jiro',
+        family_name: 'Suzuki',
+        country: 'US',
+        locale: 'en',
+        zoneinfo: 'America/New_York',
+      });
+      expect(
+        await h.app.db.selectFrom('accounts').select('id').where('email', '=', 'forged@evil.example').execute(),
+      ).toEqual([]);
       expect(textOf((await open(browser, h.issuer, '/account')).body, 'account-email')).toBe(user.email);
-      const audit = await h.app.db.selectFrom('audit_events').select(['type', 'details']).where('account_id', '=', user.id)
-        .where('type', '=', 'profile.updated').execute();
+      const audit = await h.app.db
+        .selectFrom('audit_events')
+        .select(['type', 'details'])
+        .where('account_id', '=', user.id)
+        .where('type', '=', 'profile.updated')
+        .execute();
       expect(audit.map((a) => a.details)).toEqual([{ section: 'personal' }]);
     });
 
@@ -81,7 +119,9 @@ describe('account console: profile and preferences (PR2, PR7, M1)', () => {
       const page = await open(browser, h.issuer, '/account/personal');
       expect(page.body).not.toContain(family);
       expect(page.body).not.toMatch(/<img src=x/);
-      expect(page.body).toContain('name="family_name" type="text" maxlength="100" required value="&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(2)&gt;"');
+      expect(page.body).toContain(
+        'name="family_name" type="text" autocomplete="family-name" required maxlength="100" value="&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(2)&gt;"',
+      );
     });
 
     it('refuses bad input with clear messages and saves nothing', async () => {
@@ -98,13 +138,21 @@ describe('account console: profile and preferences (PR2, PR7, M1)', () => {
         { fields: personal({ zoneinfo: 'Mars/Olympus_Mons' }), errors: [en('errors.TIMEZONE_INVALID')] },
         {
           fields: personal({ given_name: LONG.slice(0, 3000), country: 'XX', locale: 'de', zoneinfo: 'Nowhere' }),
-          errors: [en('errors.NAME_TOO_LONG'), en('errors.COUNTRY_REQUIRED'), en('errors.LOCALE_INVALID'), en('errors.TIMEZONE_INVALID')],
+          errors: [
+            en('errors.NAME_TOO_LONG'),
+            en('errors.COUNTRY_REQUIRED'),
+            en('errors.LOCALE_INVALID'),
+            en('errors.TIMEZONE_INVALID'),
+          ],
         },
       ];
       for (const { fields, errors } of cases) {
         const answer = await savePersonal(browser, fields);
-        expect({ fields: Object.keys(fields), status: answer.status, errors: formErrors(answer.body) })
-          .toEqual({ fields: Object.keys(fields), status: 400, errors });
+        expect({ fields: Object.keys(fields), status: answer.status, errors: formErrors(answer.body) }).toEqual({
+          fields: Object.keys(fields),
+          status: 400,
+          errors,
+        });
         expectNoInternals(answer);
         // The form comes back with what was typed (a valid part included), to be corrected.
         expect(answer.body).toContain('action="/account/personal"');
@@ -127,10 +175,18 @@ describe('account console: profile and preferences (PR2, PR7, M1)', () => {
       expect(inputValue(saved.body, 'job_title')).toBe('Engineer');
       expect(inputValue(saved.body, 'business_phone')).toBe('+81312345678');
       expect(await accountRow(h.app, user.id)).toMatchObject({
-        company_name: 'Kaisha KK', job_title: 'Engineer', address: '1-2-3 Marunouchi, Chiyoda-ku, Tokyo', business_phone: '+81312345678',
+        company_name: 'Kaisha KK',
+        job_title: 'Engineer',
+        address: '1-2-3 Marunouchi, Chiyoda-ku, Tokyo',
+        business_phone: '+81312345678',
       });
-      const audit = await h.app.db.selectFrom('audit_events').select('details').where('account_id', '=', user.id)
-        .where('type', '=', 'profile.updated').orderBy('id').execute();
+      const audit = await h.app.db
+        .selectFrom('audit_events')
+        .select('details')
+        .where('account_id', '=', user.id)
+        .where('type', '=', 'profile.updated')
+        .orderBy('id')
+        .execute();
       expect(audit.map((a) => a.details)).toEqual([{ section: 'personal' }, { section: 'company' }]);
 
       // An international number is taken as typed; an empty one clears the field.
@@ -149,7 +205,10 @@ describe('account console: profile and preferences (PR2, PR7, M1)', () => {
         { fields: company({ company_name: LONG }), errors: [en('errors.FIELD_TOO_LONG')] },
         { fields: company({ job_title: LONG }), errors: [en('errors.FIELD_TOO_LONG')] },
         { fields: company({ address: LONG }), errors: [en('errors.FIELD_TOO_LONG')] },
-        { fields: company({ company_name: 'New Name KK', business_phone: 'call me' }), errors: [en('errors.PHONE_INVALID')] },
+        {
+          fields: company({ company_name: 'New Name KK', business_phone: 'call me' }),
+          errors: [en('errors.PHONE_INVALID')],
+        },
         { fields: company({ business_phone: '12' }), errors: [en('errors.PHONE_INVALID')] },
         { fields: company({ business_phone: LONG.slice(0, 500) }), errors: [en('errors.PHONE_INVALID')] },
       ];
@@ -192,7 +251,9 @@ describe('account console: profile and preferences (PR2, PR7, M1)', () => {
       expect(page.body).toMatch(/<input type="checkbox" checked disabled>/);
       expect(page.body).not.toMatch(/id="product_news"[^>]*checked/);
 
-      const on = await openAndSubmit(browser, h.issuer, '/account/communication', '/account/communication', { product_news: 'yes' });
+      const on = await openAndSubmit(browser, h.issuer, '/account/communication', '/account/communication', {
+        product_news: 'yes',
+      });
       const saved = await landed(browser, on);
       expect(noticeText(saved.body)).toBe(en('account.done.saved'));
       expect(saved.body).toMatch(/id="product_news"[^>]*checked/);
@@ -202,8 +263,13 @@ describe('account console: profile and preferences (PR2, PR7, M1)', () => {
       const off = await openAndSubmit(browser, h.issuer, '/account/communication', '/account/communication', {});
       expect((await landed(browser, off)).body).not.toMatch(/id="product_news"[^>]*checked/);
       expect((await accountRow(h.app, user.id)).product_news).toBe(false);
-      const audit = await h.app.db.selectFrom('audit_events').select('details').where('account_id', '=', user.id)
-        .where('type', '=', 'preferences.updated').orderBy('id').execute();
+      const audit = await h.app.db
+        .selectFrom('audit_events')
+        .select('details')
+        .where('account_id', '=', user.id)
+        .where('type', '=', 'preferences.updated')
+        .orderBy('id')
+        .execute();
       expect(audit.map((a) => a.details)).toEqual([{ product_news: true }, { product_news: false }]);
     });
   });

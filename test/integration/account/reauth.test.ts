@@ -3,7 +3,16 @@
  * account.reauthSeconds in this session only, and wrong ones are throttled like logins.
  */
 import {
-  asksForPassword, auditTypes, ENGLISH, jpMobile, landed, open, openAndSubmit, signedInUser, signInToAccount, startAccountHarness,
+  asksForPassword,
+  auditTypes,
+  ENGLISH,
+  jpMobile,
+  landed,
+  open,
+  openAndSubmit,
+  signedInUser,
+  signInToAccount,
+  startAccountHarness,
   type AccountHarness,
 } from '../../helpers/account.js';
 import { en, TEST_PASSWORD } from '../../helpers/fixtures.js';
@@ -15,20 +24,26 @@ const PHONE_PAGE = '/account/security/phone';
 /** The mobile-number form with a number it refuses (nothing is sent), and `password` if given. */
 function phoneAttempt(browser: HttpClient, issuer: string, password?: string) {
   return openAndSubmit(browser, issuer, PHONE_PAGE, PHONE_PAGE, {
-    ...(password === undefined ? {} : { current_password: password }), country: 'JP', number: 'abc',
+    ...(password === undefined ? {} : { current_password: password }),
+    country: 'JP',
+    number: 'abc',
   });
 }
 
 describe('account console: re-authentication (PR3)', () => {
   describe('within account.reauthSeconds', () => {
     let h: AccountHarness;
-    beforeAll(async () => { h = await startAccountHarness(); });
-    afterAll(async () => { await h?.close(); });
+    beforeAll(async () => {
+      h = await startAccountHarness();
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
 
     it('asks for the password on every security form until one accepts it, then no more', async () => {
       const { browser } = await signedInUser(h);
       const security = await open(browser, h.issuer, '/account/security');
-      expect(security.body).toContain(en('account.security.passwordAsked'));
+      expect(security.body).toContain(en('account.security.reauthIntro', { minutes: 5 }));
       expect(asksForPassword(security.body)).toBe(true);
       expect(asksForPassword((await open(browser, h.issuer, PHONE_PAGE)).body)).toBe(true);
 
@@ -46,7 +61,10 @@ describe('account console: re-authentication (PR3)', () => {
 
       // Another security form goes through without it.
       const number = jpMobile();
-      const started = await openAndSubmit(browser, h.issuer, PHONE_PAGE, PHONE_PAGE, { country: 'JP', number: number.national });
+      const started = await openAndSubmit(browser, h.issuer, PHONE_PAGE, PHONE_PAGE, {
+        country: 'JP',
+        number: number.national,
+      });
       expect(started.status).toBe(303);
       expect(started.location).toBe(`${h.issuer}/account/security/phone/verify`);
       await h.sms.waitFor(number.e164);
@@ -86,8 +104,12 @@ describe('account console: re-authentication (PR3)', () => {
 
   describe('once account.reauthSeconds has passed', () => {
     let h: AccountHarness;
-    beforeAll(async () => { h = await startAccountHarness({ account: { reauthSeconds: 1 } }); });
-    afterAll(async () => { await h?.close(); });
+    beforeAll(async () => {
+      h = await startAccountHarness({ account: { reauthSeconds: 1 } });
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
 
     it('asks for the password again', async () => {
       const { browser } = await signedInUser(h);
@@ -112,7 +134,11 @@ describe('account console: re-authentication (PR3)', () => {
         method: 'POST',
         redirect: 'manual',
         headers: { 'accept-language': 'en', cookie: staleCookies, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ ...hiddenInputs(form.body, PHONE_PAGE), country: 'JP', number: jpMobile().national }),
+        body: new URLSearchParams({
+          ...hiddenInputs(form.body, PHONE_PAGE),
+          country: 'JP',
+          number: jpMobile().national,
+        }),
       });
       expect(replay.status).toBe(400);
       expect(formErrors(await replay.text())).toEqual([en('errors.PASSWORD_REQUIRED')]);
@@ -120,9 +146,13 @@ describe('account console: re-authentication (PR3)', () => {
 
       // The password once more, and it counts again.
       const number = jpMobile();
-      const started = await submitForm(browser, again, PHONE_PAGE, { current_password: TEST_PASSWORD, country: 'JP', number: number.national });
+      const started = await submitForm(browser, again, PHONE_PAGE, {
+        current_password: TEST_PASSWORD,
+        country: 'JP',
+        number: number.national,
+      });
       expect(started.status).toBe(303);
-      expect((await landed(browser, started)).body).toContain(number.e164);
+      expect((await landed(browser, started)).body).toContain(number.shown);
     });
   });
 });

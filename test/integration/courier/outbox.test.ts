@@ -15,7 +15,14 @@ import { createScratchDatabase } from '../../helpers/databases.js';
 import { messageText } from '../../helpers/fixtures.js';
 import { HttpClient, inputValue } from '../../helpers/http-client.js';
 import {
-  accountsFor, enterCode, eventually, newAddress, outboxFor, outboxSettled, signUp, signUpFields,
+  accountsFor,
+  enterCode,
+  eventually,
+  newAddress,
+  outboxFor,
+  outboxSettled,
+  signUp,
+  signUpFields,
 } from '../../helpers/signup-pages.js';
 import { codeIn, MailCatcher } from '../../helpers/smtp.js';
 
@@ -32,10 +39,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `recipient`'s only outbox row satisfies `check`, and returns it. */
 function rowWhen(t: TestApp, recipient: string, check: (row: OutboxRow) => boolean, what: string): Promise<OutboxRow> {
-  return eventually(async () => {
-    const [row] = await outboxFor(t.app, recipient);
-    return row && check(row) ? row : undefined;
-  }, 15_000, what);
+  return eventually(
+    async () => {
+      const [row] = await outboxFor(t.app, recipient);
+      return row && check(row) ? row : undefined;
+    },
+    15_000,
+    what,
+  );
 }
 
 describe('courier: the outbox and SMTP delivery', () => {
@@ -46,15 +57,20 @@ describe('courier: the outbox and SMTP delivery', () => {
     await catcher.start();
     t = await startTestApp({ overrides: { ...smtpOn(catcher.port), courier: FAST_COURIER } });
   });
-  afterAll(async () => { await t?.close(); await catcher.stop(); });
+  afterAll(async () => {
+    await t?.close();
+    await catcher.stop();
+  });
 
   it('queues a mail only with the transaction that causes it: rolled back, nothing is sent', async () => {
     const dropped = newAddress('rollback');
-    await expect(t.app.db.transaction().execute(async (trx) => {
-      await enqueueMail(trx, t.app.box, activationMail(dropped, '111111'));
-      expect(await trx.selectFrom('outbox').select('id').where('recipient', '=', dropped).execute()).toHaveLength(1);
-      throw new Error('the change failed');
-    })).rejects.toThrow('the change failed');
+    await expect(
+      t.app.db.transaction().execute(async (trx) => {
+        await enqueueMail(trx, t.app.box, activationMail(dropped, '111111'));
+        expect(await trx.selectFrom('outbox').select('id').where('recipient', '=', dropped).execute()).toHaveLength(1);
+        throw new Error('the change failed');
+      }),
+    ).rejects.toThrow('the change failed');
     expect(await outboxFor(t.app, dropped)).toHaveLength(0);
 
     const kept = newAddress('commit');
@@ -71,13 +87,21 @@ describe('courier: the outbox and SMTP delivery', () => {
     const code = '987654';
     let queued: OutboxRow | undefined;
     await t.app.db.transaction().execute(async (trx) => {
-      await enqueueMail(trx, t.app.box, { ...activationMail(to, code), data: { name: 'Sealed Person', code, minutes: 10 } });
+      await enqueueMail(trx, t.app.box, {
+        ...activationMail(to, code),
+        template: 'recovery-code', // a mail to an account's own address, greeting it by name
+        data: { name: 'Sealed Person', code, minutes: 10 },
+      });
       queued = await trx.selectFrom('outbox').selectAll().where('recipient', '=', to).executeTakeFirstOrThrow();
     });
-    expect(queued).toMatchObject({ status: 'pending', attempts: 0, template: 'activation', locale: 'en' });
+    expect(queued).toMatchObject({ status: 'pending', attempts: 0, template: 'recovery-code', locale: 'en' });
     const sealed = queued!.payload_sealed!;
     expect(sealed).toBeTruthy();
-    for (const text of [sealed, Buffer.from(sealed, 'base64').toString('latin1'), Buffer.from(sealed, 'base64url').toString('latin1')]) {
+    for (const text of [
+      sealed,
+      Buffer.from(sealed, 'base64').toString('latin1'),
+      Buffer.from(sealed, 'base64url').toString('latin1'),
+    ]) {
       expect(text).not.toContain(code);
       expect(text).not.toContain('Sealed Person');
     }
@@ -96,19 +120,28 @@ describe('courier: the outbox and SMTP delivery', () => {
     await signUp(english(), t.issuer, signUpFields(email));
     const code = codeIn(await catcher.waitFor(email));
     await rowWhen(t, email, (row) => row.status === 'sent', 'the row marked sent');
-    const dump = await sql<{ text: string }>`select concat_ws(' ', (select json_agg(o)::text from outbox o), (select json_agg(f)::text from flows f)) as text`.execute(t.app.db);
+    const dump = await sql<{
+      text: string;
+    }>`select concat_ws(' ', (select json_agg(o)::text from outbox o), (select json_agg(f)::text from flows f)) as text`.execute(
+      t.app.db,
+    );
     expect(dump.rows[0]!.text).toContain(email);
     expect(dump.rows[0]!.text).not.toContain(code);
   });
 
   it('delivers each queued mail exactly once with two processes on one database', async () => {
     const shared = await createScratchDatabase();
-    const first = await startTestApp({ overrides: { databaseUrl: shared.url, ...smtpOn(catcher.port), courier: FAST_COURIER } });
-    const second = await startTestApp({ overrides: { databaseUrl: shared.url, ...smtpOn(catcher.port), courier: FAST_COURIER } });
+    const first = await startTestApp({
+      overrides: { databaseUrl: shared.url, ...smtpOn(catcher.port), courier: FAST_COURIER },
+    });
+    const second = await startTestApp({
+      overrides: { databaseUrl: shared.url, ...smtpOn(catcher.port), courier: FAST_COURIER },
+    });
     try {
       const batch = Array.from({ length: 20 }, (_, i) => newAddress(`bulk${i}`));
       await first.app.db.transaction().execute(async (trx) => {
-        for (const [i, to] of batch.entries()) await enqueueMail(trx, first.app.box, activationMail(to, String(100000 + i)));
+        for (const [i, to] of batch.entries())
+          await enqueueMail(trx, first.app.box, activationMail(to, String(100000 + i)));
       });
       first.app.courier.kick();
       second.app.courier.kick();
@@ -117,10 +150,14 @@ describe('courier: the outbox and SMTP delivery', () => {
       await outboxSettled(first.app);
       await sleep(500); // two more polls of both couriers: nothing else may arrive
       expect(batch.map((to) => catcher.mailsTo(to).length)).toEqual(batch.map(() => 1));
-      expect(batch.map((to, i) => codeIn(catcher.mailsTo(to)[0]!) === String(100000 + i))).toEqual(batch.map(() => true));
+      expect(batch.map((to, i) => codeIn(catcher.mailsTo(to)[0]!) === String(100000 + i))).toEqual(
+        batch.map(() => true),
+      );
       const rows = await first.app.db.selectFrom('outbox').selectAll().execute();
       expect(rows).toHaveLength(20);
-      expect(rows.every((row) => row.status === 'sent' && row.attempts === 1 && row.payload_sealed === null)).toBe(true);
+      expect(rows.every((row) => row.status === 'sent' && row.attempts === 1 && row.payload_sealed === null)).toBe(
+        true,
+      );
     } finally {
       await second.close();
       await first.close();
@@ -138,7 +175,10 @@ describe('courier: when the SMTP server is down', () => {
     port = await freePort(); // nothing listens there until the test starts the catcher
     t = await startTestApp({ overrides: { ...smtpOn(port), courier: FAST_COURIER } });
   });
-  afterAll(async () => { await t?.close(); await catcher.stop(); });
+  afterAll(async () => {
+    await t?.close();
+    await catcher.stop();
+  });
 
   it('retries with backoff and delivers the code once the server is back; the code still works', async () => {
     const browser = english();
@@ -178,7 +218,10 @@ describe('courier: giving up', () => {
     port = await freePort();
     t = await startTestApp({ overrides: { ...smtpOn(port), courier: { ...FAST_COURIER, maxAttempts: 2 } } });
   });
-  afterAll(async () => { await t?.close(); await catcher.stop(); });
+  afterAll(async () => {
+    await t?.close();
+    await catcher.stop();
+  });
 
   it('marks a mail failed after maxAttempts, wipes its payload, and never sends it later', async () => {
     const to = newAddress('give-up');
@@ -200,7 +243,9 @@ describe('courier: a restart loses nothing', () => {
     const shared = await createScratchDatabase();
     const catcher = new MailCatcher();
     const deadPort = await freePort();
-    const before = await startTestApp({ overrides: { databaseUrl: shared.url, ...smtpOn(deadPort), courier: FAST_COURIER } });
+    const before = await startTestApp({
+      overrides: { databaseUrl: shared.url, ...smtpOn(deadPort), courier: FAST_COURIER },
+    });
     let after: TestApp | undefined;
     try {
       const browser = english();
@@ -211,10 +256,14 @@ describe('courier: a restart loses nothing', () => {
       await before.close(); // the process goes away with the mail still queued
 
       await catcher.start();
-      after = await startTestApp({ overrides: { databaseUrl: shared.url, ...smtpOn(catcher.port), courier: FAST_COURIER } });
+      after = await startTestApp({
+        overrides: { databaseUrl: shared.url, ...smtpOn(catcher.port), courier: FAST_COURIER },
+      });
       const code = codeIn(await catcher.waitFor(email));
       // The browser carries on with the new process (same database, same cookie keys).
-      const done = await browser.request(`${after.issuer}/signup/verify`, { form: { _csrf: inputValue(verify.body, '_csrf')!, code } });
+      const done = await browser.request(`${after.issuer}/signup/verify`, {
+        form: { _csrf: inputValue(verify.body, '_csrf')!, code },
+      });
       expect(done.status).toBe(200);
       expect(done.body).toContain(messageText('en', 'signup.activatedHeading'));
       expect((await accountsFor(after.app, email))[0]).toMatchObject({ status: 'active' });
@@ -239,10 +288,14 @@ describe('courier: the embedded default without SMTP_URL', () => {
       const verify = await browser.follow(res.location!);
 
       const mailDir = path.join(dataDir, 'mail');
-      const [file] = await eventually(async () => {
-        const files = (await readdir(mailDir).catch(() => [] as string[])).filter((name) => name.endsWith('.eml'));
-        return files.length > 0 ? files : undefined;
-      }, 15_000, 'an .eml file');
+      const [file] = await eventually(
+        async () => {
+          const files = (await readdir(mailDir).catch(() => [] as string[])).filter((name) => name.endsWith('.eml'));
+          return files.length > 0 ? files : undefined;
+        },
+        15_000,
+        'an .eml file',
+      );
       const full = path.join(mailDir, file!);
       expect((await stat(full)).mode & 0o777).toBe(0o600); // it holds a code: readable by the owner only
       const parsed = await simpleParser(await readFile(full));

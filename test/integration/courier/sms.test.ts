@@ -21,7 +21,13 @@ import { SMS_FROM } from '../../helpers/account.js';
 
 const FAST_COURIER = { pollIntervalMs: 100, maxAttempts: 5, backoffSeconds: 1, maxBackoffSeconds: 2 };
 const smsOn = (provider: FakeSmsProvider, changes: Record<string, string> = {}) => ({
-  sms: { baseUrl: provider.baseUrl, accountSid: provider.accountSid, authToken: provider.authToken, from: SMS_FROM, ...changes },
+  sms: {
+    baseUrl: provider.baseUrl,
+    accountSid: provider.accountSid,
+    authToken: provider.authToken,
+    from: SMS_FROM,
+    ...changes,
+  },
 });
 
 /** A Japanese mobile number in E.164 that no other test uses. */
@@ -38,11 +44,21 @@ async function queueSms(app: App, sms: OutgoingSms): Promise<void> {
 }
 
 /** Waits until `recipient`'s only outbox row satisfies `check`, and returns it. */
-function rowWhen(app: App, recipient: string, check: (row: OutboxRow) => boolean, what: string, timeoutMs = 20_000): Promise<OutboxRow> {
-  return eventually(async () => {
-    const [row] = await outboxFor(app, recipient);
-    return row && check(row) ? row : undefined;
-  }, timeoutMs, what);
+function rowWhen(
+  app: App,
+  recipient: string,
+  check: (row: OutboxRow) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<OutboxRow> {
+  return eventually(
+    async () => {
+      const [row] = await outboxFor(app, recipient);
+      return row && check(row) ? row : undefined;
+    },
+    timeoutMs,
+    what,
+  );
 }
 
 /** Everything the app logs from now on, as JSON text (the test config logs nothing by default). */
@@ -51,11 +67,18 @@ function captureLogs(logger: Logger): { text(): string; restore(): void } {
   const target = logger as unknown as Record<string, unknown>;
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
   const originals = levels.map((level) => target[level]);
-  const plain = (_key: string, value: unknown) => (value instanceof Error ? { message: value.message, stack: value.stack } : value);
-  for (const level of levels) target[level] = (...args: unknown[]) => { lines.push(JSON.stringify({ level, args }, plain)); };
+  const plain = (_key: string, value: unknown) =>
+    value instanceof Error ? { message: value.message, stack: value.stack } : value;
+  for (const level of levels)
+    target[level] = (...args: unknown[]) => {
+      lines.push(JSON.stringify({ level, args }, plain));
+    };
   return {
     text: () => lines.join('\n'),
-    restore: () => levels.forEach((level, i) => { target[level] = originals[i]; }),
+    restore: () =>
+      levels.forEach((level, i) => {
+        target[level] = originals[i];
+      }),
   };
 }
 
@@ -71,7 +94,11 @@ describe('courier: text messages through a Twilio-compatible API', () => {
     await provider.start();
     await catcher.start();
     t = await startTestApp({
-      overrides: { ...smsOn(provider), mail: { smtpUrl: catcher.url, from: 'Monban <no-reply@monban.test>' }, courier: FAST_COURIER },
+      overrides: {
+        ...smsOn(provider),
+        mail: { smtpUrl: catcher.url, from: 'Monban <no-reply@monban.test>' },
+        courier: FAST_COURIER,
+      },
     });
     logs = captureLogs(t.app.logger);
   });
@@ -108,9 +135,20 @@ describe('courier: text messages through a Twilio-compatible API', () => {
     for (const to of [ja, en]) {
       const requests = provider.requestsTo(to);
       expect(requests).toHaveLength(1);
-      expect(requests[0]).toMatchObject({ method: 'POST', path: `/2010-04-01/Accounts/${provider.accountSid}/Messages.json`, status: 201, authorization: basic });
+      expect(requests[0]).toMatchObject({
+        method: 'POST',
+        path: `/2010-04-01/Accounts/${provider.accountSid}/Messages.json`,
+        status: 201,
+        authorization: basic,
+      });
       const sent = await rowWhen(t.app, to, (row) => row.status === 'sent', 'the row marked sent');
-      expect(sent).toMatchObject({ channel: 'sms', template: 'phone-verification', attempts: 1, payload_sealed: null, last_error: null });
+      expect(sent).toMatchObject({
+        channel: 'sms',
+        template: 'phone-verification',
+        attempts: 1,
+        payload_sealed: null,
+        last_error: null,
+      });
     }
     expect(provider.messagesTo(ja)).toHaveLength(1);
   });
@@ -123,10 +161,20 @@ describe('courier: text messages through a Twilio-compatible API', () => {
       await enqueueSms(trx, t.app.box, verification(to, code));
       queued = await trx.selectFrom('outbox').selectAll().where('recipient', '=', to).executeTakeFirstOrThrow();
     });
-    expect(queued).toMatchObject({ channel: 'sms', status: 'pending', attempts: 0, template: 'phone-verification', locale: 'ja' });
+    expect(queued).toMatchObject({
+      channel: 'sms',
+      status: 'pending',
+      attempts: 0,
+      template: 'phone-verification',
+      locale: 'ja',
+    });
     const sealed = queued!.payload_sealed!;
     expect(sealed).toBeTruthy();
-    for (const text of [sealed, Buffer.from(sealed, 'base64').toString('latin1'), Buffer.from(sealed, 'base64url').toString('latin1')]) {
+    for (const text of [
+      sealed,
+      Buffer.from(sealed, 'base64').toString('latin1'),
+      Buffer.from(sealed, 'base64url').toString('latin1'),
+    ]) {
       expect(text).not.toContain(code);
     }
 
@@ -142,15 +190,18 @@ describe('courier: text messages through a Twilio-compatible API', () => {
 
   it('queues a text only with the transaction that causes it, and refuses a number not in E.164', async () => {
     const dropped = newNumber();
-    await expect(t.app.db.transaction().execute(async (trx) => {
-      await enqueueSms(trx, t.app.box, verification(dropped, newCode()));
-      throw new Error('the change failed');
-    })).rejects.toThrow('the change failed');
+    await expect(
+      t.app.db.transaction().execute(async (trx) => {
+        await enqueueSms(trx, t.app.box, verification(dropped, newCode()));
+        throw new Error('the change failed');
+      }),
+    ).rejects.toThrow('the change failed');
     expect(await outboxFor(t.app, dropped)).toHaveLength(0);
 
     for (const bad of ['090-1234-5678', '09012345678', '+0901234567', '+81 90 1234 5678', 'hanako@example.com']) {
-      await expect(t.app.db.transaction().execute((trx) => enqueueSms(trx, t.app.box, verification(bad, newCode()))))
-        .rejects.toThrow(/E\.164/);
+      await expect(
+        t.app.db.transaction().execute((trx) => enqueueSms(trx, t.app.box, verification(bad, newCode()))),
+      ).rejects.toThrow(/E\.164/);
       expect(await outboxFor(t.app, bad)).toHaveLength(0);
     }
     t.app.courier.kick();
@@ -163,7 +214,12 @@ describe('courier: text messages through a Twilio-compatible API', () => {
     const phone = newNumber();
     const [mailCode, smsCode] = [newCode(), newCode()];
     await t.app.db.transaction().execute(async (trx) => {
-      await enqueueMail(trx, t.app.box, { to: email, template: 'activation', locale: 'en', data: { name: 'Both Channels', code: mailCode, minutes: 10 } });
+      await enqueueMail(trx, t.app.box, {
+        to: email,
+        template: 'activation',
+        locale: 'en',
+        data: { name: 'Both Channels', code: mailCode, minutes: 10 },
+      });
       await enqueueSms(trx, t.app.box, verification(phone, smsCode, 'en'));
     });
     t.app.courier.kick();
@@ -204,7 +260,13 @@ describe('courier: text messages through a Twilio-compatible API', () => {
   it('gives a permanent refusal up after maxAttempts: failed, wiped, last_error without the token', async () => {
     const code = newCode();
     await queueSms(t.app, verification(INVALID_NUMBER, code));
-    const failed = await rowWhen(t.app, INVALID_NUMBER, (row) => row.status === 'failed', 'the row marked failed', 30_000);
+    const failed = await rowWhen(
+      t.app,
+      INVALID_NUMBER,
+      (row) => row.status === 'failed',
+      'the row marked failed',
+      30_000,
+    );
     expect(failed).toMatchObject({ attempts: 5, payload_sealed: null, sent_at: null });
     expect(failed.last_error).toMatch(/400/);
     expect(failed.last_error).toMatch(/21211/);
@@ -231,12 +293,19 @@ describe('courier: text messages when the provider refuses or is away', () => {
   it('records a clear last_error for wrong credentials, and never the token', async () => {
     await provider.start();
     const wrongToken = `wrong-${newCode()}-token`;
-    const t = await startTestApp({ overrides: { ...smsOn(provider, { authToken: wrongToken }), courier: FAST_COURIER } });
+    const t = await startTestApp({
+      overrides: { ...smsOn(provider, { authToken: wrongToken }), courier: FAST_COURIER },
+    });
     const logs = captureLogs(t.app.logger);
     try {
       const to = newNumber();
       await queueSms(t.app, verification(to, newCode()));
-      const failing = await rowWhen(t.app, to, (row) => row.attempts >= 1 && row.last_error !== null, 'a failed attempt');
+      const failing = await rowWhen(
+        t.app,
+        to,
+        (row) => row.attempts >= 1 && row.last_error !== null,
+        'a failed attempt',
+      );
       expect(failing.status).toBe('pending');
       expect(failing.last_error).toMatch(/401/);
       expect(failing.last_error).toMatch(/code 20003/);
@@ -256,7 +325,15 @@ describe('courier: text messages when the provider refuses or is away', () => {
     const port = await freePort();
     const away = new FakeSmsProvider(); // its credentials exist before it listens
     const t = await startTestApp({
-      overrides: { sms: { baseUrl: `http://127.0.0.1:${port}`, accountSid: away.accountSid, authToken: away.authToken, from: SMS_FROM }, courier: FAST_COURIER },
+      overrides: {
+        sms: {
+          baseUrl: `http://127.0.0.1:${port}`,
+          accountSid: away.accountSid,
+          authToken: away.authToken,
+          from: SMS_FROM,
+        },
+        courier: FAST_COURIER,
+      },
     });
     try {
       const to = newNumber();
@@ -289,10 +366,14 @@ describe('courier: the embedded default without SMS_BASE_URL', () => {
       await queueSms(t.app, verification(to, code, 'en'));
 
       const smsDir = path.join(dataDir, 'sms');
-      const [file] = await eventually(async () => {
-        const files = (await readdir(smsDir).catch(() => [] as string[])).filter((name) => name.endsWith('.txt'));
-        return files.length > 0 ? files : undefined;
-      }, 15_000, 'a .txt file');
+      const [file] = await eventually(
+        async () => {
+          const files = (await readdir(smsDir).catch(() => [] as string[])).filter((name) => name.endsWith('.txt'));
+          return files.length > 0 ? files : undefined;
+        },
+        15_000,
+        'a .txt file',
+      );
       const sent = await rowWhen(t.app, to, (row) => row.status === 'sent', 'the row marked sent');
       expect(sent).toMatchObject({ channel: 'sms', payload_sealed: null });
       expect(file).toMatch(new RegExp(`-${sent.id}\\.txt$`));

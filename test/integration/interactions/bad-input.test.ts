@@ -1,13 +1,26 @@
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import {
-  authorizationUrl, exchangeCode, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD,
+  authorizationUrl,
+  exchangeCode,
+  messageText,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
 } from '../../helpers/fixtures.js';
 import {
-  alertText, expectNoInternals, formAction, HttpClient, inputValue, loginThroughPages, openPasswordStep, submitForm, type PageResponse,
+  alertText,
+  expectNoInternals,
+  formAction,
+  HttpClient,
+  inputValue,
+  loginThroughPages,
+  openPasswordStep,
+  submitForm,
+  type PageResponse,
 } from '../../helpers/http-client.js';
 
 const english = () => new HttpClient({ 'accept-language': 'en' });
-
 
 /** An HTML error page showing `key` from en.json. */
 function expectErrorPage(res: PageResponse, status: number, key: string): void {
@@ -25,7 +38,9 @@ describe('bad input gets a clear answer, never a crash', () => {
     t = await startTestApp();
     client = await registerClient(t.app);
   });
-  afterAll(async () => { await t?.close(); });
+  afterAll(async () => {
+    await t?.close();
+  });
 
   /** An authorization URL with some parameters replaced (undefined removes one). */
   function authUrl(changes: Record<string, string | undefined>) {
@@ -141,7 +156,11 @@ describe('bad input gets a clear answer, never a crash', () => {
         expectErrorPage(res, 403, 'errors.CSRF_FAILED');
         expect(res.location).toBeUndefined();
       }
-      const events = await t.app.db.selectFrom('audit_events').select('type').where('account_id', '=', user.id).execute();
+      const events = await t.app.db
+        .selectFrom('audit_events')
+        .select('type')
+        .where('account_id', '=', user.id)
+        .execute();
       expect(events).toEqual([]);
     });
 
@@ -151,7 +170,9 @@ describe('bad input gets a clear answer, never a crash', () => {
       expect(t.app.config.bodyLimitBytes).toBeLessThan(100_000);
       const res = await submitForm(browser, page, '/password', { password: 'x'.repeat(100_000) });
       expectErrorPage(res, 413, 'errors.BODY_TOO_LARGE');
-      const email = await submitForm(browser, await emailPage(browser), '/email', { email: `${'a'.repeat(100_000)}@example.com` });
+      const email = await submitForm(browser, await emailPage(browser), '/email', {
+        email: `${'a'.repeat(100_000)}@example.com`,
+      });
       expectErrorPage(email, 413, 'errors.BODY_TOO_LARGE');
     });
 
@@ -220,7 +241,10 @@ describe('bad input gets a clear answer, never a crash', () => {
   describe('authorization codes are single-use', () => {
     async function codeFor(user: { email: string }) {
       const auth = authorizationUrl(t.issuer, client.client_id);
-      const last = await loginThroughPages(english(), auth.url, RP_CALLBACK, { email: user.email, password: TEST_PASSWORD });
+      const last = await loginThroughPages(english(), auth.url, RP_CALLBACK, {
+        email: user.email,
+        password: TEST_PASSWORD,
+      });
       const code = new URL(last.location!).searchParams.get('code');
       expect(code).toBeTruthy();
       return { code: code!, verifier: auth.verifier };
@@ -231,7 +255,7 @@ describe('bad input gets a clear answer, never a crash', () => {
       const { code, verifier } = await codeFor(user);
       const first = await exchangeCode(t.issuer, client, code, verifier);
       expect(first.status).toBe(200);
-      const tokens = await first.json() as { access_token: string };
+      const tokens = (await first.json()) as { access_token: string };
       const userinfo = () => fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
       expect((await userinfo()).status).toBe(200);
 

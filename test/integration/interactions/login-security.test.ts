@@ -1,10 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import {
-  authorizationUrl, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD,
+  authorizationUrl,
+  messageText,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
 } from '../../helpers/fixtures.js';
 import {
-  alertText, HttpClient, inputValue, loginThroughPages, openPasswordStep, submitForm, type PageResponse,
+  alertText,
+  HttpClient,
+  inputValue,
+  loginThroughPages,
+  openPasswordStep,
+  submitForm,
+  type PageResponse,
 } from '../../helpers/http-client.js';
 
 /** Pages in English, so the messages can be compared with views/locales/en.json. */
@@ -19,7 +30,9 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
     t = await startTestApp();
     client = await registerClient(t.app);
   });
-  afterAll(async () => { await t?.close(); });
+  afterAll(async () => {
+    await t?.close();
+  });
 
   /** Opens a fresh login in a new browser and submits `password` for `email` on the password page. */
   async function attempt(email: string, password: string, browser = english()): Promise<PageResponse> {
@@ -43,10 +56,13 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
       expect(alertText(noAccount.body)).toBe(messageText('en', 'errors.LOGIN_FAILED'));
 
       // Apart from the address typed, the interaction id and the CSRF token, the pages are identical.
-      const normalize = (page: PageResponse, email: string) => page.body
-        .split(email).join('EMAIL')
-        .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
-        .split(inputValue(page.body, '_csrf')!).join('CSRF');
+      const normalize = (page: PageResponse, email: string) =>
+        page.body
+          .split(email)
+          .join('EMAIL')
+          .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
+          .split(inputValue(page.body, '_csrf')!)
+          .join('CSRF');
       expect(normalize(noAccount, stranger)).toBe(normalize(wrongPassword, user.email));
     });
   });
@@ -81,9 +97,10 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
   });
 
   describe('throttling wrong passwords (rateLimits.loginPerAccountAndIp: 5 per 15 minutes)', () => {
-    const tooMany = () => messageText('en', 'errors.TOO_MANY_ATTEMPTS', {
-      minutes: Math.ceil(t.app.config.rateLimits.loginPerAccountAndIp.durationSeconds / 60),
-    });
+    const tooMany = () =>
+      messageText('en', 'errors.TOO_MANY_ATTEMPTS', {
+        minutes: Math.ceil(t.app.config.rateLimits.loginPerAccountAndIp.durationSeconds / 60),
+      });
 
     it('refuses the 6th attempt after 5 wrong passwords, even with the right password', async () => {
       expect(t.app.config.rateLimits.loginPerAccountAndIp.points).toBe(5);
@@ -107,7 +124,8 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
       // Other people on the same network can still log in.
       const colleague = await registerUser(t.app);
       const ok = await loginThroughPages(english(), authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, {
-        email: colleague.email, password: TEST_PASSWORD,
+        email: colleague.email,
+        password: TEST_PASSWORD,
       });
       expect(ok.location).toMatch(new RegExp(`^${RP_CALLBACK}\\?code=`));
     });
@@ -142,16 +160,20 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
       const page = await openPasswordStep(browser, authorizationUrl(t.issuer, client.client_id).url, user.email);
       await submitForm(browser, page, '/password', { password: 'not-the-password' });
       const done = await loginThroughPages(browser, authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, {
-        email: user.email, password: TEST_PASSWORD,
+        email: user.email,
+        password: TEST_PASSWORD,
       });
       expect(done.location).toMatch(new RegExp(`^${RP_CALLBACK}\\?code=`));
 
       const names = new Set(seen.map((c) => c.split('=')[0]));
-      for (const name of ['monban_csrf', 'monban_lang', 'monban_login_email', 'monban_interaction', 'monban_resume', 'monban_session']) {
+      for (const name of ['monban_csrf', 'monban_lang', 'monban_interaction', 'monban_resume', 'monban_session']) {
         expect(names).toContain(name);
       }
       for (const cookie of seen) {
-        const attributes = cookie.split(';').slice(1).map((a) => a.trim().toLowerCase());
+        const attributes = cookie
+          .split(';')
+          .slice(1)
+          .map((a) => a.trim().toLowerCase());
         expect([cookie, attributes.includes('httponly')]).toEqual([cookie, true]);
         expect([cookie, attributes.includes('samesite=lax')]).toEqual([cookie, true]);
       }
@@ -161,7 +183,11 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
       const user = await registerUser(t.app);
       const browser = english();
       const emailPage = await browser.follow(authorizationUrl(t.issuer, client.client_id).url);
-      const passwordPage = await openPasswordStep(browser, authorizationUrl(t.issuer, client.client_id).url, user.email);
+      const passwordPage = await openPasswordStep(
+        browser,
+        authorizationUrl(t.issuer, client.client_id).url,
+        user.email,
+      );
       const failed = await submitForm(browser, passwordPage, '/password', { password: 'not-the-password' });
       const expired = await english().request(`${t.issuer}/interaction/does-not-exist`);
       const oauthError = await english().request(`${t.issuer}/auth?client_id=unknown&response_type=code&scope=openid`);
@@ -174,11 +200,15 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
         expect([name, csp]).toEqual([name, expect.stringContaining("default-src 'self'")]);
         expect([name, csp]).toEqual([name, expect.stringContaining("frame-ancestors 'none'")]);
         expect([name, csp]).toEqual([name, expect.stringContaining("object-src 'none'")]);
-        expect([name, page.headers.get('x-frame-options')]).toEqual([name, expect.stringMatching(/^(DENY|SAMEORIGIN)$/)]);
+        expect([name, page.headers.get('x-frame-options')]).toEqual([
+          name,
+          expect.stringMatching(/^(DENY|SAMEORIGIN)$/),
+        ]);
         expect([name, page.headers.get('x-content-type-options')]).toEqual([name, 'nosniff']);
       }
       // Pages holding a password or a CSRF token are never cached.
-      for (const page of [emailPage, passwordPage, failed]) expect(page.headers.get('cache-control')).toContain('no-store');
+      for (const page of [emailPage, passwordPage, failed])
+        expect(page.headers.get('cache-control')).toContain('no-store');
     });
   });
 
@@ -190,12 +220,17 @@ describe('login security (L2, L5, rate limits, headers, audit)', () => {
       expect((await attempt(user.email, wrong)).status).toBe(401);
       expect((await attempt(stranger, wrong)).status).toBe(401);
       const done = await loginThroughPages(english(), authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, {
-        email: user.email, password: TEST_PASSWORD,
+        email: user.email,
+        password: TEST_PASSWORD,
       });
       expect(done.location).toMatch(new RegExp(`^${RP_CALLBACK}\\?code=`));
 
-      const mine = await t.app.db.selectFrom('audit_events').selectAll()
-        .where('account_id', '=', user.id).orderBy('id').execute();
+      const mine = await t.app.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('account_id', '=', user.id)
+        .orderBy('id')
+        .execute();
       expect(mine.map((e) => e.type)).toEqual(expect.arrayContaining(['login.failed', 'login.succeeded']));
       const failed = mine.find((e) => e.type === 'login.failed')!;
       const succeeded = mine.find((e) => e.type === 'login.succeeded')!;

@@ -6,13 +6,41 @@
  */
 import { ACR } from '../../../src/oidc/acr.js';
 import {
-  auditTypes, ENGLISH, open, signedInUser, signInToAccount, startAccountHarness, textOf, type AccountHarness,
+  auditTypes,
+  ENGLISH,
+  open,
+  signedInUser,
+  signInToAccount,
+  startAccountHarness,
+  textOf,
+  type AccountHarness,
 } from '../../helpers/account.js';
 import { FakeDuo } from '../../helpers/fake-duo.js';
-import { authorizationUrl, en, ja, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
-import { alertText, expectNoInternals, formAction, HttpClient, loginThroughPages, submitForm, type PageResponse } from '../../helpers/http-client.js';
 import {
-  followToRp, givesRpACode, passSecondStep, pressOnDuoPrompt, recoveryCodesOnPage, redeemAtRp,
+  authorizationUrl,
+  en,
+  ja,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
+} from '../../helpers/fixtures.js';
+import {
+  alertText,
+  expectNoInternals,
+  formAction,
+  HttpClient,
+  loginThroughPages,
+  submitForm,
+  type PageResponse,
+} from '../../helpers/http-client.js';
+import {
+  followToRp,
+  givesRpACode,
+  passSecondStep,
+  pressOnDuoPrompt,
+  recoveryCodesOnPage,
+  redeemAtRp,
 } from '../../helpers/mfa.js';
 import { formErrors } from '../../helpers/signup-pages.js';
 
@@ -37,7 +65,11 @@ describe('Duo as the second factor', () => {
   });
 
   const factorsOf = (accountId: string) =>
-    h.app.db.selectFrom('mfa_factors').select(['kind', 'state', 'secret_sealed']).where('account_id', '=', accountId).execute();
+    h.app.db
+      .selectFrom('mfa_factors')
+      .select(['kind', 'state', 'secret_sealed'])
+      .where('account_id', '=', accountId)
+      .execute();
   /** The Duo requests made since `mark` (an index into duo.requests). */
   const requestsSince = (mark: number) => duo.requests.slice(mark);
 
@@ -47,7 +79,7 @@ describe('Duo as the second factor', () => {
     const toDuo = await submitForm(browser, choice, CHOICE, { method: 'duo', current_password: TEST_PASSWORD });
     if (!toDuo.location?.startsWith(duo.baseUrl)) throw new Error(`choosing Duo answered ${toDuo.status}`);
     const { back } = await pressOnDuoPrompt(duo, toDuo.location, 'allow');
-    const codes = recoveryCodesOnPage(await browser.request(back));
+    const codes = recoveryCodesOnPage(await browser.follow(back));
     if (codes.length !== 10) throw new Error('no recovery codes after the Duo setup');
     return codes;
   }
@@ -68,13 +100,18 @@ describe('Duo as the second factor', () => {
   }
 
   /** Presses "Continue with Duo": the answer (a redirect to Duo's prompt, when Duo is up). */
-  const startDuo = (browser: HttpClient, page: PageResponse, fields: Record<string, string> = {}) => submitForm(browser, page, '/mfa/duo', fields);
+  const startDuo = (browser: HttpClient, page: PageResponse, fields: Record<string, string> = {}) =>
+    submitForm(browser, page, '/mfa/duo', fields);
 
   const uidOf = (page: PageResponse) => new URL(page.url).pathname.split('/')[2]!;
 
   /** The state Monban put in the signed request it sent the browser to Duo with. */
   const stateSentToDuo = (authorize: URL): string =>
-    (JSON.parse(Buffer.from(authorize.searchParams.get('request')!.split('.')[1]!, 'base64url').toString('utf8')) as { state: string }).state;
+    (
+      JSON.parse(Buffer.from(authorize.searchParams.get('request')!.split('.')[1]!, 'base64url').toString('utf8')) as {
+        state: string;
+      }
+    ).state;
 
   it('turns Duo on in the console: health check first, then the prompt for this user; approval shows recovery codes', async () => {
     const { user, browser } = await signedInUser(h);
@@ -96,22 +133,36 @@ describe('Duo as the second factor', () => {
     const { user: promptUser, back } = await pressOnDuoPrompt(duo, toDuo.location!, 'allow');
     expect(promptUser).toBe(user.email);
     expect(back.startsWith(`${h.issuer}/account/security/mfa/duo/callback?`)).toBe(true);
-    const codesPage = await browser.request(back);
+    const codesPage = await browser.follow(back);
     expect(codesPage.status).toBe(200);
     expect(codesPage.body).toContain(en('mfa.codes.saved'));
     const codes = recoveryCodesOnPage(codesPage);
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
-    expect(requestsSince(mark)).toEqual(['/oauth/v1/health_check', '/oauth/v1/authorize', '/oauth/v1/decide', '/oauth/v1/token']);
+    expect(requestsSince(mark)).toEqual([
+      '/oauth/v1/health_check',
+      '/oauth/v1/authorize',
+      '/oauth/v1/decide',
+      '/oauth/v1/token',
+    ]);
 
     expect(await factorsOf(user.id)).toEqual([{ kind: 'duo', state: 'active', secret_sealed: null }]);
     const security = await open(browser, h.issuer, '/account/security');
-    expect(textOf(security.body, 'mfa-status')).toBe(en('account.security.mfaOnDuo', { since: new Date().toISOString().slice(0, 10) }));
+    expect(textOf(security.body, 'mfa-status')).toBe(
+      en('account.security.mfaOnDuo', {
+        since: new Intl.DateTimeFormat('en', { timeZone: 'UTC', dateStyle: 'long' }).format(new Date()),
+      }),
+    );
     expect(security.body).toContain(en('account.security.mfaOffReminderDuo'));
     for (const code of codes) expect(security.body).not.toContain(code);
     const mail = await h.mail.waitFor(user.email, (m) => m.subject === en('emails.mfaEnabled.subject'));
     expect(mail.text).toContain(en('emails.mfaEnabled.duo'));
-    const audit = await h.app.db.selectFrom('audit_events').select('details').where('account_id', '=', user.id).where('type', '=', 'mfa.enabled').execute();
+    const audit = await h.app.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('account_id', '=', user.id)
+      .where('type', '=', 'mfa.enabled')
+      .execute();
     expect(audit.map((r) => r.details)).toEqual([{ kind: 'duo' }]);
     // The callback cannot be used twice.
     const replay = await browser.request(back);
@@ -121,7 +172,11 @@ describe('Duo as the second factor', () => {
 
   it('in the console, a denial, a forged state or Duo being down leave MFA off', async () => {
     const { user, browser } = await signedInUser(h);
-    const choose = async () => submitForm(browser, await open(browser, h.issuer, CHOICE), CHOICE, { method: 'duo', current_password: TEST_PASSWORD });
+    const choose = async () =>
+      submitForm(browser, await open(browser, h.issuer, CHOICE), CHOICE, {
+        method: 'duo',
+        current_password: TEST_PASSWORD,
+      });
 
     const denied = await browser.request((await pressOnDuoPrompt(duo, (await choose()).location!, 'deny')).back);
     expect(denied.status).toBe(401);
@@ -144,7 +199,9 @@ describe('Duo as the second factor', () => {
     expect(requestsSince(mark)).toEqual(['/oauth/v1/health_check']);
 
     expect((await factorsOf(user.id)).filter((f) => f.state === 'active')).toEqual([]);
-    expect(textOf((await open(browser, h.issuer, '/account/security')).body, 'mfa-status')).toBe(en('account.security.mfaNone'));
+    expect(textOf((await open(browser, h.issuer, '/account/security')).body, 'mfa-status')).toBe(
+      en('account.security.mfaNone'),
+    );
     expect(await auditTypes(h.app, user.id)).not.toContain('mfa.enabled');
   });
 
@@ -176,13 +233,20 @@ describe('Duo as the second factor', () => {
   it('a denial in Duo refuses the login with 401 and gives the RP nothing; Duo can be tried again', async () => {
     const { user } = await userWithDuo();
     const { browser, page } = await toSecondStep(user.email);
-    const denied = await browser.request((await pressOnDuoPrompt(duo, (await startDuo(browser, page)).location!, 'deny')).back);
+    const denied = await browser.request(
+      (await pressOnDuoPrompt(duo, (await startDuo(browser, page)).location!, 'deny')).back,
+    );
     expect(denied.status).toBe(401);
     expect(givesRpACode(denied)).toBe(false);
     expect(alertText(denied.body)).toBe(en('errors.DUO_DENIED'));
     expect(formAction(denied.body, '/mfa/duo')).toBeDefined();
     expectNoInternals(denied);
-    const failed = await h.app.db.selectFrom('audit_events').select('details').where('account_id', '=', user.id).where('type', '=', 'mfa.failed').execute();
+    const failed = await h.app.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('account_id', '=', user.id)
+      .where('type', '=', 'mfa.failed')
+      .execute();
     expect(failed.map((r) => r.details)).toEqual([{ kind: 'duo' }]);
     // Nothing came of the denial: the authorization endpoint still wants the login.
     expect(givesRpACode(await browser.follow(`${h.issuer}/auth/${uidOf(page)}`, RP_CALLBACK))).toBe(false);
@@ -191,7 +255,9 @@ describe('Duo as the second factor', () => {
     const second = await toSecondStep(user.email);
     const retried = await startDuo(second.browser, second.page);
     const ok = await second.browser.request((await pressOnDuoPrompt(duo, retried.location!, 'allow')).back);
-    expect((await redeemAtRp(h.issuer, client, await followToRp(second.browser, ok), second.auth.verifier)).acr).toBe(ACR.mfa);
+    expect((await redeemAtRp(h.issuer, client, await followToRp(second.browser, ok), second.auth.verifier)).acr).toBe(
+      ACR.mfa,
+    );
   });
 
   it('refuses a callback whose state was tampered with', async () => {
@@ -216,7 +282,10 @@ describe('Duo as the second factor', () => {
     // A fresh round trip still works.
     const again = await startDuo(browser, tampered);
     const ok = await browser.request((await pressOnDuoPrompt(duo, again.location!, 'allow')).back);
-    expect((await redeemAtRp(h.issuer, client, await followToRp(browser, ok), auth.verifier)).amr).toEqual(['pwd', 'mfa']);
+    expect((await redeemAtRp(h.issuer, client, await followToRp(browser, ok), auth.verifier)).amr).toEqual([
+      'pwd',
+      'mfa',
+    ]);
   });
 
   it('refuses a replayed callback: the same duo_code does not log in twice', async () => {
@@ -262,7 +331,12 @@ describe('Duo as the second factor', () => {
     expect(alertText(down.body)).toBe(ja('errors.DUO_UNAVAILABLE'));
     expect(requestsSince(mark)).toEqual(['/oauth/v1/health_check']);
     expect(givesRpACode(down)).toBe(false);
-    const failed = await h.app.db.selectFrom('audit_events').select('details').where('account_id', '=', user.id).where('type', '=', 'mfa.failed').execute();
+    const failed = await h.app.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('account_id', '=', user.id)
+      .where('type', '=', 'mfa.failed')
+      .execute();
     expect(failed.map((r) => r.details)).toEqual([{ kind: 'duo', reason: 'unavailable' }]);
 
     // The page offers the recovery code right there.
@@ -285,15 +359,25 @@ describe('Duo as the second factor', () => {
     expect(refused.status).toBe(401);
     expect(alertText(refused.body)).toBe(en('errors.DUO_DENIED'));
     expect(givesRpACode(refused)).toBe(false);
-    expect(await h.app.db.selectFrom('audit_events').select('id').where('account_id', '=', user.id)
-      .where('client_id', '=', client.client_id).where('type', '=', 'login.succeeded').execute()).toEqual([]);
+    expect(
+      await h.app.db
+        .selectFrom('audit_events')
+        .select('id')
+        .where('account_id', '=', user.id)
+        .where('client_id', '=', client.client_id)
+        .where('type', '=', 'login.succeeded')
+        .execute(),
+    ).toEqual([]);
   });
 
   it('an account without MFA can set up Duo inside a login an RP asked MFA for', async () => {
     const user = await registerUser(h.app, { locale: 'en' });
     const browser = new HttpClient(ENGLISH);
     const auth = authorizationUrl(h.issuer, client.client_id, { acr_values: ACR.mfa });
-    const page = await loginThroughPages(browser, auth.url, RP_CALLBACK, { email: user.email, password: TEST_PASSWORD });
+    const page = await loginThroughPages(browser, auth.url, RP_CALLBACK, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    });
     expect(page.url).toMatch(/\/mfa\/setup$/);
     expect(page.body).toContain('value="duo"');
     const mark = duo.requests.length;
@@ -301,7 +385,7 @@ describe('Duo as the second factor', () => {
     expect(toDuo.location?.startsWith(`${duo.baseUrl}/oauth/v1/authorize?`)).toBe(true);
     expect(requestsSince(mark)).toEqual(['/oauth/v1/health_check']);
 
-    const codesPage = await browser.request((await pressOnDuoPrompt(duo, toDuo.location!, 'allow')).back);
+    const codesPage = await browser.follow((await pressOnDuoPrompt(duo, toDuo.location!, 'allow')).back);
     expect(codesPage.status).toBe(200);
     expect(recoveryCodesOnPage(codesPage)).toHaveLength(10);
     expect(await factorsOf(user.id)).toEqual([{ kind: 'duo', state: 'active', secret_sealed: null }]);
@@ -314,7 +398,10 @@ describe('Duo as the second factor', () => {
 
   it('the console Duo callback is bound to the browser that started it', async () => {
     const { user, browser } = await signedInUser(h);
-    const toDuo = await submitForm(browser, await open(browser, h.issuer, CHOICE), CHOICE, { method: 'duo', current_password: TEST_PASSWORD });
+    const toDuo = await submitForm(browser, await open(browser, h.issuer, CHOICE), CHOICE, {
+      method: 'duo',
+      current_password: TEST_PASSWORD,
+    });
     const { back } = await pressOnDuoPrompt(duo, toDuo.location!, 'allow');
     // Another signed-in browser of the same account follows the link: it has no state for it.
     const other = new HttpClient(ENGLISH);
@@ -324,7 +411,7 @@ describe('Duo as the second factor', () => {
     expect(stolen.status).toBe(401);
     expect((await factorsOf(user.id)).map((f) => f.state)).toEqual(['pending']);
     // The browser that started it finishes it (the code was not spent by the refused attempt).
-    const done = await browser.request(back);
+    const done = await browser.follow(back);
     expect(recoveryCodesOnPage(done)).toHaveLength(10);
   });
 });

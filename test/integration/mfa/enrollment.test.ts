@@ -5,13 +5,35 @@
  * stored sealed. Duo enrollment is in duo.test.ts, the login with a factor in login.test.ts.
  */
 import {
-  asksForPassword, auditTypes, ENGLISH, landed, open, signedInUser, signInToAccount, startAccountHarness, textOf,
+  asksForPassword,
+  auditTypes,
+  ENGLISH,
+  landed,
+  open,
+  signedInUser,
+  signInToAccount,
+  startAccountHarness,
+  textOf,
   type AccountHarness,
 } from '../../helpers/account.js';
 import { en, ja, TEST_PASSWORD } from '../../helpers/fixtures.js';
-import { alertText, expectNoInternals, HttpClient, loginThroughPages, submitForm, unescapeHtml, type PageResponse } from '../../helpers/http-client.js';
 import {
-  enableTotp, recoveryCodesOnPage, recoveryForm, secretOnPage, signInToAccountWithMfa, totpCode, wrongTotpCode,
+  alertText,
+  expectNoInternals,
+  HttpClient,
+  loginThroughPages,
+  submitForm,
+  unescapeHtml,
+  type PageResponse,
+} from '../../helpers/http-client.js';
+import {
+  enableTotp,
+  recoveryCodesOnPage,
+  recoveryForm,
+  secretOnPage,
+  signInToAccountWithMfa,
+  totpCode,
+  wrongTotpCode,
 } from '../../helpers/mfa.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 
@@ -23,8 +45,12 @@ const RECOVERY_CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 
 describe('account console: turning two-step verification on and off (PR5)', () => {
   let h: AccountHarness;
-  beforeAll(async () => { h = await startAccountHarness(); });
-  afterAll(async () => { await h?.close(); });
+  beforeAll(async () => {
+    h = await startAccountHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   const factors = (accountId: string) =>
     h.app.db.selectFrom('mfa_factors').selectAll().where('account_id', '=', accountId).execute();
@@ -74,7 +100,10 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     expect(await factors(user.id)).toEqual([]);
 
     // The right password, but no method (the radio button unset), or Duo while it is not configured.
-    const noMethod = await submitForm(browser, await open(browser, h.issuer, CHOICE), CHOICE, { current_password: TEST_PASSWORD, method: '' });
+    const noMethod = await submitForm(browser, await open(browser, h.issuer, CHOICE), CHOICE, {
+      current_password: TEST_PASSWORD,
+      method: '',
+    });
     expect(noMethod.status).toBe(400);
     expect(formErrors(noMethod.body)).toEqual([en('errors.MFA_METHOD_REQUIRED')]);
     const duo = await choose(browser, { method: 'duo' });
@@ -98,7 +127,9 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     const src = unescapeHtml(setup.body.match(/<img src="([^"]*)"[^>]*id="totp-qr"/)?.[1] ?? '');
     const qr = src.match(/^data:image\/png;base64,([A-Za-z0-9+/]+=*)$/)?.[1];
     expect(qr).toBeDefined();
-    expect(Buffer.from(qr!, 'base64').subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(Buffer.from(qr!, 'base64').subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    );
     const secret = secretOnPage(setup);
     // RFC 4226 4: 160 bits, i.e. 32 base32 characters, shown in groups of four.
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
@@ -110,7 +141,9 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     expect((await factors(user.id)).map((f) => f.state)).toEqual(['pending']);
     expect(mfaStatus(await open(browser, h.issuer, SECURITY))).toBe(en('account.security.mfaNone'));
 
-    const wrong = await submitForm(browser, await open(browser, h.issuer, TOTP_SETUP), TOTP_SETUP, { code: wrongTotpCode(secret) });
+    const wrong = await submitForm(browser, await open(browser, h.issuer, TOTP_SETUP), TOTP_SETUP, {
+      code: wrongTotpCode(secret),
+    });
     expect(wrong.status).toBe(401);
     expect(formErrors(wrong.body)).toEqual([en('errors.MFA_CODE_WRONG')]);
     expect(recoveryCodesOnPage(wrong)).toEqual([]);
@@ -121,7 +154,7 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     expect(mfaStatus(await open(browser, h.issuer, SECURITY))).toBe(en('account.security.mfaNone'));
     expect(await auditTypes(h.app, user.id)).not.toContain('mfa.enabled');
 
-    const done = await submitForm(browser, wrong, TOTP_SETUP, { code: totpCode(secret) });
+    const done = await landed(browser, await submitForm(browser, wrong, TOTP_SETUP, { code: totpCode(secret) }));
     expect(done.status).toBe(200);
     expect(done.headers.get('cache-control')).toMatch(/no-store/);
     expect(noticeText(done.body)).toBe(en('mfa.codes.saved'));
@@ -137,7 +170,12 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     expect(factor).toMatchObject({ kind: 'totp', state: 'active' });
     expect(factor!.confirmed_at).toBeInstanceOf(Date);
     expect(factor!.secret_sealed).toEqual(expect.any(String));
-    for (const form of [secret, secret.toLowerCase(), Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('hex')]) {
+    for (const form of [
+      secret,
+      secret.toLowerCase(),
+      Buffer.from(secret).toString('base64'),
+      Buffer.from(secret).toString('hex'),
+    ]) {
       expect(factor!.secret_sealed).not.toContain(form);
     }
     const rows = await recoveryRows(user.id);
@@ -153,8 +191,12 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     expect(mail.text).toContain(en('emails.mfaEnabled.intro'));
     expect(mail.text).toContain(en('emails.mfaEnabled.totp'));
     for (const code of codes) expect(mail.text).not.toContain(code);
-    const audit = await h.app.db.selectFrom('audit_events').select(['type', 'details']).where('account_id', '=', user.id)
-      .where('type', '=', 'mfa.enabled').execute();
+    const audit = await h.app.db
+      .selectFrom('audit_events')
+      .select(['type', 'details'])
+      .where('account_id', '=', user.id)
+      .where('type', '=', 'mfa.enabled')
+      .execute();
     expect(audit).toEqual([{ type: 'mfa.enabled', details: { kind: 'totp' } }]);
 
     // The codes are never shown again: not on reloading the setup page, the choice page or the security page.
@@ -171,14 +213,18 @@ describe('account console: turning two-step verification on and off (PR5)', () =
       for (const code of codes) expect(page.body).not.toContain(code);
       expect(page.body).not.toContain(secret.match(/.{4}/g)!.join(' '));
     }
-    const today = new Date().toISOString().slice(0, 10);
+    // A day in the reader's language and time zone (UTC for a browser that tells none).
+    const today = new Intl.DateTimeFormat('en', { timeZone: 'UTC', dateStyle: 'long' }).format(new Date());
     expect(mfaStatus(security)).toBe(en('account.security.mfaOnTotp', { since: today }));
     expect(textOf(security.body, 'recovery-codes-left')).toBe(en('account.security.recoveryCodesLeft', { count: 10 }));
     expect(security.body).not.toContain('id="mfa-on"');
 
     // From now on the login asks for the second step.
     const other = new HttpClient(ENGLISH);
-    const page = await loginThroughPages(other, `${h.issuer}/account`, `${h.issuer}/account/callback`, { email: user.email, password: TEST_PASSWORD });
+    const page = await loginThroughPages(other, `${h.issuer}/account`, `${h.issuer}/account/callback`, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    });
     expect(page.location).toBeUndefined();
     expect(page.url).toMatch(/\/interaction\/[^/]+\/mfa$/);
     expect(page.body).toContain('action="/interaction/');
@@ -199,7 +245,7 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     expect(formErrors(wrong.body)).toEqual([ja('errors.MFA_CODE_WRONG')]);
     // Authenticator apps on a Japanese phone may give full-width digits; they are the same code.
     const fullWidth = totpCode(secret).replace(/\d/g, (d) => String.fromCharCode(0xff10 + Number(d)));
-    const done = await submitForm(browser, wrong, TOTP_SETUP, { code: fullWidth });
+    const done = await landed(browser, await submitForm(browser, wrong, TOTP_SETUP, { code: fullWidth }));
     expect(done.status).toBe(200);
     expect(noticeText(done.body)).toBe(ja('mfa.codes.saved'));
     expect(recoveryCodesOnPage(done)).toHaveLength(10);
@@ -214,13 +260,17 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     const browser = new HttpClient(ENGLISH);
     await signInToAccountWithMfa(browser, h.issuer, user.email, { code: totpCode(secret, 1) });
     const security = await open(browser, h.issuer, SECURITY);
-    expect(security.body).toMatch(/<form method="post" action="\/account\/security\/mfa\/recovery-codes">[\s\S]*?name="current_password"[\s\S]*?<\/form>/);
+    // The page asks for the password once, at its top, not in the form of each change.
+    expect(security.body).toMatch(
+      /<form method="post" action="\/account\/security\/reauth"[^>]*>[\s\S]*?name="current_password"[\s\S]*?<\/form>/,
+    );
     const before = (await recoveryRows(user.id)).map((r) => r.code_hmac);
 
-    const renew = (fields: Record<string, string>) => submitForm(browser, security, '/account/security/mfa/recovery-codes', fields);
+    const renew = (fields: Record<string, string>) =>
+      submitForm(browser, security, '/account/security/mfa/recovery-codes', fields);
     const missing = await renew({});
     expect(missing.status).toBe(400);
-    expect(formErrors(missing.body)).toEqual([en('errors.PASSWORD_REQUIRED')]);
+    expect(formErrors(missing.body)).toEqual([en('errors.REAUTH_REQUIRED')]);
     const wrong = await renew({ current_password: WRONG_PASSWORD });
     expect(wrong.status).toBe(401);
     expect(formErrors(wrong.body)).toEqual([en('errors.CURRENT_PASSWORD_WRONG')]);
@@ -228,20 +278,27 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     expect((await recoveryRows(user.id)).map((r) => r.code_hmac)).toEqual(before);
     expect(await auditTypes(h.app, user.id)).not.toContain('mfa.recovery_codes_renewed');
 
-    const renewed = await renew({ current_password: TEST_PASSWORD });
+    const renewed = await landed(browser, await renew({ current_password: TEST_PASSWORD }));
     expect(renewed.status).toBe(200);
+    expect(noticeText(renewed.body)).toBe(en('mfa.codes.renewed'));
     const newCodes = recoveryCodesOnPage(renewed);
     expect(newCodes).toHaveLength(10);
     expect(new Set(newCodes).size).toBe(10);
     expect(newCodes.filter((code) => oldCodes.includes(code))).toEqual([]);
     expect(await auditTypes(h.app, user.id)).toContain('mfa.recovery_codes_renewed');
-    expect(textOf((await open(browser, h.issuer, SECURITY)).body, 'recovery-codes-left'))
-      .toBe(en('account.security.recoveryCodesLeft', { count: 10 }));
+    expect(textOf((await open(browser, h.issuer, SECURITY)).body, 'recovery-codes-left')).toBe(
+      en('account.security.recoveryCodesLeft', { count: 10 }),
+    );
 
     // At the login, an old code is refused and a new one works.
     const third = new HttpClient(ENGLISH);
-    const page = await loginThroughPages(third, `${h.issuer}/account`, `${h.issuer}/account/callback`, { email: user.email, password: TEST_PASSWORD });
-    const refused = await submitForm(third, await recoveryForm(third, page), '/mfa/recovery', { recovery_code: oldCodes[0]! });
+    const page = await loginThroughPages(third, `${h.issuer}/account`, `${h.issuer}/account/callback`, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    });
+    const refused = await submitForm(third, await recoveryForm(third, page), '/mfa/recovery', {
+      recovery_code: oldCodes[0]!,
+    });
     expect(refused.status).toBe(401);
     expect(alertText(refused.body)).toBe(en('errors.RECOVERY_CODE_WRONG'));
     const accepted = await submitForm(third, refused, '/mfa/recovery', { recovery_code: newCodes[0]! });
@@ -249,8 +306,9 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     const hub = await third.follow(accepted.location!);
     expect(hub.url).toBe(`${h.issuer}/account`);
     expect(hub.status).toBe(200);
-    expect(textOf((await open(third, h.issuer, SECURITY)).body, 'recovery-codes-left'))
-      .toBe(en('account.security.recoveryCodesLeft', { count: 9 }));
+    expect(textOf((await open(third, h.issuer, SECURITY)).body, 'recovery-codes-left')).toBe(
+      en('account.security.recoveryCodesLeft', { count: 9 }),
+    );
   });
 
   it('turning it off needs the password, reminds to clean up the app, mails and audits, and the login asks only the password again', async () => {
@@ -260,9 +318,17 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     await signInToAccountWithMfa(browser, h.issuer, user.email, { code: totpCode(secret, 1) });
     const security = await open(browser, h.issuer, SECURITY);
     expect(security.body).toContain(en('account.security.mfaOffReminderTotp'));
-    expect(security.body).toMatch(/<form method="post" action="\/account\/security\/mfa\/off">[\s\S]*?name="current_password"[\s\S]*?<\/form>/);
+    // The page asks for the password once, at its top; turning MFA off without it is refused.
+    expect(security.body).toMatch(
+      /<form method="post" action="\/account\/security\/reauth"[^>]*>[\s\S]*?name="current_password"[\s\S]*?<\/form>/,
+    );
+    const missing = await submitForm(browser, security, '/account/security/mfa/off', {});
+    expect(missing.status).toBe(400);
+    expect(formErrors(missing.body)).toEqual([en('errors.REAUTH_REQUIRED')]);
 
-    const wrong = await submitForm(browser, security, '/account/security/mfa/off', { current_password: WRONG_PASSWORD });
+    const wrong = await submitForm(browser, security, '/account/security/mfa/off', {
+      current_password: WRONG_PASSWORD,
+    });
     expect(wrong.status).toBe(401);
     expect(formErrors(wrong.body)).toEqual([en('errors.CURRENT_PASSWORD_WRONG')]);
     expectNoInternals(wrong);
@@ -284,11 +350,16 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     const mail = await h.mail.waitFor(user.email, (m) => m.subject === en('emails.mfaDisabled.subject'));
     expect(mail.text).toContain(en('emails.mfaDisabled.intro'));
     expect(mail.text).toContain(en('emails.mfaDisabled.remove'));
-    expect(await auditTypes(h.app, user.id)).toEqual(expect.arrayContaining(['mfa.enabled', 'reauth.failed', 'mfa.disabled']));
+    expect(await auditTypes(h.app, user.id)).toEqual(
+      expect.arrayContaining(['mfa.enabled', 'reauth.failed', 'mfa.disabled']),
+    );
 
     // The next login asks for the password only, straight back to the console.
     const next = new HttpClient(ENGLISH);
-    const last = await loginThroughPages(next, `${h.issuer}/account`, `${h.issuer}/account/callback`, { email: user.email, password: TEST_PASSWORD });
+    const last = await loginThroughPages(next, `${h.issuer}/account`, `${h.issuer}/account/callback`, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    });
     expect(last.location).toMatch(new RegExp(`^${h.issuer}/account/callback\\?`));
     const hub = await signInToAccount(new HttpClient(ENGLISH), h.issuer, user.email);
     expect(hub.body).toContain(user.email);

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import * as OTPAuth from 'otpauth';
 import type { Db } from '../../../src/db/database.js';
 import { claimTotpStep, newTotpSecret, totpStepFor } from '../../../src/identity/factors/totp.js';
-import { remainingRecoveryCodes, replaceRecoveryCodes, useRecoveryCode } from '../../../src/identity/factors/recovery-codes.js';
+import {
+  remainingRecoveryCodes,
+  replaceRecoveryCodes,
+  useRecoveryCode,
+} from '../../../src/identity/factors/recovery-codes.js';
 import { SecretBox } from '../../../src/security/secret-box.js';
 import { openScratchStorage } from '../../helpers/databases.js';
 import { EMBEDDED } from '../../helpers/env.js';
@@ -12,25 +16,40 @@ const box = new SecretBox(randomBytes(32));
 const key = randomBytes(32);
 
 async function newAccount(db: Db): Promise<string> {
-  const row = await db.insertInto('accounts').values({
-    username: `MB${randomBytes(4).toString('hex').toUpperCase()}`, email: `${randomBytes(4).toString('hex')}@example.com`,
-    given_name: 'Hanako', family_name: 'Yamada', locale: 'ja', updated_at: new Date(),
-  }).returning('id').executeTakeFirstOrThrow();
+  const row = await db
+    .insertInto('accounts')
+    .values({
+      username: `MB${randomBytes(4).toString('hex').toUpperCase()}`,
+      email: `${randomBytes(4).toString('hex')}@example.com`,
+      given_name: 'Hanako',
+      family_name: 'Yamada',
+      locale: 'ja',
+      updated_at: new Date(),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 
 describe.each(kinds)('second factors in the database (%s)', (kind) => {
   let storage: Awaited<ReturnType<typeof openScratchStorage>>;
   let db: Db;
-  beforeAll(async () => { storage = await openScratchStorage(kind); db = storage.handle.db; });
-  afterAll(async () => { await storage?.close(); });
+  beforeAll(async () => {
+    storage = await openScratchStorage(kind);
+    db = storage.handle.db;
+  });
+  afterAll(async () => {
+    await storage?.close();
+  });
 
   it('accepts each TOTP time step once: a replay, or a parallel double submit, fails', async () => {
     const accountId = await newAccount(db);
     const secret = newTotpSecret(box, accountId, 'a@example.com');
-    const factor = await db.insertInto('mfa_factors')
+    const factor = await db
+      .insertInto('mfa_factors')
       .values({ account_id: accountId, kind: 'totp', state: 'active', secret_sealed: secret.sealed })
-      .returning('id').executeTakeFirstOrThrow();
+      .returning('id')
+      .executeTakeFirstOrThrow();
     const now = Date.now();
     const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret.base32) }).generate({ timestamp: now });
     const step = totpStepFor(box, accountId, secret.sealed, code, now)!;
@@ -47,10 +66,16 @@ describe.each(kinds)('second factors in the database (%s)', (kind) => {
     const codes = await replaceRecoveryCodes(db, key, accountId);
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
-    const stored = await db.selectFrom('recovery_codes').select('code_hmac').where('account_id', '=', accountId).execute();
+    const stored = await db
+      .selectFrom('recovery_codes')
+      .select('code_hmac')
+      .where('account_id', '=', accountId)
+      .execute();
     for (const { code_hmac: hmac } of stored) expect(codes).not.toContain(hmac);
 
-    const outcomes = await Promise.all(Array.from({ length: 10 }, () => useRecoveryCode(db, key, accountId, codes[0]!)));
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => useRecoveryCode(db, key, accountId, codes[0]!)),
+    );
     expect(outcomes.filter(Boolean)).toHaveLength(1);
     expect(await useRecoveryCode(db, key, accountId, codes[1]!.toLowerCase().replace('-', ' '))).toBe(true);
     expect(await remainingRecoveryCodes(db, accountId)).toBe(8);

@@ -6,27 +6,66 @@
  */
 import { ACR } from '../../../src/oidc/acr.js';
 import {
-  auditTypes, ENGLISH, isLoginPage, startAccountHarness, textOf, open, type AccountHarness,
+  auditTypes,
+  ENGLISH,
+  isLoginPage,
+  startAccountHarness,
+  textOf,
+  open,
+  type AccountHarness,
 } from '../../helpers/account.js';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
-import { authorizationUrl, en, ja, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import {
-  alertText, expectNoInternals, formAction, hiddenInputs, HttpClient, submitForm, type PageResponse,
+  authorizationUrl,
+  en,
+  ja,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
+} from '../../helpers/fixtures.js';
+import {
+  alertText,
+  expectNoInternals,
+  formAction,
+  hiddenInputs,
+  HttpClient,
+  submitForm,
+  type PageResponse,
 } from '../../helpers/http-client.js';
 import {
-  followToRp, givesRpACode, isSecondStep, passSecondStep, recoveryCodesOnPage, recoveryForm, redeemAtRp, rpLogin,
-  secretOnPage, totpCode, userWithTotp, wrongTotpCode,
+  followToRp,
+  givesRpACode,
+  isSecondStep,
+  passSecondStep,
+  recoveryCodesOnPage,
+  recoveryForm,
+  redeemAtRp,
+  rpLogin,
+  secretOnPage,
+  totpCode,
+  userWithTotp,
+  wrongTotpCode,
 } from '../../helpers/mfa.js';
 
 const JAPANESE = { 'accept-language': 'ja' };
 
 type Client = Awaited<ReturnType<typeof registerClient>>;
-interface Harness { app: AccountHarness['app']; issuer: string }
+interface Harness {
+  app: AccountHarness['app'];
+  issuer: string;
+}
 
 /** The details (amr) of the successful logins of an account at a client, oldest first. */
 async function rpLoginsOf(app: Harness['app'], accountId: string, clientId: string): Promise<unknown[]> {
-  const rows = await app.db.selectFrom('audit_events').select('details').where('account_id', '=', accountId)
-    .where('client_id', '=', clientId).where('type', '=', 'login.succeeded').orderBy('id').execute();
+  const rows = await app.db
+    .selectFrom('audit_events')
+    .select('details')
+    .where('account_id', '=', accountId)
+    .where('client_id', '=', clientId)
+    .where('type', '=', 'login.succeeded')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => r.details);
 }
 
@@ -39,7 +78,9 @@ describe('login with a second factor (L3)', () => {
     h = await startAccountHarness();
     client = await registerClient(h.app);
   });
-  afterAll(async () => { await h?.close(); });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   it('asks for the code after the password, and tells the RP amr pwd+otp+mfa and acr mfa', async () => {
     const { user, secret } = await userWithTotp(h);
@@ -90,8 +131,12 @@ describe('login with a second factor (L3)', () => {
     expect(jaWrong.status).toBe(401);
     expect(alertText(jaWrong.body)).toBe(ja('errors.MFA_CODE_WRONG'));
 
-    const failed = await h.app.db.selectFrom('audit_events').select('details').where('account_id', '=', user.id)
-      .where('type', '=', 'mfa.failed').execute();
+    const failed = await h.app.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('account_id', '=', user.id)
+      .where('type', '=', 'mfa.failed')
+      .execute();
     expect(failed.map((r) => r.details)).toEqual([{ kind: 'totp' }, { kind: 'totp' }, { kind: 'totp' }]);
     expect(await rpLoginsOf(h.app, user.id, client.client_id)).toEqual([]);
   });
@@ -129,15 +174,21 @@ describe('login with a second factor (L3)', () => {
     const setup = await browser.request(`${h.issuer}/interaction/${uid}/mfa/setup`);
     expect(setup.status).toBe(200);
     expect(setup.body).toContain(`action="/interaction/${uid}/mfa/totp"`);
-    const chosen = await browser.request(`${h.issuer}/interaction/${uid}/mfa/setup`, { form: { _csrf: csrf, method: 'totp' } });
+    const chosen = await browser.request(`${h.issuer}/interaction/${uid}/mfa/setup`, {
+      form: { _csrf: csrf, method: 'totp' },
+    });
     expect(chosen.status).toBe(200);
     expect(chosen.body).not.toContain('id="totp-secret"');
-    expect(await h.app.db.selectFrom('mfa_factors').select('state').where('account_id', '=', user.id).execute()).toEqual([{ state: 'active' }]);
+    expect(
+      await h.app.db.selectFrom('mfa_factors').select('state').where('account_id', '=', user.id).execute(),
+    ).toEqual([{ state: 'active' }]);
     const totpSetup = await browser.request(`${h.issuer}/interaction/${uid}/mfa/setup/totp`);
     expect(totpSetup.body).not.toContain('id="totp-secret"');
     expect(givesRpACode(totpSetup)).toBe(false);
     // An empty recovery code.
-    const empty = await browser.request(`${h.issuer}/interaction/${uid}/mfa/recovery`, { form: { _csrf: csrf, recovery_code: '' } });
+    const empty = await browser.request(`${h.issuer}/interaction/${uid}/mfa/recovery`, {
+      form: { _csrf: csrf, recovery_code: '' },
+    });
     expect(empty.status).toBe(401);
     expect(givesRpACode(empty)).toBe(false);
 
@@ -146,7 +197,9 @@ describe('login with a second factor (L3)', () => {
     const strangerPage = await stranger.follow(authorizationUrl(h.issuer, client.client_id).url);
     const strangerUid = uidOf(strangerPage);
     const strangerCsrf = hiddenInputs(strangerPage.body, '/email')._csrf!;
-    const guessed = await stranger.request(`${h.issuer}/interaction/${strangerUid}/mfa/recovery`, { form: { _csrf: strangerCsrf, recovery_code: 'AAAAA-AAAAA' } });
+    const guessed = await stranger.request(`${h.issuer}/interaction/${strangerUid}/mfa/recovery`, {
+      form: { _csrf: strangerCsrf, recovery_code: 'AAAAA-AAAAA' },
+    });
     expect(givesRpACode(guessed)).toBe(false);
     expect(isLoginPage(guessed)).toBe(true);
 
@@ -173,8 +226,9 @@ describe('login with a second factor (L3)', () => {
     const claims = await redeemAtRp(h.issuer, client, await followToRp(first.browser, passed), first.auth.verifier);
     expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'mfa']));
     expect(claims.acr).toBe(ACR.mfa);
-    expect(textOf((await open(console, h.issuer, '/account/security')).body, 'recovery-codes-left'))
-      .toBe(en('account.security.recoveryCodesLeft', { count: 9 }));
+    expect(textOf((await open(console, h.issuer, '/account/security')).body, 'recovery-codes-left')).toBe(
+      en('account.security.recoveryCodesLeft', { count: 9 }),
+    );
 
     const second = await rpLogin(h, client, user.email);
     const again = await passSecondStep(second.browser, second.page, { recoveryCode: recoveryCodes[3]! });
@@ -219,9 +273,13 @@ describe('login with a second factor (L3)', () => {
     const wrong = await submitForm(browser, setup, '/mfa/setup/totp', { code: wrongTotpCode(secret) });
     expect(wrong.status).toBe(401);
     expect(alertText(wrong.body)).toBe(en('errors.MFA_CODE_WRONG'));
-    expect(await h.app.db.selectFrom('mfa_factors').select('state').where('account_id', '=', user.id).execute()).toEqual([{ state: 'pending' }]);
+    expect(
+      await h.app.db.selectFrom('mfa_factors').select('state').where('account_id', '=', user.id).execute(),
+    ).toEqual([{ state: 'pending' }]);
 
-    const done = await submitForm(browser, wrong, '/mfa/setup/totp', { code: totpCode(secret) });
+    const done = await browser.follow(
+      (await submitForm(browser, wrong, '/mfa/setup/totp', { code: totpCode(secret) })).location!,
+    );
     expect(done.status).toBe(200);
     expect(done.body).toContain(en('mfa.codes.on'));
     const codes = recoveryCodesOnPage(done);
@@ -230,10 +288,14 @@ describe('login with a second factor (L3)', () => {
     const continueUrl = done.body.match(/<a href="([^"]+)"[^>]*id="continue"/)?.[1];
     expect(continueUrl).toBeDefined();
     expect(done.body).toContain(en('mfa.codes.continue'));
-    expect(await h.app.db.selectFrom('mfa_factors').select(['kind', 'state']).where('account_id', '=', user.id).execute())
-      .toEqual([{ kind: 'totp', state: 'active' }]);
+    expect(
+      await h.app.db.selectFrom('mfa_factors').select(['kind', 'state']).where('account_id', '=', user.id).execute(),
+    ).toEqual([{ kind: 'totp', state: 'active' }]);
 
-    const toRp = await followToRp(browser, { ...done, location: new URL(continueUrl!.replace(/&amp;/g, '&'), done.url).toString() });
+    const toRp = await followToRp(browser, {
+      ...done,
+      location: new URL(continueUrl!.replace(/&amp;/g, '&'), done.url).toString(),
+    });
     const claims = await redeemAtRp(h.issuer, client, toRp, auth.verifier);
     expect(claims.acr).toBe(ACR.mfa);
     expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
@@ -263,7 +325,12 @@ describe('login with a second factor (L3)', () => {
   it('a session that passed the second factor satisfies a later MFA request without asking again', async () => {
     const { user, secret } = await userWithTotp(h);
     const first = await rpLogin(h, client, user.email);
-    await redeemAtRp(h.issuer, client, await followToRp(first.browser, await passSecondStep(first.browser, first.page, { code: totpCode(secret, 1) })), first.auth.verifier);
+    await redeemAtRp(
+      h.issuer,
+      client,
+      await followToRp(first.browser, await passSecondStep(first.browser, first.page, { code: totpCode(secret, 1) })),
+      first.auth.verifier,
+    );
     const mfaAuth = authorizationUrl(h.issuer, client.client_id, { acr_values: ACR.mfa });
     const toRp = await first.browser.follow(mfaAuth.url, RP_CALLBACK);
     const claims = await redeemAtRp(h.issuer, client, toRp, mfaAuth.verifier);
@@ -279,7 +346,9 @@ describe('second-factor throttle under parallel guessing (L3)', () => {
     t = await startTestApp();
     client = await registerClient(t.app);
   });
-  afterAll(async () => { await t?.close(); });
+  afterAll(async () => {
+    await t?.close();
+  });
 
   it('lets at most 10 of 50 parallel wrong codes be checked; the rest, and then even the right code, get 429', async () => {
     const { user, secret, recoveryCodes } = await userWithTotp(t);
@@ -289,7 +358,9 @@ describe('second-factor throttle under parallel guessing (L3)', () => {
     const fields = hiddenInputs(page.body, '/mfa/totp');
     const wrong = wrongTotpCode(secret);
 
-    const answers = await Promise.all(Array.from({ length: 50 }, () => browser.request(action, { form: { ...fields, code: wrong } })));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => browser.request(action, { form: { ...fields, code: wrong } })),
+    );
     const statuses = answers.map((a) => a.status);
     const checked = answers.filter((a) => a.status === 401);
     const refused = answers.filter((a) => a.status === 429);
@@ -310,7 +381,12 @@ describe('second-factor throttle under parallel guessing (L3)', () => {
     expect(alertText(right.body)).toBe(en('errors.TOO_MANY_ATTEMPTS', { minutes: 15 }));
     const recovery = await passSecondStep(browser, page, { recoveryCode: recoveryCodes[0]! });
     expect(recovery.status).toBe(429);
-    const unused = await t.app.db.selectFrom('recovery_codes').select('id').where('account_id', '=', user.id).where('used_at', 'is', null).execute();
+    const unused = await t.app.db
+      .selectFrom('recovery_codes')
+      .select('id')
+      .where('account_id', '=', user.id)
+      .where('used_at', 'is', null)
+      .execute();
     expect(unused).toHaveLength(10);
 
     // The limit is the account's, not the browser's: another browser with the password is blocked as well.
@@ -333,7 +409,9 @@ describe('the second step expires (L3)', () => {
     t = await startTestApp({ overrides: { mfa: { stepSeconds: 4 } } });
     client = await registerClient(t.app);
   });
-  afterAll(async () => { await t?.close(); });
+  afterAll(async () => {
+    await t?.close();
+  });
 
   it('sends a code that comes too long after the password back to the login, which then works again', async () => {
     const { user, secret } = await userWithTotp(t);
@@ -352,7 +430,9 @@ describe('the second step expires (L3)', () => {
     // Logging in again (password, then at once the code) works, with the code that came too late.
     const again = await submitForm(browser, late, '/email', { email: user.email });
     const passwordPage = await browser.follow(again.location!);
-    const secondStep = await browser.follow((await submitForm(browser, passwordPage, '/password', { password: TEST_PASSWORD })).location!);
+    const secondStep = await browser.follow(
+      (await submitForm(browser, passwordPage, '/password', { password: TEST_PASSWORD })).location!,
+    );
     expect(isSecondStep(secondStep)).toBe(true);
     const passed = await passSecondStep(browser, secondStep, { code: totpCode(secret, 1) });
     expect(passed.status).toBe(303);

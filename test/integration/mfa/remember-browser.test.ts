@@ -7,7 +7,15 @@
  */
 import { ACR } from '../../../src/oidc/acr.js';
 import {
-  agePassword, auditTypes, ENGLISH, landed, NEW_PASSWORD, open, openAndSubmit, signedInUser, startAccountHarness,
+  agePassword,
+  auditTypes,
+  ENGLISH,
+  landed,
+  NEW_PASSWORD,
+  open,
+  openAndSubmit,
+  signedInUser,
+  startAccountHarness,
   type AccountHarness,
 } from '../../helpers/account.js';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
@@ -15,8 +23,16 @@ import { FakeDuo } from '../../helpers/fake-duo.js';
 import { en, registerClient, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, submitForm, type PageResponse } from '../../helpers/http-client.js';
 import {
-  followToRp, givesRpACode, isSecondStep, passSecondStep, pressOnDuoPrompt, recoveryCodesOnPage, redeemAtRp, rpLogin,
-  totpCode, userWithTotp,
+  followToRp,
+  givesRpACode,
+  isSecondStep,
+  passSecondStep,
+  pressOnDuoPrompt,
+  recoveryCodesOnPage,
+  redeemAtRp,
+  rpLogin,
+  totpCode,
+  userWithTotp,
 } from '../../helpers/mfa.js';
 import { noticeText } from '../../helpers/signup-pages.js';
 
@@ -35,7 +51,11 @@ async function rememberCookie(browser: HttpClient, issuer: string) {
 /** The remembered browsers listed on the security page: id and text. */
 function listedBrowsers(html: string): { id: string; text: string }[] {
   return [...html.matchAll(/<li data-browser="([^"]+)">\s*<span>([\s\S]*?)<\/span>/g)].map((m) => ({
-    id: m[1]!, text: m[2]!.replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim(),
+    id: m[1]!,
+    text: m[2]!
+      .replace(/<[^>]*>/g, '')
+      .replace(/\s+/g, ' ')
+      .trim(),
   }));
 }
 
@@ -136,14 +156,20 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
     expect(listed.map((b) => b.id)).toEqual([row!.id]);
     expect(listed[0]!.text).toContain('Firefox 128');
     expect(listed[0]!.text).toContain('Linux');
-    expect(listed[0]!.text).toContain(en('account.security.rememberedUntil', { when: row!.expires_at.toISOString().slice(0, 10) }));
+    expect(listed[0]!.text).toContain(
+      en('account.security.rememberedUntil', {
+        when: new Intl.DateTimeFormat('en', { timeZone: 'UTC', dateStyle: 'long' }).format(row!.expires_at),
+      }),
+    );
     expect(security.body).toContain(en('account.security.forgetBrowser'));
 
     // Another account's browser cannot be forgotten from here.
     const stranger = await userWithTotp(h);
     await loginAndRemember(new HttpClient(ENGLISH), stranger.user.email, totpCode(stranger.secret, 1));
     const [strangerRow] = await rememberedRows(stranger.user.id);
-    const foreign = await submitForm(console, security, '/account/security/browsers/forget', { browser_id: strangerRow!.id });
+    const foreign = await submitForm(console, security, '/account/security/browsers/forget', {
+      browser_id: strangerRow!.id,
+    });
     expect(foreign.status).toBe(303);
     expect(foreign.location).toBe(`${h.issuer}/account/security`);
     expect(await rememberedRows(stranger.user.id)).toHaveLength(1);
@@ -173,7 +199,9 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
 
     await agePassword(h.app, user.id);
     const changed = await openAndSubmit(console, h.issuer, '/account/security/password', '/account/security/password', {
-      current_password: TEST_PASSWORD, password: NEW_PASSWORD, password_confirmation: NEW_PASSWORD,
+      current_password: TEST_PASSWORD,
+      password: NEW_PASSWORD,
+      password_confirmation: NEW_PASSWORD,
     });
     expect(changed.status).toBe(303);
     expect(changed.location).toBe(`${h.issuer}/account/login`);
@@ -197,8 +225,13 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
   it('remembers the browser after a Duo approval with the box ticked', async () => {
     const { user, browser: consoleBrowser } = await signedInUser(h);
     const choice = await open(consoleBrowser, h.issuer, '/account/security/mfa');
-    const toDuo = await submitForm(consoleBrowser, choice, '/account/security/mfa', { method: 'duo', current_password: TEST_PASSWORD });
-    expect(recoveryCodesOnPage(await consoleBrowser.request((await pressOnDuoPrompt(duo, toDuo.location!, 'allow')).back))).toHaveLength(10);
+    const toDuo = await submitForm(consoleBrowser, choice, '/account/security/mfa', {
+      method: 'duo',
+      current_password: TEST_PASSWORD,
+    });
+    expect(
+      recoveryCodesOnPage(await consoleBrowser.follow((await pressOnDuoPrompt(duo, toDuo.location!, 'allow')).back)),
+    ).toHaveLength(10);
 
     const browser = new HttpClient(ENGLISH);
     const { auth, page } = await rpLogin(h, client, user.email, { browser });
@@ -207,7 +240,10 @@ describe('remember this browser (mfa.rememberBrowserDays = 30)', () => {
     const started = await submitForm(browser, page, '/mfa/duo', { remember: '1' });
     const passed = await browser.request((await pressOnDuoPrompt(duo, started.location!, 'allow')).back);
     expect(passed.status).toBe(303);
-    expect((await redeemAtRp(h.issuer, client, await followToRp(browser, passed), auth.verifier)).amr).toEqual(['pwd', 'mfa']);
+    expect((await redeemAtRp(h.issuer, client, await followToRp(browser, passed), auth.verifier)).amr).toEqual([
+      'pwd',
+      'mfa',
+    ]);
 
     // The box was ticked: the browser is remembered like after an authenticator code.
     expect(await rememberedRows(user.id)).toHaveLength(1);
@@ -224,7 +260,9 @@ describe('remember this browser, off by default', () => {
     t = await startTestApp();
     client = await registerClient(t.app);
   });
-  afterAll(async () => { await t?.close(); });
+  afterAll(async () => {
+    await t?.close();
+  });
 
   it('offers no box, and remembers nothing even if asked', async () => {
     const { user, secret } = await userWithTotp(t);
@@ -237,7 +275,9 @@ describe('remember this browser, off by default', () => {
     const passed = await passSecondStep(browser, page, { code: totpCode(secret, 1), remember: true });
     expect((await redeemAtRp(t.issuer, client, await followToRp(browser, passed), auth.verifier)).acr).toBe(ACR.mfa);
     expect(await rememberCookie(browser, t.issuer)).toBeUndefined();
-    expect(await t.app.db.selectFrom('remembered_browsers').select('id').where('account_id', '=', user.id).execute()).toEqual([]);
+    expect(
+      await t.app.db.selectFrom('remembered_browsers').select('id').where('account_id', '=', user.id).execute(),
+    ).toEqual([]);
 
     const next = await rpLogin(t, client, user.email, { browser, params: { prompt: 'login' } });
     expect(givesRpACode(next.page)).toBe(false);

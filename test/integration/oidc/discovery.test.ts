@@ -2,25 +2,40 @@ import { startTestApp, type TestApp } from '../../helpers/app.js';
 
 describe('discovery and keys (OP1, OP4)', () => {
   let t: TestApp;
-  beforeAll(async () => { t = await startTestApp(); });
-  afterAll(async () => { await t?.close(); });
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
 
   it('publishes the provider metadata a relying party needs', async () => {
     const res = await fetch(`${t.issuer}/.well-known/openid-configuration`);
     expect(res.status).toBe(200);
-    const meta = await res.json() as Record<string, unknown>;
+    const meta = (await res.json()) as Record<string, unknown>;
     expect(meta.issuer).toBe(t.issuer);
     expect(meta.code_challenge_methods_supported).toEqual(['S256']);
     expect(meta.response_types_supported).toEqual(['code']);
-    expect(meta.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']));
-    for (const endpoint of ['token_endpoint', 'userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint', 'jwks_uri']) {
+    expect(meta.grant_types_supported).toEqual(
+      expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']),
+    );
+    for (const endpoint of [
+      'token_endpoint',
+      'userinfo_endpoint',
+      'revocation_endpoint',
+      'introspection_endpoint',
+      'end_session_endpoint',
+      'jwks_uri',
+    ]) {
       expect(String(meta[endpoint])).toMatch(new RegExp(`^${t.issuer}/`));
     }
-    expect(meta.scopes_supported).toEqual(expect.arrayContaining(['openid', 'email', 'profile', 'phone', 'offline_access']));
+    expect(meta.scopes_supported).toEqual(
+      expect.arrayContaining(['openid', 'email', 'profile', 'phone', 'offline_access']),
+    );
   });
 
   it('publishes only public signing keys', async () => {
-    const jwks = await (await fetch(`${t.issuer}/jwks`)).json() as { keys: Record<string, unknown>[] };
+    const jwks = (await (await fetch(`${t.issuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys.length).toBeGreaterThanOrEqual(2); // active + staged for the next rotation
     for (const key of jwks.keys) {
       expect(key.kty).toBe('RSA');

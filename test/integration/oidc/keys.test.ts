@@ -4,7 +4,14 @@ import { ensureServerKeys, loadCookieKeys, loadSigningJwks, rotateSigningKeys } 
 import { SecretBox } from '../../../src/security/secret-box.js';
 import { startTestApp } from '../../helpers/app.js';
 import { createScratchDatabase, openScratchStorage } from '../../helpers/databases.js';
-import { authorizationUrl, exchangeCode, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import {
+  authorizationUrl,
+  exchangeCode,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
+} from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 import { EMBEDDED } from '../../helpers/env.js';
 
@@ -63,9 +70,12 @@ describe('restarts (OP4, OP5)', () => {
       const user = await registerUser(first.app);
       const browser = new HttpClient();
       const auth = authorizationUrl(first.issuer, client.client_id);
-      const done = await loginThroughPages(browser, auth.url, RP_CALLBACK, { email: user.email, password: TEST_PASSWORD });
+      const done = await loginThroughPages(browser, auth.url, RP_CALLBACK, {
+        email: user.email,
+        password: TEST_PASSWORD,
+      });
       expect(done.location).toContain('code=');
-      const jwksBefore = await (await fetch(`${first.issuer}/jwks`)).json() as { keys: { kid: string }[] };
+      const jwksBefore = (await (await fetch(`${first.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
       const issuer = first.issuer;
       const port = Number(new URL(issuer).port);
       await first.app.stop();
@@ -74,7 +84,7 @@ describe('restarts (OP4, OP5)', () => {
       second = await startTestApp({
         overrides: { databaseUrl: scratch.url, port, issuer, redisKeyPrefix: first.app.config.redisKeyPrefix },
       });
-      const jwksAfter = await (await fetch(`${issuer}/jwks`)).json() as { keys: { kid: string }[] };
+      const jwksAfter = (await (await fetch(`${issuer}/jwks`)).json()) as { keys: { kid: string }[] };
       expect(jwksAfter.keys.map((k) => k.kid)).toEqual(jwksBefore.keys.map((k) => k.kid));
 
       // The session cookie from before the restart still works: no login page this time.
@@ -83,7 +93,7 @@ describe('restarts (OP4, OP5)', () => {
       expect(page.location).toContain('code=');
       const code = new URL(page.location!).searchParams.get('code')!;
       const token = await exchangeCode(issuer, client, code, again.verifier);
-      const { id_token: idToken } = await token.json() as { id_token: string };
+      const { id_token: idToken } = (await token.json()) as { id_token: string };
       expect(decodeProtectedHeader(idToken).kid).toBe(jwksBefore.keys[0]!.kid);
     } finally {
       await second?.close();

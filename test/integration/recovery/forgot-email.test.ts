@@ -1,7 +1,21 @@
 import { newAccountId } from '../../../src/identity/accounts/account-id.js';
 import { ENGLISH, isLoginPage, startAccountHarness, textOf, type AccountHarness } from '../../helpers/account.js';
-import { authorizationUrl, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
-import { alertText, HttpClient, inputValue, submitForm, unescapeHtml, type PageResponse } from '../../helpers/http-client.js';
+import {
+  authorizationUrl,
+  messageText,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
+} from '../../helpers/fixtures.js';
+import {
+  alertText,
+  HttpClient,
+  inputValue,
+  submitForm,
+  unescapeHtml,
+  type PageResponse,
+} from '../../helpers/http-client.js';
 import { newAddress, outboxFor, outboxSettled, pageShape } from '../../helpers/signup-pages.js';
 
 // Issue 6, E1-E4 and L4/C5: "Forgot email address?" by account ID and password or by a possible
@@ -26,13 +40,21 @@ async function lookUp(browser: HttpClient, issuer: string, identifier: string, q
 }
 
 /** An account ID, then a password in the field that appears for it: the page that answers. */
-async function lookUpById(browser: HttpClient, issuer: string, accountId: string, password: string, query = ''): Promise<PageResponse> {
+async function lookUpById(
+  browser: HttpClient,
+  issuer: string,
+  accountId: string,
+  password: string,
+  query = '',
+): Promise<PageResponse> {
   const passwordForm = await lookUp(browser, issuer, accountId, query);
-  if (!/name="password"/.test(passwordForm.body)) throw new Error(`no password field for ${accountId} (${passwordForm.status})`);
+  if (!/name="password"/.test(passwordForm.body))
+    throw new Error(`no password field for ${accountId} (${passwordForm.status})`);
   return submitForm(browser, passwordForm, '/forgot-email/password', { password });
 }
 
-const lookupMail = (locale: 'ja' | 'en') => (mail: { subject: string }) => mail.subject === messageText(locale, 'emails.emailLookup.subject');
+const lookupMail = (locale: 'ja' | 'en') => (mail: { subject: string }) =>
+  mail.subject === messageText(locale, 'emails.emailLookup.subject');
 
 describe('forgot email address (E1-E4)', () => {
   let h: AccountHarness;
@@ -42,11 +64,16 @@ describe('forgot email address (E1-E4)', () => {
     // Every lookup here comes from 127.0.0.1: the per-IP counter must not get in the way (it has its own tests below).
     h = await startAccountHarness({
       support: SUPPORT,
-      forgotEmail: { perIp: { points: 1000, durationSeconds: 3600 }, perIdentifier: { points: 10, durationSeconds: 3600 } },
+      forgotEmail: {
+        perIp: { points: 1000, durationSeconds: 3600 },
+        perIdentifier: { points: 10, durationSeconds: 3600 },
+      },
     });
     client = await registerClient(h.app);
   });
-  afterAll(async () => { await h?.close(); });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   it('with the account ID and its password, shows the address and mails its owner, naming the account ID', async () => {
     const user = await registerUser(h.app, { locale: 'en' });
@@ -71,7 +98,10 @@ describe('forgot email address (E1-E4)', () => {
   it.each([
     ['in lower case', (id: string) => id.toLowerCase()],
     ['grouped with hyphens', (id: string) => `${id.slice(0, 5)}-${id.slice(5)}`],
-    ['grouped with spaces, in lower case, padded', (id: string) => ` ${id.slice(0, 2)} ${id.slice(2, 6)} ${id.slice(6)} `.toLowerCase()],
+    [
+      'grouped with spaces, in lower case, padded',
+      (id: string) => ` ${id.slice(0, 2)} ${id.slice(2, 6)} ${id.slice(6)} `.toLowerCase(),
+    ],
   ])('takes the account ID as read from paper: %s', async (_, typed) => {
     const user = await registerUser(h.app, { locale: 'en' });
     const browser = new HttpClient(ENGLISH);
@@ -113,9 +143,14 @@ describe('forgot email address (E1-E4)', () => {
     const registeredPage = await lookUp(new HttpClient(ENGLISH), h.issuer, user.email);
     const unknownPage = await lookUp(new HttpClient(ENGLISH), h.issuer, unknown);
 
-    for (const [page, email] of [[registeredPage, user.email], [unknownPage, unknown]] as const) {
+    for (const [page, email] of [
+      [registeredPage, user.email],
+      [unknownPage, unknown],
+    ] as const) {
       expect(page.status).toBe(200);
-      expect(unescapeHtml(textOf(page.body, 'checked-email')!)).toBe(messageText('en', 'forgotEmail.checked', { email }));
+      expect(unescapeHtml(textOf(page.body, 'checked-email')!)).toBe(
+        messageText('en', 'forgotEmail.checked', { email }),
+      );
     }
     expect(pageShape(unknownPage.body, unknown)).toBe(pageShape(registeredPage.body, user.email));
 
@@ -126,7 +161,7 @@ describe('forgot email address (E1-E4)', () => {
     expect(h.mail.mailsTo(unknown)).toEqual([]);
   });
 
-  it('from a waiting login, puts the found address into that login\'s password step, and the login goes on', async () => {
+  it("from a waiting login, puts the found address into that login's password step, and the login goes on", async () => {
     const user = await registerUser(h.app, { locale: 'en' });
     const browser = new HttpClient(ENGLISH);
     const emailStep = await browser.follow(authorizationUrl(h.issuer, client.client_id).url);
@@ -146,7 +181,9 @@ describe('forgot email address (E1-E4)', () => {
     expect(textOf(passwordStep.body, 'login-email')).toBe(user.email);
     const submitted = await submitForm(browser, passwordStep, '/password', { password: TEST_PASSWORD });
     const next = await browser.follow(submitted.location!, RP_CALLBACK);
-    const atRp = next.location?.startsWith(RP_CALLBACK) ? next : await browser.follow((await submitForm(browser, next, '/confirm', {})).location!, RP_CALLBACK);
+    const atRp = next.location?.startsWith(RP_CALLBACK)
+      ? next
+      : await browser.follow((await submitForm(browser, next, '/confirm', {})).location!, RP_CALLBACK);
     expect(atRp.location).toMatch(new RegExp(`^${RP_CALLBACK}\\?code=`));
   });
 
@@ -181,7 +218,9 @@ describe('forgot email address (E1-E4)', () => {
       expect(mail.text).toContain(messageText('ja', 'emails.emailLookup.byAccountId', { accountId: user.username }));
 
       const checked = await lookUp(browser, h.issuer, 'dareka@example.com');
-      expect(unescapeHtml(textOf(checked.body, 'checked-email')!)).toBe(messageText('ja', 'forgotEmail.checked', { email: 'dareka@example.com' }));
+      expect(unescapeHtml(textOf(checked.body, 'checked-email')!)).toBe(
+        messageText('ja', 'forgotEmail.checked', { email: 'dareka@example.com' }),
+      );
     });
 
     it('the globe links switch the language, keep the waiting login, and the choice holds through the form', async () => {
@@ -201,7 +240,9 @@ describe('forgot email address (E1-E4)', () => {
       const email = newAddress('nobody');
       const checked = await submitForm(browser, english, '/forgot-email', { identifier: email });
       expect(checked.body).toContain('<html lang="en">');
-      expect(unescapeHtml(textOf(checked.body, 'checked-email')!)).toBe(messageText('en', 'forgotEmail.checked', { email }));
+      expect(unescapeHtml(textOf(checked.body, 'checked-email')!)).toBe(
+        messageText('en', 'forgotEmail.checked', { email }),
+      );
     });
 
     it('follows the language of the waiting login (ui_locales=ja) in an English browser', async () => {
@@ -210,7 +251,13 @@ describe('forgot email address (E1-E4)', () => {
       const emailStep = await browser.follow(authorizationUrl(h.issuer, client.client_id, { ui_locales: 'ja' }).url);
       const form = await browser.request(new URL(linkHref(emailStep.body, 'forgot-email')!, h.issuer).toString());
       expect(form.body).toContain('<html lang="ja">');
-      const found = await lookUpById(browser, h.issuer, user.username, TEST_PASSWORD, `?interaction=${inputValue(form.body, 'interaction')}`);
+      const found = await lookUpById(
+        browser,
+        h.issuer,
+        user.username,
+        TEST_PASSWORD,
+        `?interaction=${inputValue(form.body, 'interaction')}`,
+      );
       expect(found.body).toContain('<html lang="ja">');
       expect(found.body).toContain(messageText('ja', 'forgotEmail.foundIntro'));
       expect(found.body).toContain(messageText('ja', 'recovery.backToLogin'));
@@ -218,31 +265,41 @@ describe('forgot email address (E1-E4)', () => {
   });
 
   describe('help page (L4, C5)', () => {
-    it.each([['en', ENGLISH], ['ja', JAPANESE]] as const)('is linked from the login page, with every section and the support contact (%s)', async (locale, headers) => {
-      const browser = new HttpClient(headers);
-      const emailStep = await browser.follow(authorizationUrl(h.issuer, client.client_id).url);
-      expect(linkHref(emailStep.body, 'forgot-password')).toMatch(/^\/recovery\?interaction=/);
-      const help = await browser.request(new URL(linkHref(emailStep.body, 'help')!, h.issuer).toString());
-      expect(help.status).toBe(200);
-      expect(help.body).toContain(`<html lang="${locale}">`);
-      expect(help.body).toContain(`<h1>${messageText(locale, 'help.heading')}</h1>`);
-      const sections = {
-        login: 'help.loginHeading', password: 'help.passwordHeading', 'forgot-email': 'help.emailHeading',
-        trouble: 'help.troubleHeading', 'change-email': 'help.changeHeading', support: 'help.supportHeading',
-      };
-      for (const [id, heading] of Object.entries(sections)) {
-        expect(textOf(help.body, id)).toBe(messageText(locale, heading));
-      }
-      const { minLength: min, maxLength: max } = h.app.config.passwordPolicy;
-      expect(help.body).toContain(messageText(locale, 'help.password4', { min, max }));
-      expect(help.body).toContain(messageText(locale, 'help.change1'));
-      expect(textOf(help.body, 'support-email')).toBe(SUPPORT.email);
-      expect(linkHref(help.body, 'support-email')).toBe(`mailto:${SUPPORT.email}`);
-      expect(linkHref(help.body, 'support-url')).toBe(SUPPORT.url);
-      // The ways out of trouble are one click away.
-      expect(help.body).toContain('href="/recovery"');
-      expect(help.body).toContain('href="/forgot-email"');
-    });
+    it.each([
+      ['en', ENGLISH],
+      ['ja', JAPANESE],
+    ] as const)(
+      'is linked from the login page, with every section and the support contact (%s)',
+      async (locale, headers) => {
+        const browser = new HttpClient(headers);
+        const emailStep = await browser.follow(authorizationUrl(h.issuer, client.client_id).url);
+        expect(linkHref(emailStep.body, 'forgot-password')).toMatch(/^\/recovery\?interaction=/);
+        const help = await browser.request(new URL(linkHref(emailStep.body, 'help')!, h.issuer).toString());
+        expect(help.status).toBe(200);
+        expect(help.body).toContain(`<html lang="${locale}">`);
+        expect(help.body).toContain(`<h1>${messageText(locale, 'help.heading')}</h1>`);
+        const sections = {
+          login: 'help.loginHeading',
+          password: 'help.passwordHeading',
+          'forgot-email': 'help.emailHeading',
+          trouble: 'help.troubleHeading',
+          'change-email': 'help.changeHeading',
+          support: 'help.supportHeading',
+        };
+        for (const [id, heading] of Object.entries(sections)) {
+          expect(textOf(help.body, id)).toBe(messageText(locale, heading));
+        }
+        const { minLength: min, maxLength: max } = h.app.config.passwordPolicy;
+        expect(help.body).toContain(messageText(locale, 'help.password4', { min, max }));
+        expect(help.body).toContain(messageText(locale, 'help.change1'));
+        expect(textOf(help.body, 'support-email')).toBe(SUPPORT.email);
+        expect(linkHref(help.body, 'support-email')).toBe(`mailto:${SUPPORT.email}`);
+        expect(linkHref(help.body, 'support-url')).toBe(SUPPORT.url);
+        // The ways out of trouble are one click away.
+        expect(help.body).toContain('href="/recovery"');
+        expect(help.body).toContain('href="/forgot-email"');
+      },
+    );
   });
 });
 
@@ -257,7 +314,9 @@ describe('forgot email address lookups are throttled', () => {
   beforeAll(async () => {
     h = await startAccountHarness({ trustProxy: true, forgotEmail: limits });
   });
-  afterAll(async () => { await h?.close(); });
+  afterAll(async () => {
+    await h?.close();
+  });
 
   it('per account ID: after the limit, from anywhere, even the right password is refused and nothing is shown or mailed', async () => {
     const user = await registerUser(h.app, { locale: 'en' });
@@ -271,7 +330,9 @@ describe('forgot email address lookups are throttled', () => {
     expect(refused.body).not.toContain(user.email);
     // The same browser can still look up another account: the counter is the ID's.
     const other = await registerUser(h.app, { locale: 'en' });
-    expect(textOf((await lookUpById(browser, h.issuer, other.username, TEST_PASSWORD)).body, 'found-email')).toBe(other.email);
+    expect(textOf((await lookUpById(browser, h.issuer, other.username, TEST_PASSWORD)).body, 'found-email')).toBe(
+      other.email,
+    );
 
     await outboxSettled(h.app);
     expect(h.mail.mailsTo(user.email)).toEqual([]);

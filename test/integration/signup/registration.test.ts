@@ -4,15 +4,40 @@
  */
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import {
-  authorizationUrl, exchangeCode, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD,
+  authorizationUrl,
+  exchangeCode,
+  messageText,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
 } from '../../helpers/fixtures.js';
 import {
-  alertText, formAction, HttpClient, inputValue, loginThroughPages, submitForm, type PageResponse,
+  alertText,
+  formAction,
+  HttpClient,
+  inputValue,
+  loginThroughPages,
+  submitForm,
+  type PageResponse,
 } from '../../helpers/http-client.js';
 import { jwtPayload } from '../../helpers/rp.js';
 import {
-  accountsFor, cloneBrowser, enterCode, expectNoInternals, formErrors, newAddress, noticeText, openSignUp,
-  outboxFor, outboxSettled, pageShape, pressResend, signUp, signUpFields, SIGNUP_PASSWORD,
+  accountsFor,
+  cloneBrowser,
+  enterCode,
+  expectNoInternals,
+  formErrors,
+  newAddress,
+  noticeText,
+  openSignUp,
+  outboxFor,
+  outboxSettled,
+  pageShape,
+  pressResend,
+  signUp,
+  signUpFields,
+  SIGNUP_PASSWORD,
 } from '../../helpers/signup-pages.js';
 import { codeIn, MailCatcher, type CaughtMail } from '../../helpers/smtp.js';
 
@@ -28,12 +53,21 @@ describe('sign-up with email activation', () => {
 
   beforeAll(async () => {
     await catcher.start();
-    t = await startTestApp({ overrides: { ...MAIL(catcher), registration: { perIp: { points: 1000, durationSeconds: 3600 } } } });
+    t = await startTestApp({
+      overrides: { ...MAIL(catcher), registration: { perIp: { points: 1000, durationSeconds: 3600 } } },
+    });
   });
-  afterAll(async () => { await t?.close(); await catcher.stop(); });
+  afterAll(async () => {
+    await t?.close();
+    await catcher.stop();
+  });
 
   /** Registers `email` in `browser` and returns the activation page and the mail that followed. */
-  async function register(browser: HttpClient, email: string, changes: Record<string, string> = {}): Promise<{ verify: PageResponse; mail: CaughtMail }> {
+  async function register(
+    browser: HttpClient,
+    email: string,
+    changes: Record<string, string> = {},
+  ): Promise<{ verify: PageResponse; mail: CaughtMail }> {
     const before = catcher.mailsTo(email).length;
     const res = await signUp(browser, t.issuer, signUpFields(email, changes));
     expect(res.status).toBe(303);
@@ -50,7 +84,42 @@ describe('sign-up with email activation', () => {
     return catcher.mailsTo(email);
   }
 
-  const codeMessage = (key: string, attempts?: number) => messageText('en', `errors.${key}`, attempts === undefined ? {} : { attempts });
+  const codeMessage = (key: string, attempts?: number) =>
+    messageText('en', `errors.${key}`, attempts === undefined ? {} : { attempts });
+
+  describe('the activation mail to an address nobody has verified yet', () => {
+    // Anyone can type anyone's address: whatever else they type must not reach that inbox.
+    const typed = { given_name: 'Visit evil.example now', family_name: 'Call 0120-000-000' };
+    const expectNothingTyped = (mail: CaughtMail) => {
+      for (const part of [mail.subject, mail.text, mail.html]) {
+        expect(part).not.toContain('evil.example');
+        expect(part).not.toContain('0120-000-000');
+        expect(part).not.toContain('Visit');
+      }
+    };
+
+    it('holds nothing typed on the form, in the first mail and after "send a new code"', async () => {
+      const browser = english();
+      const email = newAddress();
+      const { verify, mail } = await register(browser, email, typed);
+      expectNothingTyped(mail);
+      expect(mail.text.startsWith(messageText('en', 'emails.greetingUnverified'))).toBe(true);
+
+      await pressResend(browser, verify);
+      await catcher.waitFor(email, () => catcher.mailsTo(email).length > 1);
+      expectNothingTyped(catcher.mailsTo(email)[1]!);
+    });
+
+    it('keeps the code out of the subject (lock screens, previews and mail logs show subjects)', async () => {
+      const email = newAddress();
+      const { mail } = await register(new HttpClient({ 'accept-language': 'ja' }), email);
+      const code = codeIn(mail);
+      expect(mail.subject).toBe(messageText('ja', 'emails.activation.subject'));
+      expect(mail.subject).not.toContain(code);
+      expect(mail.text).toContain(code);
+      expect(mail.text).toContain(messageText('ja', 'emails.greetingUnverified'));
+    });
+  });
 
   describe('registration and the activation code', () => {
     it('creates a pending account and sends exactly one mail with a 6-digit code', async () => {
@@ -61,15 +130,23 @@ describe('sign-up with email activation', () => {
       expect(verify.body).toContain(messageText('en', 'signup.verifyIntro', { email }));
       const code = codeIn(mail);
       expect(code).toMatch(/^\d{6}$/);
-      expect(mail.subject).toBe(messageText('en', 'emails.activation.subject', { code }));
+      expect(mail.subject).toBe(messageText('en', 'emails.activation.subject'));
       expect(mail.raw.from?.value).toEqual([{ name: 'Monban', address: 'no-reply@monban.test' }]);
-      expect(mail.text).toContain('Hello Aiko,');
+      expect(mail.text).toContain(messageText('en', 'emails.greetingUnverified'));
       expect(mail.html).toContain(code);
       expect(await settledMailsTo(email)).toHaveLength(1);
 
       const [account, ...others] = await accountsFor(t.app, email);
       expect(others).toHaveLength(0);
-      expect(account).toMatchObject({ status: 'pending', email_verified: false, given_name: 'Aiko', family_name: 'Tanaka', country: 'JP', locale: 'en', partner: false });
+      expect(account).toMatchObject({
+        status: 'pending',
+        email_verified: false,
+        given_name: 'Aiko',
+        family_name: 'Tanaka',
+        country: 'JP',
+        locale: 'en',
+        partner: false,
+      });
       expect(account!.password_hash).not.toContain(SIGNUP_PASSWORD);
       expect(await t.app.hasher.verify(SIGNUP_PASSWORD, account!.password_hash!)).toBe(true);
     });
@@ -88,8 +165,12 @@ describe('sign-up with email activation', () => {
       const [account] = await accountsFor(t.app, email);
       expect(account).toMatchObject({ status: 'active', email_verified: true });
 
-      const audit = await t.app.db.selectFrom('audit_events').selectAll()
-        .where('type', '=', 'account.activated').where('account_id', '=', account!.id).execute();
+      const audit = await t.app.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('type', '=', 'account.activated')
+        .where('account_id', '=', account!.id)
+        .execute();
       expect(audit).toHaveLength(1);
       expect(JSON.stringify(audit[0])).not.toContain(code);
 
@@ -105,8 +186,14 @@ describe('sign-up with email activation', () => {
       }
       const [after] = await accountsFor(t.app, email);
       expect(after).toMatchObject({ status: 'active', email_verified: true, password_hash: account!.password_hash });
-      expect(await t.app.db.selectFrom('audit_events').select('id')
-        .where('type', '=', 'account.activated').where('account_id', '=', account!.id).execute()).toHaveLength(1);
+      expect(
+        await t.app.db
+          .selectFrom('audit_events')
+          .select('id')
+          .where('type', '=', 'account.activated')
+          .where('account_id', '=', account!.id)
+          .execute(),
+      ).toHaveLength(1);
     });
 
     it('activates once when the right code is submitted twice at the same time', async () => {
@@ -121,8 +208,14 @@ describe('sign-up with email activation', () => {
       const other = answers.find((res) => !activated.includes(res))!;
       expect(formErrors(other.body)).toEqual([messageText('en', 'errors.FLOW_EXPIRED')]);
       const [account] = await accountsFor(t.app, email);
-      expect(await t.app.db.selectFrom('audit_events').select('id')
-        .where('type', '=', 'account.activated').where('account_id', '=', account!.id).execute()).toHaveLength(1);
+      expect(
+        await t.app.db
+          .selectFrom('audit_events')
+          .select('id')
+          .where('type', '=', 'account.activated')
+          .where('account_id', '=', account!.id)
+          .execute(),
+      ).toHaveLength(1);
     });
 
     it('refuses wrong codes with the tries left, then needs a new code even for the right one', async () => {
@@ -177,7 +270,9 @@ describe('sign-up with email activation', () => {
       const email = newAddress();
       const { verify, mail } = await register(browser, email);
       const code = codeIn(mail);
-      const typed = ` ${code.slice(0, 3)} ${[...code.slice(3)].map((d) => String.fromCharCode(0xff10 + Number(d))).join('')} `;
+      const typed = ` ${code.slice(0, 3)} ${Array.from(code.slice(3))
+        .map((d) => String.fromCharCode(0xff10 + Number(d)))
+        .join('')} `;
       const done = await enterCode(browser, verify, typed);
       expect(done.body).toContain(messageText('en', 'signup.activatedHeading'));
     });
@@ -212,12 +307,13 @@ describe('sign-up with email activation', () => {
       const firstTab = await cloneBrowser(browser, `${t.issuer}/signup/verify`);
 
       // "Start again" leads back to the empty form.
-      const restart = await browser.request(new URL(first.verify.body.match(/href="([^"]*)" id="restart"/)![1]!, t.issuer).toString());
+      const restart = await browser.request(
+        new URL(first.verify.body.match(/href="([^"]*)" id="restart"/)![1]!, t.issuer).toString(),
+      );
       expect(restart.status).toBe(303);
       expect(new URL(restart.location!).pathname).toBe('/signup');
       const second = await register(browser, email, { given_name: 'Aiko-2' });
       const secondCode = codeIn(second.mail);
-      expect(second.mail.text).toContain('Hello Aiko-2,');
 
       // The first attempt's page is over: its flow was superseded.
       const stale = await enterCode(firstTab, first.verify, firstCode);
@@ -242,7 +338,11 @@ describe('sign-up with email activation', () => {
       const newcomer = english();
       const repeater = english();
       const forNew = await signUp(newcomer, t.issuer, signUpFields(fresh));
-      const forExisting = await signUp(repeater, t.issuer, signUpFields(existing.email.toUpperCase(), { given_name: 'Mallory' }));
+      const forExisting = await signUp(
+        repeater,
+        t.issuer,
+        signUpFields(existing.email.toUpperCase(), { given_name: 'Mallory' }),
+      );
       expect(forExisting.status).toBe(forNew.status);
       expect(forExisting.location).toBe(forNew.location);
       const newPage = await newcomer.follow(forNew.location!);
@@ -256,7 +356,7 @@ describe('sign-up with email activation', () => {
       expect(mails).toHaveLength(1);
       expect(notice.subject).toBe(messageText('en', 'emails.alreadyRegistered.subject'));
       expect(notice.text).toContain(messageText('en', 'emails.alreadyRegistered.intro'));
-      expect(notice.text).toContain('Hello Hanako,'); // the account's own name, not the one typed
+      expect(notice.text).toContain('Hello Hanako Yamada,'); // the account's own name, not the one typed
       expect(notice.text).toContain(`${t.issuer}/recovery`);
       expect(notice.text).not.toMatch(/\b\d{6,10}\b/);
 
@@ -358,11 +458,17 @@ describe('sign-up with email activation', () => {
       const email = newAddress('pending');
       await register(english(), email);
 
-      const wrong = await loginThroughPages(english(), authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, { email, password: 'Not-The-Password-1!' });
+      const wrong = await loginThroughPages(english(), authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, {
+        email,
+        password: 'Not-The-Password-1!',
+      });
       expect(wrong.status).toBe(401);
       expect(alertText(wrong.body)).toBe(messageText('en', 'errors.LOGIN_FAILED'));
 
-      const right = await loginThroughPages(english(), authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, { email, password: SIGNUP_PASSWORD });
+      const right = await loginThroughPages(english(), authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, {
+        email,
+        password: SIGNUP_PASSWORD,
+      });
       expect(right.status).toBe(403);
       expect(right.location).toBeUndefined();
       expect(alertText(right.body)).toBe(messageText('en', 'errors.ACCOUNT_PENDING'));
@@ -377,7 +483,10 @@ describe('sign-up codes expire', () => {
     await catcher.start();
     t = await startTestApp({ overrides: { ...MAIL(catcher), codes: { ttlSeconds: 1 } } });
   });
-  afterAll(async () => { await t?.close(); await catcher.stop(); });
+  afterAll(async () => {
+    await t?.close();
+    await catcher.stop();
+  });
 
   it('refuses an expired code with its own message and leaves the account pending', async () => {
     const browser = english();
@@ -402,12 +511,20 @@ describe('sign-up rate limits', () => {
   const catcher = new MailCatcher();
   beforeAll(async () => {
     await catcher.start();
-    t = await startTestApp({ overrides: {
-      ...MAIL(catcher),
-      registration: { perIp: { points: 3, durationSeconds: 3600 }, resendPerAddress: { points: 2, durationSeconds: 3600 } },
-    } });
+    t = await startTestApp({
+      overrides: {
+        ...MAIL(catcher),
+        registration: {
+          perIp: { points: 3, durationSeconds: 3600 },
+          resendPerAddress: { points: 2, durationSeconds: 3600 },
+        },
+      },
+    });
   });
-  afterAll(async () => { await t?.close(); await catcher.stop(); });
+  afterAll(async () => {
+    await t?.close();
+    await catcher.stop();
+  });
 
   it('limits new codes per address and sign-ups per IP, with a clear message (429)', async () => {
     const tooMany = messageText('en', 'errors.TOO_MANY_ATTEMPTS', { minutes: 60 });
@@ -435,5 +552,25 @@ describe('sign-up rate limits', () => {
     expectNoInternals(fourth);
     expect(await accountsFor(t.app, blocked)).toHaveLength(0);
     expect(await outboxFor(t.app, blocked)).toHaveLength(0);
+  });
+});
+
+describe('with mail.codeInSubject', () => {
+  let t: TestApp;
+  const catcher = new MailCatcher();
+  beforeAll(async () => {
+    await catcher.start();
+    t = await startTestApp({ overrides: { mail: { ...MAIL(catcher).mail, codeInSubject: true } } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await catcher.stop();
+  });
+
+  it('puts the activation code in the subject too', async () => {
+    const email = newAddress();
+    expect((await signUp(english(), t.issuer, signUpFields(email))).status).toBe(303);
+    const mail = await catcher.waitFor(email);
+    expect(mail.subject).toBe(messageText('en', 'emails.activation.subjectWithCode', { code: codeIn(mail) }));
   });
 });

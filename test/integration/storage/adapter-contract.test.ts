@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { KyselyAdapter } from '../../../src/oidc/adapters/kysely-adapter.js';
 import { RedisAdapter } from '../../../src/oidc/adapters/redis-adapter.js';
+import { connectRedis } from '../../../src/redis/client.js';
 import { openScratchStorage, scratchRedis } from '../../helpers/databases.js';
 import { EMBEDDED } from '../../helpers/env.js';
+import { startRedisCluster } from '../../helpers/redis-cluster.js';
 
 /**
  * One contract, every store oidc-provider may run on (OP5): Redis in production, PostgreSQL
@@ -14,20 +16,38 @@ interface Store {
   close(): Promise<void>;
 }
 
-async function redisStore(): Promise<Store> {
+function redisStore(): Promise<Store> {
   const scratch = scratchRedis();
-  return { adapter: (model) => new RedisAdapter(scratch.redis, model, scratch.prefix), close: scratch.close };
+  return Promise.resolve({
+    adapter: (model) => new RedisAdapter(scratch.redis, model, scratch.prefix),
+    close: () => scratch.close(),
+  });
+}
+
+/** A Redis Cluster of three masters of its own: every command must stay within one slot. */
+async function redisClusterStore(): Promise<Store> {
+  const cluster = await startRedisCluster();
+  // One seed node in a redis+cluster:// URL is enough: the client finds the other masters.
+  const client = connectRedis({ redisUrl: `redis+cluster://${cluster.nodes[0]!}` })!;
+  return {
+    adapter: (model) => new RedisAdapter(client, model, 'monban-test:'),
+    close: async () => {
+      await client.quit();
+      await cluster.stop();
+    },
+  };
 }
 
 async function kyselyStore(kind: 'postgres' | 'pglite'): Promise<Store> {
   const storage = await openScratchStorage(kind);
-  return { adapter: (model) => new KyselyAdapter(storage.handle.db, model), close: storage.close };
+  return { adapter: (model) => new KyselyAdapter(storage.handle.db, model), close: () => storage.close() };
 }
 
 const stores: [string, () => Promise<Store>][] = EMBEDDED
   ? [['Kysely on PGlite', () => kyselyStore('pglite')]]
   : [
       ['Redis', redisStore],
+      ['Redis Cluster', redisClusterStore],
       ['Kysely on PostgreSQL', () => kyselyStore('postgres')],
       ['Kysely on PGlite', () => kyselyStore('pglite')],
     ];
@@ -37,13 +57,23 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
   let store: Store;
-  beforeAll(async () => { store = await open(); });
-  afterAll(async () => { await store?.close(); });
+  beforeAll(async () => {
+    store = await open();
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
 
   it('finds what it stored, and nothing for an unknown id', async () => {
     const codes = store.adapter('AuthorizationCode');
     const key = id();
-    const payload: AdapterPayload = { accountId: 'acc-1', clientId: 'rp', grantId: 'g-1', scope: 'openid email', kind: 'AuthorizationCode' };
+    const payload: AdapterPayload = {
+      accountId: 'acc-1',
+      clientId: 'rp',
+      grantId: 'g-1',
+      scope: 'openid email',
+      kind: 'AuthorizationCode',
+    };
     await codes.upsert(key, payload, 60);
     expect(await codes.find(key)).toEqual(payload);
     expect(await codes.find(id())).toBeUndefined();

@@ -1,0 +1,239 @@
+/** The benchmark's results (written as JSON) and the text report with issue 16's goals. */
+
+/** One side of a comparison: medians over the rounds, and totals divided per operation. */
+export interface Side {
+  rate: number;
+  /** Each round's rate, in run order. */
+  rates: number[];
+  p50Ms: number;
+  p99Ms: number;
+  completed: number;
+  /** Process CPU time (all threads; a cluster's workers included) per completed operation. */
+  cpuMsPerOp: number;
+  /** CPU time of the PostgreSQL backends serving the benchmark's database, per operation. */
+  pgCpuMsPerOp: number;
+  /** Counted by the app's instrumentation (single-process Monban only). */
+  dbStatementsPerOp?: number;
+  redisCommandsPerOp?: number;
+  redisRoundTripsPerOp?: number;
+  errors: number;
+}
+
+export interface FigureResult {
+  id: string;
+  name: string;
+  monban: Side;
+  baseline: Side;
+  /** Monban's median rate / the baseline's median rate. */
+  ratio: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  machine: {
+    node: string;
+    cores: number;
+    cpu: string;
+    platform: string;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+  };
+  settings: Record<string, unknown>;
+  protocol: FigureResult[];
+  logins: {
+    monban: Side;
+    bcryptCeiling: Side;
+    ratio: number;
+    bcryptCpuMsPerCheck: number;
+    nonHashCpuMsPerLogin: number;
+    /** Complete logins with a passkey alone (issue 17): no bcrypt. */
+    passkey: Side;
+    passkeyToPasswordRatio: number;
+    redisBytesPerSession: number;
+    redisKeysPerSession: number;
+  };
+  memory: { monbanRssBytes: number; monbanHeapUsedBytes: number };
+  embedded?: {
+    clientCredentials: FigureResult;
+    rssIdleBytes: number;
+    rssLoadedBytes: number;
+    heapUsedLoadedBytes: number;
+  };
+  scaling: { workers: number; clientCredentials: Side; logins: Side }[];
+  goals?: Goal[];
+  errors: string[];
+}
+
+export interface Goal {
+  what: string;
+  value: number;
+  goal: string;
+  met: boolean;
+}
+
+const fixed = (value: number | undefined, digits: number): string =>
+  value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
+  const line = (row: string[]) =>
+    `| ${row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, col) => (col === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join('\n');
+}
+
+const atLeast = (what: string, value: number, goal: number): Goal => ({
+  what,
+  value,
+  goal: `>= ${goal}`,
+  met: value >= goal,
+});
+const atMost = (what: string, value: number, goal: number): Goal => ({
+  what,
+  value,
+  goal: `<= ${goal}`,
+  met: value <= goal,
+});
+
+/** Issue 16's goals, measured in this run. */
+export function goals(results: BenchResults): Goal[] {
+  const figure = (id: string) => results.protocol.find((f) => f.id === id);
+  const list: Goal[] = [];
+  const ratioGoals: [string, number][] = [
+    ['client_credentials', 0.8],
+    ['introspection', 0.8],
+    ['refresh', 0.8],
+    ['discovery', 0.9],
+    ['jwks', 0.9],
+  ];
+  for (const [id, goal] of ratioGoals) {
+    const f = figure(id);
+    if (f) list.push(atLeast(`${id} ratio`, f.ratio, goal));
+  }
+  const introspection = figure('introspection');
+  if (introspection) list.push(atMost('introspection p99 ms', introspection.monban.p99Ms, 20));
+  const { logins } = results;
+  list.push(atLeast('password logins / bcrypt ceiling', logins.ratio, 0.9));
+  list.push(atMost('non-hash Monban CPU ms per login', logins.nonHashCpuMsPerLogin, 5));
+  list.push(atMost('PostgreSQL CPU ms per login', logins.monban.pgCpuMsPerOp, 2));
+  list.push(atMost('PostgreSQL statements per login', logins.monban.dbStatementsPerOp ?? NaN, 4));
+  list.push(atMost('Redis commands per login', logins.monban.redisCommandsPerOp ?? NaN, 20));
+  list.push(atMost('Redis bytes per live session', logins.redisBytesPerSession, 1536));
+  if (results.embedded)
+    list.push(atLeast('embedded client_credentials ratio', results.embedded.clientCredentials.ratio, 0.5));
+  return list;
+}
+
+export function report(results: BenchResults): string {
+  const { machine, settings } = results;
+  const lines = [
+    '',
+    `Monban benchmark, ${results.startedAt}`,
+    `  node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}`,
+    `  load average (1/5/15 min) before: ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`,
+    `  ${String(settings.rounds)} rounds of ${String(settings.seconds)} s per phase after ${String(settings.warmupSeconds)} s warm-up, Monban and baseline alternating; medians of the rounds`,
+    `  HTTP phases: ${String(settings.connections)} connections; logins: ${String(settings.loginWorkers)} cookie-jar browsers over ${String(settings.users)} users; bcrypt cost ${String(settings.bcryptCost)} (production default ${String(settings.productionBcryptCost)}), libuv pool ${String(settings.threadpool)}`,
+    `  ${String(settings.rateLimits)}`,
+    '',
+    'Monban (PostgreSQL + Redis, one process) vs a bare oidc-provider in memory (same token format):',
+    '',
+    table([
+      [
+        'figure',
+        'Monban /s',
+        'baseline /s',
+        'ratio',
+        'p50/p99 ms Monban',
+        'p50/p99 ms baseline',
+        'CPU ms/req M',
+        'CPU ms/req b',
+        'PG CPU ms/req',
+      ],
+      ...results.protocol.map((f) => [
+        f.name,
+        fixed(f.monban.rate, 0),
+        fixed(f.baseline.rate, 0),
+        fixed(f.ratio, 2),
+        `${fixed(f.monban.p50Ms, 1)} / ${fixed(f.monban.p99Ms, 1)}`,
+        `${fixed(f.baseline.p50Ms, 1)} / ${fixed(f.baseline.p99Ms, 1)}`,
+        fixed(f.monban.cpuMsPerOp, 3),
+        fixed(f.baseline.cpuMsPerOp, 3),
+        fixed(f.monban.pgCpuMsPerOp, 3),
+      ]),
+    ]),
+    '',
+  ];
+  const { logins } = results;
+  lines.push(
+    'Full password logins (email, password, consent, code exchange) vs the bcrypt ceiling (same run, same process):',
+    '',
+    table([
+      ['figure', 'value'],
+      ['logins/s', fixed(logins.monban.rate, 1)],
+      ['bcrypt ceiling checks/s', fixed(logins.bcryptCeiling.rate, 1)],
+      ['ratio', fixed(logins.ratio, 2)],
+      ['login p50 / p99 ms', `${fixed(logins.monban.p50Ms, 0)} / ${fixed(logins.monban.p99Ms, 0)}`],
+      ['Monban CPU ms per login (all)', fixed(logins.monban.cpuMsPerOp, 1)],
+      ['bcrypt CPU ms per check', fixed(logins.bcryptCpuMsPerCheck, 1)],
+      ['Monban CPU ms per login besides bcrypt', fixed(logins.nonHashCpuMsPerLogin, 1)],
+      ['PostgreSQL CPU ms per login', fixed(logins.monban.pgCpuMsPerOp, 2)],
+      ['PostgreSQL statements per login', fixed(logins.monban.dbStatementsPerOp, 1)],
+      [
+        'Redis commands (round trips) per login',
+        `${fixed(logins.monban.redisCommandsPerOp, 1)} (${fixed(logins.monban.redisRoundTripsPerOp, 1)})`,
+      ],
+      [
+        'Redis bytes (keys) per live session',
+        `${fixed(logins.redisBytesPerSession, 0)} (${fixed(logins.redisKeysPerSession, 1)})`,
+      ],
+      [
+        'passkey logins/s (x password logins)',
+        `${fixed(logins.passkey.rate, 1)} (x${fixed(logins.passkeyToPasswordRatio, 1)})`,
+      ],
+      ['passkey login p50 / p99 ms', `${fixed(logins.passkey.p50Ms, 0)} / ${fixed(logins.passkey.p99Ms, 0)}`],
+      ['Monban CPU ms per passkey login', fixed(logins.passkey.cpuMsPerOp, 1)],
+      ['PostgreSQL statements per passkey login', fixed(logins.passkey.dbStatementsPerOp, 1)],
+    ]),
+    '',
+  );
+  if (results.embedded) {
+    const { embedded } = results;
+    const f = embedded.clientCredentials;
+    lines.push(
+      `Embedded default (PGlite on disk, no Redis): client_credentials ${fixed(f.monban.rate, 0)}/s vs baseline ${fixed(f.baseline.rate, 0)}/s = ${fixed(f.ratio, 2)}; p99 ${fixed(f.monban.p99Ms, 1)} ms; RSS ${mb(embedded.rssIdleBytes)} idle, ${mb(embedded.rssLoadedBytes)} after the phase (heap ${mb(embedded.heapUsedLoadedBytes)})`,
+      `Monban on PostgreSQL + Redis after its phases: RSS ${mb(results.memory.monbanRssBytes)} (heap ${mb(results.memory.monbanHeapUsedBytes)})`,
+      '',
+    );
+  }
+  const one = results.scaling[0];
+  lines.push(
+    'Workers (WEB_CONCURRENCY, node:cluster) on PostgreSQL + Redis:',
+    '',
+    table([
+      ['workers', 'client_credentials/s', 'x1', 'CPU ms/req', 'logins/s', 'x1', 'CPU ms/login'],
+      ...results.scaling.map((s) => [
+        String(s.workers),
+        fixed(s.clientCredentials.rate, 0),
+        fixed(s.clientCredentials.rate / (one?.clientCredentials.rate ?? NaN), 2),
+        fixed(s.clientCredentials.cpuMsPerOp, 3),
+        fixed(s.logins.rate, 1),
+        fixed(s.logins.rate / (one?.logins.rate ?? NaN), 2),
+        fixed(s.logins.cpuMsPerOp, 1),
+      ]),
+    ]),
+    '',
+  );
+  results.goals = goals(results);
+  lines.push(
+    "Issue 16's goals:",
+    '',
+    table([
+      ['goal', 'measured', 'target', ''],
+      ...results.goals.map((g) => [g.what, fixed(g.value, 2), g.goal, g.met ? 'met' : 'MISSED']),
+    ]),
+  );
+  if (results.errors.length > 0) lines.push('', 'Errors:', ...results.errors);
+  return lines.join('\n');
+}

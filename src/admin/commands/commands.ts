@@ -1,0 +1,335 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AdminInputError, inputFromRegistration } from '../clients.js';
+import { companyCreateFlags, memberFlags, roleOf } from '../company-flags.js';
+import { AdminApiRefusal, allItems, type AdminBackend } from './backend.js';
+
+/** Where a command prints: one answer at the end, or (audit tail --follow) a stream of rows. */
+export interface Printer {
+  /** Rows as they come (a table row or one JSON line each). */
+  rows(items: Record<string, unknown>[]): void;
+}
+
+export interface Command {
+  /** The lines of `npm run admin -- help` for this command. */
+  usage: string;
+  /** The columns a terminal's table shows for a list (every field otherwise). */
+  columns?: string[];
+  run(api: AdminBackend, args: string[], print: Printer, stop: AbortSignal): Promise<unknown>;
+}
+
+function flags<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  if (parsed.positionals.length) throw new AdminInputError(`unexpected argument: ${parsed.positionals[0]}`);
+  return parsed;
+}
+
+/** A command's one positional argument (an id), URL-encoded, and its flags. */
+function withId<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], usage: string, options: O) {
+  const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  const [id, extra] = parsed.positionals;
+  if (!id || extra !== undefined) throw new AdminInputError(`usage: ${usage}`);
+  return { id: encodeURIComponent(id), values: parsed.values };
+}
+
+/** A 404 from the API, worded for the CLI. */
+async function orNotFound<T>(work: Promise<T>, message: string): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof AdminApiRefusal && err.status === 404) throw new AdminInputError(message);
+    throw err;
+  }
+}
+
+async function userByEmail(api: AdminBackend, email: string | undefined): Promise<{ id: string; email: string }> {
+  if (!email) throw new AdminInputError('needs --email');
+  const lower = email.trim().toLowerCase();
+  const found = (
+    await allItems<{ id: string; email: string }>(api, `/users?email_prefix=${encodeURIComponent(lower)}`)
+  ).find((u) => u.email === lower);
+  if (!found) throw new AdminInputError(`no account with the email address ${email}`);
+  return found;
+}
+
+const CLIENT_COLUMNS = [
+  'client_id',
+  'client_name',
+  'token_endpoint_auth_method',
+  'grant_types',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'admin',
+];
+const USER_COLUMNS = ['id', 'email', 'given_name', 'family_name', 'status', 'locked', 'mfa_enabled'];
+const AUDIT_COLUMNS = ['id', 'at', 'type', 'actor', 'account', 'ip', 'data'];
+
+/** user disable|enable|hold|release take a reason for the audit log; the rest act on the address alone. */
+function userAction(action: string, summary: string, withReason: boolean): Command {
+  return {
+    usage: `user ${action} --email E${withReason ? ' [--reason TEXT]' : ''}\n      ${summary}`,
+    run: async (api, args) => {
+      const { values } = flags(args, {
+        email: { type: 'string' },
+        ...(withReason ? { reason: { type: 'string' as const } } : {}),
+      });
+      const user = await userByEmail(api, values.email);
+      const reason = values.reason as string | undefined;
+      return api.call('POST', `/users/${user.id}/${action}`, reason ? { reason } : undefined);
+    },
+  };
+}
+
+const POLL_MS = 1000;
+
+/** Every CLI command, once; main picks the back end (a running server's API, or the database). */
+export const COMMANDS: Record<string, Command> = {
+  'client create': {
+    usage:
+      'client create --name NAME --redirect-uri URI [--redirect-uri URI2] [--post-logout-redirect-uri URI]\n' +
+      '      [--public] [--grant client_credentials] [--backchannel-logout-uri URI] [--admin]\n' +
+      '      --backchannel-logout-uri: where logout tokens go (Back-Channel Logout 1.0)\n' +
+      '      --admin: an admin client (with --grant client_credentials only), may call the admin API',
+    columns: CLIENT_COLUMNS,
+    run: (api, args) => {
+      const { values } = flags(args, {
+        name: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-logout-redirect-uri': { type: 'string', multiple: true },
+        'backchannel-logout-uri': { type: 'string' },
+        public: { type: 'boolean' },
+        grant: { type: 'string', multiple: true },
+        admin: { type: 'boolean' },
+      });
+      const input = inputFromRegistration({
+        name: values.name ?? '',
+        redirectUris: values['redirect-uri'] ?? [],
+        postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
+        backchannelLogoutUri: values['backchannel-logout-uri'],
+        isPublic: values.public ?? false,
+        extraGrants: values.grant ?? [],
+        admin: values.admin ?? false,
+      });
+      return api.call('POST', '/clients', input);
+    },
+  },
+  'client list': {
+    usage: 'client list',
+    columns: CLIENT_COLUMNS,
+    run: (api, args) => {
+      flags(args, {});
+      return allItems(api, '/clients');
+    },
+  },
+  'client update': {
+    usage:
+      'client update CLIENT_ID [--name NAME] [--redirect-uri URI ...] [--post-logout-redirect-uri URI ...]\n' +
+      '      [--no-post-logout-redirect-uri] [--grant G ...] [--admin | --no-admin]\n' +
+      "      PATCH /clients/{id}: a list given replaces the client's list; what is not given stays",
+    columns: CLIENT_COLUMNS,
+    run: (api, args) => {
+      const { id, values } = withId(args, 'client update CLIENT_ID [flags]', {
+        name: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-logout-redirect-uri': { type: 'string', multiple: true },
+        'no-post-logout-redirect-uri': { type: 'boolean' },
+        grant: { type: 'string', multiple: true },
+        admin: { type: 'boolean' },
+        'no-admin': { type: 'boolean' },
+      });
+      if (values.admin && values['no-admin']) throw new AdminInputError('--admin or --no-admin, not both');
+      const clearLogout = values['no-post-logout-redirect-uri'] ?? false;
+      const admin = values.admin ? true : values['no-admin'] ? false : undefined;
+      const change = {
+        ...(values.name !== undefined ? { client_name: values.name } : {}),
+        ...(values['redirect-uri'] ? { redirect_uris: values['redirect-uri'] } : {}),
+        ...(values['post-logout-redirect-uri'] || clearLogout
+          ? { post_logout_redirect_uris: clearLogout ? [] : values['post-logout-redirect-uri'] }
+          : {}),
+        ...(values.grant ? { grant_types: values.grant } : {}),
+        ...(admin !== undefined ? { admin } : {}),
+      };
+      if (Object.keys(change).length === 0) throw new AdminInputError('client update: nothing to change');
+      return orNotFound(api.call('PATCH', `/clients/${id}`, change), `no client with id ${decodeURIComponent(id)}`);
+    },
+  },
+  'client delete': {
+    usage: 'client delete CLIENT_ID\n      its grants and tokens end with it',
+    run: async (api, args) => {
+      const { id } = withId(args, 'client delete CLIENT_ID', {});
+      await orNotFound(api.call('DELETE', `/clients/${id}`), `no client with id ${decodeURIComponent(id)}`);
+      return { deleted: decodeURIComponent(id) };
+    },
+  },
+  'client rotate-secret': {
+    usage: 'client rotate-secret CLIENT_ID\n      a new secret, shown once; the old one stops working at once',
+    run: (api, args) => {
+      const { id } = withId(args, 'client rotate-secret CLIENT_ID', {});
+      return orNotFound(api.call('POST', `/clients/${id}/secret`), `no client with id ${decodeURIComponent(id)}`);
+    },
+  },
+  'user create': {
+    usage:
+      'user create --email E --password P --given-name G --family-name F [--locale ja|en] [--pending]\n' +
+      '      an active account with a verified address (--pending: its owner activates it)',
+    columns: USER_COLUMNS,
+    run: (api, args) => {
+      const { values } = flags(args, {
+        email: { type: 'string' },
+        password: { type: 'string' },
+        'given-name': { type: 'string' },
+        'family-name': { type: 'string' },
+        locale: { type: 'string' },
+        pending: { type: 'boolean' },
+      });
+      if (!values.email || !values.password) throw new AdminInputError('user create needs --email and --password');
+      return api.call('POST', '/users', {
+        email: values.email,
+        password: values.password,
+        given_name: values['given-name'] ?? '',
+        family_name: values['family-name'] ?? '',
+        ...(values.locale ? { locale: values.locale } : {}),
+        ...(values.pending ? { status: 'pending' } : {}),
+      });
+    },
+  },
+  'user search': {
+    usage: 'user search [--email-prefix P] [--status pending|active|on_hold|disabled] [--company C]',
+    columns: USER_COLUMNS,
+    run: (api, args) => {
+      const { values } = flags(args, {
+        'email-prefix': { type: 'string' },
+        status: { type: 'string' },
+        company: { type: 'string' },
+      });
+      const query = new URLSearchParams();
+      if (values['email-prefix']) query.set('email_prefix', values['email-prefix']);
+      if (values.status) query.set('status', values.status);
+      if (values.company) query.set('company', values.company);
+      return allItems(api, `/users?${query.toString()}`);
+    },
+  },
+  'user disable': userAction('disable', 'it cannot log in; its sessions and apps’ tokens end at once', true),
+  'user enable': userAction('enable', 'a disabled account can log in again', true),
+  'user hold': userAction('hold', 'put on hold (held accounts are told so in general terms at login)', true),
+  'user release': userAction('release', 'a held account can log in again', true),
+  'user unlock': userAction('unlock', 'unlock an account locked after too many wrong passwords', false),
+  'user reset-mfa': userAction(
+    'reset-mfa',
+    'remove the second factor (lost phone); audited, the owner is mailed',
+    false,
+  ),
+  'user revoke-sessions': userAction('revoke-sessions', "end every session and every app's tokens", false),
+  'user require-phishing-resistant': {
+    usage:
+      'user require-phishing-resistant --email E [--off]\n' +
+      '      company policy: the account logs in only with a passkey or security key\n' +
+      '      (--off lifts it, e.g. so its owner can log in once and add one)',
+    columns: USER_COLUMNS,
+    run: async (api, args) => {
+      const { values } = flags(args, { email: { type: 'string' }, off: { type: 'boolean' } });
+      const user = await userByEmail(api, values.email);
+      return api.call('PATCH', `/users/${user.id}`, { require_phishing_resistant: !values.off });
+    },
+  },
+  'keys rotate': {
+    usage: 'keys rotate\n      promote the staged signing key, retire the active one, stage a new one',
+    run: (api, args) => {
+      flags(args, {});
+      return api.call('POST', '/keys/rotate');
+    },
+  },
+  'company create': {
+    usage: 'company create --name-ja N --name-latin N [--corporate-number 13DIGITS] [--domain D]... [--admin EMAIL]...',
+    run: (api, args) => {
+      const { values } = flags(args, companyCreateFlags);
+      return api.call('POST', '/companies', {
+        name_ja: values['name-ja'] ?? '',
+        name_latin: values['name-latin'] ?? '',
+        ...(values['corporate-number'] ? { corporate_number: values['corporate-number'] } : {}),
+        ...(values.domain ? { domains: values.domain } : {}),
+        ...(values.admin ? { admins: values.admin } : {}),
+      });
+    },
+  },
+  'company list': {
+    usage: 'company list',
+    run: (api, args) => {
+      flags(args, {});
+      return allItems(api, '/companies');
+    },
+  },
+  'company show': {
+    usage: 'company show COMPANY_ID',
+    run: (api, args) => api.call('GET', `/companies/${withId(args, 'company show COMPANY_ID', {}).id}`),
+  },
+  'company add-domain': {
+    usage:
+      'company add-domain COMPANY_ID --domain D\n      prints the TXT record monban-verification=<token> to publish',
+    run: (api, args) => {
+      const { id, values } = withId(args, 'company add-domain COMPANY_ID --domain D', { domain: { type: 'string' } });
+      return api.call('POST', `/companies/${id}/domains`, { domain: values.domain ?? '' });
+    },
+  },
+  'company verify-domain': {
+    usage: 'company verify-domain COMPANY_ID --domain D\n      looks the TXT record up: found, the domain counts',
+    run: (api, args) => {
+      const { id, values } = withId(args, 'company verify-domain COMPANY_ID --domain D', {
+        domain: { type: 'string' },
+      });
+      return api.call('POST', `/companies/${id}/domains/${encodeURIComponent(values.domain ?? '')}/verify`);
+    },
+  },
+  'company set-member': {
+    usage: 'company set-member COMPANY_ID --email E [--role member|admin]',
+    run: (api, args) => {
+      const { id, values } = withId(args, 'company set-member COMPANY_ID --email E', memberFlags);
+      return api.call('POST', `/companies/${id}/members`, { account: values.email ?? '', role: roleOf(values.role) });
+    },
+  },
+  'company remove-member': {
+    usage: 'company remove-member COMPANY_ID --email E',
+    run: async (api, args) => {
+      const { id, values } = withId(args, 'company remove-member COMPANY_ID --email E', memberFlags);
+      const user = await userByEmail(api, values.email);
+      await api.call('DELETE', `/companies/${id}/members/${user.id}`);
+      return { removed: user.id };
+    },
+  },
+  'audit tail': {
+    usage:
+      'audit tail [--limit N] [--type T] [--follow]\n' +
+      '      the newest N events (50), oldest first; --follow then prints new ones as they come, until Ctrl-C',
+    columns: AUDIT_COLUMNS,
+    run: async (api, args, print, stop) => {
+      const { values } = flags(args, {
+        limit: { type: 'string' },
+        type: { type: 'string' },
+        follow: { type: 'boolean' },
+      });
+      const limit = Number(values.limit ?? 50);
+      const filter = values.type ? `&type=${encodeURIComponent(values.type)}` : '';
+      const newest = await api.call<{ items: { id: number }[] }>(
+        'GET',
+        `/audit-events?order=desc&limit=${limit}${filter}`,
+      );
+      const tail = newest.items.reverse();
+      if (!values.follow) return tail;
+      print.rows(tail);
+      // Then the log from the newest seen on: the cursor never skips or repeats an event.
+      let after = tail.at(-1)?.id;
+      const stopped = () => stop.aborted;
+      while (!stopped()) {
+        await delay(POLL_MS, undefined, { signal: stop }).catch(() => undefined);
+        if (stopped()) break;
+        const page = await api.call<{ items: { id: number }[]; next: number | null }>(
+          'GET',
+          `/audit-events?limit=200${filter}${after !== undefined ? `&after=${after}` : ''}`,
+        );
+        if (page.items.length) print.rows(page.items);
+        after = page.next ?? after;
+      }
+      return undefined;
+    },
+  },
+};

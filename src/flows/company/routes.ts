@@ -1,0 +1,230 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { CompanyRole, CompanyRow } from '../../db/schema.js';
+import { AppError, FormError } from '../../errors.js';
+import { formBody } from '../../http/middleware.js';
+import { verifyCsrf } from '../../http/csrf.js';
+import { errorList, renderPage, seeOther } from '../../http/page.js';
+import { requestMeta } from '../../http/request-meta.js';
+import { setAccountStatus } from '../../identity/accounts/status.js';
+import { removeMfaByAdmin } from '../../identity/factors/mfa.js';
+import { memberCursor, parseMemberCursor, searchMembers } from '../../identity/companies/members.js';
+import { putMember, removeMembership, updateCompany } from '../../identity/companies/service.js';
+import { checkPassword } from '../../identity/password/credential-check.js';
+import { recordAudit } from '../../security/audit.js';
+import type { RequestMeta } from '../../request-meta.js';
+import { requireSignIn } from '../settings/auth.js';
+import { signedIn, type SettingsDeps, type SignedIn } from '../settings/context.js';
+import { companiesAdministeredBy, companyEvents, companyForAdmin, memberOfCompany } from './service.js';
+
+const PAGE_SIZE = 25;
+
+const DONE = ['role-changed', 'removed', 'held', 'released', 'mfa-reset', 'policy-saved'] as const;
+type Done = (typeof DONE)[number];
+
+/** A path parameter of the route (koa-router's params are untyped on a plain Context). */
+const param = (ctx: Context, name: string): string =>
+  (ctx as unknown as { params: Record<string, string | undefined> }).params[name] ?? '';
+
+const formText = (ctx: Context, name: string): string => {
+  const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
+  return typeof value === 'string' ? value : '';
+};
+
+function renderCompanyPage(
+  ctx: Context,
+  deps: SettingsDeps,
+  view: string,
+  path: string,
+  data: Record<string, unknown>,
+  error?: AppError | FormError,
+): void {
+  const current = signedIn(ctx);
+  renderPage(
+    ctx,
+    deps,
+    view,
+    {
+      title: 'company.title',
+      account: current.account,
+      errors: errorList(error),
+      done: (DONE as readonly unknown[]).includes(ctx.query.done)
+        ? `company.done.${ctx.query.done as string}`
+        : undefined,
+      ...data,
+    },
+    { status: error?.status ?? 200, form: true, languagePath: path, timeZone: current.account.zoneinfo },
+  );
+}
+
+async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | FormError): Promise<void> {
+  const { account } = signedIn(ctx);
+  const company = await companyForAdmin(deps.db, param(ctx, 'id'), account.id);
+  const q = typeof ctx.query.q === 'string' ? ctx.query.q.slice(0, 320) : '';
+  const after = typeof ctx.query.after === 'string' ? ctx.query.after : undefined;
+  const rows = await searchMembers(deps.db, company.id, { q, after: parseMemberCursor(after), limit: PAGE_SIZE + 1 });
+  const members = rows.slice(0, PAGE_SIZE);
+  const last = members.at(-1);
+  const next =
+    rows.length > PAGE_SIZE && last
+      ? `/company/${company.id}?${new URLSearchParams({ ...(q ? { q } : {}), after: memberCursor(last) }).toString()}`
+      : undefined;
+  renderCompanyPage(
+    ctx,
+    deps,
+    'company/members',
+    `/company/${company.id}`,
+    {
+      company,
+      q,
+      next,
+      members: members.map((m) => ({
+        ...m,
+        isAdmin: m.role === 'admin',
+        onHold: m.status === 'on_hold',
+        self: m.account_id === account.id,
+      })),
+    },
+    error,
+  );
+}
+
+/**
+ * The admin's password again for every action (PR3's re-authentication), checked through the
+ * login's throttle, before anything changes. A wrong one is audited like the console's.
+ */
+async function confirmAdminPassword(ctx: Context, deps: SettingsDeps, current: SignedIn, meta: RequestMeta) {
+  const password = formText(ctx, 'current_password');
+  if (!password) throw new AppError('PASSWORD_REQUIRED');
+  const { account } = current;
+  const right = await checkPassword(
+    deps,
+    { account, identifier: account.email, password, ip: meta.ip, device: meta.device },
+    meta,
+  );
+  if (!right) {
+    await recordAudit(deps.db, { type: 'reauth.failed', accountId: account.id }, meta);
+    throw new AppError('CURRENT_PASSWORD_WRONG');
+  }
+}
+
+type Action = (args: {
+  ctx: Context;
+  company: CompanyRow;
+  memberId: string;
+  actor: string;
+  meta: RequestMeta;
+}) => Promise<Done>;
+
+/** An admin's action: admin of this company (403 otherwise), the password again, the work, the notice. */
+function action(deps: SettingsDeps, work: Action, onMember = true) {
+  return async (ctx: Context): Promise<void> => {
+    const current = signedIn(ctx);
+    const company = await companyForAdmin(deps.db, param(ctx, 'id'), current.account.id);
+    const memberId = param(ctx, 'account');
+    if (onMember) await memberOfCompany(deps.db, company.id, memberId);
+    const meta = requestMeta(ctx, deps.config);
+    try {
+      await confirmAdminPassword(ctx, deps, current, meta);
+      const done = await work({ ctx, company, memberId, actor: current.account.id, meta });
+      seeOther(ctx, `/company/${company.id}?done=${done}`);
+    } catch (err) {
+      if (err instanceof AppError || err instanceof FormError) return showMembers(ctx, deps, err);
+      throw err;
+    }
+  };
+}
+
+/** /company: the pages of company admins (issue 15): members, roles, holds, MFA, the audit events. */
+export function companyRoutes(deps: SettingsDeps): Router {
+  const router = new Router({ prefix: '/company' });
+  const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
+  const signed = requireSignIn(deps);
+
+  router.get('/', signed, async (ctx) => {
+    const { account } = signedIn(ctx);
+    const companies = await companiesAdministeredBy(deps.db, account.id);
+    if (companies.length === 0) throw new AppError('COMPANY_FORBIDDEN');
+    const [only] = companies;
+    if (companies.length === 1 && only) return seeOther(ctx, `/company/${only.id}`);
+    renderCompanyPage(ctx, deps, 'company/index', '/company', { companies });
+  });
+  router.get('/:id', signed, (ctx) => showMembers(ctx, deps));
+  router.get('/:id/audit', signed, async (ctx) => {
+    const { account } = signedIn(ctx);
+    const company = await companyForAdmin(deps.db, param(ctx, 'id'), account.id);
+    const before = typeof ctx.query.before === 'string' ? ctx.query.before : undefined;
+    const events = await companyEvents(deps.db, company.id, before, PAGE_SIZE + 1);
+    const shown = events.slice(0, PAGE_SIZE);
+    renderCompanyPage(ctx, deps, 'company/audit', `/company/${company.id}/audit`, {
+      company,
+      events: shown,
+      next: events.length > PAGE_SIZE ? `/company/${company.id}/audit?before=${shown.at(-1)?.id ?? ''}` : undefined,
+    });
+  });
+
+  const revoker = deps.revoker;
+  const post = (path: string, work: Action, onMember = true) =>
+    router.post(path, signed, ...form, action(deps, work, onMember));
+
+  const setRole = async (
+    company: CompanyRow,
+    memberId: string,
+    role: CompanyRole,
+    by: { actor: string; meta: RequestMeta },
+  ) => {
+    await deps.db.transaction().execute((trx) => putMember(trx, company.id, memberId, role, by));
+    return 'role-changed' as const;
+  };
+  const memberActions: Record<string, Action> = {
+    'role-admin': ({ company, memberId, actor, meta }) => setRole(company, memberId, 'admin', { actor, meta }),
+    'role-member': ({ company, memberId, actor, meta }) => setRole(company, memberId, 'member', { actor, meta }),
+    remove: async ({ company, memberId, actor, meta }) => {
+      await removeMembership(deps.db, company.id, memberId, { actor, meta });
+      return 'removed';
+    },
+    hold: async ({ company, memberId, actor, meta }) => {
+      const member = await memberOfCompany(deps.db, company.id, memberId);
+      if (member.status !== 'active' || memberId === actor) throw new AppError('STATUS_CONFLICT');
+      await setAccountStatus(
+        { db: deps.db, revoker },
+        memberId,
+        { status: 'on_hold', by: actor, companyId: company.id },
+        meta,
+      );
+      return 'held';
+    },
+    release: async ({ company, memberId, actor, meta }) => {
+      const member = await memberOfCompany(deps.db, company.id, memberId);
+      // Release lifts a hold only; a disabled account is the operator's.
+      if (member.status !== 'on_hold') throw new AppError('STATUS_CONFLICT');
+      await setAccountStatus(
+        { db: deps.db, revoker },
+        memberId,
+        { status: 'active', by: actor, companyId: company.id },
+        meta,
+      );
+      return 'released';
+    },
+    'reset-mfa': async ({ company, memberId, actor, meta }) => {
+      await removeMfaByAdmin(deps, memberId, actor, meta, company.id);
+      return 'mfa-reset';
+    },
+  };
+  /** One form per member row: the password once, and a button per action (`do`). */
+  post('/:id/members/:account', async (args) => {
+    const key = formText(args.ctx, 'do');
+    const run = Object.hasOwn(memberActions, key) ? memberActions[key] : undefined;
+    if (!run) throw new AppError('BAD_REQUEST');
+    return run(args);
+  });
+  post(
+    '/:id/require-mfa',
+    async ({ ctx, company, actor, meta }) => {
+      await updateCompany(deps.db, company.id, { require_mfa: formText(ctx, 'require_mfa') === 'on' }, { actor, meta });
+      return 'policy-saved';
+    },
+    false,
+  );
+  return router;
+}

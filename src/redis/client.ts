@@ -1,0 +1,48 @@
+import { Cluster, Redis } from 'ioredis';
+
+/** A Redis server or a Redis Cluster: the app talks to either through the same commands. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisSettings {
+  /** redis://, rediss:// (one server) or redis+cluster://, rediss+cluster:// (a cluster's seed node). */
+  redisUrl?: string | undefined;
+  /** Seed nodes of a cluster (host:port or redis:// URLs); any one of them is enough to find the rest. */
+  redisClusterNodes?: readonly string[] | undefined;
+}
+
+const CLUSTER_SCHEME = /^(rediss?)\+cluster:/;
+
+function seed(node: string): { host: string; port: number; tls: boolean; username: string; password: string } {
+  const url = new URL(/^[a-z+]+:\/\//.test(node) ? node.replace(CLUSTER_SCHEME, '$1:') : `redis://${node}`);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    tls: url.protocol === 'rediss:',
+    username: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  };
+}
+
+/** Connects to what the settings name; undefined when they name nothing (sessions then live in the database). */
+export function connectRedis(settings: RedisSettings): RedisClient | undefined {
+  const nodes = settings.redisClusterNodes?.length
+    ? settings.redisClusterNodes
+    : settings.redisUrl && CLUSTER_SCHEME.test(settings.redisUrl)
+      ? [settings.redisUrl]
+      : undefined;
+  if (!nodes) return settings.redisUrl ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  const seeds = nodes.map(seed);
+  const [first] = seeds;
+  if (!first) return undefined;
+  return new Cluster(
+    seeds.map(({ host, port }) => ({ host, port })),
+    {
+      redisOptions: {
+        maxRetriesPerRequest: 3,
+        ...(first.username ? { username: first.username } : {}),
+        ...(first.password ? { password: first.password } : {}),
+        ...(first.tls ? { tls: {} } : {}),
+      },
+    },
+  );
+}

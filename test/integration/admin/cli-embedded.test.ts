@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { ENGLISH, rpSignIn } from '../../helpers/account.js';
+import { ChildServer } from '../../helpers/child-server.js';
+import { requestServiceToken, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { HttpClient } from '../../helpers/http-client.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** `npm run admin -- ...` in a second terminal beside `npm start`: same data folder, no DATABASE_URL. */
+function cli(dataDir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin/cli.ts', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the admin CLI beside a running embedded server (npm start on PGlite)', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'monban-admin14-'));
+  const port = 44000 + Math.floor(Math.random() * 90);
+  const issuer = `http://localhost:${port}`;
+  let server: ChildServer;
+
+  beforeAll(async () => {
+    server = await ChildServer.start(port, { DATA_DIR: dataDir, ISSUER: issuer });
+  }, 300_000);
+  afterAll(async () => {
+    server?.signal('SIGTERM');
+    await server?.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('the first start writes the bootstrap admin client, readable by this user only, and says so', () => {
+    const file = path.join(dataDir, 'admin-client.json');
+    expect(existsSync(file)).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    expect(saved).toMatchObject({ issuer, resource: `${issuer}/admin`, token_endpoint: `${issuer}/token` });
+    expect(server.output).toContain(file);
+  });
+
+  it('registers a client and a user through the API while the server runs; an RP logs the user in', async () => {
+    const email = `beside-${randomBytes(4).toString('hex')}@example.com`;
+    const [web, machine, user] = await Promise.all([
+      cli(dataDir, ['client', 'create', '--name', 'Shop', '--redirect-uri', RP_CALLBACK]),
+      cli(dataDir, ['client', 'create', '--name', 'Batch', '--grant', 'client_credentials']),
+      cli(dataDir, [
+        'user',
+        'create',
+        '--email',
+        email,
+        '--password',
+        TEST_PASSWORD,
+        '--given-name',
+        'Taro',
+        '--family-name',
+        'Sato',
+        '--locale',
+        'en',
+      ]),
+    ]);
+    for (const result of [web, machine, user]) expect([result.code, result.stderr]).toEqual([0, '']);
+    const machineClient = JSON.parse(machine.stdout) as { client_id: string; client_secret: string };
+    expect((await requestServiceToken(issuer, machineClient)).status).toBe(200);
+    const webClient = JSON.parse(web.stdout) as { client_id: string; client_secret: string };
+    const tokens = await rpSignIn(new HttpClient(ENGLISH), issuer, webClient, email, TEST_PASSWORD);
+    expect(tokens.access_token).toEqual(expect.any(String));
+    // Still one server, still serving.
+    expect((await fetch(`${issuer}/readyz`)).status).toBe(200);
+  }, 300_000);
+
+  it('names an unknown command', async () => {
+    const result = await cli(dataDir, ['client', 'frobnicate']);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(/^error: unknown command "client frobnicate"/);
+  }, 120_000);
+});

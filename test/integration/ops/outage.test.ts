@@ -1,0 +1,91 @@
+import { startTestApp, type TestApp } from '../../helpers/app.js';
+import {
+  authorizationUrl,
+  en,
+  ja,
+  registerClient,
+  registerUser,
+  RP_CALLBACK,
+  TEST_PASSWORD,
+} from '../../helpers/fixtures.js';
+import { formAction, HttpClient, inputValue, unescapeHtml, type PageResponse } from '../../helpers/http-client.js';
+
+/** The outage page: 503, "try again later" in the user's language, the request id as the reference. */
+function expectOutagePage(page: PageResponse, say: typeof en): void {
+  expect(page.status).toBe(503);
+  const body = unescapeHtml(page.body);
+  expect(body).toContain(say('errors.UNAVAILABLE'));
+  expect(body).not.toContain(say('errors.OAUTH'));
+  const reference = page.headers.get('x-request-id')!;
+  expect(body).toContain(say('errors.reference', { id: reference }));
+}
+
+describe('outages fail closed with a "try again later" page and a reference (README: Outages)', () => {
+  let t: TestApp;
+  let client: Awaited<ReturnType<typeof registerClient>>;
+  let email: string;
+  beforeAll(async () => {
+    t = await startTestApp({ proxies: true });
+    client = await registerClient(t.app);
+    email = (await registerUser(t.app)).email;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it.each([
+    ['en', en],
+    ['ja', ja],
+  ] as const)('Redis down: the authorization request gets the outage page (%s)', async (lang, say) => {
+    await t.redis!.cut();
+    try {
+      const browser = new HttpClient({ 'accept-language': lang });
+      const page = await browser.follow(authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK);
+      expectOutagePage(page, say);
+    } finally {
+      await t.redis!.restore();
+    }
+  });
+
+  it('PostgreSQL down at the password step: the outage page, no login', async () => {
+    const browser = new HttpClient({ 'accept-language': 'en' });
+    const emailPage = await browser.follow(authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK);
+    const passwordPage = await browser.follow(
+      new URL(formAction(emailPage.body, '/email')!, t.issuer).toString(),
+      RP_CALLBACK,
+      {
+        form: { _csrf: inputValue(emailPage.body, '_csrf')!, email },
+      },
+    );
+    await t.postgres!.cut();
+    try {
+      const answer = await browser.follow(
+        new URL(formAction(passwordPage.body, '/password')!, t.issuer).toString(),
+        RP_CALLBACK,
+        {
+          form: { _csrf: inputValue(passwordPage.body, '_csrf')!, password: TEST_PASSWORD },
+        },
+      );
+      expect(answer.location ?? '').not.toContain(RP_CALLBACK);
+      expectOutagePage(answer, en);
+    } finally {
+      await t.postgres!.restore();
+    }
+  });
+
+  it('Redis down: the account console and the token endpoint refuse too', async () => {
+    await t.redis!.cut();
+    try {
+      const console = await new HttpClient({ 'accept-language': 'en' }).follow(`${t.issuer}/account`);
+      expectOutagePage(console, en);
+      const token = await fetch(`${t.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', redirect_uri: RP_CALLBACK }),
+      });
+      expect(token.status).toBeGreaterThanOrEqual(400);
+    } finally {
+      await t.redis!.restore();
+    }
+  });
+});

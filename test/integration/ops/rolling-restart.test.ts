@@ -1,0 +1,90 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../helpers/app.js';
+import { ChildServer, loginLoad, sharedDeployment, type SharedDeployment } from '../../helpers/child-server.js';
+
+const CADDYFILE = fileURLToPath(new URL('../../../docker/Caddyfile', import.meta.url));
+const hasCaddy = spawnSync('caddy', ['version']).status === 0;
+if (!hasCaddy) console.warn('caddy is not installed (apt-get install caddy): the rolling-restart test is skipped');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Two Monban processes on one PostgreSQL and Redis behind the compose's own Caddyfile (Debian's
+ * Caddy), logins running all along; each instance is stopped with SIGTERM and started again, one
+ * at a time, as an orchestrator's rolling restart does.
+ */
+(hasCaddy ? describe : describe.skip)('rolling restart behind the proxy', () => {
+  let deployment: SharedDeployment;
+  const servers: ChildServer[] = [];
+  let caddy: ChildProcess | undefined;
+  let caddyHome: string;
+  let issuer: string;
+  const ports: number[] = [];
+
+  beforeAll(async () => {
+    const proxyPort = await freePort();
+    ports.push(await freePort(), await freePort());
+    issuer = `http://127.0.0.1:${proxyPort}`;
+    deployment = await sharedDeployment(issuer, {
+      TRUST_PROXY: 'true',
+      // Caddy asks /readyz every 500 ms; drain for 2 s so it has stopped sending before the listener closes.
+      MONBAN_SHUTDOWN__DELAY_SECONDS: '2',
+      MONBAN_SHUTDOWN__GRACE_SECONDS: '20',
+    });
+    servers.push(...(await Promise.all(ports.map((port) => ChildServer.start(port, deployment.env)))));
+    caddyHome = mkdtempSync(path.join(tmpdir(), 'monban-caddy-'));
+    caddy = spawn('caddy', ['run', '--config', CADDYFILE, '--adapter', 'caddyfile'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: caddyHome,
+        XDG_CONFIG_HOME: caddyHome,
+        XDG_DATA_HOME: caddyHome,
+        MONBAN_PROXY_ADDRESS: `127.0.0.1:${proxyPort}`,
+        MONBAN_PROXY_BIND: '127.0.0.1',
+        MONBAN_UPSTREAMS: ports.map((port) => `127.0.0.1:${port}`).join(' '),
+        MONBAN_HEALTH_INTERVAL: '500ms',
+      },
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 100; i += 1) {
+      const ok = await fetch(`${issuer}/readyz`).then(
+        (res) => res.status === 200,
+        () => false,
+      );
+      if (ok) return;
+      await sleep(100);
+    }
+    throw new Error('Caddy did not answer');
+  });
+  afterAll(async () => {
+    caddy?.kill('SIGTERM');
+    await Promise.all(servers.map((server) => server.kill()));
+    await deployment?.close();
+    rmSync(caddyHome, { recursive: true, force: true });
+  });
+
+  it('drops no request and no login while each instance restarts in turn', async () => {
+    const load = loginLoad(issuer, deployment, 4);
+    const progress: number[] = [];
+    try {
+      while (load.completed < 5 && load.failures.length === 0) await sleep(50);
+      for (let i = 0; i < servers.length; i += 1) {
+        const before = load.completed;
+        servers[i]!.signal('SIGTERM');
+        expect(await servers[i]!.exited).toBe(0);
+        servers[i] = await ChildServer.start(ports[i]!, deployment.env);
+        // Logins went on while this instance was away, and go on once it is back.
+        await sleep(1500);
+        progress.push(load.completed - before);
+      }
+    } finally {
+      await load.stop();
+    }
+    expect(load.failures).toEqual([]);
+    expect(progress.every((n) => n > 0)).toBe(true);
+  });
+});

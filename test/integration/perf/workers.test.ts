@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../helpers/app.js';
+import { createScratchDatabase } from '../../helpers/databases.js';
+import { TEST_REDIS_URL, TEST_SECRET } from '../../helpers/env.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The processes a primary has forked, from Linux's /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** WEB_CONCURRENCY: `npm start` as an operator runs it, with N workers sharing one port. */
+describe('workers (WEB_CONCURRENCY)', () => {
+  let primary: ChildProcess;
+  let port: number;
+  let log = '';
+  let drop: () => Promise<void>;
+  const exited = () => new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
+
+  beforeAll(async () => {
+    const scratch = await createScratchDatabase();
+    drop = () => scratch.drop();
+    port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      PORT: String(port),
+      DATABASE_URL: scratch.url,
+      REDIS_URL: TEST_REDIS_URL,
+      MONBAN_SECRET: TEST_SECRET,
+      WEB_CONCURRENCY: '2',
+    };
+    delete env.NODE_OPTIONS;
+    primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer) => {
+      log += chunk.toString();
+    };
+    primary.stdout!.on('data', collect);
+    primary.stderr!.on('data', collect);
+  });
+
+  afterAll(async () => {
+    if (primary.exitCode === null && primary.signalCode === null) {
+      const gone = exited();
+      primary.kill('SIGKILL');
+      for (const pid of childrenOf(primary.pid!)) process.kill(pid, 'SIGKILL');
+      await gone;
+    }
+    await drop();
+  });
+
+  it('serves from two processes, replaces a worker that dies, and stops them all on SIGTERM', async () => {
+    const listening = () => (log.match(/Monban is listening/g) ?? []).length;
+    await waitFor('two workers listening', () => (listening() >= 2 ? true : undefined));
+    const workers = childrenOf(primary.pid!);
+    expect(workers).toHaveLength(2);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+
+    process.kill(workers[0]!, 'SIGKILL');
+    await waitFor('a replacement worker', () => (listening() >= 3 ? true : undefined));
+    const replaced = childrenOf(primary.pid!);
+    expect(replaced).toHaveLength(2);
+    expect(replaced).not.toContain(workers[0]);
+    expect(log).toMatch(/a worker died; starting another/);
+    expect((await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).status).toBe(200);
+
+    const gone = exited();
+    primary.kill('SIGTERM');
+    expect(await gone).toBe(0);
+    for (const pid of replaced) expect(() => process.kill(pid, 0)).toThrow();
+  }, 180_000); // three processes compile the TypeScript on start
+});
