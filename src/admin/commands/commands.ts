@@ -220,6 +220,33 @@ export const COMMANDS: Record<string, Command> = {
     false,
   ),
   'user revoke-sessions': userAction('revoke-sessions', "end every session and every app's tokens", false),
+  'user update': {
+    usage:
+      'user update --email E [--given-name G] [--family-name F] [--locale ja|en] [--zoneinfo TZ] [--phone +81...]\n' +
+      '      change profile fields (an empty --zoneinfo or --phone clears it; a new number is unverified)',
+    columns: USER_COLUMNS,
+    run: async (api, args) => {
+      const { values } = flags(args, {
+        email: { type: 'string' },
+        'given-name': { type: 'string' },
+        'family-name': { type: 'string' },
+        locale: { type: 'string' },
+        zoneinfo: { type: 'string' },
+        phone: { type: 'string' },
+      });
+      const { email, 'given-name': givenName, 'family-name': familyName, locale, zoneinfo, phone } = values;
+      const body = {
+        ...(givenName !== undefined ? { given_name: givenName } : {}),
+        ...(familyName !== undefined ? { family_name: familyName } : {}),
+        ...(locale !== undefined ? { locale } : {}),
+        ...(zoneinfo !== undefined ? { zoneinfo: zoneinfo || null } : {}),
+        ...(phone !== undefined ? { phone_number: phone || null } : {}),
+      };
+      if (Object.keys(body).length === 0) throw new AdminInputError('user update needs a field to change');
+      const user = await userByEmail(api, email);
+      return api.call('PATCH', `/users/${user.id}`, body);
+    },
+  },
   'user require-phishing-resistant': {
     usage:
       'user require-phishing-resistant --email E [--off]\n' +

@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import type { CompanyRole, CompanyRow } from '../../db/schema.js';
 import { AppError, FormError } from '../../errors.js';
+import { checkbox, parseForm, password, text } from '../../http/form.js';
 import { formBody } from '../../http/middleware.js';
 import { verifyCsrf } from '../../http/csrf.js';
 import { errorList, renderPage, seeOther } from '../../http/page.js';
@@ -26,10 +28,10 @@ type Done = (typeof DONE)[number];
 const param = (ctx: Context, name: string): string =>
   (ctx as unknown as { params: Record<string, string | undefined> }).params[name] ?? '';
 
-const formText = (ctx: Context, name: string): string => {
-  const value = (ctx.request as { body?: Record<string, unknown> }).body?.[name];
-  return typeof value === 'string' ? value : '';
-};
+/** Every action's form carries the admin's password; the member row's also the button pressed. */
+const passwordForm = z.object({ current_password: password() });
+const memberActionForm = z.object({ do: text(32) });
+const requireMfaForm = z.object({ require_mfa: checkbox('on') });
 
 function renderCompanyPage(
   ctx: Context,
@@ -94,12 +96,12 @@ async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | 
  * login's throttle, before anything changes. A wrong one is audited like the console's.
  */
 async function confirmAdminPassword(ctx: Context, deps: SettingsDeps, current: SignedIn, meta: RequestMeta) {
-  const password = formText(ctx, 'current_password');
-  if (!password) throw new AppError('PASSWORD_REQUIRED');
+  const typed = parseForm(ctx, passwordForm).current_password;
+  if (!typed) throw new AppError('PASSWORD_REQUIRED');
   const { account } = current;
   const right = await checkPassword(
     deps,
-    { account, identifier: account.email, password, ip: meta.ip, device: meta.device },
+    { account, identifier: account.email, password: typed, ip: meta.ip, device: meta.device },
     meta,
   );
   if (!right) {
@@ -213,7 +215,7 @@ export function companyRoutes(deps: SettingsDeps): Router {
   };
   /** One form per member row: the password once, and a button per action (`do`). */
   post('/:id/members/:account', async (args) => {
-    const key = formText(args.ctx, 'do');
+    const key = parseForm(args.ctx, memberActionForm).do;
     const run = Object.hasOwn(memberActions, key) ? memberActions[key] : undefined;
     if (!run) throw new AppError('BAD_REQUEST');
     return run(args);
@@ -221,7 +223,12 @@ export function companyRoutes(deps: SettingsDeps): Router {
   post(
     '/:id/require-mfa',
     async ({ ctx, company, actor, meta }) => {
-      await updateCompany(deps.db, company.id, { require_mfa: formText(ctx, 'require_mfa') === 'on' }, { actor, meta });
+      await updateCompany(
+        deps.db,
+        company.id,
+        { require_mfa: parseForm(ctx, requireMfaForm).require_mfa },
+        { actor, meta },
+      );
       return 'policy-saved';
     },
     false,

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { ENGLISH, rpSignIn } from '../../helpers/account.js';
+import { ENGLISH } from '../../helpers/account.js';
 import { ChildServer } from '../../helpers/child-server.js';
 import { requestServiceToken, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
-import { HttpClient } from '../../helpers/http-client.js';
+import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
+import { RelyingParty } from '../../helpers/rp.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -76,8 +77,16 @@ describe('the admin CLI beside a running embedded server (npm start on PGlite)',
     const machineClient = JSON.parse(machine.stdout) as { client_id: string; client_secret: string };
     expect((await requestServiceToken(issuer, machineClient)).status).toBe(200);
     const webClient = JSON.parse(web.stdout) as { client_id: string; client_secret: string };
-    const tokens = await rpSignIn(new HttpClient(ENGLISH), issuer, webClient, email, TEST_PASSWORD);
-    expect(tokens.access_token).toEqual(expect.any(String));
+    const created = JSON.parse(user.stdout) as { id: string };
+    // An openid-client RP, configured from discovery, logs the new user in through the pages.
+    const rp = await RelyingParty.discover(issuer, webClient.client_id, webClient.client_secret);
+    const pending = await rp.authorizationRequest({ scope: 'openid email', redirect_uri: RP_CALLBACK });
+    const last = await loginThroughPages(new HttpClient(ENGLISH), pending.url.href, RP_CALLBACK, {
+      email,
+      password: TEST_PASSWORD,
+    });
+    const tokens = await rp.redeem(new URL(last.location!), pending);
+    expect(tokens.claims()).toMatchObject({ sub: created.id, email });
     // Still one server, still serving.
     expect((await fetch(`${issuer}/readyz`)).status).toBe(200);
   }, 300_000);

@@ -451,6 +451,33 @@ describe('admin CLI (npm run admin)', () => {
     expect(account.company_managed).toBe(false);
   }, 200_000);
 
+  it('user update changes profile fields as PATCH does; an empty value clears; nothing to change is refused', async () => {
+    const user = await registerUser(t.app, { locale: 'en' });
+    const updated = json(
+      await cli(
+        ...['user', 'update', '--email', user.email, '--given-name', '花子', '--family-name', '山田'],
+        ...['--locale', 'ja', '--zoneinfo', 'Asia/Tokyo', '--phone', '+819012345678'],
+      ),
+    );
+    expect(updated).toMatchObject({
+      id: user.id,
+      given_name: '花子',
+      family_name: '山田',
+      locale: 'ja',
+      zoneinfo: 'Asia/Tokyo',
+      phone_number: '+819012345678',
+    });
+    const [cleared, nothing, badZone] = await Promise.all([
+      cli('user', 'update', '--email', user.email, '--phone', ''),
+      cli('user', 'update', '--email', user.email),
+      cli('user', 'update', '--email', user.email, '--zoneinfo', 'Mars/Olympus'),
+    ]);
+    expect(json(cleared)).toMatchObject({ given_name: '花子', phone_number: null });
+    expectRefused(nothing, /^error: user update needs a field to change/m);
+    expect(badZone.code).not.toBe(0);
+    expect(badZone.stderr).toMatch(/TIMEZONE_INVALID/);
+  }, 150_000);
+
   it('user require-phishing-resistant sets and lifts the passkey-only policy (issue 17), audited', async () => {
     const user = await registerUser(t.app, { locale: 'en' });
     const policy = json(await cli('user', 'require-phishing-resistant', '--email', user.email));
