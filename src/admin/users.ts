@@ -16,6 +16,7 @@ import type { CredentialThrottle } from '../security/rate-limit/credential-throt
 import { recordAudit } from '../security/audit.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Actor } from './clients.js';
+import { isUuid } from '../db/uuid.js';
 
 /** What managing users needs: the server has it, and so does the CLI on the database. */
 export interface UserServices {
@@ -72,14 +73,12 @@ function userView(row: UserRow): UserView {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function usersQuery(db: Db) {
   return db.selectFrom('accounts').selectAll('accounts').select(hasActiveFactor(db, 'accounts.id').as('mfa_enabled'));
 }
 
 export async function getUser(services: Pick<UserServices, 'db'>, id: string): Promise<UserView> {
-  if (!UUID.test(id)) throw new AppError('NOT_FOUND');
+  if (!isUuid(id)) throw new AppError('NOT_FOUND');
   const row = await usersQuery(services.db).where('accounts.id', '=', id).executeTakeFirst();
   if (!row) throw new AppError('NOT_FOUND');
   return userView(row);
@@ -222,7 +221,7 @@ export async function changeUserStatus(
   status: SettableStatus,
   by: Actor & { reason?: string | undefined },
 ): Promise<UserView> {
-  if (!UUID.test(id)) throw new AppError('NOT_FOUND');
+  if (!isUuid(id)) throw new AppError('NOT_FOUND');
   await setAccountStatus(
     { db: services.db, revoker: services.revoker },
     id,
@@ -239,7 +238,7 @@ export async function unlockUser(services: UserServices, id: string, by: Actor):
 }
 
 export async function resetUserMfa(services: UserServices, id: string, by: Actor): Promise<UserView> {
-  if (!UUID.test(id)) throw new AppError('NOT_FOUND');
+  if (!isUuid(id)) throw new AppError('NOT_FOUND');
   await removeMfaByAdmin(services, id, by.actor, by.meta);
   return getUser(services, id);
 }

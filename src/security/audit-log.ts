@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { isUuid } from '../db/uuid.js';
 
 /**
  * Gives waiting audit events their position in the log (`seq`). An event's bigserial id is taken
@@ -54,14 +55,12 @@ export interface AuditEventView {
   data: Record<string, unknown>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Events in the order of the log, after a cursor: polling with the last id never skips or repeats
  * one. With order 'desc', the newest first, paged back with `before`.
  */
 export async function queryAuditEvents(db: Db, query: AuditQuery): Promise<AuditEventView[]> {
-  if (query.account !== undefined && !UUID.test(query.account)) return [];
+  if (query.account !== undefined && !isUuid(query.account)) return [];
   await sequenceAuditEvents(db);
   let select = db
     .selectFrom('audit_events')

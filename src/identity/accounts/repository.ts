@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { AccountRow, AccountUpdate, NewAccount } from '../../db/schema.js';
 import { normalizeEmail } from './email.js';
+import { isUuid } from '../../db/uuid.js';
 
 export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
-  // Non-UUID input would make PostgreSQL raise; it simply matches nothing.
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
 }
 

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { CompanyDomainRow, CompanyRole, CompanyRow } from '../../db/schema.js';
+import { isUuid } from '../../db/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (id: string): boolean => UUID.test(id);
+export { isUuid };
 
 export async function findCompany(db: Db, id: string): Promise<CompanyRow | undefined> {
   if (!isUuid(id)) return undefined;

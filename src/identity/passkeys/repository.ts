@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { WebauthnCredentialRow } from '../../db/schema.js';
+import { isUuid } from '../../db/uuid.js';
 
 export type PasskeyRow = WebauthnCredentialRow;
 
@@ -52,7 +53,7 @@ export async function findPasskeyByCredentialId(db: Db, credentialId: string): P
 }
 
 export async function findPasskey(db: Db, accountId: string, id: string): Promise<PasskeyRow | undefined> {
-  if (!UUID.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return db
     .selectFrom('webauthn_credentials')
     .selectAll()
@@ -61,10 +62,8 @@ export async function findPasskey(db: Db, accountId: string, id: string): Promis
     .executeTakeFirst();
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function renamePasskey(db: Db, accountId: string, id: string, name: string): Promise<boolean> {
-  if (!UUID.test(id)) return false;
+  if (!isUuid(id)) return false;
   const result = await db
     .updateTable('webauthn_credentials')
     .set({ name })
@@ -75,7 +74,7 @@ export async function renamePasskey(db: Db, accountId: string, id: string, name:
 }
 
 export async function deletePasskey(db: Db, accountId: string, id: string): Promise<PasskeyRow | undefined> {
-  if (!UUID.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return db
     .deleteFrom('webauthn_credentials')
     .where('account_id', '=', accountId)

@@ -64,7 +64,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     caddy?.kill('SIGTERM');
     await Promise.all(servers.map((server) => server.kill()));
     await deployment?.close();
-    rmSync(caddyHome, { recursive: true, force: true });
+    if (caddyHome) rmSync(caddyHome, { recursive: true, force: true });
   });
 
   it('drops no request and no login while each instance restarts in turn', async () => {
