@@ -230,6 +230,28 @@ describe('account console: sessions and apps (PR3)', () => {
     expect((await open(browser, h.issuer, '/account')).status).toBe(200);
   });
 
+  it('the apps list costs the same statements for one app or three, and never reads a client row', async () => {
+    const { user, browser } = await signedInUser(h);
+    /** The page's own statements (the courier may send a mail meanwhile: not the page's). */
+    const statementsOfPage = async () => {
+      await open(browser, h.issuer, '/account/security'); // a new app's name is cached once per process
+      const { log } = await h.app.counters.measure(() => open(browser, h.issuer, '/account/security'));
+      return log.filter((line) => line.startsWith('sql:') && !line.includes('"outbox"'));
+    };
+    const clients = [await registerClient(h.app), await registerClient(h.app), await registerClient(h.app)];
+    await rpSignIn(new HttpClient(ENGLISH), h.issuer, clients[0]!, user.email, TEST_PASSWORD);
+    const withOne = await statementsOfPage();
+    for (const client of clients.slice(1)) {
+      await rpSignIn(new HttpClient(ENGLISH), h.issuer, client, user.email, TEST_PASSWORD);
+    }
+    const withThree = await statementsOfPage();
+    expect(listedApps((await open(browser, h.issuer, '/account/security')).body).sort()).toEqual(
+      clients.map((c) => c.client_id).sort(),
+    );
+    expect(withThree.filter((line) => line.includes('oidc_clients'))).toEqual([]);
+    expect(withThree).toEqual(withOne);
+  });
+
   it("cannot revoke another account's app", async () => {
     const { user, browser } = await signedInUser(h);
     const { user: neighbour } = await signedInUser(h);
