@@ -408,8 +408,11 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     ...shared,
     challenges: new PasskeyChallenges(adapters('PasskeyChallenge'), config.passkeys.challengeSeconds),
   };
+  // Invitation links (C4), looked up on the sign-up form and on the logged-in accept page alike.
+  const invitationPerIp = createLimiter(limiterStore, 'invitation:ip', config.companies.invitationLookupsPerIp);
   const registration = registrationRoutes({
     ...shared,
+    invitationPerIp,
     freeMail: new FreeMailDomains(
       config.registration.freeMailDomainsFile,
       config.registration.extraFreeMailDomains,
@@ -429,7 +432,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     smsCaps,
   };
   const settings = settingsRoutes(consoleDeps);
-  const company = companyRoutes(consoleDeps);
+  const company = companyRoutes({ ...consoleDeps, invitationPerIp });
   const phoneVerification = phoneVerificationRoutes(consoleDeps);
   const interactions = interactionRoutes({
     ...shared,

@@ -119,6 +119,20 @@ export const ERRORS = {
   COMPANY_FORBIDDEN: { status: 403, expose: true },
   /** An account id or address that names no account. */
   ACCOUNT_NOT_FOUND: { status: 404, expose: true },
+  /** Invitations (C4): a link whose token names no invitation. */
+  INVITATION_NOT_FOUND: { status: 404, expose: true },
+  INVITATION_EXPIRED: { status: 410, expose: true },
+  INVITATION_REVOKED: { status: 410, expose: true },
+  INVITATION_USED: { status: 410, expose: true },
+  /** Resend or revoke of an invitation that was accepted or revoked already. */
+  INVITATION_NOT_OPEN: { status: 409, expose: true },
+  /** The link is accepted while logged in to an account of another address. */
+  INVITATION_OTHER_ACCOUNT: { status: 403, expose: true },
+  /** The invited address has an account (made since the link was opened): log in and accept. */
+  INVITATION_HAS_ACCOUNT: { status: 409, expose: true },
+  INVITATIONS_EMPTY: { status: 400, expose: true },
+  INVITATIONS_TOO_MANY: { status: 400, expose: true },
+  INVITATION_EMAIL_INVALID: { status: 400, expose: true },
 } as const satisfies Record<string, { status: number; expose: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

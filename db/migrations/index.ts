@@ -14,6 +14,7 @@ import * as companies from './2026_12_02_0300_companies.js';
 import * as backchannelLogout from './2026_12_02_0400_backchannel_logout.js';
 import * as resourceServers from './2026_12_02_0500_resource_servers.js';
 import * as derivedKeys from './2026_12_02_0600_derived_keys.js';
+import * as companyInvitations from './2026_12_02_0740_company_invitations.js';
 
 /**
  * Every migration, in order. Listed statically (instead of read from the folder at run time) so
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_02_0400_backchannel_logout': backchannelLogout,
   '2026_12_02_0500_resource_servers': resourceServers,
   '2026_12_02_0600_derived_keys': derivedKeys,
+  '2026_12_02_0740_company_invitations': companyInvitations,
 };

@@ -257,6 +257,10 @@ export const configSchema = z
         dnsTimeoutMs: z.number().int().min(100).max(60_000),
         /** A verified domain's record is looked up again after this long; gone, the domain is unverified. */
         recheckHours: z.number().int().min(1),
+        /** How long an invitation's link works (C4). */
+        invitationDays: z.number().int().min(1).max(90),
+        /** Invitation links looked up per IP, counted before the token is checked. */
+        invitationLookupsPerIp: limit,
       })
       .strict(),
     registration: z

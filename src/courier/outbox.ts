@@ -45,6 +45,23 @@ export async function enqueueMail(trx: Db, box: SecretBox, mail: OutgoingMail): 
   await enqueue(trx, box, 'email', mail);
 }
 
+/** Many mails in one statement (a company's invitations, up to 500), committed like enqueueMail. */
+export async function enqueueMails(trx: Db, box: SecretBox, mails: OutgoingMail[]): Promise<void> {
+  if (mails.length === 0) return;
+  await trx
+    .insertInto('outbox')
+    .values(
+      mails.map((mail) => ({
+        channel: 'email' as const,
+        template: mail.template,
+        locale: mail.locale,
+        recipient: mail.to,
+        payload_sealed: box.seal(JSON.stringify(mail.data), payloadContext(mail.to)),
+      })),
+    )
+    .execute();
+}
+
 /**
  * A mail to an account's own address, in its language, greeting it by its full name in that
  * language's order (`name` in the data: 「佐藤 花子 様」, "Hello Hanako Sato,").

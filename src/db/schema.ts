@@ -278,6 +278,25 @@ export interface CompanyMembershipsTable {
   created_at: CreatedAt;
 }
 
+export interface CompanyInvitationsTable {
+  id: Generated<string>;
+  company_id: string;
+  /** Normalised address the invitation is for. */
+  email: string;
+  /** Hex SHA-256 of the link's token; the token itself is never stored. */
+  token_hash: string;
+  locale: 'ja' | 'en';
+  /** A company admin's account id, an admin client's client_id, or 'cli'. */
+  invited_by: string;
+  expires_at: Date;
+  sent_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  accepted_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The account that accepted it. */
+  account_id: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: CreatedAt;
+}
+
 export interface DerivedKeysTable {
   /** The id of the MONBAN_SECRET entry it was derived from, or 'pinned' (never rotates). */
   secret_id: string;
@@ -307,11 +326,13 @@ export interface Database {
   companies: CompaniesTable;
   company_domains: CompanyDomainsTable;
   company_memberships: CompanyMembershipsTable;
+  company_invitations: CompanyInvitationsTable;
   derived_keys: DerivedKeysTable;
 }
 
 export type CompanyRow = Selectable<CompaniesTable>;
 export type CompanyDomainRow = Selectable<CompanyDomainsTable>;
+export type CompanyInvitationRow = Selectable<CompanyInvitationsTable>;
 
 export type WebauthnCredentialRow = Selectable<WebauthnCredentialsTable>;
 

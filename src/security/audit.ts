@@ -65,6 +65,10 @@ export type AuditType =
   | 'company.member_added'
   | 'company.member_removed'
   | 'company.role_changed'
+  | 'company.invited'
+  | 'company.invitation_resent'
+  | 'company.invitation_revoked'
+  | 'company.invitation_accepted'
   | 'admin.secrets.resealed';
 
 export interface AuditEvent {

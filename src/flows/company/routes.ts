@@ -15,13 +15,44 @@ import { putMember, removeMembership, updateCompany } from '../../identity/compa
 import { checkPassword } from '../../identity/password/credential-check.js';
 import { recordAudit } from '../../security/audit.js';
 import type { RequestMeta } from '../../request-meta.js';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  acceptInvitation,
+  addressesOf,
+  companyName,
+  invitationCursor,
+  INVITATIONS_AT_ONCE,
+  inviteToCompany,
+  listInvitations,
+  openInvitation,
+  resendInvitation,
+  revokeInvitation,
+} from '../../identity/companies/invitations.js';
+import { negotiateLocale } from '../../http/locale.js';
+import { normalizeEmail } from '../../identity/accounts/email.js';
+import { isClosedInvitation, renderInvitationClosed } from '../invitation-pages.js';
 import { requireSignIn } from '../settings/auth.js';
 import { signedIn, type SettingsDeps, type SignedIn } from '../settings/context.js';
 import { companiesAdministeredBy, companyEvents, companyForAdmin, memberOfCompany } from './service.js';
 
 const PAGE_SIZE = 25;
 
-const DONE = ['role-changed', 'removed', 'held', 'released', 'mfa-reset', 'policy-saved'] as const;
+export interface CompanyDeps extends SettingsDeps {
+  /** Invitation links looked up per IP (the accept page is a code check). */
+  invitationPerIp: RateLimiterAbstract;
+}
+
+const DONE = [
+  'role-changed',
+  'removed',
+  'held',
+  'released',
+  'mfa-reset',
+  'policy-saved',
+  'invited',
+  'invitation-resent',
+  'invitation-revoked',
+] as const;
 type Done = (typeof DONE)[number];
 
 /** A path parameter of the route (koa-router's params are untyped on a plain Context). */
@@ -32,6 +63,10 @@ const param = (ctx: Context, name: string): string =>
 const passwordForm = z.object({ current_password: password() });
 const memberActionForm = z.object({ do: text(32) });
 const requireMfaForm = z.object({ require_mfa: checkbox('on') });
+/** Up to 500 pasted addresses of up to 254 characters, form-encoded: a larger body than other forms. */
+const INVITE_BODY_BYTES = INVITATIONS_AT_ONCE * 600;
+const inviteForm = z.object({ emails: text(INVITE_BODY_BYTES) });
+const invitationActionForm = z.object({ do: text(32) });
 
 function renderCompanyPage(
   ctx: Context,
@@ -91,6 +126,37 @@ async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | 
   );
 }
 
+/** The company's invitations (C4), newest first, with their status, and the form to invite. */
+async function showInvitations(ctx: Context, deps: SettingsDeps, error?: AppError | FormError): Promise<void> {
+  const { account } = signedIn(ctx);
+  const company = await companyForAdmin(deps.db, param(ctx, 'id'), account.id);
+  const after = typeof ctx.query.after === 'string' ? ctx.query.after : undefined;
+  const rows = await listInvitations(deps.db, company.id, { after, limit: PAGE_SIZE + 1 });
+  const invitations = rows.slice(0, PAGE_SIZE);
+  const last = invitations.at(-1);
+  renderCompanyPage(
+    ctx,
+    deps,
+    'company/invitations',
+    `/company/${company.id}/invitations`,
+    {
+      company,
+      max: INVITATIONS_AT_ONCE,
+      emails: error ? parseForm(ctx, inviteForm).emails : '',
+      invitations: invitations.map((i) => ({
+        ...i,
+        statusKey: `company.invitationStatus.${i.status}`,
+        open: i.status === 'pending' || i.status === 'expired',
+      })),
+      next:
+        rows.length > PAGE_SIZE && last
+          ? `/company/${company.id}/invitations?after=${invitationCursor(last)}`
+          : undefined,
+    },
+    error,
+  );
+}
+
 /**
  * The admin's password again for every action (PR3's re-authentication), checked through the
  * login's throttle, before anything changes. A wrong one is audited like the console's.
@@ -119,7 +185,7 @@ type Action = (args: {
 }) => Promise<Done>;
 
 /** An admin's action: admin of this company (403 otherwise), the password again, the work, the notice. */
-function action(deps: SettingsDeps, work: Action, onMember = true) {
+function action(deps: SettingsDeps, work: Action, onMember = true, page: 'members' | 'invitations' = 'members') {
   return async (ctx: Context): Promise<void> => {
     const current = signedIn(ctx);
     const company = await companyForAdmin(deps.db, param(ctx, 'id'), current.account.id);
@@ -129,16 +195,18 @@ function action(deps: SettingsDeps, work: Action, onMember = true) {
     try {
       await confirmAdminPassword(ctx, deps, current, meta);
       const done = await work({ ctx, company, memberId, actor: current.account.id, meta });
-      seeOther(ctx, `/company/${company.id}?done=${done}`);
+      seeOther(ctx, `/company/${company.id}${page === 'invitations' ? '/invitations' : ''}?done=${done}`);
     } catch (err) {
-      if (err instanceof AppError || err instanceof FormError) return showMembers(ctx, deps, err);
+      if (err instanceof AppError || err instanceof FormError) {
+        return page === 'invitations' ? showInvitations(ctx, deps, err) : showMembers(ctx, deps, err);
+      }
       throw err;
     }
   };
 }
 
 /** /company: the pages of company admins (issue 15): members, roles, holds, MFA, the audit events. */
-export function companyRoutes(deps: SettingsDeps): Router {
+export function companyRoutes(deps: CompanyDeps): Router {
   const router = new Router({ prefix: '/company' });
   const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
   const signed = requireSignIn(deps);
@@ -151,7 +219,59 @@ export function companyRoutes(deps: SettingsDeps): Router {
     if (companies.length === 1 && only) return seeOther(ctx, `/company/${only.id}`);
     renderCompanyPage(ctx, deps, 'company/index', '/company', { companies });
   });
+  /**
+   * C4: an invitee who has an account accepts here, logged in as the invited address (the login
+   * brings them back). Each lookup of the link is counted per IP before the token is checked.
+   */
+  const token = (ctx: Context) => param(ctx, 'token');
+  router.get('/join/:token', signed, async (ctx) => {
+    const { account } = signedIn(ctx);
+    try {
+      const open = await openInvitation(deps.db, deps.invitationPerIp, token(ctx), requestMeta(ctx, deps.config));
+      if (open.invitation.email !== normalizeEmail(account.email)) throw new AppError('INVITATION_OTHER_ACCOUNT');
+      renderPage(
+        ctx,
+        deps,
+        'company/join',
+        {
+          title: 'invitation.joinTitle',
+          account,
+          token: token(ctx),
+          company: companyName(open.company, negotiateLocale(ctx, deps.config.locales)),
+        },
+        { form: true, timeZone: account.zoneinfo },
+      );
+    } catch (err) {
+      if (!isClosedInvitation(err)) throw err;
+      renderInvitationClosed(ctx, deps, err);
+    }
+  });
+  router.post('/join/:token', signed, ...form, async (ctx) => {
+    const { account } = signedIn(ctx);
+    const meta = requestMeta(ctx, deps.config);
+    try {
+      const open = await openInvitation(deps.db, deps.invitationPerIp, token(ctx), meta);
+      await acceptInvitation(deps.db, open, account, meta);
+      renderPage(
+        ctx,
+        deps,
+        'company/join',
+        {
+          title: 'invitation.joinTitle',
+          account,
+          joined: true,
+          company: companyName(open.company, meta.locale),
+        },
+        { timeZone: account.zoneinfo, languagePath: '/account' },
+      );
+    } catch (err) {
+      if (!isClosedInvitation(err)) throw err;
+      renderInvitationClosed(ctx, deps, err);
+    }
+  });
+
   router.get('/:id', signed, (ctx) => showMembers(ctx, deps));
+  router.get('/:id/invitations', signed, (ctx) => showInvitations(ctx, deps));
   router.get('/:id/audit', signed, async (ctx) => {
     const { account } = signedIn(ctx);
     const company = await companyForAdmin(deps.db, param(ctx, 'id'), account.id);
@@ -232,6 +352,53 @@ export function companyRoutes(deps: SettingsDeps): Router {
       return 'policy-saved';
     },
     false,
+  );
+
+  const invitationDeps = { db: deps.db, box: deps.box, days: deps.config.companies.invitationDays };
+  const listForm = [formBody(Math.max(deps.config.bodyLimitBytes, INVITE_BODY_BYTES)), verifyCsrf];
+  router.post(
+    '/:id/invitations',
+    signed,
+    ...listForm,
+    action(
+      deps,
+      async ({ ctx, company, actor, meta }) => {
+        await inviteToCompany(invitationDeps, company.id, addressesOf(parseForm(ctx, inviteForm).emails), {
+          actor,
+          meta,
+          locale: meta.locale,
+        });
+        deps.mailQueued();
+        return 'invited';
+      },
+      false,
+      'invitations',
+    ),
+  );
+  /** One form per invitation: the password once, and resend or revoke (`do`). */
+  router.post(
+    '/:id/invitations/:invitation',
+    signed,
+    ...form,
+    action(
+      deps,
+      async ({ ctx, company, actor, meta }) => {
+        const id = param(ctx, 'invitation');
+        const what = parseForm(ctx, invitationActionForm).do;
+        if (what === 'resend') {
+          await resendInvitation(invitationDeps, company.id, id, { actor, meta });
+          deps.mailQueued();
+          return 'invitation-resent';
+        }
+        if (what === 'revoke') {
+          await revokeInvitation(deps.db, company.id, id, { actor, meta });
+          return 'invitation-revoked';
+        }
+        throw new AppError('BAD_REQUEST');
+      },
+      false,
+      'invitations',
+    ),
   );
   return router;
 }

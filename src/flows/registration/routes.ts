@@ -15,11 +15,28 @@ import { countryOfLanguages, countryOptions } from '../../identity/accounts/coun
 import { flowPages } from '../flow-pages.js';
 import { codeMinutes } from '../kernel/codes.js';
 import { continueLoginAs, openLogin } from '../login-link.js';
-import { resendSignUpCode, startSignUp, verifySignUp, type RegistrationDeps, type SignUpInput } from './service.js';
+import { companyName, openInvitation, type OpenInvitation } from '../../identity/companies/invitations.js';
+import { findAccountByEmail } from '../../identity/accounts/repository.js';
+import { isClosedInvitation, renderInvitationClosed } from '../invitation-pages.js';
+import {
+  resendSignUpCode,
+  signUpByInvitation,
+  startSignUp,
+  verifySignUp,
+  type RegistrationDeps,
+  type SignUpInput,
+} from './service.js';
 import { RegistrationFlow } from './state.js';
 
 export interface RegistrationRouteDeps extends PageDeps, RegistrationDeps {
   provider: Provider;
+}
+
+/** An invited sign-up's form (C4): the link's token, the fixed address, the company's name. */
+interface InvitationForm {
+  token: string;
+  email: string;
+  company: string;
 }
 
 function renderForm(
@@ -29,6 +46,7 @@ function renderForm(
   error?: FormError | AppError,
   uiLocales?: unknown,
   status = error?.status ?? 200,
+  invitation?: InvitationForm,
 ): void {
   const locale = negotiateLocale(ctx, deps.config.locales, uiLocales);
   const codes = error instanceof FormError ? error.codes : error ? [error.code] : [];
@@ -48,8 +66,16 @@ function renderForm(
       },
       policy: JSON.stringify(deps.policy.checklist()),
       policyValues: deps.policy.checklist(),
+      invitation,
     },
-    { status, uiLocales, form: true, languagePath: withParams('/signup', { interaction: values.interaction }) },
+    {
+      status,
+      uiLocales,
+      form: true,
+      languagePath: invitation
+        ? `/signup/invitation/${invitation.token}`
+        : withParams('/signup', { interaction: values.interaction }),
+    },
   );
 }
 
@@ -91,6 +117,9 @@ const signUpForm = z.object({
   country: text(100),
   partner: checkbox('yes'),
 });
+
+/** The invited sign-up's form: no address (the invitation's) and no company questions. */
+const invitedSignUpForm = signUpForm.omit({ interaction: true, email: true, partner: true });
 
 /** The activation code. */
 const codeForm = z.object({ code: text(64) });
@@ -169,6 +198,66 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       return showVerify(ctx, { error: err });
     }
     seeOther(ctx, withLang(ctx, '/signup/verify', { sent: '1' }));
+  });
+
+  /**
+   * C4: the link of an invitation mail. A new address gets the sign-up form with the address
+   * fixed and the company named; an address with an account logs in and accepts on /company/join.
+   */
+  const tokenOf = (ctx: Context) => (ctx as unknown as { params: { token?: string } }).params.token ?? '';
+  const invitationForm = (ctx: Context, open: OpenInvitation): InvitationForm => ({
+    token: tokenOf(ctx),
+    email: open.invitation.email,
+    company: companyName(open.company, negotiateLocale(ctx, deps.config.locales)),
+  });
+  const hasAccount = async (email: string) => {
+    const account = await findAccountByEmail(deps.db, email);
+    return account !== undefined && account.status !== 'pending';
+  };
+  const joinPath = (ctx: Context) => withLang(ctx, `/company/join/${tokenOf(ctx)}`);
+
+  router.get('/invitation/:token', async (ctx) => {
+    try {
+      const open = await openInvitation(deps.db, deps.invitationPerIp, tokenOf(ctx), requestMeta(ctx, deps.config));
+      if (await hasAccount(open.invitation.email)) return seeOther(ctx, joinPath(ctx));
+      renderForm(ctx, deps, freshValues(ctx, undefined), undefined, undefined, 200, invitationForm(ctx, open));
+    } catch (err) {
+      if (!isClosedInvitation(err)) throw err;
+      renderInvitationClosed(ctx, deps, err);
+    }
+  });
+
+  router.post('/invitation/:token', ...form, async (ctx) => {
+    const meta = requestMeta(ctx, deps.config);
+    let open: OpenInvitation;
+    try {
+      open = await openInvitation(deps.db, deps.invitationPerIp, tokenOf(ctx), meta);
+    } catch (err) {
+      if (!isClosedInvitation(err)) throw err;
+      return renderInvitationClosed(ctx, deps, err);
+    }
+    const fields = parseForm(ctx, invitedSignUpForm);
+    const input = {
+      password: fields.password,
+      passwordConfirmation: fields.password_confirmation,
+      givenName: fields.given_name,
+      familyName: fields.family_name,
+      country: fields.country,
+    };
+    try {
+      const done = await signUpByInvitation(deps, open, input, meta);
+      renderPage(ctx, deps, 'signup/activated', {
+        title: 'signup.activatedTitle',
+        email: done.email,
+        invitedTo: companyName(open.company, meta.locale),
+      });
+    } catch (err) {
+      if (isClosedInvitation(err)) return renderInvitationClosed(ctx, deps, err);
+      if (err instanceof AppError && err.code === 'INVITATION_HAS_ACCOUNT') return seeOther(ctx, joinPath(ctx));
+      if (!(err instanceof FormError || err instanceof AppError)) throw err;
+      const { password: _p, passwordConfirmation: _c, ...kept } = input;
+      renderForm(ctx, deps, kept, err, undefined, undefined, invitationForm(ctx, open));
+    }
   });
 
   /** "Start again": the form again, for the same or another address, and the same login. */

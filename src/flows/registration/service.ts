@@ -1,4 +1,5 @@
 import { joinByDomain } from '../../identity/companies/service.js';
+import { claimInvitation, joinByInvitation, type OpenInvitation } from '../../identity/companies/invitations.js';
 import { sql } from 'kysely';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
@@ -22,7 +23,7 @@ import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.
 import type { SecretBox } from '../../security/secret-box.js';
 import { codeSubject, type CodeThrottle } from '../../security/rate-limit/code-throttle.js';
 import { checkCountedCode, codeError, codeMinutes, issueCode } from '../kernel/codes.js';
-import { loadFlow, moveFlow, startFlow, type FlowOf } from '../kernel/store.js';
+import { loadFlow, moveFlow, startFlow, supersedeFlows, type FlowOf } from '../kernel/store.js';
 import { RegistrationFlow, type RegistrationContext } from './state.js';
 
 export type RegistrationFlowRecord = FlowOf<typeof RegistrationFlow>;
@@ -40,6 +41,8 @@ export interface RegistrationDeps {
   mailQueued: () => void;
   perIp: RateLimiterAbstract;
   resendPerAddress: RateLimiterAbstract;
+  /** Invitation links looked up per IP (companies.invitationLookupsPerIp). */
+  invitationPerIp: RateLimiterAbstract;
 }
 
 export interface SignUpInput {
@@ -164,6 +167,61 @@ async function upsertPendingAccount(
     .values({ ...fields, username: newAccountId(), email: input.email, status: 'pending', email_verified: false })
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/** What an invited sign-up's form asks: the address is the invitation's, and no company questions. */
+export type InvitedSignUpInput = Omit<SignUpInput, 'email' | 'partner' | 'interaction'>;
+
+/**
+ * C4: the sign-up of an invited address. The same form and checks as any sign-up, but the
+ * address is the invitation's and the link has proven it (no activation code): the account is
+ * active at once and joins the company as a member. Claiming the invitation comes first in the
+ * transaction, so of two parallel submits of one link exactly one creates an account.
+ */
+export async function signUpByInvitation(
+  deps: RegistrationDeps,
+  open: OpenInvitation,
+  input: InvitedSignUpInput,
+  meta: RequestMeta,
+): Promise<{ accountId: string; email: string }> {
+  await consumeOrRefuse(deps.perIp, limiterKey('signup', meta.ip));
+  const email = open.invitation.email;
+  await validateSignUp(deps, { ...input, email, partner: false });
+  const passwordHash = await deps.hasher.hash(input.password);
+  const accountId = await deps.db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`signup:${email}`}, 0))`.execute(trx);
+    const invitation = await claimInvitation(trx, open.invitation.id);
+    const existing = await trx
+      .selectFrom('accounts')
+      .selectAll()
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
+      .forUpdate()
+      .executeTakeFirst();
+    // An account made since the link was opened: it accepts while logged in instead.
+    if (existing && existing.status !== 'pending') throw new AppError('INVITATION_HAS_ACCOUNT');
+    const account = await upsertPendingAccount(trx, existing, {
+      ...input,
+      email,
+      partner: false,
+      passwordHash,
+      locale: meta.locale,
+    });
+    // A sign-up of the address started without the link ends here: its code would find no pending account.
+    await supersedeFlows(trx, RegistrationFlow, { email });
+    await trx
+      .updateTable('accounts')
+      .set({ status: 'active', email_verified: true, updated_at: new Date() })
+      .where('id', '=', account.id)
+      .execute();
+    await recordAudit(
+      trx,
+      { type: 'account.activated', accountId: account.id, details: { invitation: invitation.id } },
+      meta,
+    );
+    await joinByInvitation(trx, invitation, account.id, meta);
+    return account.id;
+  });
+  return { accountId, email };
 }
 
 export interface VerifiedSignUp {
