@@ -8,6 +8,7 @@ import { createLogger } from './logger.js';
 import { stopOnSignals } from './server/lifecycle.js';
 import { DatabaseInUseError } from './db/database.js';
 import { SchemaBehindError } from './db/migrate.js';
+import { SecretMismatchError } from './security/derived-keys.js';
 
 async function main(): Promise<void> {
   let config;
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof DatabaseInUseError || err instanceof SchemaBehindError) {
+  if (err instanceof DatabaseInUseError || err instanceof SchemaBehindError || err instanceof SecretMismatchError) {
     process.stderr.write(`Monban cannot start: ${err.message}\n`);
     process.exit(1);
   }
