@@ -15,7 +15,8 @@ import {
 } from '../../identity/passkeys/webauthn.js';
 import { signedIn, type SettingsDeps, type SignedIn } from './context.js';
 import { confirmPassword, hasFreshReauth, reauthForm } from './reauth.js';
-import { done, handleForm, renderAccountPage } from './render.js';
+import { done, handleForm, renderAccountPage, type Done } from './render.js';
+import type { RequestMeta } from '../../request-meta.js';
 
 export const PASSKEYS_PATH = '/account/security/passkeys';
 
@@ -104,51 +105,45 @@ export async function addPasskey(ctx: Context, deps: SettingsDeps): Promise<void
   );
 }
 
-export async function renamePasskeyForm(
-  ctx: Context,
-  deps: SettingsDeps,
-  rerender: (error: AppError | FormError) => Promise<void>,
-): Promise<void> {
-  const current = signedIn(ctx);
-  await handleForm(
-    ctx,
-    async () => {
-      const fields = parseForm(ctx, renameForm);
-      await confirmPassword(ctx, deps, current, fields.current_password, 'REAUTH_REQUIRED');
-      const renamed = await renameAccountPasskey(
-        deps.passkeys,
-        current.account.id,
-        fields.passkey_id,
-        fields.name,
-        requestMeta(ctx, deps.config),
-      );
-      if (renamed) return done(ctx, '/account/security', 'passkey-renamed');
-      seeOther(ctx, '/account/security');
-    },
-    rerender,
-  );
+/**
+ * Rename or remove one of the account's passkeys: the password again, then the change; a passkey
+ * that is not the account's (or is gone) changes nothing and says nothing.
+ */
+function changePasskey<S extends typeof removeForm>(
+  schema: S,
+  change: (deps: SettingsDeps, current: SignedIn, fields: z.output<S>, meta: RequestMeta) => Promise<boolean>,
+  doneKey: Done,
+) {
+  return async (
+    ctx: Context,
+    deps: SettingsDeps,
+    rerender: (error: AppError | FormError) => Promise<void>,
+  ): Promise<void> => {
+    const current = signedIn(ctx);
+    await handleForm(
+      ctx,
+      async () => {
+        const fields = parseForm(ctx, schema);
+        await confirmPassword(ctx, deps, current, fields.current_password, 'REAUTH_REQUIRED');
+        if (await change(deps, current, fields, requestMeta(ctx, deps.config))) {
+          return done(ctx, '/account/security', doneKey);
+        }
+        seeOther(ctx, '/account/security');
+      },
+      rerender,
+    );
+  };
 }
 
-export async function removePasskeyForm(
-  ctx: Context,
-  deps: SettingsDeps,
-  rerender: (error: AppError | FormError) => Promise<void>,
-): Promise<void> {
-  const current = signedIn(ctx);
-  await handleForm(
-    ctx,
-    async () => {
-      const fields = parseForm(ctx, removeForm);
-      await confirmPassword(ctx, deps, current, fields.current_password, 'REAUTH_REQUIRED');
-      const removed = await removePasskey(
-        deps.passkeys,
-        current.account,
-        fields.passkey_id,
-        requestMeta(ctx, deps.config),
-      );
-      if (removed) return done(ctx, '/account/security', 'passkey-removed');
-      seeOther(ctx, '/account/security');
-    },
-    rerender,
-  );
-}
+export const renamePasskeyForm = changePasskey(
+  renameForm,
+  (deps, current, fields, meta) =>
+    renameAccountPasskey(deps.passkeys, current.account.id, fields.passkey_id, fields.name, meta),
+  'passkey-renamed',
+);
+
+export const removePasskeyForm = changePasskey(
+  removeForm,
+  (deps, current, fields, meta) => removePasskey(deps.passkeys, current.account, fields.passkey_id, meta),
+  'passkey-removed',
+);

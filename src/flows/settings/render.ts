@@ -39,7 +39,7 @@ const DONE = [
   'passkey-renamed',
   'passkey-removed',
 ] as const;
-type Done = (typeof DONE)[number];
+export type Done = (typeof DONE)[number];
 
 /** Every console page: the account, its navigation, and whether security forms need the password. */
 export function renderAccountPage(
