@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import { currentRequestId } from './observability/request-context.js';
+import { currentRequestId, currentTraceIds } from './observability/request-context.js';
 
 export type { Logger };
 
@@ -11,10 +11,12 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   const options: LoggerOptions = {
     level,
     base: { service: 'monban' },
-    // Every line logged while a request is served carries its id (x-request-id), whoever logs it.
+    // Every line logged while a request is served carries its id (x-request-id), whoever logs it,
+    // and with tracing on the trace and span ids, to find the line from a trace and back.
     mixin() {
       const reqId = currentRequestId();
-      return reqId ? { reqId } : {};
+      const traceIds = currentTraceIds();
+      return { ...(reqId ? { reqId } : {}), ...traceIds };
     },
     redact: {
       paths: [

@@ -1,14 +1,13 @@
 import './cli/supported-node.js';
 import cluster from 'node:cluster';
-import { createApp } from './app.js';
 import { runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { developmentDefaultWarnings } from './config/report.js';
 import { createLogger } from './logger.js';
 import { stopOnSignals } from './server/lifecycle.js';
-import { DatabaseInUseError } from './db/database.js';
-import { SchemaBehindError } from './db/migrate.js';
-import { SecretMismatchError } from './security/derived-keys.js';
+
+// Only modules that load no instrumented library are imported above: with tracing on, the
+// application (pg, ioredis, node:http) is imported below, after tracing has hooked them.
 
 async function main(): Promise<void> {
   let config;
@@ -27,6 +26,11 @@ async function main(): Promise<void> {
     runPrimary(config.webConcurrency, logger);
     return;
   }
+  // Off: no OpenTelemetry module is loaded at all.
+  const tracing = config.tracing.enabled
+    ? (await import('./observability/tracing.js')).startTracing(config.tracing, logger)
+    : undefined;
+  const { createApp } = await import('./app.js');
   const app = await createApp(config, { logger });
   const port = await app.listen();
   logger.info(
@@ -42,14 +46,20 @@ async function main(): Promise<void> {
   const { delaySeconds, graceSeconds } = config.shutdown;
   stopOnSignals({
     logger,
-    stop: () => app.stop(),
-    // Draining, then a few seconds to close the courier, PostgreSQL and Redis.
+    stop: async () => {
+      await app.stop();
+      await tracing?.shutdown();
+    },
+    // Draining, then a few seconds to close the courier, PostgreSQL and Redis (and send the last spans).
     hardLimitMs: (delaySeconds + graceSeconds + 10) * 1000,
   });
 }
 
+/** Refusals that need no stack: the operator has something to fix. */
+const REFUSALS = new Set(['DatabaseInUseError', 'SchemaBehindError', 'SecretMismatchError']);
+
 main().catch((err: unknown) => {
-  if (err instanceof DatabaseInUseError || err instanceof SchemaBehindError || err instanceof SecretMismatchError) {
+  if (err instanceof Error && REFUSALS.has(err.name)) {
     process.stderr.write(`Monban cannot start: ${err.message}\n`);
     process.exit(1);
   }

@@ -110,6 +110,22 @@ export const configSchema = z
         bearerToken: z.string().min(16, 'use at least 16 random characters').optional(),
       })
       .strict(),
+    /**
+     * OpenTelemetry tracing (off by default: then no OpenTelemetry module is even loaded). Spans
+     * of HTTP requests (named by route), PostgreSQL statements and Redis commands go to an OTLP/HTTP
+     * collector. Unset endpoint and serviceName fall back to the standard OTEL_EXPORTER_OTLP_ENDPOINT
+     * and OTEL_SERVICE_NAME, then to http://localhost:4318 and "monban".
+     */
+    tracing: z
+      .object({
+        enabled: z.boolean(),
+        /** The collector's OTLP/HTTP base URL (spans are sent to <endpoint>/v1/traces). */
+        endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        serviceName: z.string().min(1).max(200).optional(),
+        /** Share of new traces recorded (0 to 1); a request that arrives in a sampled trace is always recorded. */
+        sampleRatio: z.number().min(0).max(1),
+      })
+      .strict(),
     /** SIGTERM: readiness answers 503 at once; new requests are still served for delaySeconds
      * (while load balancers notice), then the listener closes and running requests get up to
      * graceSeconds to finish before their connections are closed. */

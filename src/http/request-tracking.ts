@@ -4,7 +4,7 @@ import type { Context, Next } from 'koa';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../logger.js';
 import { httpDuration } from '../observability/metrics.js';
-import { requestContext } from '../observability/request-context.js';
+import { nameTracedRoute, requestContext } from '../observability/request-context.js';
 
 /** What a proxy may hand us as a request id: short, no spaces or markup. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -59,10 +59,9 @@ export function requestTracking(options: { logger: Logger; trustProxy: unknown }
       await requestContext.run({ requestId }, next);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      httpDuration.observe(
-        { method: ctx.method, route: routeOf(ctx), status: `${String(ctx.status).charAt(0)}xx` },
-        seconds,
-      );
+      const route = routeOf(ctx);
+      httpDuration.observe({ method: ctx.method, route, status: `${String(ctx.status).charAt(0)}xx` }, seconds);
+      nameTracedRoute(route);
     }
   };
 }

@@ -27,10 +27,10 @@ export class ChildServer {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  /** Starts `src/main.ts` with tsx's loader, with these variables over a clean environment. */
-  static async start(port: number, env: Record<string, string>): Promise<ChildServer> {
+  /** Starts `src/main.ts` with tsx's loader (and `nodeArgs` before it), with these variables over a clean environment. */
+  static async start(port: number, env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildServer> {
     const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test' };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: { ...base, PORT: String(port), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

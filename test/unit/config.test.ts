@@ -133,6 +133,23 @@ describe('configuration', () => {
       expect(config.shutdown.delaySeconds).toBe(5);
     });
 
+    it('reads the tracing block (off by default; a fractional sample ratio)', () => {
+      expect(load({}).tracing).toEqual({ enabled: false, sampleRatio: 1 });
+      const config = load({
+        MONBAN_TRACING__ENABLED: 'true',
+        MONBAN_TRACING__ENDPOINT: 'http://collector:4318',
+        MONBAN_TRACING__SERVICE_NAME: 'monban-eu',
+        MONBAN_TRACING__SAMPLE_RATIO: '0.25',
+      });
+      expect(config.tracing).toEqual({
+        enabled: true,
+        endpoint: 'http://collector:4318',
+        serviceName: 'monban-eu',
+        sampleRatio: 0.25,
+      });
+      expect(() => load({ MONBAN_TRACING__SAMPLE_RATIO: '2' })).toThrow(/tracing\.sampleRatio/);
+    });
+
     it('keeps the short names, and the MONBAN_ form wins where both are set', () => {
       expect(load({ BCRYPT_COST: '12' }).bcryptCost).toBe(12);
       expect(load({ BCRYPT_COST: '12', MONBAN_BCRYPT_COST: '13' }).bcryptCost).toBe(13);
