@@ -79,7 +79,7 @@ export async function submitPassword(ctx: Context, deps: InteractionDeps, intera
   const clientId = String(interaction.params.client_id);
   const meta = interactionMeta(ctx, deps, interaction);
 
-  // The account and whether it has a second factor, in one read for the whole login.
+  // The account, whether it has a second factor and whether its company requires one: one read.
   const known = await findAccountForLogin(deps.db, email);
   let account: AccountRow | undefined;
   try {
@@ -106,7 +106,7 @@ export async function submitPassword(ctx: Context, deps: InteractionDeps, intera
     );
     return renderPasswordStep(ctx, deps, interaction, email, new AppError(REFUSED_STATUS[account.status]));
   }
-  if (await needsSecondFactor(ctx, deps, interaction, account, known?.has_active_factor)) {
+  if (await needsSecondFactor(ctx, deps, interaction, account, known)) {
     return beginSecondFactor(ctx, interaction, email, account.id);
   }
   deps.recentAccounts.remember(account);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { checkbox, parseForm, text } from '../http/form.js';
 import { errorMessage, renderPage, seeOther, setSignedCookie } from '../http/page.js';
 import { readSealedCookie, setSealedCookie, type SealedCookie } from '../http/sealed-cookie.js';
-import { findAccountById } from '../identity/accounts/repository.js';
+import { accountCompanyRequiresMfa, findAccountById, type LoginFacts } from '../identity/accounts/repository.js';
 import {
   finishSetup,
   proveSecondFactor,
@@ -34,22 +34,26 @@ export const REMEMBER_COOKIE = 'monban_mfa_browser';
 
 /**
  * Whether this login needs a second step: the account has a factor (unless this browser is
- * remembered and the relying party did not ask for MFA), or the relying party asked for MFA
- * and the account must set a factor up first.
+ * remembered and MFA was not demanded), or MFA was demanded and the account must set a factor
+ * up first. Demanded: by the relying party (acr_values), or by a company the account belongs
+ * to ("require two-step verification", issue 15), which then works exactly like acr_values.
  */
 export async function needsSecondFactor(
   ctx: Context,
   deps: InteractionDeps,
   interaction: Interaction,
   account: AccountRow,
-  /** Whether the account has an active factor, when the caller read it already. */
-  hasFactor?: boolean,
+  /** What the caller read with the account already (findAccountForLogin). */
+  known?: Pick<LoginFacts, 'has_active_factor' | 'company_requires_mfa'>,
 ): Promise<boolean> {
   // Issue 17's company policy: a password never ends the login; a remembered browser does not skip it.
   if (account.require_phishing_resistant) return true;
   const accountId = account.id;
-  const demanded = requestsMfa(interaction.params);
-  if (!(hasFactor ?? (await activeFactor(deps.db, accountId)) !== undefined)) return demanded;
+  const demanded =
+    requestsMfa(interaction.params) ||
+    (known?.company_requires_mfa ?? (await accountCompanyRequiresMfa(deps.db, accountId)));
+  const hasFactor = known?.has_active_factor ?? (await activeFactor(deps.db, accountId)) !== undefined;
+  if (!hasFactor) return demanded;
   if (demanded || deps.config.mfa.rememberBrowserDays === 0) return true;
   return !(await isRememberedBrowser(deps.db, accountId, ctx.cookies.get(REMEMBER_COOKIE, { signed: true })));
 }
@@ -395,14 +399,22 @@ export const duoCallback: Step = async (ctx, deps, interaction, account) => {
   seeOther(ctx, await passed(ctx, deps, interaction, account, AMR.duo, pending?.remember === true));
 };
 
-// An RP asked for MFA (acr_values) and the account has none: it sets one up before going on.
+// An RP (acr_values) or a company of the account demanded MFA and the account has none: it
+// sets one up before going on. Without acr_values it was the company.
 async function renderSetupChoice(
   ctx: Context,
   deps: InteractionDeps,
   interaction: Interaction,
   error?: AppError,
 ): Promise<void> {
-  await renderStep(ctx, deps, interaction, 'interaction/mfa-setup', { duoEnabled: deps.duo.enabled }, error);
+  await renderStep(
+    ctx,
+    deps,
+    interaction,
+    'interaction/mfa-setup',
+    { duoEnabled: deps.duo.enabled, byCompany: !requestsMfa(interaction.params) },
+    error,
+  );
 }
 
 export const showSetup: Step = async (ctx, deps, interaction, account) => {

@@ -30,17 +30,36 @@ export function hasActiveFactor(db: Db, accountId: string) {
 }
 
 /**
- * The account with an address, whether it has an active second factor, and whether it has a
- * passkey (the offer of one after the login): what the login needs, in one statement.
+ * Whether the account named by `accountId` (a column of the outer query) belongs to a company
+ * that requires two-step verification of its members (issue 15): a correlated EXISTS.
  */
-export async function findAccountForLogin(
-  db: Db,
-  email: string,
-): Promise<(AccountRow & { has_active_factor: boolean; has_passkey: boolean }) | undefined> {
+export function companyRequiresMfa(db: Db, accountId: string) {
+  return sql<boolean>`exists (${db
+    .selectFrom('company_memberships')
+    .innerJoin('companies', 'companies.id', 'company_memberships.company_id')
+    .select('company_memberships.company_id')
+    .where('company_memberships.account_id', '=', sql.ref<string>(accountId))
+    .where('companies.require_mfa', '=', true)})`;
+}
+
+/** What the login reads with the account, besides its row. */
+export interface LoginFacts {
+  has_active_factor: boolean;
+  has_passkey: boolean;
+  company_requires_mfa: boolean;
+}
+
+/**
+ * The account with an address, whether it has an active second factor, whether it has a
+ * passkey (the offer of one after the login) and whether a company of its requires two-step
+ * verification: what the login needs, in one statement.
+ */
+export async function findAccountForLogin(db: Db, email: string): Promise<(AccountRow & LoginFacts) | undefined> {
   return db
     .selectFrom('accounts')
     .selectAll('accounts')
     .select(hasActiveFactor(db, 'accounts.id').as('has_active_factor'))
+    .select(companyRequiresMfa(db, 'accounts.id').as('company_requires_mfa'))
     .select((eb) =>
       eb
         .exists(
@@ -66,4 +85,14 @@ export async function updateAccount(db: Db, id: string, changes: AccountUpdate):
     .set({ ...changes, updated_at: new Date() })
     .where('id', '=', id)
     .execute();
+}
+
+/** Whether a company the account belongs to requires two-step verification of its members. */
+export async function accountCompanyRequiresMfa(db: Db, accountId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('accounts')
+    .select(companyRequiresMfa(db, 'accounts.id').as('required'))
+    .where('id', '=', accountId)
+    .executeTakeFirst();
+  return row?.required === true;
 }
