@@ -133,6 +133,8 @@ export const ERRORS = {
   INVITATIONS_EMPTY: { status: 400, expose: true },
   INVITATIONS_TOO_MANY: { status: 400, expose: true },
   INVITATION_EMAIL_INVALID: { status: 400, expose: true },
+  /** The change would leave the company without an admin (the last one cannot leave or step down). */
+  COMPANY_LAST_ADMIN: { status: 409, expose: true },
 } as const satisfies Record<string, { status: number; expose: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -223,6 +223,7 @@ export function companyOperations(services: { db: Db; domainVerifier: DomainVeri
       summary: 'Give up a domain',
       tag: 'companies',
       scope: 'admin:companies.write',
+      refusals: { 409: 'COMPANY_LAST_ADMIN: the company would be left without an admin' },
       responses: { 204: { description: 'removed' } },
       handle: async ({ params, caller, meta }) => {
         await removeDomain(db, companyId(params), params.domain ?? '', by(caller, meta));
@@ -263,7 +264,10 @@ export function companyOperations(services: { db: Db; domainVerifier: DomainVeri
         account: z.string().min(1).max(320).describe('an account id or address'),
         role: z.enum(['member', 'admin']),
       }),
-      refusals: { 404: 'NOT_FOUND (no such company) or ACCOUNT_NOT_FOUND' },
+      refusals: {
+        404: 'NOT_FOUND (no such company) or ACCOUNT_NOT_FOUND',
+        409: 'COMPANY_LAST_ADMIN: the company would be left without an admin',
+      },
       responses: { 200: { description: 'the membership as it is now', schema: MemberSchema } },
       handle: async ({ params, body, caller, meta }) => {
         const id = companyId(params);
@@ -281,6 +285,7 @@ export function companyOperations(services: { db: Db; domainVerifier: DomainVeri
       tag: 'companies',
       scope: 'admin:companies.write',
       body: MemberPutSchema,
+      refusals: { 409: 'COMPANY_LAST_ADMIN: the company would be left without an admin' },
       responses: { 200: { description: 'the membership as it is now', schema: MemberSchema } },
       handle: async ({ params, body, caller, meta }) => {
         const id = companyId(params);
@@ -297,6 +302,7 @@ export function companyOperations(services: { db: Db; domainVerifier: DomainVeri
       summary: 'Remove a member: the company role ends, company fields become editable again',
       tag: 'companies',
       scope: 'admin:companies.write',
+      refusals: { 409: 'COMPANY_LAST_ADMIN: the company would be left without an admin' },
       responses: { 204: { description: 'removed' } },
       handle: async ({ params, caller, meta }) => {
         await removeMembership(db, companyId(params), params.account_id ?? '', by(caller, meta));

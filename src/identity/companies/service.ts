@@ -314,6 +314,26 @@ export async function setJoinPolicy(
 
 export { companyDomain };
 
+/**
+ * An admin is about to leave the company or step down (its membership row is locked by then):
+ * refused unless another admin remains. The company's row is locked first (FOR NO KEY UPDATE, so
+ * new memberships' foreign-key checks are not blocked), so two admins demoting or removing each
+ * other at once are taken one after the other and the second sees the first's change: one stays.
+ * Must run inside the transaction that makes the change.
+ */
+async function keepAnAdmin(db: Db, companyId: string, leaving: string): Promise<void> {
+  await db.selectFrom('companies').select('id').where('id', '=', companyId).forNoKeyUpdate().execute();
+  const another = await db
+    .selectFrom('company_memberships')
+    .select('account_id')
+    .where('company_id', '=', companyId)
+    .where('role', '=', 'admin' satisfies CompanyRole)
+    .where('account_id', '!=', leaving)
+    .limit(1)
+    .executeTakeFirst();
+  if (!another) throw new AppError('COMPANY_LAST_ADMIN');
+}
+
 /** Adds the account to the company with the role, or changes its role; audited in the same transaction. */
 export async function putMember(
   db: Db,
@@ -330,6 +350,7 @@ export async function putMember(
     .forUpdate()
     .executeTakeFirst();
   if (before?.role === role) return { changed: false };
+  if (before?.role === 'admin') await keepAnAdmin(db, companyId, accountId);
   if (before) {
     await db
       .updateTable('company_memberships')
@@ -387,6 +408,7 @@ export async function removeMembership(
       .returning('role')
       .executeTakeFirst();
     if (!removed) throw new AppError('NOT_FOUND');
+    if (removed.role === 'admin') await keepAnAdmin(trx, companyId, accountId);
     await syncCompanyManaged(trx, accountId);
     await recordAudit(
       trx,

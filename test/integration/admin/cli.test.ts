@@ -436,17 +436,23 @@ describe('admin CLI (npm run admin)', () => {
       ),
       /corporate number.*\(CORPORATE_NUMBER_INVALID\)/,
     );
-    const member = json<{ role: string }>(
+    // The only admin can neither step down nor leave: a company keeps one.
+    expectRefused(
       await cli('company', 'set-member', created.id, '--email', email, '--role', 'member'),
+      /at least one administrator.*\(COMPANY_LAST_ADMIN\)/,
+    );
+    const second = await registerUser(t.app, { locale: 'en' });
+    const member = json<{ role: string }>(
+      await cli('company', 'set-member', created.id, '--email', second.email, '--role', 'member'),
     );
     expect(member.role).toBe('member');
     const shown = json<{ id: string }[]>(await cli('company', 'list'));
     expect(shown.map((c) => c.id)).toContain(created.id);
-    json(await cli('company', 'remove-member', created.id, '--email', email));
+    json(await cli('company', 'remove-member', created.id, '--email', second.email));
     const account = await t.app.db
       .selectFrom('accounts')
       .select('company_managed')
-      .where('email', '=', email)
+      .where('id', '=', second.id)
       .executeTakeFirstOrThrow();
     expect(account.company_managed).toBe(false);
   }, 200_000);

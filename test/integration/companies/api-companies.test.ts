@@ -125,6 +125,22 @@ describe('admin API: companies', () => {
     });
     expect(promoted.body.role).toBe('admin');
 
+    // The only admin can neither step down nor leave: a company keeps one.
+    for (const refused of [
+      await api.call<{ code: string }>('PATCH', `/companies/${company.id}/members/${user.id}`, {
+        body: { role: 'member' },
+      }),
+      await api.call<{ code: string }>('POST', `/companies/${company.id}/members`, {
+        body: { account: user.id, role: 'member' },
+      }),
+      await api.call<{ code: string }>('DELETE', `/companies/${company.id}/members/${user.id}`),
+    ]) {
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe('COMPANY_LAST_ADMIN');
+    }
+    const other = await registerUser(h.app);
+    await api.call('POST', `/companies/${company.id}/members`, { body: { account: other.id, role: 'admin' } });
+
     const removed = await api.call('DELETE', `/companies/${company.id}/members/${user.id}`);
     expect(removed.status).toBe(204);
     expect((await accountRow(h.app, user.id)).company_managed).toBe(false);
@@ -201,8 +217,11 @@ describe('admin API: companies', () => {
 
   it('tells an RP that asks for the companies scope which companies the user belongs to, with the role; gone after leaving', async () => {
     const rp = await registerClient(h.app);
+    const otherAdmin = await registerUser(h.app);
     const company = (
-      await api.call<Company>('POST', '/companies', { body: { name_ja: '五社目', name_latin: 'Fifth' } })
+      await api.call<Company>('POST', '/companies', {
+        body: { name_ja: '五社目', name_latin: 'Fifth', admins: [otherAdmin.email] },
+      })
     ).body;
     const user = await registerUser(h.app);
     await api.call('POST', `/companies/${company.id}/members`, { body: { account: user.id, role: 'admin' } });

@@ -160,6 +160,68 @@ describe('company admin pages', () => {
     expect(company.require_mfa).toBe(true);
   });
 
+  it('keeps at least one admin: the only one can neither step down nor leave (409, in words)', async () => {
+    for (const action of ['role-member', 'remove']) {
+      const res = await act(admin.user.id, action);
+      expect([action, res.status]).toEqual([action, 409]);
+      expect(res.body).toContain(messageText('en', 'errors.COMPANY_LAST_ADMIN'));
+    }
+    const [row] = await h.app.db
+      .selectFrom('company_memberships')
+      .select('role')
+      .where('company_id', '=', companyId)
+      .where('account_id', '=', admin.user.id)
+      .execute();
+    expect(row?.role).toBe('admin');
+  });
+
+  it('two admins demoting or removing each other at the same moment: one of them stays admin', async () => {
+    const a = await signedInUser(h, { email: `race-a-${tag}@a.example.com` });
+    const b = await signedInUser(h, { email: `race-b-${tag}@a.example.com` });
+    const rounds = [
+      ['role-member', 'role-member'],
+      ['remove', 'remove'],
+      ['role-member', 'remove'],
+      ['remove', 'role-member'],
+    ] as const;
+    await Promise.all(
+      rounds.map(async ([byA, byB], i) => {
+        const id = (
+          await createCompany(
+            h.app.db,
+            { name_ja: `競争${i}`, name_latin: `Race ${i}`, admins: [a.user.id, b.user.id] },
+            { actor: 'cli' },
+          )
+        ).id;
+        const [pageA, pageB] = await Promise.all([
+          open(a.browser, h.issuer, `/company/${id}`),
+          open(b.browser, h.issuer, `/company/${id}`),
+        ]);
+        const answers = await Promise.all([
+          submitForm(a.browser, pageA, `/company/${id}/members/${b.user.id}`, {
+            current_password: TEST_PASSWORD,
+            do: byA,
+          }),
+          submitForm(b.browser, pageB, `/company/${id}/members/${a.user.id}`, {
+            current_password: TEST_PASSWORD,
+            do: byB,
+          }),
+        ]);
+        const admins = await h.app.db
+          .selectFrom('company_memberships')
+          .select('account_id')
+          .where('company_id', '=', id)
+          .where('role', '=', 'admin')
+          .execute();
+        expect([i, admins.length]).toEqual([i, 1]);
+        // The other is refused: 409 when both were under way, 403 when it came after (no longer an admin).
+        const [won, lost] = answers.map((r) => r.status).sort();
+        expect([i, won]).toEqual([i, 303]);
+        expect([403, 409]).toContain(lost);
+      }),
+    );
+  });
+
   it('searches members and pages through them with a cursor', async () => {
     for (let i = 0; i < 26; i++) {
       const user = await registerUser(h.app, { email: `page-${String(i).padStart(2, '0')}-${tag}@a.example.com` });
