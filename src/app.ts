@@ -17,6 +17,8 @@ import { registrationRoutes } from './flows/registration/routes.js';
 import { settingsRoutes } from './flows/settings/routes.js';
 import { companyRoutes } from './flows/company/routes.js';
 import { unlockRoutes } from './flows/unlock/routes.js';
+import { devicePages } from './flows/device/pages.js';
+import { DeviceFlowGuard, guardDeviceFlow } from './flows/device/service.js';
 import { DuoGateway, type DuoClientFactory } from './identity/factors/duo.js';
 import { DuoHandshake } from './identity/factors/duo-handshake.js';
 import { PasskeyChallenges } from './identity/passkeys/challenges.js';
@@ -325,13 +327,18 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     jwks,
     cookieKeys,
     sessionCookie: rootCookieName(secureCookies(config), 'monban_session'),
-    pages: providerPages(pageDeps),
+    pages: { ...providerPages(pageDeps), ...devicePages(pageDeps) },
     recentAccounts,
     resourceServers: builtInResourceServers(config.issuer).withSource(registeredResourceServers(db)),
   });
   const domainVerifier = domainVerifierOf(services);
   const revoker = new AccountRevoker(db, adapters, { logger: services.logger, usable, changes: services.changes });
   const limiterStore = limiterStoreOf(services);
+  guardDeviceFlow(
+    provider,
+    new DeviceFlowGuard(attemptCounters(limiterStore), config.deviceFlow),
+    config.deviceFlow.pollIntervalSeconds,
+  );
   const credentialThrottle = credentialThrottleOf(services);
   const { allowedCountries, caps } = config.sms;
   const smsCaps = new SmsCaps(attemptCounters(limiterStore), { allowedCountries, ...caps }, services.logger);

@@ -43,6 +43,12 @@ export const ERRORS = {
   CODE_WRONG: { status: 400, expose: true },
   CODE_EXPIRED: { status: 400, expose: true },
   CODE_EXHAUSTED: { status: 400, expose: true },
+  /** Device flow (RFC 8628): the user code page was sent without a code. */
+  DEVICE_CODE_REQUIRED: { status: 400, expose: true },
+  /** No device waits for this user code (mistyped, expired, or already used). */
+  DEVICE_CODE_WRONG: { status: 400, expose: true },
+  /** The user code form is no longer valid (its token was replaced): enter the code again. */
+  DEVICE_FORM_EXPIRED: { status: 400, expose: true },
   /** A self-service flow that ended (expired, finished, superseded); its pages restart with a message. */
   FLOW_EXPIRED: { status: 410, expose: true },
   CURRENT_PASSWORD_WRONG: { status: 401, expose: true },

@@ -28,7 +28,9 @@ export class AdminInputError extends Error {
   override name = 'AdminInputError';
 }
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+/** RFC 8628 3.4: the device authorization grant (CLIs, TVs), by its registered name. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'private_key_jwt', 'none'] as const;
 
 /** A client's settings, by their RFC 7591 names (what the API takes; the CLI's flags map onto it). */
@@ -57,7 +59,10 @@ export interface ClientRegistration {
   postLogoutRedirectUris?: string[];
   /** Public clients (SPAs, native apps) have no secret and authenticate with PKCE alone. */
   isPublic?: boolean;
-  /** Extra grants beyond authorization_code + refresh_token, e.g. client_credentials. */
+  /**
+   * Extra grants beyond authorization_code + refresh_token: client_credentials, or the device
+   * code grant (which brings refresh_token along).
+   */
   extraGrants?: string[];
   backchannelLogoutUri?: string | undefined;
   admin?: boolean;
@@ -99,8 +104,10 @@ function checkRedirectUri(uri: string): void {
 export function inputFromRegistration(registration: ClientRegistration): ClientInput {
   const grants = new Set<string>(registration.extraGrants ?? []);
   for (const grant of grants) {
-    if (grant !== 'client_credentials') throw new AdminInputError(`unsupported grant: ${grant}`);
+    if (grant !== 'client_credentials' && grant !== DEVICE_CODE_GRANT)
+      throw new AdminInputError(`unsupported grant: ${grant} (client_credentials or ${DEVICE_CODE_GRANT})`);
   }
+  if (grants.has(DEVICE_CODE_GRANT)) grants.add('refresh_token');
   if (registration.redirectUris.length > 0) {
     grants.add('authorization_code');
     grants.add('refresh_token');
@@ -125,14 +132,18 @@ export function clientMetadata(input: ClientInput): Record<string, unknown> {
     grants.add('refresh_token');
   }
   if (grants.size === 0)
-    throw new AdminInputError('a client needs at least one redirect URI (or the client_credentials grant)');
+    throw new AdminInputError(
+      'a client needs at least one redirect URI (or the client_credentials or device code grant)',
+    );
   const interactive = grants.has('authorization_code');
+  // A user logs in for the client: in a browser it redirects (code), or on another device (RFC 8628).
+  const forUsers = interactive || grants.has(DEVICE_CODE_GRANT);
   if (interactive && input.redirect_uris.length === 0)
     throw new AdminInputError('the authorization_code grant needs at least one redirect URI');
   if (!interactive && input.redirect_uris.length > 0)
     throw new AdminInputError('redirect URIs need the authorization_code grant');
-  if (grants.has('refresh_token') && !interactive)
-    throw new AdminInputError('the refresh_token grant needs the authorization_code grant');
+  if (grants.has('refresh_token') && !forUsers)
+    throw new AdminInputError('the refresh_token grant needs the authorization_code or device code grant');
   const method = input.token_endpoint_auth_method;
   if (method === 'none' && grants.has('client_credentials'))
     throw new AdminInputError('a public client cannot use client_credentials');
@@ -140,7 +151,7 @@ export function clientMetadata(input: ClientInput): Record<string, unknown> {
     throw new AdminInputError("private_key_jwt needs the client's public keys (jwks)");
   if (method !== 'private_key_jwt' && input.jwks) throw new AdminInputError('jwks is only for private_key_jwt');
   // Admin clients act for themselves (client_credentials) and must prove who they are.
-  if (input.admin && (interactive || !grants.has('client_credentials') || method === 'none'))
+  if (input.admin && (forUsers || !grants.has('client_credentials') || method === 'none'))
     throw new AdminInputError('an admin client is a confidential client with the client_credentials grant only');
   [...input.redirect_uris, ...input.post_logout_redirect_uris].forEach(checkRedirectUri);
   const backchannel = input.backchannel_logout_uri;
@@ -176,6 +187,7 @@ async function validateWithProvider(
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       backchannelLogout: { enabled: true },
+      deviceFlow: { enabled: true },
     },
     extraClientMetadata: { properties: ['admin'] },
     jwks: await loadSigningJwks(services.db, services.box),

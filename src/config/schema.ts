@@ -149,6 +149,8 @@ export const configSchema = z
         sessionIdle: seconds,
         interaction: seconds,
         authorizationCode: seconds.max(600),
+        /** How long a device's user code can be entered and its device code polled (RFC 8628 3.2 expires_in). */
+        deviceCode: seconds.max(1800),
         accessToken: seconds,
         idToken: seconds,
         refreshToken: seconds,
@@ -362,6 +364,13 @@ export const configSchema = z
      * client (its token's client_id).
      */
     adminApi: z.object({ perIp: limit, perClient: limit }).strict(),
+    /**
+     * The device authorization grant's user code page (RFC 8628 5.1: user codes are short, so
+     * their entry is rate limited): submissions per client IP, and per user code, each counted
+     * before the code is looked up. `pollIntervalSeconds` is the `interval` a device is told to
+     * wait between polls of the token endpoint; polling sooner answers slow_down (section 3.5).
+     */
+    deviceFlow: z.object({ pollIntervalSeconds: seconds.max(60), perIp: limit, perCode: limit }).strict(),
     /** Forgot email address (E1-E3): lookups per IP, and per account ID or address asked about. */
     forgotEmail: z
       .object({

@@ -4,8 +4,8 @@ import { isOutage } from '../errors.js';
 import { renderPage, type PageDeps } from '../http/page.js';
 import type { ProviderPages } from '../oidc/provider.js';
 
-/** The pages oidc-provider shows itself (errors, logout), in Monban's layout and languages. */
-export function providerPages(deps: PageDeps): ProviderPages {
+/** The pages oidc-provider shows itself (errors, logout), in Monban's layout and languages; the device flow's are in flows/device. */
+export function providerPages(deps: PageDeps): Pick<ProviderPages, 'error' | 'logout' | 'loggedOut'> {
   const koa = (ctx: KoaContextWithOIDC) => ctx as unknown as Context;
   return {
     // OAuth errors shown to a person get a friendly sentence; the code and description stay visible for support.

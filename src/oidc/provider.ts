@@ -23,6 +23,20 @@ export interface ProviderPages {
   logout(ctx: KoaContextWithOIDC, form: string): void;
   /** After a logout without a post_logout_redirect_uri. */
   loggedOut(ctx: KoaContextWithOIDC): void;
+  /**
+   * The device flow's user code entry (RFC 8628 3.3), again with the reason when a code was
+   * refused; `form` is oidc-provider's form (its xsrf token).
+   */
+  deviceCodeInput(ctx: KoaContextWithOIDC, form: string, out?: { error: string }, err?: Error): void;
+  /** "Does your device show this code?", before the login (RFC 8628 5.4). */
+  deviceCodeConfirm(
+    ctx: KoaContextWithOIDC,
+    form: string,
+    client: { clientId: string; clientName?: string | undefined },
+    userCode: string,
+  ): void;
+  /** The device got its tokens' grant: the user may go back to it. */
+  deviceSuccess(ctx: KoaContextWithOIDC): void;
 }
 
 export interface ProviderDeps {
@@ -91,6 +105,28 @@ function interactionsPolicy() {
 }
 
 /**
+ * RFC 8628 3.5: a device polling after its code expired is told expired_token. oidc-provider says
+ * so only while the expired code is still stored, so device codes are kept this long past their
+ * expiry (invisible to the user code page, which refuses an expired code like a wrong one).
+ */
+const DEVICE_CODE_KEPT_EXPIRED_SECONDS = 600;
+
+function keptPastExpiry(inner: Adapter): Adapter {
+  return {
+    upsert: (id, payload, expiresIn) =>
+      expiresIn === undefined
+        ? inner.upsert(id, payload)
+        : inner.upsert(id, payload, expiresIn + DEVICE_CODE_KEPT_EXPIRED_SECONDS),
+    find: (id) => inner.find(id),
+    findByUserCode: (userCode) => inner.findByUserCode(userCode),
+    findByUid: (uid) => inner.findByUid(uid),
+    consume: (id) => inner.consume(id),
+    destroy: (id) => inner.destroy(id),
+    revokeByGrantId: (grantId) => inner.revokeByGrantId(grantId),
+  };
+}
+
+/**
  * oidc-provider's JSON endpoints (its default routes): they answer machines, not people, so the
  * page machinery (security headers for HTML, page routers, static files, language cookie, the
  * page error handler) is skipped for them.
@@ -102,12 +138,14 @@ export const PROVIDER_API_PATHS: ReadonlySet<string> = new Set([
   '/me',
   '/jwks',
   '/.well-known/openid-configuration',
+  // RFC 8628 3.1: the device authorization endpoint (the /device pages are pages).
+  '/device/auth',
 ]);
 
 export function createProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const configuration: Configuration = {
-    adapter: deps.adapter,
+    adapter: (model: string) => (model === 'DeviceCode' ? keptPastExpiry(deps.adapter(model)) : deps.adapter(model)),
     enableHttpPostMethods: true,
     clients: [accountClientMetadata(config.issuer) as unknown as NonNullable<Configuration['clients']>[number]],
     findAccount: createFindAccount(deps.db, deps.recentAccounts),
@@ -192,6 +230,24 @@ export function createProvider(deps: ProviderDeps): Provider {
       // OIDC Back-Channel Logout 1.0: clients register a backchannel_logout_uri; the notices
       // go out through the outbox when a session ends (backchannel-logout.ts).
       backchannelLogout: { enabled: true },
+      // RFC 8628: a client registered with the device_code grant (a CLI, a TV) shows a user code
+      // that the user enters at /device, then logs in and consents in our pages. User codes are
+      // 8 letters from 20 (about 34 bits, section 6.1), entered with a per-IP and per-code
+      // throttle (flows/device/service.ts); polling too fast answers slow_down (section 3.5).
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: (ctx, form, out, err) => {
+          deps.pages.deviceCodeInput(ctx, form, out, err);
+        },
+        userCodeConfirmSource: (ctx, form, client, _deviceInfo, userCode) => {
+          deps.pages.deviceCodeConfirm(ctx, form, client, userCode);
+        },
+        successSource: (ctx) => {
+          deps.pages.deviceSuccess(ctx);
+        },
+      },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx, form) => {
@@ -212,6 +268,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       Session: (_ctx, session) => sessionTtl(sessionLifetime(config), session),
       Interaction: config.ttl.interaction,
       AuthorizationCode: config.ttl.authorizationCode,
+      DeviceCode: config.ttl.deviceCode,
       // A token for a resource server lives as long as that resource says.
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
       IdToken: config.ttl.idToken,

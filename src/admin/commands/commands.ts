@@ -87,7 +87,9 @@ export const COMMANDS: Record<string, Command> = {
   'client create': {
     usage:
       'client create --name NAME --redirect-uri URI [--redirect-uri URI2] [--post-logout-redirect-uri URI]\n' +
-      '      [--public] [--grant client_credentials] [--backchannel-logout-uri URI] [--admin]\n' +
+      '      [--public] [--grant client_credentials | --grant urn:ietf:params:oauth:grant-type:device_code]\n' +
+      '      [--backchannel-logout-uri URI] [--admin]\n' +
+      '      --grant urn:ietf:params:oauth:grant-type:device_code: the device flow (RFC 8628; a CLI: with --public)\n' +
       '      --backchannel-logout-uri: where logout tokens go (Back-Channel Logout 1.0)\n' +
       '      --admin: an admin client (with --grant client_credentials only), may call the admin API',
     columns: CLIENT_COLUMNS,

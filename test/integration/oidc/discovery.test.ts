@@ -17,8 +17,15 @@ describe('discovery and keys (OP1, OP4)', () => {
     expect(meta.code_challenge_methods_supported).toEqual(['S256']);
     expect(meta.response_types_supported).toEqual(['code']);
     expect(meta.grant_types_supported).toEqual(
-      expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']),
+      expect.arrayContaining([
+        'authorization_code',
+        'refresh_token',
+        'client_credentials',
+        'urn:ietf:params:oauth:grant-type:device_code',
+      ]),
     );
+    // RFC 8628 4: the device flow's endpoint; its pages are at /device.
+    expect(meta.device_authorization_endpoint).toBe(`${t.issuer}/device/auth`);
     for (const endpoint of [
       'token_endpoint',
       'userinfo_endpoint',
