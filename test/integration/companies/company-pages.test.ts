@@ -15,7 +15,7 @@ import {
 } from '../../helpers/http-client.js';
 import { rpLogin, userWithTotp } from '../../helpers/mfa.js';
 import { createCompany, setMembership } from '../../../src/identity/companies/service.js';
-import { messageText, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { en, ja, messageText, TEST_PASSWORD } from '../../helpers/fixtures.js';
 
 describe('company admin pages', () => {
   let h: AccountHarness;
@@ -141,8 +141,29 @@ describe('company admin pages', () => {
 
     const audit = await open(admin.browser, h.issuer, `/company/${companyId}/audit`);
     expect(audit.status).toBe(200);
-    expect(audit.body).toContain('company.member_removed');
     expect(audit.body).toContain(admin.user.email);
+    // Sentences, not event names, in the page's language.
+    const cells = (page: PageResponse) =>
+      [...page.body.matchAll(/<tr class="event"[^>]*><td>[^<]*<\/td><td>([^<]*)<\/td>/g)].map((m) =>
+        unescapeHtml(m[1]!),
+      );
+    for (const [lang, text] of [
+      ['en', en],
+      ['ja', ja],
+    ] as const) {
+      const page = await open(admin.browser, h.issuer, `/company/${companyId}/audit?lang=${lang}`);
+      expect(cells(page)).toEqual(
+        expect.arrayContaining([
+          text('company.events.company_member_removed'),
+          text('company.events.company_role_changed_admin'),
+          text('company.events.company_role_changed_member'),
+          text('company.events.account_held'),
+          text('company.events.admin_user_mfa_removed'),
+        ]),
+      );
+      expect(cells(page).filter((cell) => /^[a-z_]+(\.[a-z_]+)+$/.test(cell))).toEqual([]);
+    }
+    await open(admin.browser, h.issuer, `/company/${companyId}/audit?lang=en`);
   });
 
   it('requires MFA for members when the admin says so', async () => {
