@@ -19,6 +19,16 @@ import { accountIdOf, accountIdsOf } from '../companies.js';
 import { defineOperation, LINK_HEADER, listOf, pageQuery, type Caller, type Operation } from './operation.js';
 import { pageReply } from './paging.js';
 import type { RequestMeta } from '../../request-meta.js';
+import type { Config } from '../../config/schema.js';
+import type { SecretBox } from '../../security/secret-box.js';
+import {
+  invitationCursor,
+  INVITATIONS_AT_ONCE,
+  inviteToCompany,
+  listInvitations,
+  resendInvitation,
+  revokeInvitation,
+} from '../../identity/companies/invitations.js';
 
 const name = z.string().max(200);
 const corporateNumber = z.string().max(40).describe('法人番号: 13 digits, check digit validated');
@@ -77,6 +87,38 @@ const DomainCreateSchema = z.strictObject({ domain: z.string().max(253) });
 const DomainUpdateSchema = z.strictObject({ join_policy: z.enum(['invitation', 'auto']) });
 const MemberPutSchema = z.strictObject({ role: z.enum(['member', 'admin']) });
 
+export const InvitationSchema = z.strictObject({
+  id: z.string(),
+  email: z.string(),
+  status: z.enum(['pending', 'expired', 'accepted', 'revoked']),
+  expires_at: z.iso.datetime(),
+  sent_at: z.iso.datetime(),
+  accepted_at: z.iso.datetime().nullable(),
+  revoked_at: z.iso.datetime().nullable(),
+  created_at: z.iso.datetime(),
+});
+
+const InvitationCreateSchema = z.strictObject({
+  emails: z
+    .array(z.string().max(320))
+    .min(1)
+    .max(INVITATIONS_AT_ONCE)
+    .describe(`addresses to invite, at most ${INVITATIONS_AT_ONCE}; an open invitation of an address is renewed`),
+  locale: z.enum(['ja', 'en']).optional().describe('the language of the mails (default ja)'),
+});
+
+const InvitationsCreatedSchema = z.strictObject({
+  invitations: z.array(InvitationSchema),
+  already_members: z.array(z.string()).describe('addresses of members: not invited'),
+});
+
+const invitationPageCursor = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\w-]+$/, 'not a cursor')
+  .optional();
+
 const uuidCursor = z.string().min(1).max(100).optional();
 const emailCursor = z
   .string()
@@ -92,9 +134,91 @@ async function existing(db: Db, id: string): Promise<void> {
   if (!(await findCompany(db, id))) throw new AppError('NOT_FOUND');
 }
 
-export function companyOperations(services: { db: Db; domainVerifier: DomainVerifier }): Operation[] {
+export function companyOperations(services: {
+  db: Db;
+  domainVerifier: DomainVerifier;
+  box: SecretBox;
+  config: Pick<Config, 'companies'>;
+  /** Nudges this process's courier (the CLI has none: a server's courier hears the outbox's NOTIFY). */
+  mailQueued?: () => void;
+}): Operation[] {
   const { db } = services;
+  const invitationDeps = { db, box: services.box, days: services.config.companies.invitationDays };
   return [
+    defineOperation({
+      method: 'post',
+      path: '/companies/{id}/invitations',
+      operationId: 'inviteToCompany',
+      summary: 'Invite addresses (C4): each gets a mail with a link valid for companies.invitationDays, once',
+      tag: 'companies',
+      scope: 'admin:companies.write',
+      body: InvitationCreateSchema,
+      // 500 addresses of up to 320 characters, quoted: more than other requests.
+      bodyLimitBytes: INVITATIONS_AT_ONCE * 330,
+      refusals: { 400: 'INVITATION_EMAIL_INVALID: some addresses are not valid (none is invited)' },
+      responses: { 201: { description: 'invited', schema: InvitationsCreatedSchema } },
+      handle: async ({ params, body, caller, meta }) => {
+        const result = await inviteToCompany(invitationDeps, companyId(params), body.emails, {
+          ...by(caller, meta),
+          locale: body.locale ?? 'ja',
+        });
+        services.mailQueued?.();
+        return {
+          status: 201,
+          body: { invitations: result.invitations, already_members: result.alreadyMembers },
+        };
+      },
+    }),
+    defineOperation({
+      method: 'get',
+      path: '/companies/{id}/invitations',
+      operationId: 'listCompanyInvitations',
+      summary: "The company's invitations, newest first, with their status",
+      tag: 'companies',
+      scope: 'admin:companies.read',
+      query: pageQuery({}, invitationPageCursor),
+      responses: { 200: { description: 'a page', schema: listOf(InvitationSchema), headers: LINK_HEADER } },
+      handle: async ({ params, query, ctx }) => {
+        const id = companyId(params);
+        await existing(db, id);
+        const rows = await listInvitations(db, id, { after: query.after, limit: query.limit + 1 });
+        return pageReply(ctx, rows, query.limit, invitationCursor);
+      },
+    }),
+    defineOperation({
+      method: 'post',
+      path: '/companies/{id}/invitations/{invitation_id}/resend',
+      operationId: 'resendCompanyInvitation',
+      summary: 'Mail a new link (the old one stops working) valid for companies.invitationDays again',
+      tag: 'companies',
+      scope: 'admin:companies.write',
+      refusals: { 409: 'INVITATION_NOT_OPEN: accepted or revoked already' },
+      responses: { 200: { description: 'the invitation as it is now', schema: InvitationSchema } },
+      handle: async ({ params, caller, meta }) => {
+        const view = await resendInvitation(
+          invitationDeps,
+          companyId(params),
+          params.invitation_id ?? '',
+          by(caller, meta),
+        );
+        services.mailQueued?.();
+        return { status: 200, body: view };
+      },
+    }),
+    defineOperation({
+      method: 'delete',
+      path: '/companies/{id}/invitations/{invitation_id}',
+      operationId: 'revokeCompanyInvitation',
+      summary: 'Revoke an invitation: its link stops working',
+      tag: 'companies',
+      scope: 'admin:companies.write',
+      refusals: { 409: 'INVITATION_NOT_OPEN: accepted or revoked already' },
+      responses: { 204: { description: 'revoked' } },
+      handle: async ({ params, caller, meta }) => {
+        await revokeInvitation(db, companyId(params), params.invitation_id ?? '', by(caller, meta));
+        return { status: 204 };
+      },
+    }),
     defineOperation({
       method: 'post',
       path: '/companies/{id}/domains/{domain}/verify',

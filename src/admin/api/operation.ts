@@ -47,6 +47,8 @@ export interface Operation {
   body?: z.ZodType | undefined;
   /** Accepts Idempotency-Key: a retry with the same key gets the first answer again. */
   idempotent?: boolean;
+  /** A larger JSON body than `bodyLimitBytes` (a list of 500 addresses). */
+  bodyLimitBytes?: number;
   responses: Record<number, DocumentedResponse>;
   /** Refusals of its own beyond the common ones (401, 403, 400 for input, 404 for a path id, ...). */
   refusals?: Record<number, string>;

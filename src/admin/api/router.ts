@@ -96,15 +96,14 @@ export function adminApi(deps: AdminApiDeps) {
     ctx.set('cache-control', 'no-cache');
     ctx.body = document;
   });
-  const json = bodyParser({
-    enableTypes: ['json'],
-    jsonLimit: `${services.config.bodyLimitBytes}b`,
-    encoding: 'utf-8',
-    jsonStrict: true,
-  });
+  const jsonBody = (limit: number) =>
+    bodyParser({ enableTypes: ['json'], jsonLimit: `${limit}b`, encoding: 'utf-8', jsonStrict: true });
+  const json = jsonBody(services.config.bodyLimitBytes);
   for (const op of operations) {
     const path = op.path.replace(/\{(\w+)\}/g, ':$1');
-    if (op.body) router[op.method](path, json, runner(deps, op));
+    const limit = Math.max(op.bodyLimitBytes ?? 0, services.config.bodyLimitBytes);
+    if (op.body)
+      router[op.method](path, limit > services.config.bodyLimitBytes ? jsonBody(limit) : json, runner(deps, op));
     else router[op.method](path, runner(deps, op));
   }
   const routes = router.routes() as unknown as (ctx: Context, next: Next) => Promise<void>;

@@ -325,6 +325,27 @@ export const COMMANDS: Record<string, Command> = {
       return { removed: user.id };
     },
   },
+  'company invite': {
+    usage:
+      'company invite COMPANY_ID --email E [--email E2]... [--locale ja|en]\n' +
+      '      mails each address a link to sign up (or, with an account, to accept) and join as a member',
+    run: (api, args) => {
+      const usage = 'company invite COMPANY_ID --email E [--email E2]... [--locale ja|en]';
+      const { id, values } = withId(args, usage, {
+        email: { type: 'string', multiple: true },
+        locale: { type: 'string' },
+      });
+      return api.call('POST', `/companies/${id}/invitations`, {
+        emails: values.email ?? [],
+        ...(values.locale ? { locale: values.locale } : {}),
+      });
+    },
+  },
+  'company invitations': {
+    usage: 'company invitations COMPANY_ID\n      the invitations, newest first, with their status',
+    run: (api, args) =>
+      allItems(api, `/companies/${withId(args, 'company invitations COMPANY_ID', {}).id}/invitations`),
+  },
   'audit tail': {
     usage:
       'audit tail [--limit N] [--type T] [--follow]\n' +

@@ -448,6 +448,27 @@ describe('admin CLI (npm run admin)', () => {
     expect(member.role).toBe('member');
     const shown = json<{ id: string }[]>(await cli('company', 'list'));
     expect(shown.map((c) => c.id)).toContain(created.id);
+    const invited = json<{ invitations: { email: string; status: string }[] }>(
+      await cli(
+        'company',
+        'invite',
+        created.id,
+        '--email',
+        'cli-a@cli-kaisha.example.jp',
+        '--email',
+        'CLI-B@cli-kaisha.example.jp',
+      ),
+    );
+    expect(invited.invitations.map((i) => [i.email, i.status]).sort()).toEqual([
+      ['cli-a@cli-kaisha.example.jp', 'pending'],
+      ['cli-b@cli-kaisha.example.jp', 'pending'],
+    ]);
+    const mails = await t.app.db
+      .selectFrom('outbox')
+      .select('template')
+      .where('recipient', 'in', ['cli-a@cli-kaisha.example.jp', 'cli-b@cli-kaisha.example.jp'])
+      .execute();
+    expect(mails.map((m) => m.template)).toEqual(['invitation', 'invitation']);
     json(await cli('company', 'remove-member', created.id, '--email', second.email));
     const account = await t.app.db
       .selectFrom('accounts')

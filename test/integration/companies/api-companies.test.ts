@@ -238,6 +238,63 @@ describe('admin API: companies', () => {
     const withoutScope = await rpSignIn(new HttpClient(), h.issuer, rp, user.email, TEST_PASSWORD);
     expect((await userinfo(h.issuer, withoutScope.access_token)).body).not.toHaveProperty('companies');
   });
+  it('invites through the API (C4): mails a link per address, lists them with status, resends and revokes', async () => {
+    const company = await api.call<Company>('POST', '/companies', {
+      body: { name_ja: '招待', name_latin: 'Invite Co' },
+    });
+    const member = await registerUser(h.app, { email: `member-${tag}@invite.example.jp` });
+    await api.call('POST', `/companies/${company.body.id}/members`, {
+      body: { account: member.email, role: 'member' },
+    });
+    const emails = [`one-${tag}@invite.example.jp`, `two-${tag}@invite.example.jp`];
+    const invited = await api.call<{
+      invitations: { id: string; email: string; status: string }[];
+      already_members: string[];
+    }>('POST', `/companies/${company.body.id}/invitations`, {
+      body: { emails: [...emails, member.email], locale: 'en' },
+    });
+    expect(invited.status).toBe(201);
+    expect(invited.body.invitations.map((i) => [i.email, i.status]).sort()).toEqual(emails.map((e) => [e, 'pending']));
+    expect(invited.body.already_members).toEqual([member.email]);
+    const mail = await h.mail.waitFor(emails[0]!);
+    expect(mail.subject).toContain('Invite Co');
+    const link = /(http:\/\/\S+\/signup\/invitation\/[\w-]{22})/.exec(mail.text)?.[1];
+    expect((await new HttpClient().request(link!)).status).toBe(200);
+
+    const [first, second] = invited.body.invitations.sort((a, b) => a.email.localeCompare(b.email));
+    expect((await api.call('DELETE', `/companies/${company.body.id}/invitations/${first!.id}`)).status).toBe(204);
+    expect((await api.call('DELETE', `/companies/${company.body.id}/invitations/${first!.id}`)).status).toBe(409);
+    const resent = await api.call<{ status: string }>(
+      'POST',
+      `/companies/${company.body.id}/invitations/${second!.id}/resend`,
+    );
+    expect(resent.status).toBe(200);
+    const list = await api.call<Page<{ email: string; status: string }>>(
+      'GET',
+      `/companies/${company.body.id}/invitations`,
+    );
+    expect(list.body.items.map((i) => [i.email, i.status]).sort()).toEqual([
+      [emails[0], 'revoked'],
+      [emails[1], 'pending'],
+    ]);
+    const tooMany = await api.call('POST', `/companies/${company.body.id}/invitations`, {
+      body: { emails: Array.from({ length: 501 }, (_, i) => `x${i}-${tag}@invite.example.jp`) },
+    });
+    expect(tooMany.status).toBe(400);
+    const audit = await h.app.db
+      .selectFrom('audit_events')
+      .select(['type', 'actor'])
+      .where('company_id', '=', company.body.id)
+      .where('type', 'like', 'company.invit%')
+      .execute();
+    expect(audit.map((e) => e.type).sort()).toEqual([
+      'company.invitation_resent',
+      'company.invitation_revoked',
+      'company.invited',
+      'company.invited',
+    ]);
+    expect(new Set(audit.map((e) => e.actor)).size).toBe(1);
+  });
 });
 
 function randomUuid(): string {
