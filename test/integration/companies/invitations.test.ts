@@ -13,8 +13,15 @@ import {
   startAccountHarness,
   type AccountHarness,
 } from '../../helpers/account.js';
-import { en, ja, messageText, TEST_PASSWORD } from '../../helpers/fixtures.js';
-import { alertText, hiddenInputs, HttpClient, submitForm, type PageResponse } from '../../helpers/http-client.js';
+import { en, ja, messageText, registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import {
+  alertText,
+  hiddenInputs,
+  HttpClient,
+  loginThroughPages,
+  submitForm,
+  type PageResponse,
+} from '../../helpers/http-client.js';
 import { formErrors, SIGNUP_PASSWORD, outboxFor } from '../../helpers/signup-pages.js';
 import type { CaughtMail } from '../../helpers/smtp.js';
 import { createCompany, setMembership } from '../../../src/identity/companies/service.js';
@@ -160,6 +167,22 @@ describe('company invitations', () => {
     expect(accepted.body).toContain(en('invitation.joined', { company: 'Shotai K.K.' }));
     expect((await membership(existing.user.email))?.role).toBe('member');
     expect((await existing.browser.request(link)).status).toBe(410);
+  });
+
+  it('an invitee with an account who is not logged in logs in from the link and comes back to accept', async () => {
+    const user = await registerUser(h.app, { email: address('returning'), locale: 'en' });
+    const link = await invited(user.email);
+    const browser = new HttpClient({ 'accept-language': 'en' });
+    const login = await loginThroughPages(browser, link, `${h.issuer}/account/callback`, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    });
+    expect(login.location).toContain('/account/callback');
+    const page = await browser.follow(login.location!);
+    expect(page.url).toContain('/company/join/');
+    expect(page.body).toContain(en('invitation.joinIntro', { company: 'Shotai K.K.', email: user.email }));
+    expect((await submitForm(browser, page, '/company/join/', {})).status).toBe(200);
+    expect((await membership(user.email))?.role).toBe('member');
   });
 
   it('an expired link and a withdrawn one get a clear page; sending again gives a new link', async () => {
