@@ -439,7 +439,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     smsCaps,
   };
   const settings = settingsRoutes(consoleDeps);
-  const company = companyRoutes({ ...consoleDeps, invitationPerIp });
+  const company = companyRoutes({ ...consoleDeps, invitationPerIp, domainVerifier });
   const phoneVerification = phoneVerificationRoutes(consoleDeps);
   const interactions = interactionRoutes({
     ...shared,

@@ -11,7 +11,9 @@ import { requestMeta } from '../../http/request-meta.js';
 import { setAccountStatus } from '../../identity/accounts/status.js';
 import { removeMfaByAdmin } from '../../identity/factors/mfa.js';
 import { memberCursor, parseMemberCursor, searchMembers } from '../../identity/companies/members.js';
-import { putMember, removeMembership, updateCompany } from '../../identity/companies/service.js';
+import { addDomain, domainView, putMember, removeMembership, updateCompany } from '../../identity/companies/service.js';
+import { domainsOf } from '../../identity/companies/repository.js';
+import { verifyDomain, type DomainVerifier } from '../../identity/companies/verification.js';
 import { checkPassword } from '../../identity/password/credential-check.js';
 import { recordAudit } from '../../security/audit.js';
 import type { RequestMeta } from '../../request-meta.js';
@@ -40,6 +42,8 @@ const PAGE_SIZE = 25;
 export interface CompanyDeps extends SettingsDeps {
   /** Invitation links looked up per IP (the accept page is a code check). */
   invitationPerIp: RateLimiterAbstract;
+  /** TXT lookups that prove a company's domains (companies.dnsServers). */
+  domainVerifier: DomainVerifier;
 }
 
 const DONE = [
@@ -52,6 +56,8 @@ const DONE = [
   'invited',
   'invitation-resent',
   'invitation-revoked',
+  'domain-added',
+  'domain-verified',
 ] as const;
 type Done = (typeof DONE)[number];
 
@@ -67,6 +73,8 @@ const requireMfaForm = z.object({ require_mfa: checkbox('on') });
 const INVITE_BODY_BYTES = INVITATIONS_AT_ONCE * 600;
 const inviteForm = z.object({ emails: text(INVITE_BODY_BYTES) });
 const invitationActionForm = z.object({ do: text(32) });
+/** A domain name (RFC 1035: at most 253 characters); normalizeDomain says whether it is one. */
+const domainForm = z.object({ domain: text(253) });
 
 function renderCompanyPage(
   ctx: Context,
@@ -121,6 +129,7 @@ async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | 
         onHold: m.status === 'on_hold',
         self: m.account_id === account.id,
       })),
+      domains: (await domainsOf(deps.db, company.id)).map(domainView),
     },
     error,
   );
@@ -399,6 +408,26 @@ export function companyRoutes(deps: CompanyDeps): Router {
       false,
       'invitations',
     ),
+  );
+
+  // Domains: the admin claims one, publishes the TXT record shown, then asks Monban to look.
+  post(
+    '/:id/domains',
+    async ({ ctx, company, actor, meta }) => {
+      await addDomain(deps.db, company.id, parseForm(ctx, domainForm).domain, { actor, meta });
+      return 'domain-added';
+    },
+    false,
+  );
+  post(
+    '/:id/domains/verify',
+    async ({ ctx, company, actor, meta }) => {
+      const domain = parseForm(ctx, domainForm).domain;
+      const view = await verifyDomain(deps.db, deps.domainVerifier, company.id, domain, { actor, meta });
+      if (!view.verified) throw new AppError('DOMAIN_NOT_VERIFIED');
+      return 'domain-verified';
+    },
+    false,
   );
   return router;
 }
