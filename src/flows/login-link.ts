@@ -27,6 +27,6 @@ export async function openLogin(deps: { provider: Provider }, uid: unknown): Pro
  * its password step with `email` filled in. Only a login still at its first steps takes it.
  */
 export async function continueLoginAs(login: OpenLogin, email: string): Promise<void> {
-  if (login.interaction.prompt.name !== 'login') return;
+  if (login.interaction.prompt.name !== 'login' && login.interaction.prompt.name !== 'create') return;
   await saveProgress(login.interaction, { email });
 }

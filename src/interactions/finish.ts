@@ -5,9 +5,13 @@ import { seeOther } from '../http/page.js';
 import type { InteractionDeps } from './context.js';
 import { finishInteraction, type Interaction } from './interaction-state.js';
 
-/** The login steps belong to an interaction at the login prompt; anything else has expired. */
+/**
+ * The login steps belong to an interaction at the login prompt, or at prompt=create's (whose
+ * sign-up ends at the password step); anything else has expired.
+ */
 export function assertLoginPrompt(interaction: Interaction): void {
-  if (interaction.prompt.name !== 'login') throw new AppError('INTERACTION_EXPIRED');
+  if (interaction.prompt.name !== 'login' && interaction.prompt.name !== 'create')
+    throw new AppError('INTERACTION_EXPIRED');
 }
 
 /**

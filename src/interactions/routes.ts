@@ -3,6 +3,8 @@ import type { Context, Next } from 'koa';
 import { AppError } from '../errors.js';
 import { formBody } from '../http/middleware.js';
 import { verifyCsrf } from '../http/csrf.js';
+import { seeOther } from '../http/page.js';
+import { withLang } from '../http/url.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/account-client.js';
 import { abortInteraction, grantConsent, showConsent, submitConsent } from './consent.js';
 import type { InteractionDeps } from './context.js';
@@ -42,6 +44,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const interaction = currentInteraction(ctx);
     switch (interaction.prompt.name) {
       case 'login':
+        return showEmailStep(ctx, deps, interaction);
+      case 'create':
+        // prompt=create (OIDC Initiating User Registration 1.0): straight to sign-up, which comes
+        // back to this login's password step once the account is activated. Without `?signup`
+        // (sign-up's "back to login" link) it is the login's email step.
+        if (ctx.query.signup !== undefined)
+          return seeOther(ctx, withLang(ctx, '/signup', { interaction: interaction.uid }));
         return showEmailStep(ctx, deps, interaction);
       case 'consent':
         // The account console is Monban itself: nothing to ask.

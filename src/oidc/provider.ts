@@ -101,6 +101,20 @@ function interactionsPolicy() {
       (ctx) => Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account,
     ),
   );
+  // OIDC Initiating User Registration 1.0: prompt=create sends the user to sign-up first (the
+  // interaction's 'create' prompt); the login that follows the sign-up resolves it. The check
+  // oidc-provider adds to a requestable prompt would wait for a 'create' result instead.
+  const create = new interactionPolicy.Prompt(
+    { name: 'create', requestable: true },
+    new interactionPolicy.Check(
+      'create_requested',
+      'The relying party asked for account creation',
+      'interaction_required',
+      (ctx) => ctx.oidc.prompts.has('create') && !ctx.oidc.result?.login,
+    ),
+  );
+  create.checks.remove('create_prompt');
+  policy.add(create, 0);
   return policy;
 }
 
@@ -178,7 +192,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'phone', 'companies'],
     // OIDC Discovery 1.0 section 3: the languages of the pages, so an RP can send a matching ui_locales.
-    discovery: { ui_locales_supported: [...config.locales.supported] },
+    // prompt_values_supported: OIDC Initiating User Registration 1.0 section 4 (oidc-provider
+    // publishes none); `create` is the interaction policy's own prompt (interactionsPolicy).
+    discovery: {
+      ui_locales_supported: [...config.locales.supported],
+      prompt_values_supported: ['none', 'login', 'consent', 'create'],
+    },
     acrValues: [ACR.password, ACR.mfa],
     responseTypes: ['code'],
     // RFC 9700 2.1.1: PKCE for every client, confidential ones included; only S256 exists in v9.
@@ -258,7 +277,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    interactions: { policy: interactionsPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      policy: interactionsPolicy(),
+      // prompt=create starts at sign-up (`?signup`); its "back to login" link, the plain address,
+      // shows the email step. The interaction cookie's path is the address's path either way.
+      url: (_ctx, interaction) =>
+        `/interaction/${interaction.uid}${interaction.prompt.name === 'create' ? '?signup' : ''}`,
+    },
     renderError: (ctx, out, err) => {
       deps.pages.error(ctx, out, err);
     },
