@@ -117,6 +117,7 @@ export const ERRORS = {
   DOMAIN_INVALID: { status: 400, expose: true },
   /** Another company has verified this domain. */
   DOMAIN_TAKEN: { status: 409, expose: true },
+  RESOURCE_SERVER_EXISTS: { status: 409, expose: true },
   /** The DNS answer for the domain has no TXT record with its token (or none at all). */
   DOMAIN_NOT_VERIFIED: { status: 409, expose: true },
   /** The DNS resolver did not answer: try again later. */

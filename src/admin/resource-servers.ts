@@ -75,7 +75,7 @@ export async function createResourceServer(
     .select('identifier')
     .where('identifier', '=', input.identifier)
     .executeTakeFirst();
-  if (exists) throw new AdminInputError('a resource server with this identifier is registered already');
+  if (exists) throw new AppError('RESOURCE_SERVER_EXISTS');
   const client = await createClient(
     services,
     { name: `${input.name} (resource server)`, redirectUris: [], extraGrants: ['client_credentials'] },
@@ -110,6 +110,8 @@ export async function createResourceServer(
     return { ...view(row), client_secret: client.client_secret ?? '' };
   } catch (err) {
     await removeClient(services, client.client_id, by);
+    // Registered by a parallel request between the check above and this insert.
+    if ((err as { code?: string }).code === '23505') throw new AppError('RESOURCE_SERVER_EXISTS');
     throw err;
   }
 }

@@ -70,6 +70,7 @@ export function resourceServerOperations(services: ClientServices): Operation[] 
       scope: 'admin:clients.write',
       body: ResourceServerCreateSchema,
       idempotent: true,
+      refusals: { 409: 'RESOURCE_SERVER_EXISTS: a resource server with this identifier is registered already' },
       responses: { 201: { description: 'registered', schema: ResourceServerWithSecretSchema } },
       handle: async ({ body, caller, meta }) => ({
         status: 201,

@@ -86,6 +86,24 @@ test('the admin API lists, reads and changes resource servers, and refuses a bad
   expect(plain.status).toBe(400);
 });
 
+test('an identifier registered already is refused with 409, even by two requests at once; no client is left over', async () => {
+  const body = { identifier: 'https://twice.example.test', name: 'Twice API', scopes: ['twice:read'] };
+  const both = await Promise.all([
+    api.call<{ code?: string }>('POST', '/resource-servers', { body }),
+    api.call<{ code?: string }>('POST', '/resource-servers', { body }),
+  ]);
+  expect(both.map((r) => r.status).sort()).toEqual([201, 409]);
+  expect(both.find((r) => r.status === 409)!.body.code).toBe('RESOURCE_SERVER_EXISTS');
+  const again = await api.call<{ code?: string }>('POST', '/resource-servers', { body });
+  expect([again.status, again.body.code]).toEqual([409, 'RESOURCE_SERVER_EXISTS']);
+  const clients = await t.app.db
+    .selectFrom('oidc_clients')
+    .select('client_id')
+    .where('client_name', '=', 'Twice API (resource server)')
+    .execute();
+  expect(clients).toHaveLength(1);
+});
+
 test('a user logs in at an RP asking for the API: the JWT access token verifies with jose against the JWKS', async () => {
   const user = await registerUser(t.app, { locale: 'en' });
   const rpClient = await registerClient(t.app);
