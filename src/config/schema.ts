@@ -358,7 +358,12 @@ export const configSchema = z
         /** Codes sent for one address in all, whoever asks (mail bombing); above perAddress. */
         perAddressCeiling: limit,
       })
-      .strict(),
+      .strict()
+      // Below perAddress, strangers' requests would use up the owner's own browser's allowance.
+      .refine((r) => r.perAddressCeiling.points >= r.perAddress.points, {
+        error: 'must allow at least as many codes as recovery.perAddress',
+        path: ['perAddressCeiling'],
+      }),
     /**
      * The admin API's requests, counted before the token is checked: per IP, then per admin
      * client (its token's client_id).

@@ -38,6 +38,13 @@ describe('configuration', () => {
     expect(load({ MONBAN_LOCALES__SUPPORTED: 'ja' }).locales).toEqual({ supported: ['ja'], default: 'ja' });
   });
 
+  it('refuses a send ceiling for an address below the per-browser allowance', () => {
+    expect(() => load({ MONBAN_RECOVERY__PER_ADDRESS_CEILING__POINTS: '4' })).toThrow(
+      /recovery\.perAddressCeiling.*at least as many codes as recovery\.perAddress/,
+    );
+    expect(load({ MONBAN_RECOVERY__PER_ADDRESS_CEILING__POINTS: '5' }).recovery.perAddressCeiling.points).toBe(5);
+  });
+
   it('reads TRUST_PROXY as a switch, a number of hops or a list of proxies', () => {
     expect(load({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
     expect(load({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
