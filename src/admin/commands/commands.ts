@@ -88,9 +88,11 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'client create --name NAME --redirect-uri URI [--redirect-uri URI2] [--post-logout-redirect-uri URI]\n' +
       '      [--public] [--grant client_credentials | --grant urn:ietf:params:oauth:grant-type:device_code]\n' +
-      '      [--backchannel-logout-uri URI] [--admin]\n' +
+      '      [--backchannel-logout-uri URI] [--require-par] [--require-dpop] [--admin]\n' +
       '      --grant urn:ietf:params:oauth:grant-type:device_code: the device flow (RFC 8628; a CLI: with --public)\n' +
       '      --backchannel-logout-uri: where logout tokens go (Back-Channel Logout 1.0)\n' +
+      '      --require-par: authorization requests only through PAR (RFC 9126)\n' +
+      '      --require-dpop: access tokens only DPoP-bound (RFC 9449)\n' +
       '      --admin: an admin client (with --grant client_credentials only), may call the admin API',
     columns: CLIENT_COLUMNS,
     run: (api, args) => {
@@ -101,6 +103,8 @@ export const COMMANDS: Record<string, Command> = {
         'backchannel-logout-uri': { type: 'string' },
         public: { type: 'boolean' },
         grant: { type: 'string', multiple: true },
+        'require-par': { type: 'boolean' },
+        'require-dpop': { type: 'boolean' },
         admin: { type: 'boolean' },
       });
       const input = inputFromRegistration({
@@ -112,7 +116,11 @@ export const COMMANDS: Record<string, Command> = {
         extraGrants: values.grant ?? [],
         admin: values.admin ?? false,
       });
-      return api.call('POST', '/clients', input);
+      return api.call('POST', '/clients', {
+        ...input,
+        ...(values['require-par'] ? { require_pushed_authorization_requests: true } : {}),
+        ...(values['require-dpop'] ? { dpop_bound_access_tokens: true } : {}),
+      });
     },
   },
   'client list': {
@@ -127,6 +135,7 @@ export const COMMANDS: Record<string, Command> = {
     usage:
       'client update CLIENT_ID [--name NAME] [--redirect-uri URI ...] [--post-logout-redirect-uri URI ...]\n' +
       '      [--no-post-logout-redirect-uri] [--grant G ...] [--admin | --no-admin]\n' +
+      '      [--require-par | --no-require-par] [--require-dpop | --no-require-dpop]\n' +
       "      PATCH /clients/{id}: a list given replaces the client's list; what is not given stays",
     columns: CLIENT_COLUMNS,
     run: (api, args) => {
@@ -138,10 +147,20 @@ export const COMMANDS: Record<string, Command> = {
         grant: { type: 'string', multiple: true },
         admin: { type: 'boolean' },
         'no-admin': { type: 'boolean' },
+        'require-par': { type: 'boolean' },
+        'no-require-par': { type: 'boolean' },
+        'require-dpop': { type: 'boolean' },
+        'no-require-dpop': { type: 'boolean' },
       });
-      if (values.admin && values['no-admin']) throw new AdminInputError('--admin or --no-admin, not both');
+      /** --x sets true, --no-x false, neither leaves it; both is a mistake. */
+      const onOff = (name: string, on: boolean | undefined, off: boolean | undefined) => {
+        if (on && off) throw new AdminInputError(`--${name} or --no-${name}, not both`);
+        return on ? true : off ? false : undefined;
+      };
+      const admin = onOff('admin', values.admin, values['no-admin']);
+      const requirePar = onOff('require-par', values['require-par'], values['no-require-par']);
+      const requireDpop = onOff('require-dpop', values['require-dpop'], values['no-require-dpop']);
       const clearLogout = values['no-post-logout-redirect-uri'] ?? false;
-      const admin = values.admin ? true : values['no-admin'] ? false : undefined;
       const change = {
         ...(values.name !== undefined ? { client_name: values.name } : {}),
         ...(values['redirect-uri'] ? { redirect_uris: values['redirect-uri'] } : {}),
@@ -150,6 +169,8 @@ export const COMMANDS: Record<string, Command> = {
           : {}),
         ...(values.grant ? { grant_types: values.grant } : {}),
         ...(admin !== undefined ? { admin } : {}),
+        ...(requirePar !== undefined ? { require_pushed_authorization_requests: requirePar } : {}),
+        ...(requireDpop !== undefined ? { dpop_bound_access_tokens: requireDpop } : {}),
       };
       if (Object.keys(change).length === 0) throw new AdminInputError('client update: nothing to change');
       return orNotFound(api.call('PATCH', `/clients/${id}`, change), `no client with id ${decodeURIComponent(id)}`);

@@ -350,6 +350,25 @@ describe('admin CLI (npm run admin)', () => {
     await rpSignIn(new HttpClient({ 'accept-language': 'en' }), t.issuer, web, user.email, TEST_PASSWORD);
   }, 90_000);
 
+  it('client create --require-par --require-dpop sets both per-client rules; client update --no-require-par lifts one', async () => {
+    const strict = json<CreatedClient & Record<string, unknown>>(
+      await cli(
+        ...['client', 'create', '--name', 'Strict', '--redirect-uri', 'https://strict.example.com/cb'],
+        ...['--require-par', '--require-dpop'],
+      ),
+    );
+    expect(strict).toMatchObject({ require_pushed_authorization_requests: true, dpop_bound_access_tokens: true });
+    const [lifted, both] = await Promise.all([
+      cli('client', 'update', strict.client_id, '--no-require-par'),
+      cli('client', 'update', strict.client_id, '--require-dpop', '--no-require-dpop'),
+    ]);
+    expect(json(lifted)).toMatchObject({
+      require_pushed_authorization_requests: false,
+      dpop_bound_access_tokens: true,
+    });
+    expectRefused(both, /^error: --require-dpop or --no-require-dpop, not both/m);
+  }, 150_000);
+
   it('audit tail shows the newest events, the newest last', async () => {
     const web = json<CreatedClient>(results.web!);
     json(await cli('client', 'update', web.client_id, '--name', 'Tail marker'));

@@ -15,7 +15,14 @@ import { SmsCaps } from '../../../src/security/rate-limit/sms-caps.js';
 import { SecondFactorThrottle } from '../../../src/security/rate-limit/second-factor-throttle.js';
 import { createLimiter } from '../../../src/security/rate-limit/limiters.js';
 import { SendCap } from '../../../src/security/rate-limit/send-cap.js';
-import { NEW_PASSWORD, open, signedInUser, startAccountHarness, type AccountHarness } from '../../helpers/account.js';
+import {
+  jpMobile,
+  NEW_PASSWORD,
+  open,
+  signedInUser,
+  startAccountHarness,
+  type AccountHarness,
+} from '../../helpers/account.js';
 import { registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { enableTotp, totpCode } from '../../helpers/mfa.js';
 import { codeIn } from '../../helpers/smtp.js';
@@ -126,14 +133,15 @@ describe('password reset service (R2-R5)', () => {
 
   it("by SMS only to the account's verified number; another number gets the same answer and nothing", async () => {
     const user = await registerUser(h.app, { locale: 'en' });
-    const phone = `+8190${String(Date.now()).slice(-8)}`;
+    // Random mobile numbers (090/080 then a digit 1-9: 090-0... is not a mobile range).
+    const phone = jpMobile().e164;
     await h.app.db
       .updateTable('accounts')
       .set({ phone_number: phone, phone_number_verified: true })
       .where('id', '=', user.id)
       .execute();
     const stranger = await startRecovery(deps, { email: user.email }, { ip: '10.0.0.5', locale: 'en' });
-    const other = `+8180${String(Date.now()).slice(-8)}`;
+    const other = `+8180${jpMobile().e164.slice(-8)}`;
     const masked = await sendRecoveryCode(deps, await flowOf(stranger), 'sms', META, { number: other, country: '' });
     expect(masked.maskedPhone).toBe(`+81 ** **** ${other.slice(-4)}`);
     // The same browser starts again (its flow cookie names the older reset).
