@@ -61,6 +61,13 @@ async function slowPasswordPost(
   });
 }
 
+/**
+ * How long the server keeps serving after SIGTERM before its listener closes. A login already
+ * started when the load balancer stops sending must finish within it: several requests each,
+ * which on a busy 2-core CI machine took more than 3 s.
+ */
+const DELAY_SECONDS = 8;
+
 describe('SIGTERM during a login load (a real child process)', () => {
   let deployment: SharedDeployment;
   let server: ChildServer | undefined;
@@ -70,7 +77,7 @@ describe('SIGTERM during a login load (a real child process)', () => {
     const port = await freePort();
     issuer = `http://127.0.0.1:${port}`;
     deployment = await sharedDeployment(issuer, {
-      MONBAN_SHUTDOWN__DELAY_SECONDS: '3',
+      MONBAN_SHUTDOWN__DELAY_SECONDS: String(DELAY_SECONDS),
       MONBAN_SHUTDOWN__GRACE_SECONDS: '20',
     });
     server = await ChildServer.start(port, deployment.env);
@@ -89,8 +96,8 @@ describe('SIGTERM during a login load (a real child process)', () => {
       throw err;
     }
     let signalled = 0;
-    // The slow POST runs from before the signal until well after the listener has closed (3 s).
-    const slow = slowPasswordPost(issuer, deployment, 5000, () => {
+    // The slow POST runs from before the signal until well after the listener has closed.
+    const slow = slowPasswordPost(issuer, deployment, (DELAY_SECONDS + 2) * 1000, () => {
       setTimeout(() => {
         server!.signal('SIGTERM');
         signalled = Date.now();
@@ -113,11 +120,11 @@ describe('SIGTERM during a login load (a real child process)', () => {
     const answered = Date.now();
     // 303: the password was checked and the login moves on; the connection is not kept.
     expect(answer).toEqual({ status: 303, connection: 'close' });
-    expect(answered - signalled).toBeGreaterThan(3000);
+    expect(answered - signalled).toBeGreaterThan(DELAY_SECONDS * 1000);
 
     expect(await server!.exited).toBe(0);
     expect(server!.output).toMatch(/"msg":"stopped"/);
     expect(server!.output).not.toMatch(/were cut/);
     await expect(fetch(`${issuer}/livez`)).rejects.toThrow();
-  });
+  }, 120_000);
 });
