@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { isUniqueViolation } from '../db/unique-violation.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../db/database.js';
 import type { ResourceServersTable } from '../db/schema.js';
@@ -111,7 +112,7 @@ export async function createResourceServer(
   } catch (err) {
     await removeClient(services, client.client_id, by);
     // Registered by a parallel request between the check above and this insert.
-    if ((err as { code?: string }).code === '23505') throw new AppError('RESOURCE_SERVER_EXISTS');
+    if (isUniqueViolation(err, 'resource_servers_pkey')) throw new AppError('RESOURCE_SERVER_EXISTS');
     throw err;
   }
 }

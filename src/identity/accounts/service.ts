@@ -1,4 +1,5 @@
 import type { Db } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/unique-violation.js';
 import type { AccountRow, AccountStatus } from '../../db/schema.js';
 import type { PasswordHasher } from '../password/hashing.js';
 import { AppError, FormError } from '../../errors.js';
@@ -16,11 +17,6 @@ export interface NewAccountInput {
   country?: string | null;
   status?: AccountStatus;
   emailVerified?: boolean;
-}
-
-function isUniqueViolation(err: unknown, constraint: string): boolean {
-  const e = err as { code?: string; constraint?: string; message?: string };
-  return e.code === '23505' && (e.constraint === constraint || (e.message ?? '').includes(constraint));
 }
 
 /** Creates an account with a password the policy accepts and a fresh human account ID. */

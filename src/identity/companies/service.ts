@@ -1,4 +1,5 @@
 import type { Db } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/unique-violation.js';
 import type { CompanyDomainRow, CompanyRole, CompanyRow, JoinPolicy } from '../../db/schema.js';
 import { AppError, FormError, type ErrorCode } from '../../errors.js';
 import type { RequestMeta } from '../../request-meta.js';
@@ -119,10 +120,6 @@ function domainOf(input: string): string {
   if (!domain) throw new FormError(['DOMAIN_INVALID']);
   return domain;
 }
-
-const isUniqueViolation = (err: unknown, constraint: string) =>
-  (err as { code?: string; constraint?: string }).code === '23505' &&
-  (err as { constraint?: string }).constraint === constraint;
 
 export interface NewCompany {
   name_ja: string;
