@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { findAccountByEmail, findAccountById } from '../identity/accounts/repository.js';
-import { isUuid } from '../identity/companies/repository.js';
+import { isUuid } from '../db/uuid.js';
 
 /** An account named by its id or its email address (the CLI and the API take either). */
 export async function accountIdOf(db: Db, idOrEmail: string): Promise<string> {

@@ -1,7 +1,8 @@
 import type { Db } from '../../db/database.js';
 import type { CompanyRole, CompanyRow } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
-import { findCompany, isUuid, roleIn } from '../../identity/companies/repository.js';
+import { isUuid } from '../../db/uuid.js';
+import { findCompany, roleIn } from '../../identity/companies/repository.js';
 import { findMember, type MemberView } from '../../identity/companies/members.js';
 import type { AuditType } from '../../security/audit.js';
 

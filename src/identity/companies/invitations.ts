@@ -10,7 +10,8 @@ import { auditRow, recordAudit } from '../../security/audit.js';
 import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import { emailProblem, normalizeEmail } from '../accounts/email.js';
-import { findCompany, isUuid, roleIn } from './repository.js';
+import { isUuid } from '../../db/uuid.js';
+import { findCompany, roleIn } from './repository.js';
 import { putMember, type CompanyActor } from './service.js';
 
 /** C4: at most this many addresses in one invitation (a pasted list). */

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { AccountStatus, CompanyRole } from '../../db/schema.js';
 import { hasActiveFactor } from '../accounts/repository.js';
-import { isUuid } from './repository.js';
+import { isUuid } from '../../db/uuid.js';
 
 export interface MemberView {
   account_id: string;

@@ -3,8 +3,6 @@ import type { Db } from '../../db/database.js';
 import type { CompanyDomainRow, CompanyRole, CompanyRow } from '../../db/schema.js';
 import { isUuid } from '../../db/uuid.js';
 
-export { isUuid };
-
 export async function findCompany(db: Db, id: string): Promise<CompanyRow | undefined> {
   if (!isUuid(id)) return undefined;
   return db.selectFrom('companies').selectAll().where('id', '=', id).executeTakeFirst();

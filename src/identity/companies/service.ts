@@ -8,7 +8,8 @@ import { findAccountById } from '../accounts/repository.js';
 import { normalizeCorporateNumber } from './corporate-number.js';
 import { normalizeEmail } from '../accounts/email.js';
 import { domainOfEmail, newVerificationToken, normalizeDomain, verificationRecord } from './domains.js';
-import { companyOfVerifiedDomain, domainsOf, findCompany, isUuid, syncCompanyManaged } from './repository.js';
+import { isUuid } from '../../db/uuid.js';
+import { companyOfVerifiedDomain, domainsOf, findCompany, syncCompanyManaged } from './repository.js';
 
 /** Who acts, for the audit log: an admin client's client_id, 'cli', or a company admin's account id. */
 export interface CompanyActor {
