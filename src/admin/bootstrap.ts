@@ -8,11 +8,11 @@ import {
   findClientRow,
   insertClient,
   invalidateClient,
+  newClientId,
   updateClient,
 } from '../oidc/clients/repository.js';
 import { adminResource } from '../oidc/resource-servers.js';
 import { clientMetadata, inputFromRegistration, type ClientServices } from './clients.js';
-import { randomBytes } from 'node:crypto';
 
 export const ADMIN_CLIENT_FILE = 'admin-client.json';
 
@@ -65,7 +65,7 @@ export async function bootstrapAdminClient(services: ClientServices & { logger: 
       return { id: given.id };
     }
     if ((await countAdminClients(trx)) > 0) return undefined;
-    const clientId = randomBytes(16).toString('base64url');
+    const clientId = newClientId();
     const client = await insertClient(trx, box, clientId, metadata());
     await recordAudit(trx, { type: 'admin.client.created', clientId, actor: 'bootstrap' });
     const file = path.resolve(config.dataDir, ADMIN_CLIENT_FILE);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { ChangeFeed } from '../events/change-feed.js';
@@ -17,6 +16,7 @@ import {
   insertClient,
   invalidateClient,
   listClients,
+  newClientId,
   newClientSecret,
   updateClient,
   type ClientView,
@@ -214,7 +214,7 @@ export async function createClientFrom(
   by: Actor,
 ): Promise<ClientWithSecret> {
   const metadata = clientMetadata(input);
-  const clientId = randomBytes(16).toString('base64url');
+  const clientId = newClientId();
   await validateWithProvider(services, clientId, metadata);
   // A process that was asked for this id before it existed remembers that it did not: hence the invalidation.
   return changeClient(services, clientId, async (trx) => {

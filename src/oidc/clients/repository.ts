@@ -33,6 +33,17 @@ export const secretContext = (clientId: string) => `client_secret:${clientId}`;
 /** 256 bits: a secret this strong needs no slow hash, so the token endpoint stays fast. */
 export const newClientSecret = (): string => randomBytes(32).toString('base64url');
 
+/**
+ * 128 random bits, base64url, never starting with '-': an id like "-Cfj1..." would read as an option to
+ * the admin CLI and to most shell tools an operator pastes it into.
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 type ClientRowPart = { client_id: string; metadata: Record<string, unknown>; created_at: Date; updated_at: Date };
 
 export function clientView(row: ClientRowPart): ClientView {
