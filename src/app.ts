@@ -417,19 +417,22 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   };
   // Invitation links (C4), looked up on the sign-up form and on the logged-in accept page alike.
   const invitationPerIp = createLimiter(limiterStore, 'invitation:ip', config.companies.invitationLookupsPerIp);
+  // C2's list of free mail services: partners' addresses at sign-up and in support cases (M2).
+  const freeMail = new FreeMailDomains(
+    config.registration.freeMailDomainsFile,
+    config.registration.extraFreeMailDomains,
+    PROJECT_ROOT,
+  );
   const registration = registrationRoutes({
     ...shared,
     invitationPerIp,
-    freeMail: new FreeMailDomains(
-      config.registration.freeMailDomainsFile,
-      config.registration.extraFreeMailDomains,
-      PROJECT_ROOT,
-    ),
+    freeMail,
     perIp: createLimiter(limiterStore, 'signup:ip', config.registration.perIp),
     resendPerAddress: createLimiter(limiterStore, 'signup:mail', config.registration.resendPerAddress),
   });
   const consoleDeps = {
     ...shared,
+    freeMail,
     clients,
     passkeys,
     secondFactorThrottle,

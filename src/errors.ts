@@ -127,6 +127,15 @@ export const ERRORS = {
   /** An account id or address that names no account. */
   ACCOUNT_NOT_FOUND: { status: 404, expose: true },
   /** Invitations (C4): a link whose token names no invitation. */
+  /** M2: only partner accounts ask for a new address through a support case. */
+  SUPPORT_CASE_NOT_PARTNER: { status: 403, expose: true },
+  /** The account has an open case already. */
+  SUPPORT_CASE_OPEN: { status: 409, expose: true },
+  SUPPORT_CASE_SAME_EMAIL: { status: 400, expose: true },
+  SUPPORT_CASE_REASON_REQUIRED: { status: 400, expose: true },
+  SUPPORT_CASE_MESSAGE_REQUIRED: { status: 400, expose: true },
+  /** Approving or rejecting a case that was resolved already. */
+  SUPPORT_CASE_NOT_OPEN: { status: 409, expose: true },
   INVITATION_NOT_FOUND: { status: 404, expose: true },
   INVITATION_EXPIRED: { status: 410, expose: true },
   INVITATION_REVOKED: { status: 410, expose: true },

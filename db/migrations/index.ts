@@ -15,6 +15,7 @@ import * as backchannelLogout from './2026_12_02_0400_backchannel_logout.js';
 import * as resourceServers from './2026_12_02_0500_resource_servers.js';
 import * as derivedKeys from './2026_12_02_0600_derived_keys.js';
 import * as companyInvitations from './2026_12_02_0740_company_invitations.js';
+import * as supportCases from './2026_12_02_1200_support_cases.js';
 
 /**
  * Every migration, in order. Listed statically (instead of read from the folder at run time) so
@@ -37,4 +38,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_02_0500_resource_servers': resourceServers,
   '2026_12_02_0600_derived_keys': derivedKeys,
   '2026_12_02_0740_company_invitations': companyInvitations,
+  '2026_12_02_1200_support_cases': supportCases,
 };

@@ -297,6 +297,25 @@ export interface CompanyInvitationsTable {
   created_at: CreatedAt;
 }
 
+export type SupportCaseStatus = 'open' | 'approved' | 'rejected';
+
+/** M2: a partner's request for a new email address, resolved by an operator. */
+export interface SupportCasesTable {
+  id: Generated<string>;
+  account_id: string;
+  kind: 'email_change';
+  current_email: string;
+  requested_email: string;
+  reason: string;
+  status: ColumnType<SupportCaseStatus, SupportCaseStatus | undefined, SupportCaseStatus>;
+  /** The operator's message to the user when rejecting. */
+  response: ColumnType<string | null, string | null | undefined, string | null>;
+  /** An admin client's client_id or 'cli'. */
+  resolved_by: ColumnType<string | null, string | null | undefined, string | null>;
+  resolved_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: CreatedAt;
+}
+
 export interface DerivedKeysTable {
   /** The id of the MONBAN_SECRET entry it was derived from, or 'pinned' (never rotates). */
   secret_id: string;
@@ -328,11 +347,13 @@ export interface Database {
   company_memberships: CompanyMembershipsTable;
   company_invitations: CompanyInvitationsTable;
   derived_keys: DerivedKeysTable;
+  support_cases: SupportCasesTable;
 }
 
 export type CompanyRow = Selectable<CompaniesTable>;
 export type CompanyDomainRow = Selectable<CompanyDomainsTable>;
 export type CompanyInvitationRow = Selectable<CompanyInvitationsTable>;
+export type SupportCaseRow = Selectable<SupportCasesTable>;
 
 export type WebauthnCredentialRow = Selectable<WebauthnCredentialsTable>;
 

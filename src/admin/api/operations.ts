@@ -5,6 +5,7 @@ import { clientOperations } from './clients.js';
 import { companyOperations } from './companies.js';
 import { keyOperations } from './keys.js';
 import { resourceServerOperations } from './resource-servers.js';
+import { supportCaseOperations } from './support-cases.js';
 import type { Operation } from './operation.js';
 import { userOperations } from './users.js';
 
@@ -19,5 +20,6 @@ export function adminOperations(
     ...auditOperations(services),
     ...keyOperations(services),
     ...companyOperations(services),
+    ...supportCaseOperations(services),
   ];
 }

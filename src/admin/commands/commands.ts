@@ -367,6 +367,24 @@ export const COMMANDS: Record<string, Command> = {
     run: (api, args) =>
       allItems(api, `/companies/${withId(args, 'company invitations COMPANY_ID', {}).id}/invitations`),
   },
+  'case list': {
+    usage:
+      'case list [--status open|approved|rejected]\n' +
+      "      partners' requests for a new email address (M2), oldest first",
+    columns: ['id', 'status', 'current_email', 'requested_email', 'reason', 'created_at'],
+    run: (api, args) => {
+      const { values } = flags(args, { status: { type: 'string' } });
+      return allItems(api, `/support-cases${values.status ? `?status=${encodeURIComponent(values.status)}` : ''}`);
+    },
+  },
+  'case reject': {
+    usage: 'case reject CASE_ID --message M\n      the address stays; the user is mailed the message',
+    run: (api, args) => {
+      const { id, values } = withId(args, 'case reject CASE_ID --message M', { message: { type: 'string' } });
+      if (!values.message) throw new AdminInputError('needs --message');
+      return api.call('POST', `/support-cases/${id}/reject`, { message: values.message });
+    },
+  },
   'audit tail': {
     usage:
       'audit tail [--limit N] [--type T] [--follow]\n' +

@@ -7,6 +7,7 @@ import type { PageDeps } from '../../http/page.js';
 import type { DuoHandshake } from '../../identity/factors/duo-handshake.js';
 import type { MfaDeps } from '../../identity/factors/mfa.js';
 import type { PasskeyDeps } from '../../identity/passkeys/webauthn.js';
+import type { FreeMailDomains } from '../../identity/accounts/free-mail.js';
 import type { CredentialCheckDeps } from '../../identity/password/credential-check.js';
 import type { PasswordHasher } from '../../identity/password/hashing.js';
 import type { PasswordPolicy } from '../../identity/password/policy.js';
@@ -38,6 +39,8 @@ export interface SettingsDeps extends PageDeps, MfaDeps, CredentialCheckDeps {
   passkeys: PasskeyDeps;
   /** Apps' names from the in-process client cache (no database read, no secret opened). */
   clients: ClientNames;
+  /** C2: partners' new addresses are business ones too (support cases, M2). */
+  freeMail: FreeMailDomains;
 }
 
 /** What every console page knows: who is signed in, through which session. */

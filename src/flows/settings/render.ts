@@ -13,6 +13,7 @@ export type Section = 'home' | 'personal' | 'company' | 'security' | 'communicat
 const PAGE_PATH: Record<string, string> = {
   'account/home': '/account',
   'account/personal': '/account/personal',
+  'account/email-request': '/account/personal/email',
   'account/company': '/account/company',
   'account/communication': '/account/communication',
   'account/security': '/account/security',
@@ -38,6 +39,7 @@ const DONE = [
   'passkey-added',
   'passkey-renamed',
   'passkey-removed',
+  'request-sent',
 ] as const;
 export type Done = (typeof DONE)[number];
 

@@ -14,6 +14,7 @@ import {
   showPersonal,
 } from './profile.js';
 import { renderAccountPage } from './render.js';
+import { requestEmailChange, showEmailRequest } from './email-request.js';
 import {
   chooseMfa,
   confirmTotpSetup,
@@ -58,6 +59,12 @@ export function settingsRoutes(deps: SettingsDeps): Router {
     page((ctx) => showPersonal(ctx, deps)),
   );
   router.post('/personal', signedIn, ...form, page(savePersonal));
+  router.get(
+    '/personal/email',
+    signedIn,
+    page((ctx) => showEmailRequest(ctx, deps)),
+  );
+  router.post('/personal/email', signedIn, ...form, page(requestEmailChange));
   router.get(
     '/company',
     signedIn,

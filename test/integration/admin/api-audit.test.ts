@@ -196,6 +196,9 @@ describe('admin API: audit events and keys', () => {
         '/keys/rotate',
         '/resource-servers',
         '/resource-servers/{identifier}',
+        '/support-cases',
+        '/support-cases/{id}',
+        '/support-cases/{id}/reject',
         '/users',
         '/users/{id}',
         ...['disable', 'enable', 'hold', 'release', 'reset-mfa', 'revoke-sessions', 'unlock'].map(
