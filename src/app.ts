@@ -86,6 +86,8 @@ import { SmsCaps } from './security/rate-limit/sms-caps.js';
 import { CredentialThrottle } from './security/rate-limit/credential-throttle.js';
 import { SecondFactorThrottle } from './security/rate-limit/second-factor-throttle.js';
 import { createLimiter, type LimiterStore } from './security/rate-limit/limiters.js';
+import type { SessionRevoker } from './identity/accounts/access.js';
+import type { EmailChangeDeps } from './identity/companies/email-change.js';
 import { sweepRateLimits } from './security/rate-limit/kysely-store.js';
 import { SecretBox } from './security/secret-box.js';
 import { DeviceTrust } from './security/device-trust.js';
@@ -251,6 +253,17 @@ export function credentialThrottleOf(services: Services): CredentialThrottle {
 export function domainVerifierOf(services: Services): DomainVerifier {
   const { dnsServers, dnsTimeoutMs } = services.config.companies;
   return new DomainVerifier({ servers: dnsServers, timeoutMs: dnsTimeoutMs });
+}
+
+/** What an address change by a company admin needs (M3); also what the admin CLI starts one with. */
+export function emailChangeOf(services: Services, revoker: SessionRevoker): EmailChangeDeps {
+  const store = limiterStoreOf(services);
+  return {
+    ...services,
+    revoker,
+    codeThrottle: new CodeThrottle(attemptCounters(store), services.config.codes.attemptsPerAccount),
+    sendLimiter: createLimiter(store, 'email-change:send', services.config.companies.emailChangeSends),
+  };
 }
 
 /** Deletes ended sessions and revoked grants from storage; also what the admin CLI uses after a status change. */
@@ -430,6 +443,8 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     perIp: createLimiter(limiterStore, 'signup:ip', config.registration.perIp),
     resendPerAddress: createLimiter(limiterStore, 'signup:mail', config.registration.resendPerAddress),
   });
+  // Address changes by company admins (M3): started on /company and the admin API, ended at login.
+  const emailChange = emailChangeOf(services, revoker);
   const consoleDeps = {
     ...shared,
     freeMail,
@@ -442,7 +457,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     smsCaps,
   };
   const settings = settingsRoutes(consoleDeps);
-  const company = companyRoutes({ ...consoleDeps, invitationPerIp, domainVerifier });
+  const company = companyRoutes({ ...consoleDeps, invitationPerIp, domainVerifier, emailChange });
   const phoneVerification = phoneVerificationRoutes(consoleDeps);
   const interactions = interactionRoutes({
     ...shared,
@@ -453,6 +468,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     revoker,
     passkeys,
     passkeyThrottle,
+    emailChange,
   });
   const recovery = recoveryRoutes({
     ...shared,
@@ -494,7 +510,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       }),
       perIp: createLimiter(limiterStore, 'admin-api:ip', config.adminApi.perIp),
       perClient: createLimiter(limiterStore, 'admin-api:client', config.adminApi.perClient),
-      operations: adminOperations({ ...shared, revoker, domainVerifier }),
+      operations: adminOperations({ ...shared, revoker, domainVerifier, emailChange }),
     }),
   );
   // Pages get the page machinery; oidc-provider's JSON endpoints (tokens, introspection,

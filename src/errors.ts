@@ -122,6 +122,14 @@ export const ERRORS = {
   DOMAIN_NOT_VERIFIED: { status: 409, expose: true },
   /** The DNS resolver did not answer: try again later. */
   DNS_UNAVAILABLE: { status: 503, expose: true },
+  /** Email change (M3): the new address is the member's present one. */
+  EMAIL_CHANGE_SAME: { status: 400, expose: true },
+  /** Email change: the new address is not in a domain the company has verified. */
+  EMAIL_CHANGE_DOMAIN_NOT_VERIFIED: { status: 400, expose: true },
+  /** Email change: the member's present address is not in a domain the company has verified. */
+  EMAIL_CHANGE_MEMBER_OUTSIDE: { status: 409, expose: true },
+  /** Email change: resend or a code for an account that has no change pending (any more). */
+  EMAIL_CHANGE_NOT_PENDING: { status: 409, expose: true },
   /** A company page or action for someone who is not an admin of that company. */
   COMPANY_FORBIDDEN: { status: 403, expose: true },
   /** An account id or address that names no account. */

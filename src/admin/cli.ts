@@ -6,6 +6,7 @@ import {
   closeServices,
   credentialThrottleOf,
   domainVerifierOf,
+  emailChangeOf,
   openServices,
   PROJECT_ROOT,
   type Services,
@@ -120,10 +121,12 @@ async function run(command: Command, api: AdminBackend, args: string[], json: bo
 
 /** The database's own back end: the admin API's operations, run in this process as 'cli'. */
 function directBackend(services: Services): DirectBackend {
+  const revoker = accountRevokerOf(services);
   return new DirectBackend(
     adminOperations({
       ...services,
-      revoker: accountRevokerOf(services),
+      revoker,
+      emailChange: emailChangeOf(services, revoker),
       credentialThrottle: credentialThrottleOf(services),
       domainVerifier: domainVerifierOf(services),
     }),

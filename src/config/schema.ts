@@ -279,6 +279,10 @@ export const configSchema = z
         invitationDays: z.number().int().min(1).max(90),
         /** Invitation links looked up per IP, counted before the token is checked. */
         invitationLookupsPerIp: limit,
+        /** How long the code of an address change by a company admin works (M3), in hours. */
+        emailChangeHours: z.number().int().min(1).max(168),
+        /** Codes of address changes mailed per account (the start and every resend). */
+        emailChangeSends: limit,
       })
       .strict(),
     registration: z

@@ -316,6 +316,23 @@ export interface SupportCasesTable {
   created_at: CreatedAt;
 }
 
+/** A company admin's pending change of a member's address (M3, M4); see identity/companies/email-change.ts. */
+export interface EmailChangesTable {
+  account_id: string;
+  company_id: string;
+  old_email: string;
+  /** Normalised new address; the code mailed to it confirms the change. */
+  new_email: string;
+  /** HMAC of the code (security/codes.ts), bound to the account and the new address. */
+  code_hmac: string;
+  code_expires_at: Date;
+  code_attempts: ColumnType<number, number | undefined, number>;
+  /** A company admin's account id, an admin client's client_id, or 'cli'. */
+  requested_by: string;
+  sent_at: Timestamp;
+  created_at: CreatedAt;
+}
+
 export interface DerivedKeysTable {
   /** The id of the MONBAN_SECRET entry it was derived from, or 'pinned' (never rotates). */
   secret_id: string;
@@ -346,6 +363,7 @@ export interface Database {
   company_domains: CompanyDomainsTable;
   company_memberships: CompanyMembershipsTable;
   company_invitations: CompanyInvitationsTable;
+  email_changes: EmailChangesTable;
   derived_keys: DerivedKeysTable;
   support_cases: SupportCasesTable;
 }
@@ -354,6 +372,7 @@ export type CompanyRow = Selectable<CompaniesTable>;
 export type CompanyDomainRow = Selectable<CompanyDomainsTable>;
 export type CompanyInvitationRow = Selectable<CompanyInvitationsTable>;
 export type SupportCaseRow = Selectable<SupportCasesTable>;
+export type EmailChangeRow = Selectable<EmailChangesTable>;
 
 export type WebauthnCredentialRow = Selectable<WebauthnCredentialsTable>;
 

@@ -4,6 +4,7 @@ import type { Db } from '../db/database.js';
 import type { PageDeps } from '../http/page.js';
 import { requestMeta } from '../http/request-meta.js';
 import type { DuoHandshake } from '../identity/factors/duo-handshake.js';
+import type { EmailChangeDeps } from '../identity/companies/email-change.js';
 import type { RecentAccounts } from '../identity/accounts/recent.js';
 import type { MfaDeps } from '../identity/factors/mfa.js';
 import type { PasskeyDeps } from '../identity/passkeys/webauthn.js';
@@ -27,6 +28,10 @@ export interface InteractionDeps extends PageDeps, MfaDeps, CredentialCheckDeps 
   /** Counts passkey sign-ins (without a password) before any signature is checked. */
   passkeyThrottle: SecondFactorThrottle;
   clients: ClientNames;
+  /** Address changes by company admins: the held member enters the code from the new address here. */
+  emailChange: EmailChangeDeps;
+  /** Nudges the courier after a mail was queued. */
+  mailQueued: () => void;
 }
 
 /** The request as the code below sees it, in the language of the RP's ui_locales. */

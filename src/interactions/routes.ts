@@ -11,6 +11,7 @@ import type { InteractionDeps } from './context.js';
 import { currentInteraction, loadInteraction, type Interaction } from './interaction-state.js';
 import { showEmailStep, submitEmail } from './email-step.js';
 import { showPasswordStep, submitPassword } from './login.js';
+import { emailChangeStep, resendEmailChangeCode, showEmailChange, submitEmailChangeCode } from './email-change.js';
 import { passkeyLoginOptions, submitPasskeyLogin } from './passkey.js';
 import { acceptOffer, declineOffer, offerStep, showOffer, snoozeOffer } from './passkey-offer.js';
 import {
@@ -66,6 +67,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/passkey/options', ...form, load, handle(passkeyLoginOptions));
   router.post('/passkey', ...form, load, handle(submitPasskeyLogin));
   router.post('/password', ...form, load, handle(submitPassword));
+  // M4: an account held for an address change by its company enters the code from the new address.
+  router.get('/email-change', load, handle(emailChangeStep(showEmailChange)));
+  router.post('/email-change', ...form, load, handle(emailChangeStep(submitEmailChangeCode)));
+  router.post('/email-change/resend', ...form, load, handle(emailChangeStep(resendEmailChangeCode)));
   // L3: the second factor, inside the same interaction.
   router.get('/mfa', load, handle(secondStep(showChallenge)));
   router.post('/mfa/totp', ...form, load, handle(secondStep(submitTotp)));

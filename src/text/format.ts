@@ -225,3 +225,14 @@ function offsetMinutes(gmtOffset: string): number {
   const minutes = Number(match[2]) * 60 + Number(match[3]);
   return match[1] === '-' ? -minutes : minutes;
 }
+
+/**
+ * An address shown to someone who may not own it yet (the login's code step): the first two
+ * characters of the local part, then dots, and the domain (a company's own, so no secret).
+ */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  if (at < 1) return '…';
+  const local = email.slice(0, at);
+  return `${local.slice(0, Math.min(2, local.length - 1))}…@${email.slice(at + 1)}`;
+}

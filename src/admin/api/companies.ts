@@ -22,6 +22,13 @@ import type { RequestMeta } from '../../request-meta.js';
 import type { Config } from '../../config/schema.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import {
+  pendingEmailChange,
+  pendingView,
+  resendEmailChange,
+  startEmailChange,
+  type EmailChangeDeps,
+} from '../../identity/companies/email-change.js';
+import {
   invitationCursor,
   INVITATIONS_AT_ONCE,
   inviteToCompany,
@@ -127,6 +134,21 @@ const emailCursor = z
   .regex(/^[\w-]+$/, 'not a cursor')
   .optional();
 
+export const EmailChangeSchema = z.strictObject({
+  account_id: z.string(),
+  company_id: z.string(),
+  new_email: z.string(),
+  masked_email: z.string().describe('the new address as the login shows it to the member'),
+  requested_by: z.string().describe("the admin client's client_id, 'cli', or a company admin's account id"),
+  code_expires_at: z.iso.datetime(),
+  sent_at: z.iso.datetime(),
+  created_at: z.iso.datetime(),
+});
+
+const EmailChangeCreateSchema = z.strictObject({
+  email: z.string().max(320).describe("the member's new address, in a domain the company has verified"),
+});
+
 const by = (caller: Caller, meta: RequestMeta | undefined) => ({ actor: caller.clientId, meta });
 const companyId = (params: Record<string, string>) => params.id ?? '';
 
@@ -139,6 +161,8 @@ export function companyOperations(services: {
   domainVerifier: DomainVerifier;
   box: SecretBox;
   config: Pick<Config, 'companies'>;
+  /** What an address change by the company needs (codes, their throttles, the revoker). */
+  emailChange: EmailChangeDeps;
   /** Nudges this process's courier (the CLI has none: a server's courier hears the outbox's NOTIFY). */
   mailQueued?: () => void;
 }): Operation[] {
@@ -417,6 +441,74 @@ export function companyOperations(services: {
         await memberOf(db, id, accountId);
         await setMembership(db, id, accountId, body.role, by(caller, meta));
         return { status: 200, body: await memberOf(db, id, accountId) };
+      },
+    }),
+    defineOperation({
+      method: 'post',
+      path: '/companies/{id}/members/{account_id}/email-change',
+      operationId: 'startMemberEmailChange',
+      summary:
+        "Change a member's address (M3): the account is on hold until the member enters the code mailed to the new address; the old address is told",
+      tag: 'companies',
+      scope: 'admin:companies.write',
+      body: EmailChangeCreateSchema,
+      refusals: {
+        400: 'EMAIL_INVALID, EMAIL_CHANGE_SAME, or EMAIL_CHANGE_DOMAIN_NOT_VERIFIED: the new address is not in a verified domain of the company',
+        404: 'NOT_FOUND (no such company) or ACCOUNT_NOT_FOUND (not a member)',
+        409: "EMAIL_TAKEN: another account has the address; EMAIL_CHANGE_MEMBER_OUTSIDE: the member's address is not in a verified domain; STATUS_CONFLICT: the account is not active",
+        429: 'TOO_MANY_ATTEMPTS: too many codes mailed for the account (companies.emailChangeSends)',
+      },
+      responses: { 202: { description: 'started: the change waits for the code', schema: EmailChangeSchema } },
+      handle: async ({ params, body, caller, meta }) => {
+        const id = companyId(params);
+        await existing(db, id);
+        const view = await startEmailChange(
+          services.emailChange,
+          id,
+          params.account_id ?? '',
+          body.email,
+          by(caller, meta),
+        );
+        services.mailQueued?.();
+        return { status: 202, body: view };
+      },
+    }),
+    defineOperation({
+      method: 'get',
+      path: '/companies/{id}/members/{account_id}/email-change',
+      operationId: 'getMemberEmailChange',
+      summary: "The member's pending address change, if any (404 when none)",
+      tag: 'companies',
+      scope: 'admin:companies.read',
+      responses: { 200: { description: 'the pending change', schema: EmailChangeSchema } },
+      handle: async ({ params }) => {
+        const id = companyId(params);
+        const accountId = params.account_id ?? '';
+        await memberOf(db, id, accountId);
+        const row = await pendingEmailChange(db, accountId);
+        if (!row || row.company_id !== id) throw new AppError('NOT_FOUND');
+        return { status: 200, body: pendingView(row) };
+      },
+    }),
+    defineOperation({
+      method: 'post',
+      path: '/companies/{id}/members/{account_id}/email-change/resend',
+      operationId: 'resendMemberEmailChange',
+      summary: 'Mail a new code to the new address (the old code stops working)',
+      tag: 'companies',
+      scope: 'admin:companies.write',
+      refusals: {
+        409: 'EMAIL_CHANGE_NOT_PENDING: no change of this company waits for a code',
+        429: 'TOO_MANY_ATTEMPTS: too many codes mailed for the account (companies.emailChangeSends)',
+      },
+      responses: { 200: { description: 'the pending change, with its new expiry', schema: EmailChangeSchema } },
+      handle: async ({ params, caller, meta }) => {
+        const id = companyId(params);
+        const accountId = params.account_id ?? '';
+        await memberOf(db, id, accountId);
+        const view = await resendEmailChange(services.emailChange, accountId, { ...by(caller, meta), companyId: id });
+        services.mailQueued?.();
+        return { status: 200, body: view };
       },
     }),
     defineOperation({

@@ -346,6 +346,29 @@ export const COMMANDS: Record<string, Command> = {
       return { removed: user.id };
     },
   },
+  'company change-email': {
+    usage:
+      'company change-email COMPANY_ID --email E --new-email N\n' +
+      '      holds the member until they enter the code mailed to N (both addresses in verified domains)',
+    run: async (api, args) => {
+      const { id, values } = withId(args, 'company change-email COMPANY_ID --email E --new-email N', {
+        email: { type: 'string' },
+        'new-email': { type: 'string' },
+      });
+      const user = await userByEmail(api, values.email);
+      return api.call('POST', `/companies/${id}/members/${user.id}/email-change`, {
+        email: values['new-email'] ?? '',
+      });
+    },
+  },
+  'company resend-email-change': {
+    usage: 'company resend-email-change COMPANY_ID --email E\n      mails a new code to the new address',
+    run: async (api, args) => {
+      const { id, values } = withId(args, 'company resend-email-change COMPANY_ID --email E', memberFlags);
+      const user = await userByEmail(api, values.email);
+      return api.call('POST', `/companies/${id}/members/${user.id}/email-change/resend`);
+    },
+  },
   'company invite': {
     usage:
       'company invite COMPANY_ID --email E [--email E2]... [--locale ja|en]\n' +

@@ -11,6 +11,13 @@ import { requestMeta } from '../../http/request-meta.js';
 import { setAccountStatus } from '../../identity/accounts/status.js';
 import { removeMfaByAdmin } from '../../identity/factors/mfa.js';
 import { memberCursor, parseMemberCursor, searchMembers } from '../../identity/companies/members.js';
+import {
+  cancelEmailChange,
+  pendingEmailChanges,
+  resendEmailChange,
+  startEmailChange,
+  type EmailChangeDeps,
+} from '../../identity/companies/email-change.js';
 import { addDomain, domainView, putMember, removeMembership, updateCompany } from '../../identity/companies/service.js';
 import { domainsOf } from '../../identity/companies/repository.js';
 import { verifyDomain, type DomainVerifier } from '../../identity/companies/verification.js';
@@ -44,6 +51,8 @@ export interface CompanyDeps extends SettingsDeps {
   invitationPerIp: RateLimiterAbstract;
   /** TXT lookups that prove a company's domains (companies.dnsServers). */
   domainVerifier: DomainVerifier;
+  /** Address changes of members (M3): codes, their throttles, the revoker. */
+  emailChange: EmailChangeDeps;
 }
 
 const DONE = [
@@ -58,6 +67,8 @@ const DONE = [
   'invitation-revoked',
   'domain-added',
   'domain-verified',
+  'email-change-started',
+  'email-change-resent',
 ] as const;
 type Done = (typeof DONE)[number];
 
@@ -68,6 +79,8 @@ const param = (ctx: Context, name: string): string =>
 /** Every action's form carries the admin's password; the member row's also the button pressed. */
 const passwordForm = z.object({ current_password: password() });
 const memberActionForm = z.object({ do: text(32) });
+/** The member's new address (M3); emailProblem says whether it is one. */
+const emailChangeForm = z.object({ new_email: text(320, { trim: true }) });
 const requireMfaForm = z.object({ require_mfa: checkbox('on') });
 /** Up to 500 pasted addresses of up to 254 characters, form-encoded: a larger body than other forms. */
 const INVITE_BODY_BYTES = INVITATIONS_AT_ONCE * 600;
@@ -109,6 +122,10 @@ async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | 
   const after = typeof ctx.query.after === 'string' ? ctx.query.after : undefined;
   const rows = await searchMembers(deps.db, company.id, { q, after: parseMemberCursor(after), limit: PAGE_SIZE + 1 });
   const members = rows.slice(0, PAGE_SIZE);
+  const changes = await pendingEmailChanges(
+    deps.db,
+    members.map((m) => m.account_id),
+  );
   const last = members.at(-1);
   const next =
     rows.length > PAGE_SIZE && last
@@ -128,6 +145,8 @@ async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | 
         isAdmin: m.role === 'admin',
         onHold: m.status === 'on_hold',
         self: m.account_id === account.id,
+        // A change of this company waiting for its code (another company's is not shown).
+        emailChange: changes.get(m.account_id)?.company_id === company.id ? changes.get(m.account_id) : undefined,
       })),
       domains: (await domainsOf(deps.db, company.id)).map(domainView),
     },
@@ -335,7 +354,22 @@ export function companyRoutes(deps: CompanyDeps): Router {
         { status: 'active', by: actor, companyId: company.id },
         meta,
       );
+      // Released by hand, the account keeps its address: a change waiting for its code is dropped.
+      await cancelEmailChange(deps.db, memberId, company.id);
       return 'released';
+    },
+    'change-email': async ({ ctx, company, memberId, actor, meta }) => {
+      await startEmailChange(deps.emailChange, company.id, memberId, parseForm(ctx, emailChangeForm).new_email, {
+        actor,
+        meta,
+      });
+      deps.mailQueued();
+      return 'email-change-started';
+    },
+    'resend-email-change': async ({ company, memberId, actor, meta }) => {
+      await resendEmailChange(deps.emailChange, memberId, { actor, meta, companyId: company.id });
+      deps.mailQueued();
+      return 'email-change-resent';
     },
     'reset-mfa': async ({ company, memberId, actor, meta }) => {
       await removeMfaByAdmin(deps, memberId, actor, meta, company.id);

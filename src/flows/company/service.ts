@@ -48,7 +48,7 @@ export const COMPANY_EVENT_VARIANTS = {
   'company.domain_verification_failed': [],
   'company.domain_updated': ['auto', 'invitation'],
   'company.member_added': ['admin'],
-  'company.member_removed': [],
+  'company.member_removed': ['email_changed'],
   'company.role_changed': ['admin', 'member'],
   'company.invited': [],
   'company.invitation_resent': [],
@@ -56,6 +56,9 @@ export const COMPANY_EVENT_VARIANTS = {
   'company.invitation_accepted': [],
   'account.held': [],
   'account.released': [],
+  'account.email_change_started': [],
+  'account.email_change_resent': [],
+  'account.email_changed': [],
   'admin.user.mfa_removed': [],
 } as const satisfies Partial<Record<AuditType, readonly string[]>>;
 
@@ -72,6 +75,8 @@ function variantOf(type: CompanyEventType, details: Record<string, unknown>): st
       return details.join_policy === 'auto' || details.join_policy === 'invitation' ? details.join_policy : undefined;
     case 'company.member_added':
       return details.role === 'admin' ? 'admin' : undefined;
+    case 'company.member_removed':
+      return details.reason === 'email_changed' ? 'email_changed' : undefined;
     case 'company.role_changed':
       return details.to === 'admin' || details.to === 'member' ? details.to : undefined;
     default:
@@ -100,7 +105,9 @@ export function eventText(
 ): { key: string; domain?: string; email?: string } | undefined {
   if (!isCompanyEventType(type)) return undefined;
   const text = (name: string) => (typeof details[name] === 'string' ? { [name]: details[name] } : {});
-  return { key: eventTextKey(type, variantOf(type, details)), ...text('domain'), ...text('email') };
+  // An address change names its new address (`to`).
+  const to = type.startsWith('account.email_') && typeof details.to === 'string' ? { email: details.to } : {};
+  return { key: eventTextKey(type, variantOf(type, details)), ...text('domain'), ...text('email'), ...to };
 }
 
 export interface CompanyEvent {

@@ -43,40 +43,53 @@ export async function setAccountStatus(
   change: StatusChange,
   meta?: RequestMeta,
 ): Promise<{ changed: boolean; from: AccountStatus; to: SettableStatus }> {
-  const from = await deps.db.transaction().execute(async (trx) => {
-    const current = await trx
-      .selectFrom('accounts')
-      .select('status')
-      .where('id', '=', accountId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!current) throw new AppError('NOT_FOUND');
-    if (current.status === change.status) return current.status;
-    await trx
-      .updateTable('accounts')
-      .set({ status: change.status, updated_at: new Date() })
-      .where('id', '=', accountId)
-      .execute();
-    if (change.status !== 'active') await endAccountAccess(trx, accountId);
-    await recordAudit(
-      trx,
-      {
-        type: auditType(current.status, change.status),
-        accountId,
-        actor: change.by,
-        companyId: change.companyId ?? null,
-        details: {
-          from: current.status,
-          to: change.status,
-          by: change.by,
-          ...(change.reason ? { reason: change.reason } : {}),
-        },
-      },
-      meta,
-    );
-    return current.status;
-  });
+  const from = await deps.db.transaction().execute((trx) => applyAccountStatus(trx, accountId, change, meta));
   const changed = from !== change.status;
   if (changed && change.status !== 'active') await deps.revoker.cleanUp(accountId);
   return { changed, from, to: change.status };
+}
+
+/**
+ * setAccountStatus's work inside a transaction the caller holds (an email change puts the account
+ * on hold with its other writes, and releases it with the new address): the row locked, the
+ * status set, sessions and tokens ended unless it becomes active, the audit row. Returns the
+ * status before. The caller runs revoker.cleanUp after the commit when the account was held.
+ */
+export async function applyAccountStatus(
+  trx: Db,
+  accountId: string,
+  change: StatusChange,
+  meta?: RequestMeta,
+): Promise<AccountStatus> {
+  const current = await trx
+    .selectFrom('accounts')
+    .select('status')
+    .where('id', '=', accountId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!current) throw new AppError('NOT_FOUND');
+  if (current.status === change.status) return current.status;
+  await trx
+    .updateTable('accounts')
+    .set({ status: change.status, updated_at: new Date() })
+    .where('id', '=', accountId)
+    .execute();
+  if (change.status !== 'active') await endAccountAccess(trx, accountId);
+  await recordAudit(
+    trx,
+    {
+      type: auditType(current.status, change.status),
+      accountId,
+      actor: change.by,
+      companyId: change.companyId ?? null,
+      details: {
+        from: current.status,
+        to: change.status,
+        by: change.by,
+        ...(change.reason ? { reason: change.reason } : {}),
+      },
+    },
+    meta,
+  );
+  return current.status;
 }

@@ -193,6 +193,8 @@ describe('admin API: audit events and keys', () => {
         '/companies/{id}/invitations/{invitation_id}/resend',
         '/companies/{id}/members',
         '/companies/{id}/members/{account_id}',
+        '/companies/{id}/members/{account_id}/email-change',
+        '/companies/{id}/members/{account_id}/email-change/resend',
         '/keys/rotate',
         '/resource-servers',
         '/resource-servers/{identifier}',

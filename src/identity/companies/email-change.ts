@@ -1,0 +1,387 @@
+import { sql } from 'kysely';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { enqueueMail } from '../../courier/outbox.js';
+import type { Db } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/unique-violation.js';
+import { isUuid } from '../../db/uuid.js';
+import type { AccountRow, CompanyRow, EmailChangeRow } from '../../db/schema.js';
+import { AppError, FormError } from '../../errors.js';
+import type { RequestMeta } from '../../request-meta.js';
+import { recordAudit } from '../../security/audit.js';
+import type { CodeHasher } from '../../security/codes.js';
+import { codeSubject, type CodeThrottle } from '../../security/rate-limit/code-throttle.js';
+import { consumeOrRefuse, limiterKey } from '../../security/rate-limit/limiters.js';
+import type { SecretBox } from '../../security/secret-box.js';
+import { maskEmail, personName } from '../../text/format.js';
+import { endAccountAccess, type SessionRevoker } from '../accounts/access.js';
+import { emailProblem, normalizeEmail } from '../accounts/email.js';
+import { findAccountByEmail, findAccountById } from '../accounts/repository.js';
+import { applyAccountStatus } from '../accounts/status.js';
+import { domainOfEmail } from './domains.js';
+import { leaveCompaniesOutside } from './leave.js';
+import { findMember } from './members.js';
+import { domainsOf, findCompany } from './repository.js';
+import type { CompanyActor } from './service.js';
+
+/**
+ * A company admin changes a member's address (M3) and the account is on hold until the new
+ * address is proven (M4, L5): a code goes to the new address, a notice to the old one. The member
+ * logs in with the old address and password and enters the code (src/interactions/email-change.ts);
+ * then the address changes, the hold ends, and the account leaves companies whose domains the new
+ * address is outside of (leave.ts).
+ */
+export interface EmailChangeDeps {
+  db: Db;
+  box: SecretBox;
+  codes: CodeHasher;
+  /** The daily cap on wrong codes per account, shared with every other code (X2). */
+  codeThrottle: CodeThrottle;
+  revoker: SessionRevoker;
+  /** Codes mailed per account (the start and every resend), counted before anything is sent. */
+  sendLimiter: RateLimiterAbstract;
+  config: {
+    codes: { digits: number; maxAttempts: number };
+    companies: { emailChangeHours: number };
+  };
+}
+
+/** What the member list, the admin API and the login's code step show of a pending change. */
+export interface PendingEmailChange {
+  account_id: string;
+  company_id: string;
+  new_email: string;
+  /** The new address as the login's code step shows it (the person there has only proven a password). */
+  masked_email: string;
+  requested_by: string;
+  code_expires_at: string;
+  sent_at: string;
+  created_at: string;
+}
+
+export function pendingView(row: EmailChangeRow): PendingEmailChange {
+  return {
+    account_id: row.account_id,
+    company_id: row.company_id,
+    new_email: row.new_email,
+    masked_email: maskEmail(row.new_email),
+    requested_by: row.requested_by,
+    code_expires_at: row.code_expires_at.toISOString(),
+    sent_at: row.sent_at.toISOString(),
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+/** The account's pending change, if any. */
+export async function pendingEmailChange(db: Db, accountId: string): Promise<EmailChangeRow | undefined> {
+  if (!isUuid(accountId)) return undefined;
+  return db.selectFrom('email_changes').selectAll().where('account_id', '=', accountId).executeTakeFirst();
+}
+
+/** The pending changes of some members of a company (its member list). */
+export async function pendingEmailChanges(db: Db, accountIds: string[]): Promise<Map<string, EmailChangeRow>> {
+  const ids = accountIds.filter(isUuid);
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('email_changes').selectAll().where('account_id', 'in', ids).execute();
+  return new Map(rows.map((row) => [row.account_id, row]));
+}
+
+/** Drops the company's pending change of the account (its admin released the hold by hand). */
+export async function cancelEmailChange(db: Db, accountId: string, companyId: string): Promise<boolean> {
+  if (!isUuid(accountId) || !isUuid(companyId)) return false;
+  const gone = await db
+    .deleteFrom('email_changes')
+    .where('account_id', '=', accountId)
+    .where('company_id', '=', companyId)
+    .executeTakeFirst();
+  return gone.numDeletedRows > 0n;
+}
+
+/** The code's HMAC is bound to the account and the new address: a code for another change never fits. */
+const codeBinding = (accountId: string, newEmail: string) => `email-change\u0000${accountId}\u0000${newEmail}`;
+
+function newCode(deps: EmailChangeDeps, accountId: string, newEmail: string) {
+  const code = deps.codes.generate(deps.config.codes.digits);
+  return {
+    code,
+    code_hmac: deps.codes.hash(code, codeBinding(accountId, newEmail)),
+    code_expires_at: new Date(Date.now() + deps.config.companies.emailChangeHours * 3_600_000),
+  };
+}
+
+const companyName = (company: CompanyRow, locale: 'ja' | 'en') =>
+  locale === 'ja' ? company.name_ja : company.name_latin;
+
+/** The code, to the new address, in the member's language. */
+async function mailCode(
+  trx: Db,
+  deps: EmailChangeDeps,
+  account: AccountRow,
+  company: CompanyRow,
+  newEmail: string,
+  code: string,
+): Promise<void> {
+  await enqueueMail(trx, deps.box, {
+    to: newEmail,
+    template: 'email-change-code',
+    locale: account.locale,
+    data: {
+      name: personName(account, account.locale),
+      code,
+      hours: deps.config.companies.emailChangeHours,
+      company: companyName(company, account.locale),
+      oldEmail: account.email,
+    },
+  });
+}
+
+/** Counts one mail of a code for the account, or TOO_MANY_ATTEMPTS: nothing is sent. */
+const admitSend = (deps: EmailChangeDeps, accountId: string) =>
+  consumeOrRefuse(deps.sendLimiter, limiterKey('email-change', accountId));
+
+/**
+ * M3: a company admin (or an operator for the company) starts the change of a member's address.
+ * Both addresses must be in domains the company has verified: the company vouches for the old
+ * one being its employee's and for the new one being its own. The new address must be nobody
+ * else's (an admin may be told so: they could invite it anyway). The account goes on hold at once
+ * (sessions and tokens end), the code goes to the new address and a notice to the old one, all in
+ * one transaction, audited with the admin as actor. A change already pending is replaced (a
+ * mistyped address is corrected by starting again).
+ */
+export async function startEmailChange(
+  deps: EmailChangeDeps,
+  companyId: string,
+  accountId: string,
+  input: string,
+  by: CompanyActor,
+): Promise<PendingEmailChange> {
+  const company = await findCompany(deps.db, companyId);
+  if (!company) throw new AppError('NOT_FOUND');
+  const member = await findMember(deps.db, company.id, accountId);
+  if (!member) throw new AppError('ACCOUNT_NOT_FOUND');
+  const problem = emailProblem(input);
+  if (problem) throw new FormError([problem]);
+  const newEmail = normalizeEmail(input);
+  const oldEmail = normalizeEmail(member.email);
+  if (newEmail === oldEmail) throw new FormError(['EMAIL_CHANGE_SAME']);
+  const verified = new Set(
+    (await domainsOf(deps.db, company.id)).filter((d) => d.verified_at !== null).map((d) => d.domain),
+  );
+  if (!verified.has(domainOfEmail(oldEmail))) throw new AppError('EMAIL_CHANGE_MEMBER_OUTSIDE');
+  if (!verified.has(domainOfEmail(newEmail))) throw new FormError(['EMAIL_CHANGE_DOMAIN_NOT_VERIFIED']);
+  const other = await findAccountByEmail(deps.db, newEmail);
+  if (other && other.id !== accountId) throw new AppError('EMAIL_TAKEN');
+  const pending = await pendingEmailChange(deps.db, accountId);
+  // An active account, or one already held for a change (its new address corrected); a hold for
+  // another reason, a disabled or an unactivated account is not the company admin's to release.
+  if (member.status !== 'active' && !(member.status === 'on_hold' && pending)) {
+    throw new AppError('STATUS_CONFLICT');
+  }
+  await admitSend(deps, accountId);
+  let row: EmailChangeRow;
+  try {
+    row = await deps.db.transaction().execute(async (trx) => {
+      await applyAccountStatus(
+        trx,
+        accountId,
+        { status: 'on_hold', by: by.actor, companyId: company.id, reason: 'email_change' },
+        by.meta,
+      );
+      const account = await findAccountById(trx, accountId);
+      if (!account) throw new AppError('ACCOUNT_NOT_FOUND');
+      const { code, ...stored } = newCode(deps, accountId, newEmail);
+      const values = {
+        company_id: company.id,
+        old_email: account.email,
+        new_email: newEmail,
+        requested_by: by.actor,
+        code_attempts: 0,
+        ...stored,
+      };
+      const saved = await trx
+        .insertInto('email_changes')
+        .values({ account_id: accountId, ...values })
+        .onConflict((oc) => oc.column('account_id').doUpdateSet({ ...values, sent_at: sql<Date>`now()` }))
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await mailCode(trx, deps, account, company, newEmail, code);
+      await enqueueMail(trx, deps.box, {
+        to: account.email,
+        template: 'email-change-notice',
+        locale: account.locale,
+        data: {
+          name: personName(account, account.locale),
+          newEmail,
+          company: companyName(company, account.locale),
+        },
+      });
+      await recordAudit(
+        trx,
+        {
+          type: 'account.email_change_started',
+          accountId,
+          companyId: company.id,
+          actor: by.actor,
+          details: { from: account.email, to: newEmail },
+        },
+        by.meta,
+      );
+      return saved;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err, 'email_changes_new_email')) throw new AppError('EMAIL_TAKEN');
+    throw err;
+  }
+  await deps.revoker.cleanUp(accountId);
+  return pendingView(row);
+}
+
+/**
+ * A new code for the pending change (the old one stops working, its tries start again), mailed to
+ * the new address. Asked for by the company's admin or an operator (`companyId` given: the change
+ * must be that company's) or by the member at the login's code step, after the right password.
+ * Counted against the account's mails before anything is sent.
+ */
+export async function resendEmailChange(
+  deps: EmailChangeDeps,
+  accountId: string,
+  by: CompanyActor & { companyId?: string | undefined },
+): Promise<PendingEmailChange> {
+  const before = await pendingEmailChange(deps.db, accountId);
+  if (!before || (by.companyId !== undefined && before.company_id !== by.companyId)) {
+    throw new AppError('EMAIL_CHANGE_NOT_PENDING');
+  }
+  const [company, account] = await Promise.all([
+    findCompany(deps.db, before.company_id),
+    findAccountById(deps.db, accountId),
+  ]);
+  if (!company || !account) throw new AppError('EMAIL_CHANGE_NOT_PENDING');
+  await admitSend(deps, accountId);
+  const row = await deps.db.transaction().execute(async (trx) => {
+    const { code, ...stored } = newCode(deps, accountId, before.new_email);
+    const updated = await trx
+      .updateTable('email_changes')
+      .set({ ...stored, code_attempts: 0, sent_at: sql<Date>`now()` })
+      .where('account_id', '=', accountId)
+      .where('new_email', '=', before.new_email)
+      .returningAll()
+      .executeTakeFirst();
+    if (!updated) throw new AppError('EMAIL_CHANGE_NOT_PENDING');
+    await mailCode(trx, deps, account, company, updated.new_email, code);
+    await recordAudit(
+      trx,
+      {
+        type: 'account.email_change_resent',
+        accountId,
+        companyId: company.id,
+        actor: by.actor,
+        details: { to: updated.new_email },
+      },
+      by.meta,
+    );
+    return updated;
+  });
+  return pendingView(row);
+}
+
+/** Why a code did not work, as the login's code step tells it. */
+const CODE_ERRORS = { wrong: 'CODE_WRONG', expired: 'CODE_EXPIRED', exhausted: 'CODE_EXHAUSTED' } as const;
+
+/**
+ * The member's code from the new address. Every try is counted first, atomically, against the
+ * account's daily cap on wrong codes (CodeThrottle) and against the code's own tries (one
+ * conditional UPDATE), so parallel guesses get no further than either allows; then the code is
+ * compared in constant time. A right code is used up in the transaction that changes the address,
+ * releases the hold, ends every session and token (again: whatever began since the hold), leaves
+ * the companies whose domains the new address is outside of, and records old and new address.
+ * Returns the account as it is now.
+ */
+export async function confirmEmailChange(
+  deps: EmailChangeDeps,
+  accountId: string,
+  input: { code: string; device?: string | undefined },
+  meta?: RequestMeta,
+): Promise<AccountRow> {
+  if (!input.code.trim()) throw new AppError('CODE_REQUIRED');
+  const details = { purpose: 'email_change', channel: 'email' };
+  let counted;
+  try {
+    counted = await deps.codeThrottle.begin(codeSubject(accountId, ''), { device: input.device });
+  } catch (err) {
+    await recordAudit(deps.db, { type: 'code.throttled', accountId, details }, meta);
+    throw err;
+  }
+  const max = deps.config.codes.maxAttempts;
+  const row = await deps.db
+    .updateTable('email_changes')
+    .set({ code_attempts: sql`code_attempts + 1` })
+    .where('account_id', '=', accountId)
+    .where('code_attempts', '<', max)
+    .returningAll()
+    .executeTakeFirst();
+  if (!row && !(await pendingEmailChange(deps.db, accountId))) throw new AppError('EMAIL_CHANGE_NOT_PENDING');
+  let result: keyof typeof CODE_ERRORS | 'ok';
+  if (!row) result = 'exhausted';
+  else if (row.code_expires_at.getTime() <= Date.now()) result = 'expired';
+  else if (deps.codes.matches(input.code, codeBinding(accountId, row.new_email), row.code_hmac)) result = 'ok';
+  else result = row.code_attempts >= max ? 'exhausted' : 'wrong';
+  if (result !== 'ok' || !row) {
+    await recordAudit(deps.db, { type: 'code.failed', accountId, details: { ...details, result } }, meta);
+    throw new AppError(CODE_ERRORS[result === 'ok' ? 'wrong' : result], {
+      attempts: row ? Math.max(0, max - row.code_attempts) : 0,
+    });
+  }
+  await deps.codeThrottle.succeeded(counted);
+  const account = await applyEmailChange(deps, row, meta);
+  await deps.revoker.cleanUp(accountId);
+  return account;
+}
+
+async function applyEmailChange(deps: EmailChangeDeps, row: EmailChangeRow, meta?: RequestMeta): Promise<AccountRow> {
+  const accountId = row.account_id;
+  try {
+    return await deps.db.transaction().execute(async (trx) => {
+      // Single use: of two right codes at once, one deletes the row; the other finds nothing.
+      const used = await trx
+        .deleteFrom('email_changes')
+        .where('account_id', '=', accountId)
+        .where('code_hmac', '=', row.code_hmac)
+        .returning('account_id')
+        .executeTakeFirst();
+      if (!used) throw new AppError('CODE_EXPIRED', { attempts: 0 });
+      const before = await findAccountById(trx, accountId);
+      if (!before) throw new AppError('ACCOUNT_NOT_FOUND');
+      await trx
+        .updateTable('accounts')
+        .set({ email: row.new_email, email_verified: true, updated_at: new Date() })
+        .where('id', '=', accountId)
+        .execute();
+      await applyAccountStatus(
+        trx,
+        accountId,
+        { status: 'active', by: accountId, companyId: row.company_id, reason: 'email_change' },
+        meta,
+      );
+      await endAccountAccess(trx, accountId);
+      const by = { actor: accountId, meta };
+      const left = await leaveCompaniesOutside(trx, accountId, row.new_email, by);
+      await recordAudit(
+        trx,
+        {
+          type: 'account.email_changed',
+          accountId,
+          companyId: row.company_id,
+          actor: accountId,
+          details: { from: before.email, to: row.new_email, requested_by: row.requested_by, left },
+        },
+        meta,
+      );
+      const after = await findAccountById(trx, accountId);
+      if (!after) throw new AppError('ACCOUNT_NOT_FOUND');
+      return after;
+    });
+  } catch (err) {
+    // The new address was taken since the change began (an account signed up with it).
+    if (isUniqueViolation(err, 'accounts_email_key')) throw new AppError('EMAIL_TAKEN');
+    throw err;
+  }
+}
