@@ -87,7 +87,8 @@ import { CredentialThrottle } from './security/rate-limit/credential-throttle.js
 import { SecondFactorThrottle } from './security/rate-limit/second-factor-throttle.js';
 import { createLimiter, type LimiterStore } from './security/rate-limit/limiters.js';
 import type { SessionRevoker } from './identity/accounts/access.js';
-import type { EmailChangeDeps } from './identity/companies/email-change.js';
+import { addressChanger, type EmailChangeDeps } from './identity/companies/email-change.js';
+import { RenameWorker } from './identity/companies/renames.js';
 import { sweepRateLimits } from './security/rate-limit/kysely-store.js';
 import { SecretBox } from './security/secret-box.js';
 import { DeviceTrust } from './security/device-trust.js';
@@ -457,7 +458,17 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     smsCaps,
   };
   const settings = settingsRoutes(consoleDeps);
-  const company = companyRoutes({ ...consoleDeps, invitationPerIp, domainVerifier, emailChange });
+  // A company's bulk renames (M3, M4): worked here and in every other process, one member at a time.
+  const renames = new RenameWorker({
+    db,
+    listen: (channel, handler) => services.database.listen(channel, handler),
+    logger: services.logger,
+    addresses: addressChanger(emailChange),
+    pollIntervalMs: config.companies.renamePollMs,
+    mailQueued: shared.mailQueued,
+  });
+  const renameQueued = () => renames.kick();
+  const company = companyRoutes({ ...consoleDeps, invitationPerIp, domainVerifier, emailChange, renameQueued });
   const phoneVerification = phoneVerificationRoutes(consoleDeps);
   const interactions = interactionRoutes({
     ...shared,
@@ -510,7 +521,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       }),
       perIp: createLimiter(limiterStore, 'admin-api:ip', config.adminApi.perIp),
       perClient: createLimiter(limiterStore, 'admin-api:client', config.adminApi.perClient),
-      operations: adminOperations({ ...shared, revoker, domainVerifier, emailChange }),
+      operations: adminOperations({ ...shared, revoker, domainVerifier, emailChange, renameQueued }),
     }),
   );
   // Pages get the page machinery; oidc-provider's JSON endpoints (tokens, introspection,
@@ -582,6 +593,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
   await courier.start();
+  await renames.start();
 
   return {
     ...services,
@@ -616,6 +628,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
         metricsServer.closeAllConnections();
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       }
+      await renames.stop();
       await courier.stop();
       await closeServices(services);
     },

@@ -144,6 +144,12 @@ export const ERRORS = {
   SUPPORT_CASE_MESSAGE_REQUIRED: { status: 400, expose: true },
   /** Approving or rejecting a case that was resolved already. */
   SUPPORT_CASE_NOT_OPEN: { status: 409, expose: true },
+  /** A bulk rename from a domain to itself. */
+  RENAME_SAME_DOMAIN: { status: 400, expose: true },
+  /** Both domains of a bulk rename must be the company's verified domains. */
+  RENAME_DOMAIN_NOT_VERIFIED: { status: 409, expose: true },
+  /** The company has a bulk rename that has not finished. */
+  RENAME_RUNNING: { status: 409, expose: true },
   INVITATION_NOT_FOUND: { status: 404, expose: true },
   INVITATION_EXPIRED: { status: 410, expose: true },
   INVITATION_REVOKED: { status: 410, expose: true },

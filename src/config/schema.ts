@@ -283,6 +283,8 @@ export const configSchema = z
         emailChangeHours: z.number().int().min(1).max(168),
         /** Codes of address changes mailed per account (the start and every resend). */
         emailChangeSends: limit,
+        /** How often each process looks for bulk renames started elsewhere or left by a process that stopped. */
+        renamePollMs: z.number().int().min(100).max(600_000),
       })
       .strict(),
     registration: z

@@ -319,7 +319,8 @@ export interface SupportCasesTable {
 /** A company admin's pending change of a member's address (M3, M4); see identity/companies/email-change.ts. */
 export interface EmailChangesTable {
   account_id: string;
-  company_id: string;
+  /** The company whose admin (or bulk rename) asked for it; null for an operator's approval of a partner's case (M2). */
+  company_id: string | null;
   old_email: string;
   /** Normalised new address; the code mailed to it confirms the change. */
   new_email: string;
@@ -331,6 +332,33 @@ export interface EmailChangesTable {
   requested_by: string;
   sent_at: Timestamp;
   created_at: CreatedAt;
+}
+
+/** A company's bulk rename: every member at from_domain moves to to_domain (M3, M4). */
+export interface CompanyRenamesTable {
+  id: Generated<string>;
+  company_id: string;
+  from_domain: string;
+  to_domain: string;
+  /** A company admin's account id, an admin client's client_id, or 'cli'. */
+  requested_by: string;
+  total: number;
+  done: ColumnType<number, number | undefined, number>;
+  skipped: ColumnType<number, number | undefined, number>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: CreatedAt;
+}
+
+export type RenameItemState = 'pending' | 'done' | 'skipped';
+
+export interface CompanyRenameItemsTable {
+  rename_id: string;
+  account_id: string;
+  new_email: string;
+  state: ColumnType<RenameItemState, RenameItemState | undefined, RenameItemState>;
+  /** Why an item was skipped: an error code (the address is taken, the member left, ...). */
+  reason: ColumnType<string | null, string | null | undefined, string | null>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface DerivedKeysTable {
@@ -366,6 +394,8 @@ export interface Database {
   email_changes: EmailChangesTable;
   derived_keys: DerivedKeysTable;
   support_cases: SupportCasesTable;
+  company_renames: CompanyRenamesTable;
+  company_rename_items: CompanyRenameItemsTable;
 }
 
 export type CompanyRow = Selectable<CompaniesTable>;
@@ -373,6 +403,7 @@ export type CompanyDomainRow = Selectable<CompanyDomainsTable>;
 export type CompanyInvitationRow = Selectable<CompanyInvitationsTable>;
 export type SupportCaseRow = Selectable<SupportCasesTable>;
 export type EmailChangeRow = Selectable<EmailChangesTable>;
+export type CompanyRenameRow = Selectable<CompanyRenamesTable>;
 
 export type WebauthnCredentialRow = Selectable<WebauthnCredentialsTable>;
 

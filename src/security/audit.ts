@@ -75,6 +75,8 @@ export type AuditType =
   | 'company.invitation_resent'
   | 'company.invitation_revoked'
   | 'company.invitation_accepted'
+  | 'company.rename_started'
+  | 'company.rename_finished'
   | 'admin.secrets.resealed';
 
 export interface AuditEvent {

@@ -15,6 +15,7 @@ import { findMember, memberCursor, parseMemberCursor, searchMembers } from '../.
 import { findCompany } from '../../identity/companies/repository.js';
 import { AppError } from '../../errors.js';
 import { verifyDomain, type DomainVerifier } from '../../identity/companies/verification.js';
+import { getRename, listRenames, startRename } from '../../identity/companies/renames.js';
 import { accountIdOf, accountIdsOf } from '../companies.js';
 import { defineOperation, LINK_HEADER, listOf, pageQuery, type Caller, type Operation } from './operation.js';
 import { pageReply } from './paging.js';
@@ -114,6 +115,25 @@ const InvitationCreateSchema = z.strictObject({
   locale: z.enum(['ja', 'en']).optional().describe('the language of the mails (default ja)'),
 });
 
+export const RenameSchema = z.strictObject({
+  id: z.string(),
+  company_id: z.string(),
+  from_domain: z.string(),
+  to_domain: z.string(),
+  requested_by: z.string(),
+  total: z.number().int().describe('members at from_domain when the rename started'),
+  done: z.number().int().describe('members whose change has started (on hold until they enter the code)'),
+  skipped: z.number().int().describe('members left out: the new address taken, or they left the company'),
+  finished: z.boolean(),
+  finished_at: z.iso.datetime().nullable(),
+  created_at: z.iso.datetime(),
+});
+
+const RenameCreateSchema = z.strictObject({
+  from_domain: z.string().max(253).describe("a verified domain of the company: its members' current addresses"),
+  to_domain: z.string().max(253).describe('a verified domain of the company: the same names at this domain'),
+});
+
 const InvitationsCreatedSchema = z.strictObject({
   invitations: z.array(InvitationSchema),
   already_members: z.array(z.string()).describe('addresses of members: not invited'),
@@ -165,10 +185,63 @@ export function companyOperations(services: {
   emailChange: EmailChangeDeps;
   /** Nudges this process's courier (the CLI has none: a server's courier hears the outbox's NOTIFY). */
   mailQueued?: () => void;
+  /** Nudges this process's rename worker (the CLI has none: a server's worker finds the job at its poll). */
+  renameQueued?: () => void;
 }): Operation[] {
   const { db } = services;
   const invitationDeps = { db, box: services.box, days: services.config.companies.invitationDays };
   return [
+    defineOperation({
+      method: 'post',
+      path: '/companies/{id}/renames',
+      operationId: 'startCompanyRename',
+      summary:
+        'Move every member at one verified domain to another (a merger): each gets the verified change, on hold until the code',
+      tag: 'companies',
+      scope: 'admin:companies.write',
+      body: RenameCreateSchema,
+      refusals: {
+        409: 'RENAME_DOMAIN_NOT_VERIFIED: both domains must be verified; RENAME_RUNNING: one has not finished',
+      },
+      responses: { 202: { description: 'started: it runs in the background', schema: RenameSchema } },
+      handle: async ({ params, body, caller, meta }) => {
+        const view = await startRename(
+          db,
+          companyId(params),
+          { from: body.from_domain, to: body.to_domain },
+          by(caller, meta),
+        );
+        services.renameQueued?.();
+        return { status: 202, body: view };
+      },
+    }),
+    defineOperation({
+      method: 'get',
+      path: '/companies/{id}/renames',
+      operationId: 'listCompanyRenames',
+      summary: "The company's 50 newest renames with their progress",
+      tag: 'companies',
+      scope: 'admin:companies.read',
+      responses: { 200: { description: 'newest first', schema: z.strictObject({ items: z.array(RenameSchema) }) } },
+      handle: async ({ params }) => {
+        const id = companyId(params);
+        await existing(db, id);
+        return { status: 200, body: { items: await listRenames(db, id, 50) } };
+      },
+    }),
+    defineOperation({
+      method: 'get',
+      path: '/companies/{id}/renames/{rename_id}',
+      operationId: 'getCompanyRename',
+      summary: 'One rename and its progress',
+      tag: 'companies',
+      scope: 'admin:companies.read',
+      responses: { 200: { description: 'the rename as it is now', schema: RenameSchema } },
+      handle: async ({ params }) => ({
+        status: 200,
+        body: await getRename(db, companyId(params), params.rename_id ?? ''),
+      }),
+    }),
     defineOperation({
       method: 'post',
       path: '/companies/{id}/invitations',

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { Db } from '../../db/database.js';
 import {
+  approveSupportCase,
   caseCursor,
   getSupportCase,
   listSupportCases,
   rejectSupportCase,
 } from '../../identity/accounts/support-cases.js';
+import { addressChanger, type EmailChangeDeps } from '../../identity/companies/email-change.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import { defineOperation, LINK_HEADER, listOf, pageQuery, type Operation } from './operation.js';
 import { pageReply } from './paging.js';
@@ -36,8 +38,14 @@ const caseCursorParam = z
   .optional();
 
 /** M2: partners' requests for a new address, which operators approve or reject. */
-export function supportCaseOperations(services: { db: Db; box: SecretBox; mailQueued?: () => void }): Operation[] {
+export function supportCaseOperations(services: {
+  db: Db;
+  box: SecretBox;
+  emailChange: EmailChangeDeps;
+  mailQueued?: () => void;
+}): Operation[] {
   const { db } = services;
+  const addresses = addressChanger(services.emailChange);
   return [
     defineOperation({
       method: 'get',
@@ -62,6 +70,24 @@ export function supportCaseOperations(services: { db: Db; box: SecretBox; mailQu
       scope: 'admin:users.read',
       responses: { 200: { description: 'the case', schema: SupportCaseSchema } },
       handle: async ({ params }) => ({ status: 200, body: await getSupportCase(db, params.id ?? '') }),
+    }),
+    defineOperation({
+      method: 'post',
+      path: '/support-cases/{id}/approve',
+      operationId: 'approveSupportCase',
+      summary:
+        'Approve an open case: the verified change starts (code to the new address, notice to the old, account on hold until the code)',
+      tag: 'support-cases',
+      scope: 'admin:users.write',
+      refusals: {
+        409: "SUPPORT_CASE_NOT_OPEN: approved or rejected already; EMAIL_TAKEN: the requested address is another account's (the case stays open); STATUS_CONFLICT: the account is disabled or on hold for another reason",
+      },
+      responses: { 200: { description: 'the case as it is now', schema: SupportCaseSchema } },
+      handle: async ({ params, caller, meta }) => {
+        const view = await approveSupportCase(db, addresses, params.id ?? '', { actor: caller.clientId, meta });
+        services.mailQueued?.();
+        return { status: 200, body: view };
+      },
     }),
     defineOperation({
       method: 'post',

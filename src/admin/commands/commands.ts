@@ -361,6 +361,28 @@ export const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  'company rename': {
+    usage:
+      'company rename COMPANY_ID --from OLD_DOMAIN --to NEW_DOMAIN\n' +
+      '      every member at OLD_DOMAIN gets the same name at NEW_DOMAIN (both verified), each held until their code',
+    run: (api, args) => {
+      const usage = 'company rename COMPANY_ID --from OLD_DOMAIN --to NEW_DOMAIN';
+      const { id, values } = withId(args, usage, { from: { type: 'string' }, to: { type: 'string' } });
+      if (!values.from || !values.to) throw new AdminInputError(`usage: ${usage}`);
+      return api.call('POST', `/companies/${id}/renames`, { from_domain: values.from, to_domain: values.to });
+    },
+  },
+  'company renames': {
+    usage: 'company renames COMPANY_ID\n      the newest renames with their progress (done, skipped, total)',
+    columns: ['id', 'from_domain', 'to_domain', 'done', 'skipped', 'total', 'finished', 'created_at'],
+    run: async (api, args) =>
+      (
+        await api.call<{ items: unknown[] }>(
+          'GET',
+          `/companies/${withId(args, 'company renames COMPANY_ID', {}).id}/renames`,
+        )
+      ).items,
+  },
   'company resend-email-change': {
     usage: 'company resend-email-change COMPANY_ID --email E\n      mails a new code to the new address',
     run: async (api, args) => {
@@ -399,6 +421,11 @@ export const COMMANDS: Record<string, Command> = {
       const { values } = flags(args, { status: { type: 'string' } });
       return allItems(api, `/support-cases${values.status ? `?status=${encodeURIComponent(values.status)}` : ''}`);
     },
+  },
+  'case approve': {
+    usage:
+      'case approve CASE_ID\n      the code goes to the requested address; the account is on hold until it is entered',
+    run: (api, args) => api.call('POST', `/support-cases/${withId(args, 'case approve CASE_ID', {}).id}/approve`),
   },
   'case reject': {
     usage: 'case reject CASE_ID --message M\n      the address stays; the user is mailed the message',

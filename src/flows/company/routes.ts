@@ -20,6 +20,7 @@ import {
 } from '../../identity/companies/email-change.js';
 import { addDomain, domainView, putMember, removeMembership, updateCompany } from '../../identity/companies/service.js';
 import { domainsOf } from '../../identity/companies/repository.js';
+import { listRenames, startRename } from '../../identity/companies/renames.js';
 import { verifyDomain, type DomainVerifier } from '../../identity/companies/verification.js';
 import { checkPassword } from '../../identity/password/credential-check.js';
 import { recordAudit } from '../../security/audit.js';
@@ -53,6 +54,8 @@ export interface CompanyDeps extends SettingsDeps {
   domainVerifier: DomainVerifier;
   /** Address changes of members (M3): codes, their throttles, the revoker. */
   emailChange: EmailChangeDeps;
+  /** Wakes this process's worker for a bulk rename just started. */
+  renameQueued: () => void;
 }
 
 const DONE = [
@@ -69,6 +72,7 @@ const DONE = [
   'domain-verified',
   'email-change-started',
   'email-change-resent',
+  'rename-started',
 ] as const;
 type Done = (typeof DONE)[number];
 
@@ -88,6 +92,7 @@ const inviteForm = z.object({ emails: text(INVITE_BODY_BYTES) });
 const invitationActionForm = z.object({ do: text(32) });
 /** A domain name (RFC 1035: at most 253 characters); normalizeDomain says whether it is one. */
 const domainForm = z.object({ domain: text(253) });
+const renameForm = z.object({ from_domain: text(253), to_domain: text(253) });
 
 function renderCompanyPage(
   ctx: Context,
@@ -126,6 +131,7 @@ async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | 
     deps.db,
     members.map((m) => m.account_id),
   );
+  const domains = (await domainsOf(deps.db, company.id)).map(domainView);
   const last = members.at(-1);
   const next =
     rows.length > PAGE_SIZE && last
@@ -148,7 +154,12 @@ async function showMembers(ctx: Context, deps: SettingsDeps, error?: AppError | 
         // A change of this company waiting for its code (another company's is not shown).
         emailChange: changes.get(m.account_id)?.company_id === company.id ? changes.get(m.account_id) : undefined,
       })),
-      domains: (await domainsOf(deps.db, company.id)).map(domainView),
+      domains,
+      verifiedDomains: domains.filter((d) => d.verified).map((d) => d.domain),
+      renames: (await listRenames(deps.db, company.id, 5)).map((r) => ({
+        ...r,
+        percent: r.total === 0 ? 100 : Math.floor(((r.done + r.skipped) * 100) / r.total),
+      })),
     },
     error,
   );
@@ -442,6 +453,18 @@ export function companyRoutes(deps: CompanyDeps): Router {
       false,
       'invitations',
     ),
+  );
+
+  // A merger: every member at one verified domain moves to another, as a job with its progress here.
+  post(
+    '/:id/renames',
+    async ({ ctx, company, actor, meta }) => {
+      const fields = parseForm(ctx, renameForm);
+      await startRename(deps.db, company.id, { from: fields.from_domain, to: fields.to_domain }, { actor, meta });
+      deps.renameQueued();
+      return 'rename-started';
+    },
+    false,
   );
 
   // Domains: the admin claims one, publishes the TXT record shown, then asks Monban to look.

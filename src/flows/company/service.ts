@@ -54,6 +54,8 @@ export const COMPANY_EVENT_VARIANTS = {
   'company.invitation_resent': [],
   'company.invitation_revoked': [],
   'company.invitation_accepted': [],
+  'company.rename_started': [],
+  'company.rename_finished': [],
   'account.held': [],
   'account.released': [],
   'account.email_change_started': [],
@@ -63,6 +65,12 @@ export const COMPANY_EVENT_VARIANTS = {
 } as const satisfies Partial<Record<AuditType, readonly string[]>>;
 
 type CompanyEventType = keyof typeof COMPANY_EVENT_VARIANTS;
+
+const ADDRESS_CHANGE_EVENTS: readonly string[] = [
+  'account.email_change_started',
+  'account.email_change_resent',
+  'account.email_changed',
+] satisfies AuditType[];
 
 const isCompanyEventType = (type: string): type is CompanyEventType => Object.hasOwn(COMPANY_EVENT_VARIANTS, type);
 
@@ -102,12 +110,19 @@ export const COMPANY_EVENT_TEXT_KEYS: string[] = Object.entries(COMPANY_EVENT_VA
 export function eventText(
   type: string,
   details: Record<string, unknown>,
-): { key: string; domain?: string; email?: string } | undefined {
+): { key: string; domain?: string; email?: string; from?: string; to?: string } | undefined {
   if (!isCompanyEventType(type)) return undefined;
   const text = (name: string) => (typeof details[name] === 'string' ? { [name]: details[name] } : {});
   // An address change names its new address (`to`).
-  const to = type.startsWith('account.email_') && typeof details.to === 'string' ? { email: details.to } : {};
-  return { key: eventTextKey(type, variantOf(type, details)), ...text('domain'), ...text('email'), ...to };
+  const to = ADDRESS_CHANGE_EVENTS.includes(type) && typeof details.to === 'string' ? { email: details.to } : {};
+  return {
+    key: eventTextKey(type, variantOf(type, details)),
+    ...text('domain'),
+    ...text('email'),
+    ...text('from'),
+    ...text('to'),
+    ...to,
+  };
 }
 
 export interface CompanyEvent {

@@ -8,6 +8,7 @@ import type { RequestMeta } from '../../request-meta.js';
 import { recordAudit } from '../../security/audit.js';
 import type { SecretBox } from '../../security/secret-box.js';
 import { codePointCount } from '../../text/code-points.js';
+import type { AddressChanger } from './address-change.js';
 import { emailProblem, normalizeEmail } from './email.js';
 import type { FreeMailDomains } from './free-mail.js';
 import { findAccountById } from './repository.js';
@@ -223,25 +224,18 @@ export async function rejectSupportCase(
   });
 }
 
-/**
- * What approving does to the account, in the approval's transaction: the verified change of
- * address (code to the new address, notice to the old one, account on hold until the code).
- */
-export type StartEmailChange = (
-  trx: Db,
-  change: { accountId: string; newEmail: string; actor: string; meta?: RequestMeta | undefined },
-) => Promise<void>;
-
 /** Approves an open case: the change starts as if a company admin had asked for it (M3, M4). */
 export async function approveSupportCase(
   db: Db,
-  startEmailChange: StartEmailChange,
+  addresses: AddressChanger,
   id: string,
   by: CaseResolver,
 ): Promise<SupportCaseView> {
-  return db.transaction().execute(async (trx) => {
+  const view = await db.transaction().execute(async (trx) => {
     const row = await lockOpenCase(trx, id);
-    await startEmailChange(trx, { accountId: row.account_id, newEmail: row.requested_email, ...by });
+    await addresses.start(trx, { accountId: row.account_id, newEmail: row.requested_email, ...by });
     return closeCase(trx, row, 'approved', by, null);
   });
+  await addresses.settle(view.account_id);
+  return view;
 }

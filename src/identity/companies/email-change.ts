@@ -16,6 +16,7 @@ import { maskEmail, personName } from '../../text/format.js';
 import { endAccountAccess, type SessionRevoker } from '../accounts/access.js';
 import { emailProblem, normalizeEmail } from '../accounts/email.js';
 import { findAccountByEmail, findAccountById } from '../accounts/repository.js';
+import type { AddressChanger } from '../accounts/address-change.js';
 import { applyAccountStatus } from '../accounts/status.js';
 import { domainOfEmail } from './domains.js';
 import { leaveCompaniesOutside } from './leave.js';
@@ -48,7 +49,8 @@ export interface EmailChangeDeps {
 /** What the member list, the admin API and the login's code step show of a pending change. */
 export interface PendingEmailChange {
   account_id: string;
-  company_id: string;
+  /** Null for an operator's approval of a partner's support case (M2). */
+  company_id: string | null;
   new_email: string;
   /** The new address as the login's code step shows it (the person there has only proven a password). */
   masked_email: string;
@@ -108,15 +110,16 @@ function newCode(deps: EmailChangeDeps, accountId: string, newEmail: string) {
   };
 }
 
-const companyName = (company: CompanyRow, locale: 'ja' | 'en') =>
-  locale === 'ja' ? company.name_ja : company.name_latin;
+/** The company's name in the member's language; none for an operator's change (a partner's case, M2). */
+const companyName = (company: CompanyRow | undefined, locale: 'ja' | 'en') =>
+  company && (locale === 'ja' ? company.name_ja : company.name_latin);
 
 /** The code, to the new address, in the member's language. */
 async function mailCode(
   trx: Db,
   deps: EmailChangeDeps,
   account: AccountRow,
-  company: CompanyRow,
+  company: CompanyRow | undefined,
   newEmail: string,
   code: string,
 ): Promise<void> {
@@ -139,13 +142,103 @@ const admitSend = (deps: EmailChangeDeps, accountId: string) =>
   consumeOrRefuse(deps.sendLimiter, limiterKey('email-change', accountId));
 
 /**
+ * What every change checks before it starts, on `db` (the caller's transaction, if any): a valid
+ * new address that is not the current one and nobody else's (whoever starts a change may be told
+ * so: an admin could invite it anyway, an operator sees every account), and an account that may be
+ * held for it: active, or already held for a change (its new address corrected); a hold for
+ * another reason, a disabled or an unactivated account is not for this to release.
+ */
+async function checkChange(
+  db: Db,
+  account: Pick<AccountRow, 'id' | 'email' | 'status'>,
+  input: string,
+): Promise<string> {
+  const problem = emailProblem(input);
+  if (problem) throw new FormError([problem]);
+  const newEmail = normalizeEmail(input);
+  if (newEmail === normalizeEmail(account.email)) throw new FormError(['EMAIL_CHANGE_SAME']);
+  const other = await findAccountByEmail(db, newEmail);
+  if (other && other.id !== account.id) throw new AppError('EMAIL_TAKEN');
+  const pending = await pendingEmailChange(db, account.id);
+  if (account.status !== 'active' && !(account.status === 'on_hold' && pending)) {
+    throw new AppError('STATUS_CONFLICT');
+  }
+  return newEmail;
+}
+
+/**
+ * The change itself, in `trx`: the account on hold (sessions and tokens end), the pending change
+ * (replacing one already pending), the code to the new address and a notice to the old one,
+ * audited with `by` as actor. The caller calls `deps.revoker.cleanUp` after the commit.
+ */
+async function beginEmailChange(
+  trx: Db,
+  deps: EmailChangeDeps,
+  change: { accountId: string; newEmail: string; company: CompanyRow | undefined },
+  by: CompanyActor,
+): Promise<EmailChangeRow> {
+  const { accountId, newEmail, company } = change;
+  await applyAccountStatus(
+    trx,
+    accountId,
+    { status: 'on_hold', by: by.actor, companyId: company?.id, reason: 'email_change' },
+    by.meta,
+  );
+  const account = await findAccountById(trx, accountId);
+  if (!account) throw new AppError('ACCOUNT_NOT_FOUND');
+  const { code, ...stored } = newCode(deps, accountId, newEmail);
+  const values = {
+    company_id: company?.id ?? null,
+    old_email: account.email,
+    new_email: newEmail,
+    requested_by: by.actor,
+    code_attempts: 0,
+    ...stored,
+  };
+  let saved: EmailChangeRow;
+  try {
+    saved = await trx
+      .insertInto('email_changes')
+      .values({ account_id: accountId, ...values })
+      .onConflict((oc) => oc.column('account_id').doUpdateSet({ ...values, sent_at: sql<Date>`now()` }))
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  } catch (err) {
+    // Another account waits for the same new address (the transaction is void: callers roll back).
+    if (isUniqueViolation(err, 'email_changes_new_email')) throw new AppError('EMAIL_TAKEN');
+    throw err;
+  }
+  await mailCode(trx, deps, account, company, newEmail, code);
+  await enqueueMail(trx, deps.box, {
+    to: account.email,
+    template: 'email-change-notice',
+    locale: account.locale,
+    data: {
+      name: personName(account, account.locale),
+      newEmail,
+      company: companyName(company, account.locale),
+    },
+  });
+  await recordAudit(
+    trx,
+    {
+      type: 'account.email_change_started',
+      accountId,
+      companyId: company?.id,
+      actor: by.actor,
+      details: { from: account.email, to: newEmail },
+    },
+    by.meta,
+  );
+  return saved;
+}
+
+/**
  * M3: a company admin (or an operator for the company) starts the change of a member's address.
  * Both addresses must be in domains the company has verified: the company vouches for the old
- * one being its employee's and for the new one being its own. The new address must be nobody
- * else's (an admin may be told so: they could invite it anyway). The account goes on hold at once
- * (sessions and tokens end), the code goes to the new address and a notice to the old one, all in
- * one transaction, audited with the admin as actor. A change already pending is replaced (a
- * mistyped address is corrected by starting again).
+ * one being its employee's and for the new one being its own. The account goes on hold at once,
+ * the code goes to the new address and a notice to the old one, all in one transaction. A change
+ * already pending is replaced (a mistyped address is corrected by starting again).
  */
 export async function startEmailChange(
   deps: EmailChangeDeps,
@@ -154,85 +247,61 @@ export async function startEmailChange(
   input: string,
   by: CompanyActor,
 ): Promise<PendingEmailChange> {
-  const company = await findCompany(deps.db, companyId);
-  if (!company) throw new AppError('NOT_FOUND');
-  const member = await findMember(deps.db, company.id, accountId);
-  if (!member) throw new AppError('ACCOUNT_NOT_FOUND');
-  const problem = emailProblem(input);
-  if (problem) throw new FormError([problem]);
-  const newEmail = normalizeEmail(input);
-  const oldEmail = normalizeEmail(member.email);
-  if (newEmail === oldEmail) throw new FormError(['EMAIL_CHANGE_SAME']);
-  const verified = new Set(
-    (await domainsOf(deps.db, company.id)).filter((d) => d.verified_at !== null).map((d) => d.domain),
-  );
-  if (!verified.has(domainOfEmail(oldEmail))) throw new AppError('EMAIL_CHANGE_MEMBER_OUTSIDE');
-  if (!verified.has(domainOfEmail(newEmail))) throw new FormError(['EMAIL_CHANGE_DOMAIN_NOT_VERIFIED']);
-  const other = await findAccountByEmail(deps.db, newEmail);
-  if (other && other.id !== accountId) throw new AppError('EMAIL_TAKEN');
-  const pending = await pendingEmailChange(deps.db, accountId);
-  // An active account, or one already held for a change (its new address corrected); a hold for
-  // another reason, a disabled or an unactivated account is not the company admin's to release.
-  if (member.status !== 'active' && !(member.status === 'on_hold' && pending)) {
-    throw new AppError('STATUS_CONFLICT');
-  }
-  await admitSend(deps, accountId);
-  let row: EmailChangeRow;
-  try {
-    row = await deps.db.transaction().execute(async (trx) => {
-      await applyAccountStatus(
-        trx,
-        accountId,
-        { status: 'on_hold', by: by.actor, companyId: company.id, reason: 'email_change' },
-        by.meta,
-      );
-      const account = await findAccountById(trx, accountId);
-      if (!account) throw new AppError('ACCOUNT_NOT_FOUND');
-      const { code, ...stored } = newCode(deps, accountId, newEmail);
-      const values = {
-        company_id: company.id,
-        old_email: account.email,
-        new_email: newEmail,
-        requested_by: by.actor,
-        code_attempts: 0,
-        ...stored,
-      };
-      const saved = await trx
-        .insertInto('email_changes')
-        .values({ account_id: accountId, ...values })
-        .onConflict((oc) => oc.column('account_id').doUpdateSet({ ...values, sent_at: sql<Date>`now()` }))
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await mailCode(trx, deps, account, company, newEmail, code);
-      await enqueueMail(trx, deps.box, {
-        to: account.email,
-        template: 'email-change-notice',
-        locale: account.locale,
-        data: {
-          name: personName(account, account.locale),
-          newEmail,
-          company: companyName(company, account.locale),
-        },
-      });
-      await recordAudit(
-        trx,
-        {
-          type: 'account.email_change_started',
-          accountId,
-          companyId: company.id,
-          actor: by.actor,
-          details: { from: account.email, to: newEmail },
-        },
-        by.meta,
-      );
-      return saved;
-    });
-  } catch (err) {
-    if (isUniqueViolation(err, 'email_changes_new_email')) throw new AppError('EMAIL_TAKEN');
-    throw err;
-  }
+  const row = await deps.db.transaction().execute(async (trx) => {
+    const company = await findCompany(trx, companyId);
+    if (!company) throw new AppError('NOT_FOUND');
+    return startCompanyChange(trx, deps, company, { accountId, input }, by);
+  });
   await deps.revoker.cleanUp(accountId);
   return pendingView(row);
+}
+
+async function startCompanyChange(
+  trx: Db,
+  deps: EmailChangeDeps,
+  company: CompanyRow,
+  change: { accountId: string; input: string },
+  by: CompanyActor,
+): Promise<EmailChangeRow> {
+  const member = await findMember(trx, company.id, change.accountId);
+  if (!member) throw new AppError('ACCOUNT_NOT_FOUND');
+  const newEmail = await checkChange(
+    trx,
+    { id: member.account_id, email: member.email, status: member.status },
+    change.input,
+  );
+  const verified = new Set(
+    (await domainsOf(trx, company.id)).filter((d) => d.verified_at !== null).map((d) => d.domain),
+  );
+  if (!verified.has(domainOfEmail(normalizeEmail(member.email)))) throw new AppError('EMAIL_CHANGE_MEMBER_OUTSIDE');
+  if (!verified.has(domainOfEmail(newEmail))) throw new FormError(['EMAIL_CHANGE_DOMAIN_NOT_VERIFIED']);
+  await admitSend(deps, change.accountId);
+  return beginEmailChange(trx, deps, { accountId: change.accountId, newEmail, company }, by);
+}
+
+/**
+ * The same change, started inside another piece of work's transaction: a company's bulk rename
+ * (for the company, with its checks) and an operator's approval of a partner's case (no company:
+ * the operator vouches for the new address).
+ */
+export function addressChanger(deps: EmailChangeDeps): AddressChanger {
+  return {
+    async start(trx, change) {
+      const by = { actor: change.actor, meta: change.meta };
+      if (change.companyId) {
+        const company = await findCompany(trx, change.companyId);
+        if (!company) throw new AppError('NOT_FOUND');
+        await startCompanyChange(trx, deps, company, { accountId: change.accountId, input: change.newEmail }, by);
+        return;
+      }
+      const account = await findAccountById(trx, change.accountId);
+      if (!account) throw new AppError('ACCOUNT_NOT_FOUND');
+      const newEmail = await checkChange(trx, account, change.newEmail);
+      await admitSend(deps, change.accountId);
+      await beginEmailChange(trx, deps, { accountId: account.id, newEmail, company: undefined }, by);
+    },
+    settle: (accountId) => deps.revoker.cleanUp(accountId),
+  };
 }
 
 /**
@@ -251,10 +320,10 @@ export async function resendEmailChange(
     throw new AppError('EMAIL_CHANGE_NOT_PENDING');
   }
   const [company, account] = await Promise.all([
-    findCompany(deps.db, before.company_id),
+    before.company_id ? findCompany(deps.db, before.company_id) : undefined,
     findAccountById(deps.db, accountId),
   ]);
-  if (!company || !account) throw new AppError('EMAIL_CHANGE_NOT_PENDING');
+  if ((before.company_id && !company) || !account) throw new AppError('EMAIL_CHANGE_NOT_PENDING');
   await admitSend(deps, accountId);
   const row = await deps.db.transaction().execute(async (trx) => {
     const { code, ...stored } = newCode(deps, accountId, before.new_email);
@@ -272,7 +341,7 @@ export async function resendEmailChange(
       {
         type: 'account.email_change_resent',
         accountId,
-        companyId: company.id,
+        companyId: company?.id,
         actor: by.actor,
         details: { to: updated.new_email },
       },
@@ -358,7 +427,7 @@ async function applyEmailChange(deps: EmailChangeDeps, row: EmailChangeRow, meta
       await applyAccountStatus(
         trx,
         accountId,
-        { status: 'active', by: accountId, companyId: row.company_id, reason: 'email_change' },
+        { status: 'active', by: accountId, companyId: row.company_id ?? undefined, reason: 'email_change' },
         meta,
       );
       await endAccountAccess(trx, accountId);

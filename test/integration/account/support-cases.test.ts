@@ -16,6 +16,13 @@ import {
 import { AdminApiClient, registerAdminClient } from '../../helpers/admin-api.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 import { randomBytes } from 'node:crypto';
+import { registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
+import { HttpClient, loginThroughPages, submitForm } from '../../helpers/http-client.js';
+import { codeIn } from '../../helpers/smtp.js';
+import { emailChangeOf } from '../../../src/app.js';
+import { adminOperations } from '../../../src/admin/api/operations.js';
+import { COMMANDS } from '../../../src/admin/commands/commands.js';
+import { DirectBackend } from '../../../src/admin/commands/direct.js';
 
 interface CaseBody {
   id: string;
@@ -170,6 +177,57 @@ describe('support cases: a partner asks for a new address (M2)', () => {
     expect((await api.call('GET', '/support-cases/not-a-case')).status).toBe(404);
   });
 
+  it('an operator approves a case: a code goes to the new address, the account waits on hold, and the code finishes the change', async () => {
+    const { user, browser } = await signedInPartner();
+    const requested = `approved-${unique()}@merged-corp.example`;
+    await ask(browser, { requested_email: requested, reason: 'Merger' });
+    const { id } = await h.app.db
+      .selectFrom('support_cases')
+      .select('id')
+      .where('account_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+
+    const approved = await api.call<CaseBody>('POST', `/support-cases/${id}/approve`);
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ status: 'approved', resolved_by: adminClientId, requested_email: requested });
+    expect((await accountRow(h.app, user.id)).status).toBe('on_hold');
+    // The hold ended the partner's console session.
+    expect((await open(browser, h.issuer, '/account')).status).not.toBe(200);
+    const codeMail = await h.mail.waitFor(requested, (m) => /\b\d{6}\b/.test(m.text));
+    expect(codeMail.text).toMatch(/our support team is changing/);
+    expect((await h.mail.waitFor(user.email, (m) => /being changed/.test(m.subject))).text).toContain(requested);
+    expect((await api.call('POST', `/support-cases/${id}/approve`)).status).toBe(409);
+
+    // The partner logs in with the old address and password, and the code from the new one.
+    const fresh = new HttpClient({ 'accept-language': 'en' });
+    const step = await loginThroughPages(fresh, `${h.issuer}/account`, `${h.issuer}/account/callback`, {
+      email: user.email,
+      password: TEST_PASSWORD,
+    });
+    expect(step.url).toMatch(/\/interaction\/[^/]+\/email-change$/);
+    expect((await submitForm(fresh, step, '/email-change', { code: codeIn(codeMail) })).status).toBe(303);
+    expect(await accountRow(h.app, user.id)).toMatchObject({ email: requested, status: 'active' });
+    expect(await auditTypes(h.app, user.id)).toEqual(
+      expect.arrayContaining(['support_case.approved', 'account.email_change_started', 'account.email_changed']),
+    );
+  });
+
+  it("approving a case for an address that is now another account's is refused; the case stays open", async () => {
+    const { user, browser } = await signedInPartner();
+    const requested = `taken-${unique()}@merged-corp.example`;
+    await ask(browser, { requested_email: requested, reason: 'Merger' });
+    await registerUser(h.app, { email: requested });
+    const { id } = await h.app.db
+      .selectFrom('support_cases')
+      .select('id')
+      .where('account_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    const refused = await api.call<{ code: string }>('POST', `/support-cases/${id}/approve`);
+    expect([refused.status, refused.body.code]).toEqual([409, 'EMAIL_TAKEN']);
+    expect((await api.call<CaseBody>('GET', `/support-cases/${id}`)).body.status).toBe('open');
+    expect(await accountRow(h.app, user.id)).toMatchObject({ email: user.email, status: 'active' });
+  });
+
   it('lists cases oldest first across pages, filtered by status', async () => {
     for (let i = 0; i < 3; i += 1) {
       const { browser } = await signedInPartner();
@@ -191,5 +249,26 @@ describe('support cases: a partner asks for a new address (M2)', () => {
     expect(seen).toHaveLength(open.length);
     for (const success of api.documentedSuccesses().filter((s) => s.includes('/support-cases')))
       expect(api.seen).toContain(success);
+  });
+
+  it('the CLI (on the database) lists open cases, rejects one and approves another, audited as cli', async () => {
+    const backend = new DirectBackend(adminOperations({ ...h.app, emailChange: emailChangeOf(h.app, h.app.revoker) }));
+    const run = (args: string[]) =>
+      COMMANDS[`case ${args[0]}`]!.run(backend, args.slice(1), { rows() {} }, new AbortController().signal);
+    const [first, second] = [await signedInPartner(), await signedInPartner()];
+    for (const { browser } of [first, second])
+      await ask(browser, { requested_email: `cli-${unique()}@merged-corp.example`, reason: 'Merger' });
+    const open_ = (await run(['list', '--status', 'open'])) as CaseBody[];
+    const caseOf = (accountId: string) => open_.find((c) => c.account_id === accountId)!;
+    expect(caseOf(first.user.id).status).toBe('open');
+    expect(await run(['reject', caseOf(first.user.id).id, '--message', 'Not confirmed'])).toMatchObject({
+      status: 'rejected',
+      resolved_by: 'cli',
+    });
+    expect(await run(['approve', caseOf(second.user.id).id])).toMatchObject({ status: 'approved', resolved_by: 'cli' });
+    expect((await accountRow(h.app, second.user.id)).status).toBe('on_hold');
+    const left = (await run(['list', '--status', 'open'])) as CaseBody[];
+    expect(left.map((c) => c.account_id)).not.toEqual(expect.arrayContaining([first.user.id]));
+    expect(left.map((c) => c.account_id)).not.toEqual(expect.arrayContaining([second.user.id]));
   });
 });
