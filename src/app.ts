@@ -146,6 +146,8 @@ export interface Services {
   recoveryKey: KeyList;
   /** Keys the user handles given to authenticators with a passkey. */
   passkeyUserKey: Buffer;
+  /** Salts the pairwise subject identifiers of clients registered with subject_type pairwise. */
+  pairwiseKey: Buffer;
   /** Tags the accounts a browser logged in to in its device cookie. */
   deviceTrust: DeviceTrust;
 }
@@ -234,6 +236,7 @@ export async function openServices(
     certificationKey: derived.pinned('certification'),
     recoveryKey: derived.list('recovery-codes'),
     passkeyUserKey: derived.pinned('passkey-user-handle'),
+    pairwiseKey: derived.pinned('pairwise-subject'),
     deviceTrust: new DeviceTrust(derived.list('device-cookies')),
   };
 }
@@ -343,6 +346,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     sessionCookie: rootCookieName(secureCookies(config), 'monban_session'),
     pages: { ...providerPages(pageDeps), ...devicePages(pageDeps) },
     recentAccounts,
+    pairwiseKey: services.pairwiseKey,
     resourceServers: builtInResourceServers(config.issuer).withSource(registeredResourceServers(db)),
   });
   const domainVerifier = domainVerifierOf(services);

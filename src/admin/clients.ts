@@ -8,6 +8,7 @@ import type { RequestMeta } from '../request-meta.js';
 import { recordAudit } from '../security/audit.js';
 import { revokeClientGrants, type SessionRevoker } from '../identity/accounts/access.js';
 import { loadSigningJwks } from '../oidc/keys.js';
+import { sectorIdentifierProblem } from './sector-identifier.js';
 import {
   ClientAdapter,
   clientView,
@@ -32,6 +33,7 @@ export class AdminInputError extends Error {
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'private_key_jwt', 'none'] as const;
+export const SUBJECT_TYPES = ['public', 'pairwise'] as const;
 
 /** A client's settings, by their RFC 7591 names (what the API takes; the CLI's flags map onto it). */
 export interface ClientInput {
@@ -49,6 +51,10 @@ export interface ClientInput {
   require_pushed_authorization_requests?: boolean | undefined;
   /** RFC 9449 5.2: access tokens only bound to a DPoP key. */
   dpop_bound_access_tokens?: boolean | undefined;
+  /** OIDC Core 8.1: pairwise gives the client a `sub` of its own for each user (oidc/pairwise.ts). */
+  subject_type?: (typeof SUBJECT_TYPES)[number] | undefined;
+  /** OIDC Core 8.1: the pairwise sector, needed when the redirect URIs span more than one host. */
+  sector_identifier_uri?: string | null | undefined;
   admin: boolean;
 }
 
@@ -65,6 +71,8 @@ export interface ClientRegistration {
    */
   extraGrants?: string[];
   backchannelLogoutUri?: string | undefined;
+  subjectType?: string | undefined;
+  sectorIdentifierUri?: string | undefined;
   admin?: boolean;
 }
 
@@ -101,6 +109,34 @@ function checkRedirectUri(uri: string): void {
   }
 }
 
+/** The CLI's --subject-type. */
+export function subjectType(value: string): (typeof SUBJECT_TYPES)[number] {
+  const known = SUBJECT_TYPES.find((t) => t === value);
+  if (!known) throw new AdminInputError(`unknown subject type: ${value} (public or pairwise)`);
+  return known;
+}
+
+/**
+ * OIDC Core 8.1: a pairwise client is one users log in to (its sector is its redirect URIs'
+ * host); redirect URIs on several hosts need a sector_identifier_uri naming the sector.
+ */
+function checkSubjectType(input: ClientInput, interactive: boolean, grants: Set<string>): void {
+  const sector = input.sector_identifier_uri;
+  if (input.subject_type !== 'pairwise') {
+    if (sector) throw new AdminInputError('a sector_identifier_uri is only for subject_type pairwise');
+    return;
+  }
+  if (!interactive) throw new AdminInputError('subject_type pairwise needs the authorization_code grant');
+  // oidc-provider takes a device flow client's sector from a jwks_uri, which Monban's clients do not have.
+  if (grants.has(DEVICE_CODE_GRANT))
+    throw new AdminInputError('subject_type pairwise is not available with the device code grant');
+  const hosts = new Set(input.redirect_uris.map((uri) => new URL(uri).host));
+  if (!sector && hosts.size > 1)
+    throw new AdminInputError(
+      'redirect URIs on more than one host need a sector_identifier_uri listing them (subject_type pairwise)',
+    );
+}
+
 export function inputFromRegistration(registration: ClientRegistration): ClientInput {
   const grants = new Set<string>(registration.extraGrants ?? []);
   for (const grant of grants) {
@@ -119,6 +155,10 @@ export function inputFromRegistration(registration: ClientRegistration): ClientI
     grant_types: [...grants] as ClientInput['grant_types'],
     token_endpoint_auth_method: registration.isPublic ? 'none' : 'client_secret_basic',
     backchannel_logout_uri: registration.backchannelLogoutUri,
+    ...(registration.subjectType !== undefined ? { subject_type: subjectType(registration.subjectType) } : {}),
+    ...(registration.sectorIdentifierUri !== undefined
+      ? { sector_identifier_uri: registration.sectorIdentifierUri }
+      : {}),
     admin: registration.admin ?? false,
   };
 }
@@ -154,6 +194,7 @@ export function clientMetadata(input: ClientInput): Record<string, unknown> {
   if (input.admin && (forUsers || !grants.has('client_credentials') || method === 'none'))
     throw new AdminInputError('an admin client is a confidential client with the client_credentials grant only');
   [...input.redirect_uris, ...input.post_logout_redirect_uris].forEach(checkRedirectUri);
+  checkSubjectType(input, interactive, grants);
   const backchannel = input.backchannel_logout_uri;
   if (backchannel) {
     if (!interactive) throw new AdminInputError('a backchannel_logout_uri needs the authorization_code grant');
@@ -171,6 +212,8 @@ export function clientMetadata(input: ClientInput): Record<string, unknown> {
     ...(backchannel ? { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true } : {}),
     ...(input.require_pushed_authorization_requests ? { require_pushed_authorization_requests: true } : {}),
     ...(input.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
+    ...(input.subject_type === 'pairwise' ? { subject_type: 'pairwise' } : {}),
+    ...(input.sector_identifier_uri ? { sector_identifier_uri: input.sector_identifier_uri } : {}),
     admin: input.admin,
   };
 }
@@ -189,6 +232,9 @@ async function validateWithProvider(
       backchannelLogout: { enabled: true },
       deviceFlow: { enabled: true },
     },
+    subjectTypes: ['public', 'pairwise'],
+    // Read by checkSector instead, with Monban's own rules (sector-identifier.ts).
+    sectorIdentifierUriValidate: () => false,
     extraClientMetadata: { properties: ['admin'] },
     jwks: await loadSigningJwks(services.db, services.box),
     adapter: () => new ClientAdapter(services.db, services.box),
@@ -199,6 +245,14 @@ async function validateWithProvider(
     const e = err as { error_description?: string; message: string };
     throw new AdminInputError(`invalid client: ${e.error_description ?? e.message}`);
   }
+}
+
+/** Reads the client's sector_identifier_uri (OIDC Core 8.1) when it has one. */
+async function checkSector(metadata: Record<string, unknown>): Promise<void> {
+  const uri = metadata.sector_identifier_uri;
+  if (typeof uri !== 'string') return;
+  const problem = await sectorIdentifierProblem(uri, metadata.redirect_uris as string[]);
+  if (problem) throw new AdminInputError(problem);
 }
 
 /** The change and its audit event in one transaction; then every process drops the client. */
@@ -216,6 +270,7 @@ export async function createClientFrom(
   const metadata = clientMetadata(input);
   const clientId = newClientId();
   await validateWithProvider(services, clientId, metadata);
+  await checkSector(metadata);
   // A process that was asked for this id before it existed remembers that it did not: hence the invalidation.
   return changeClient(services, clientId, async (trx) => {
     const created = await insertClient(trx, services.box, clientId, metadata);
@@ -260,6 +315,8 @@ export type ClientChange = Partial<
     | 'backchannel_logout_uri'
     | 'require_pushed_authorization_requests'
     | 'dpop_bound_access_tokens'
+    | 'subject_type'
+    | 'sector_identifier_uri'
   >
 >;
 
@@ -284,10 +341,24 @@ export async function updateClientSettings(
     require_pushed_authorization_requests:
       change.require_pushed_authorization_requests ?? view.require_pushed_authorization_requests,
     dpop_bound_access_tokens: change.dpop_bound_access_tokens ?? view.dpop_bound_access_tokens,
+    subject_type: change.subject_type ?? view.subject_type,
+    // Back to public: the sector goes with it unless it is named again (and refused).
+    sector_identifier_uri:
+      change.sector_identifier_uri !== undefined
+        ? change.sector_identifier_uri
+        : change.subject_type === 'public'
+          ? undefined
+          : view.sector_identifier_uri,
     admin: change.admin ?? view.admin,
   };
   const metadata = clientMetadata(input);
   await validateWithProvider(services, clientId, metadata);
+  // Read again only when it or the redirect URIs it must list change (a rename needs no RP server).
+  if (
+    metadata.sector_identifier_uri !== current.metadata.sector_identifier_uri ||
+    JSON.stringify(metadata.redirect_uris) !== JSON.stringify(view.redirect_uris)
+  )
+    await checkSector(metadata);
   return changeClient(services, clientId, async (trx) => {
     const updated = await updateClient(trx, services.box, clientId, { metadata });
     if (!updated) throw new AppError('NOT_FOUND');

@@ -10,6 +10,7 @@ import type { Db } from '../db/database.js';
 import { accountClientMetadata } from './account-client.js';
 import { ACR, phishingResistant, requestsMfa } from './acr.js';
 import { createFindAccount } from './find-account.js';
+import { pairwiseIdentifier } from './pairwise.js';
 import { leaveLogoutNoticesToTheOutbox } from './backchannel-logout.js';
 import { sessionLifetime, sessionTtl } from './session-lifetime.js';
 import type { RecentAccounts } from '../identity/accounts/recent.js';
@@ -52,6 +53,8 @@ export interface ProviderDeps {
   recentAccounts?: RecentAccounts;
   /** Resource servers clients may ask tokens for (RFC 8707): the admin API, later registered ones. */
   resourceServers: ResourceServers;
+  /** The salt of pairwise subject identifiers (a pinned derived key, the same in every process). */
+  pairwiseKey: Buffer;
 }
 
 /** Web clients may call the token, userinfo and revocation endpoints from their registered origins. */
@@ -199,6 +202,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       prompt_values_supported: ['none', 'login', 'consent', 'create'],
     },
     acrValues: [ACR.password, ACR.mfa],
+    // OIDC Core 8.1: a client registered with subject_type pairwise gets its own sub per user.
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: pairwiseIdentifier(deps.pairwiseKey),
+    // The sector_identifier_uri is read once, when an admin registers the client
+    // (admin/sector-identifier.ts); oidc-provider would fetch it whenever a process loads it.
+    sectorIdentifierUriValidate: () => false,
     responseTypes: ['code'],
     // RFC 9700 2.1.1: PKCE for every client, confidential ones included; only S256 exists in v9.
     pkce: { required: () => true },

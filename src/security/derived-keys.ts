@@ -11,11 +11,12 @@ export const RETAINED_PURPOSES = ['password-pepper', 'code-hmac', 'recovery-code
 
 /**
  * Keys that must never change: the certification hash people hand to certification programs,
- * the WebAuthn user handle authenticators file passkeys under, and the pepper of password hashes
- * made before secrets could rotate (they do not say which secret made them). Derived once from
- * the secret the install started with, then kept sealed.
+ * the WebAuthn user handle authenticators file passkeys under, the pepper of password hashes
+ * made before secrets could rotate (they do not say which secret made them), and the salt of
+ * pairwise subject identifiers (a relying party knows its users by them, OIDC Core 8.1). Derived
+ * once from the secret the install started with, then kept sealed.
  */
-export const PINNED_PURPOSES = ['certification', 'passkey-user-handle', 'password-pepper'] as const;
+export const PINNED_PURPOSES = ['certification', 'passkey-user-handle', 'password-pepper', 'pairwise-subject'] as const;
 export type PinnedPurpose = (typeof PINNED_PURPOSES)[number];
 export type RetainedPurpose = (typeof RETAINED_PURPOSES)[number];
 

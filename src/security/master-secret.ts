@@ -11,7 +11,8 @@ export type KeyPurpose =
   | 'certification'
   | 'recovery-codes'
   | 'device-cookies'
-  | 'passkey-user-handle';
+  | 'passkey-user-handle'
+  | 'pairwise-subject';
 
 /** A key and the id of the secret it was derived from (what a sealed value or a hash records). */
 export interface IdentifiedKey {

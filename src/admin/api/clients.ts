@@ -9,6 +9,7 @@ import {
   listClientsPage,
   removeClient,
   rotateClientSecret,
+  SUBJECT_TYPES,
   updateClientSettings,
 } from '../clients.js';
 import type { SessionRevoker } from '../../identity/accounts/access.js';
@@ -43,6 +44,15 @@ export const ClientCreateSchema = z.strictObject({
     .default(false)
     .describe('RFC 9126: authorization requests only through PAR'),
   dpop_bound_access_tokens: z.boolean().default(false).describe('RFC 9449: access tokens only bound to a DPoP key'),
+  subject_type: z
+    .enum(SUBJECT_TYPES)
+    .default('public')
+    .describe("OIDC Core 8.1: pairwise gives the client its own `sub` for each user, unlike other clients'"),
+  sector_identifier_uri: uri
+    .optional()
+    .describe(
+      'OIDC Core 8.1: an https address answering a JSON array of the redirect URIs; its host is the pairwise sector (needed when the redirect URIs span more than one host)',
+    ),
   admin: z.boolean().default(false).describe('may get tokens for the admin API (client_credentials only)'),
 });
 
@@ -55,6 +65,11 @@ export const ClientUpdateSchema = z.strictObject({
   backchannel_logout_uri: uri.nullable().optional().describe('null removes it'),
   require_pushed_authorization_requests: z.boolean().optional(),
   dpop_bound_access_tokens: z.boolean().optional(),
+  subject_type: z
+    .enum(SUBJECT_TYPES)
+    .optional()
+    .describe('changing it changes the `sub` the client knows its users by'),
+  sector_identifier_uri: uri.nullable().optional().describe('null removes it'),
   admin: z.boolean().optional(),
 });
 
@@ -68,6 +83,8 @@ export const ClientSchema = z.strictObject({
   backchannel_logout_uri: z.string().optional(),
   require_pushed_authorization_requests: z.boolean(),
   dpop_bound_access_tokens: z.boolean(),
+  subject_type: z.enum(SUBJECT_TYPES),
+  sector_identifier_uri: z.string().optional(),
   admin: z.boolean(),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { AdminInputError, inputFromRegistration } from '../clients.js';
+import { AdminInputError, inputFromRegistration, subjectType } from '../clients.js';
 import { companyCreateFlags, memberFlags, roleOf } from '../company-flags.js';
 import { AdminApiRefusal, allItems, type AdminBackend } from './backend.js';
 
@@ -89,10 +89,13 @@ export const COMMANDS: Record<string, Command> = {
       'client create --name NAME --redirect-uri URI [--redirect-uri URI2] [--post-logout-redirect-uri URI]\n' +
       '      [--public] [--grant client_credentials | --grant urn:ietf:params:oauth:grant-type:device_code]\n' +
       '      [--backchannel-logout-uri URI] [--require-par] [--require-dpop] [--admin]\n' +
+      '      [--subject-type public|pairwise] [--sector-identifier-uri URI]\n' +
       '      --grant urn:ietf:params:oauth:grant-type:device_code: the device flow (RFC 8628; a CLI: with --public)\n' +
       '      --backchannel-logout-uri: where logout tokens go (Back-Channel Logout 1.0)\n' +
       '      --require-par: authorization requests only through PAR (RFC 9126)\n' +
       '      --require-dpop: access tokens only DPoP-bound (RFC 9449)\n' +
+      '      --subject-type pairwise: the client gets its own sub for each user (OIDC Core 8.1)\n' +
+      '      --sector-identifier-uri: https URI listing the redirect URIs, needed when they span several hosts\n' +
       '      --admin: an admin client (with --grant client_credentials only), may call the admin API',
     columns: CLIENT_COLUMNS,
     run: (api, args) => {
@@ -105,9 +108,13 @@ export const COMMANDS: Record<string, Command> = {
         grant: { type: 'string', multiple: true },
         'require-par': { type: 'boolean' },
         'require-dpop': { type: 'boolean' },
+        'subject-type': { type: 'string' },
+        'sector-identifier-uri': { type: 'string' },
         admin: { type: 'boolean' },
       });
       const input = inputFromRegistration({
+        subjectType: values['subject-type'],
+        sectorIdentifierUri: values['sector-identifier-uri'],
         name: values.name ?? '',
         redirectUris: values['redirect-uri'] ?? [],
         postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
@@ -136,6 +143,7 @@ export const COMMANDS: Record<string, Command> = {
       'client update CLIENT_ID [--name NAME] [--redirect-uri URI ...] [--post-logout-redirect-uri URI ...]\n' +
       '      [--no-post-logout-redirect-uri] [--grant G ...] [--admin | --no-admin]\n' +
       '      [--require-par | --no-require-par] [--require-dpop | --no-require-dpop]\n' +
+      '      [--subject-type public|pairwise] [--sector-identifier-uri URI | --no-sector-identifier-uri]\n' +
       "      PATCH /clients/{id}: a list given replaces the client's list; what is not given stays",
     columns: CLIENT_COLUMNS,
     run: (api, args) => {
@@ -151,6 +159,9 @@ export const COMMANDS: Record<string, Command> = {
         'no-require-par': { type: 'boolean' },
         'require-dpop': { type: 'boolean' },
         'no-require-dpop': { type: 'boolean' },
+        'subject-type': { type: 'string' },
+        'sector-identifier-uri': { type: 'string' },
+        'no-sector-identifier-uri': { type: 'boolean' },
       });
       /** --x sets true, --no-x false, neither leaves it; both is a mistake. */
       const onOff = (name: string, on: boolean | undefined, off: boolean | undefined) => {
@@ -161,6 +172,9 @@ export const COMMANDS: Record<string, Command> = {
       const requirePar = onOff('require-par', values['require-par'], values['no-require-par']);
       const requireDpop = onOff('require-dpop', values['require-dpop'], values['no-require-dpop']);
       const clearLogout = values['no-post-logout-redirect-uri'] ?? false;
+      const sector = values['sector-identifier-uri'];
+      if (sector !== undefined && values['no-sector-identifier-uri'])
+        throw new AdminInputError('--sector-identifier-uri or --no-sector-identifier-uri, not both');
       const change = {
         ...(values.name !== undefined ? { client_name: values.name } : {}),
         ...(values['redirect-uri'] ? { redirect_uris: values['redirect-uri'] } : {}),
@@ -171,6 +185,9 @@ export const COMMANDS: Record<string, Command> = {
         ...(admin !== undefined ? { admin } : {}),
         ...(requirePar !== undefined ? { require_pushed_authorization_requests: requirePar } : {}),
         ...(requireDpop !== undefined ? { dpop_bound_access_tokens: requireDpop } : {}),
+        ...(values['subject-type'] !== undefined ? { subject_type: subjectType(values['subject-type']) } : {}),
+        ...(sector !== undefined ? { sector_identifier_uri: sector } : {}),
+        ...(values['no-sector-identifier-uri'] ? { sector_identifier_uri: null } : {}),
       };
       if (Object.keys(change).length === 0) throw new AdminInputError('client update: nothing to change');
       return orNotFound(api.call('PATCH', `/clients/${id}`, change), `no client with id ${decodeURIComponent(id)}`);

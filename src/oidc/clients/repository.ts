@@ -19,6 +19,10 @@ export interface ClientView {
   backchannel_logout_uri?: string;
   require_pushed_authorization_requests: boolean;
   dpop_bound_access_tokens: boolean;
+  /** OIDC Core 8.1: pairwise clients get a `sub` of their own per user (oidc/pairwise.ts). */
+  subject_type: 'public' | 'pairwise';
+  /** The pairwise sector's address (its host is the sector), when the client named one. */
+  sector_identifier_uri?: string;
   created_at: string;
   updated_at: string;
 }
@@ -59,6 +63,8 @@ export function clientView(row: ClientRowPart): ClientView {
     ...(typeof m.backchannel_logout_uri === 'string' ? { backchannel_logout_uri: m.backchannel_logout_uri } : {}),
     require_pushed_authorization_requests: m.require_pushed_authorization_requests === true,
     dpop_bound_access_tokens: m.dpop_bound_access_tokens === true,
+    subject_type: m.subject_type === 'pairwise' ? 'pairwise' : 'public',
+    ...(typeof m.sector_identifier_uri === 'string' ? { sector_identifier_uri: m.sector_identifier_uri } : {}),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
