@@ -7,6 +7,7 @@ import type { Views } from '../text/views.js';
 import { translator, type Locale } from '../text/i18n.js';
 import type { Logger } from '../logger.js';
 import type { SecretBox } from '../security/secret-box.js';
+import { DrainLoop } from '../events/drain-loop.js';
 import { payloadContext } from './outbox.js';
 import type { MailTransport, SmsTransport } from './transports.js';
 
@@ -65,25 +66,26 @@ const LEASE_SECONDS = 60;
  * Mail and text messages share the table and all of this; only rendering and sending differ.
  */
 export class Courier {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
   /** When the earliest retry this process scheduled falls due (epoch ms). */
   #retryAt = Infinity;
+  readonly #loop = new DrainLoop(
+    () => this.#drain(),
+    () => {
+      const wait = Math.min(this.options.pollIntervalMs, Math.max(this.#retryAt - Date.now(), 0));
+      this.#retryAt = Infinity;
+      return wait;
+    },
+  );
 
   constructor(private readonly options: CourierOptions) {}
 
   async start(): Promise<void> {
-    this.#stopped = false;
     await this.options.listen('monban_outbox', () => this.kick());
-    this.kick(); // whatever was queued while no courier listened
+    this.#loop.start(); // whatever was queued while no courier listened
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    await this.#loop.stop();
     this.options.transport.close();
     this.options.smsTransport.close();
   }
@@ -95,34 +97,7 @@ export class Courier {
    * code" must not be slower when it has).
    */
   kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#run(), 0);
-  }
-
-  #run(): void {
-    if (this.#stopped || this.#running) return;
-    this.#running = this.#drain().finally(() => {
-      this.#running = undefined;
-      if (this.#again) {
-        this.#again = false;
-        this.kick();
-      } else {
-        this.#schedule();
-      }
-    });
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    const wait = Math.min(this.options.pollIntervalMs, Math.max(this.#retryAt - Date.now(), 0));
-    this.#retryAt = Infinity;
-    this.#timer = setTimeout(() => this.kick(), wait);
-    this.#timer.unref();
+    this.#loop.kick();
   }
 
   /** Sends batches until nothing is due. */
@@ -132,7 +107,7 @@ export class Courier {
         const rows = await this.#lease();
         if (rows.length === 0) return;
         for (const row of rows) await this.#deliver(row);
-        if (this.#stopped) return;
+        if (this.#loop.stopped) return;
       }
     } catch (err) {
       this.options.logger.error({ err }, 'courier could not read the outbox');

@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../../db/unique-violation.js';
 import { isUuid } from '../../db/uuid.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { DrainLoop } from '../../events/drain-loop.js';
 import { recordAudit } from '../../security/audit.js';
 import type { AddressChanger } from '../accounts/address-change.js';
 import { domainOfEmail, normalizeDomain } from './domains.js';
@@ -180,60 +181,31 @@ export interface RenameWorkerOptions {
  * process, and by a slow poll for items left by a process that died; idle, it queries nothing.
  */
 export class RenameWorker {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = true;
+  readonly #loop = new DrainLoop(
+    () => this.#drain(),
+    () => this.options.pollIntervalMs,
+  );
 
   constructor(private readonly options: RenameWorkerOptions) {}
 
   async start(): Promise<void> {
-    this.#stopped = false;
     await this.options.listen(RENAME_CHANNEL, () => this.kick());
-    this.kick(); // whatever was left unfinished while no worker ran
+    this.#loop.start(); // whatever was left unfinished while no worker ran
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#run(), 0);
-  }
-
-  /** Resolves once nothing is left to do (tests wait on it). */
-  async idle(): Promise<void> {
-    while (this.#running) await this.#running;
-  }
-
-  #run(): void {
-    if (this.#stopped || this.#running) return;
-    this.#running = this.#drain()
-      .catch((err: unknown) => this.options.logger.error({ err }, 'the company rename worker failed'))
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.kick();
-        } else if (!this.#stopped) {
-          this.#timer = setTimeout(() => this.kick(), this.options.pollIntervalMs);
-          this.#timer.unref();
-        }
-      });
+    this.#loop.kick();
   }
 
   async #drain(): Promise<void> {
-    while (!this.#stopped) {
-      const worked = await this.#step();
-      if (!worked) return;
+    try {
+      while (!this.#loop.stopped && (await this.#step()));
+    } catch (err) {
+      this.options.logger.error({ err }, 'the company rename worker failed');
     }
   }
 
