@@ -3,6 +3,10 @@ import type { ValidateFunction } from 'ajv';
 import type { App } from '../../src/app.js';
 import { createClient } from '../../src/admin/clients.js';
 import { postAsClient } from './fixtures.js';
+import { emailChangeOf } from '../../src/app.js';
+import { adminOperations } from '../../src/admin/api/operations.js';
+import { COMMANDS } from '../../src/admin/commands/commands.js';
+import { DirectBackend } from '../../src/admin/commands/direct.js';
 
 export const ADMIN_SCOPES_ALL = [
   'admin:clients.read',
@@ -162,4 +166,17 @@ export class AdminApiClient {
 function expectContentType(res: Response, type: string): void {
   const actual = res.headers.get('content-type') ?? '';
   if (!actual.startsWith(type)) throw new Error(`content-type ${actual}, documented ${type}`);
+}
+
+/**
+ * The admin CLI's commands as `npm run admin` runs them on the database (no HTTP), in this
+ * process: `cli('company rename', id, '--from', a, '--to', b)` answers what the command prints.
+ */
+export function directCli(app: App) {
+  const backend = new DirectBackend(adminOperations({ ...app, emailChange: emailChangeOf(app, app.revoker) }));
+  return (command: string, ...args: string[]): Promise<unknown> => {
+    const found = COMMANDS[command];
+    if (!found) throw new Error(`no CLI command ${command}`);
+    return found.run(backend, args, { rows() {} }, new AbortController().signal);
+  };
 }

@@ -1,4 +1,7 @@
 import dns2 from 'dns2';
+import type { App } from '../../src/app.js';
+import { addDomain } from '../../src/identity/companies/service.js';
+import { verifyDomain } from '../../src/identity/companies/verification.js';
 
 const { Packet } = dns2;
 
@@ -51,4 +54,12 @@ export class TestDnsServer {
   async stop(): Promise<void> {
     await this.#server?.close();
   }
+}
+
+/** Claims `domain` for the company, publishes its TXT record on `dns` and has Monban verify it (as the CLI). */
+export async function proveDomain(app: App, dns: TestDnsServer, companyId: string, domain: string): Promise<void> {
+  const view = await addDomain(app.db, companyId, domain, { actor: 'cli' });
+  dns.setTxt(domain, view.txt_record.value);
+  const verified = await verifyDomain(app.db, app.domainVerifier, companyId, domain, { actor: 'cli' });
+  if (!verified.verified) throw new Error(`${domain} was not verified`);
 }

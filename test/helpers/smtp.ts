@@ -89,9 +89,13 @@ export class MailCatcher {
   }
 }
 
-/** The activation or reset code in a mail (the first run of 6 or more digits). */
+/**
+ * The code in a mail: the line that holds only the code (as every code mail sets it), else the
+ * first run of 6 or more digits. Not simply the first run: an address shown above the code may
+ * hold one (a random hex tag such as "kuro-20394811@...").
+ */
 export function codeIn(mail: CaughtMail): string {
-  const code = mail.text.match(/\b(\d{6,10})\b/)?.[1];
+  const code = mail.text.match(/^\s*(\d{6,10})\s*$/m)?.[1] ?? mail.text.match(/\b(\d{6,10})\b/)?.[1];
   if (!code) throw new Error(`no code in mail "${mail.subject}"`);
   return code;
 }

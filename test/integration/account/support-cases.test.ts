@@ -13,16 +13,12 @@ import {
   textOf,
   type AccountHarness,
 } from '../../helpers/account.js';
-import { AdminApiClient, registerAdminClient } from '../../helpers/admin-api.js';
+import { AdminApiClient, directCli, registerAdminClient } from '../../helpers/admin-api.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
 import { randomBytes } from 'node:crypto';
 import { registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages, submitForm } from '../../helpers/http-client.js';
 import { codeIn } from '../../helpers/smtp.js';
-import { emailChangeOf } from '../../../src/app.js';
-import { adminOperations } from '../../../src/admin/api/operations.js';
-import { COMMANDS } from '../../../src/admin/commands/commands.js';
-import { DirectBackend } from '../../../src/admin/commands/direct.js';
 
 interface CaseBody {
   id: string;
@@ -252,9 +248,8 @@ describe('support cases: a partner asks for a new address (M2)', () => {
   });
 
   it('the CLI (on the database) lists open cases, rejects one and approves another, audited as cli', async () => {
-    const backend = new DirectBackend(adminOperations({ ...h.app, emailChange: emailChangeOf(h.app, h.app.revoker) }));
-    const run = (args: string[]) =>
-      COMMANDS[`case ${args[0]}`]!.run(backend, args.slice(1), { rows() {} }, new AbortController().signal);
+    const cli = directCli(h.app);
+    const run = ([command, ...args]: string[]) => cli(`case ${command}`, ...args);
     const [first, second] = [await signedInPartner(), await signedInPartner()];
     for (const { browser } of [first, second])
       await ask(browser, { requested_email: `cli-${unique()}@merged-corp.example`, reason: 'Merger' });

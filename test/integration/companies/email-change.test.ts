@@ -17,8 +17,8 @@ import {
   startAccountHarness,
   type AccountHarness,
 } from '../../helpers/account.js';
-import { AdminApiClient, registerAdminClient } from '../../helpers/admin-api.js';
-import { TestDnsServer } from '../../helpers/dns-server.js';
+import { AdminApiClient, directCli, registerAdminClient } from '../../helpers/admin-api.js';
+import { proveDomain, TestDnsServer } from '../../helpers/dns-server.js';
 import { en, ja, registerClient, registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import {
   alertText,
@@ -31,12 +31,7 @@ import {
 import { followToRp, givesRpACode, redeemAtRp, rpLogin } from '../../helpers/mfa.js';
 import { codeIn, type CaughtMail } from '../../helpers/smtp.js';
 import { authorizationUrl, RP_CALLBACK } from '../../helpers/fixtures.js';
-import { addDomain, createCompany, setMembership } from '../../../src/identity/companies/service.js';
-import { verifyDomain } from '../../../src/identity/companies/verification.js';
-import { emailChangeOf } from '../../../src/app.js';
-import { adminOperations } from '../../../src/admin/api/operations.js';
-import { COMMANDS } from '../../../src/admin/commands/commands.js';
-import { DirectBackend } from '../../../src/admin/commands/direct.js';
+import { createCompany, setMembership } from '../../../src/identity/companies/service.js';
 
 const MAX_ATTEMPTS = 5;
 const PER_ACCOUNT = 20;
@@ -54,11 +49,7 @@ describe('email change by a company admin', () => {
   let otherAdmin: Awaited<ReturnType<typeof signedInUser>>;
   let rp: Awaited<ReturnType<typeof registerClient>>;
 
-  async function verified(company: string, domain: string): Promise<void> {
-    const view = await addDomain(h.app.db, company, domain, { actor: 'cli' });
-    dns.setTxt(domain, view.txt_record.value);
-    expect((await verifyDomain(h.app.db, h.app.domainVerifier, company, domain, { actor: 'cli' })).verified).toBe(true);
-  }
+  const verified = (company: string, domain: string) => proveDomain(h.app, dns, company, domain);
 
   beforeAll(async () => {
     await dns.start();
@@ -458,14 +449,8 @@ describe('email change by a company admin', () => {
 
   it('the CLI (on the database) starts a change and mails the code again, audited as cli', async () => {
     const member = await newMember('cli');
-    const backend = new DirectBackend(adminOperations({ ...h.app, emailChange: emailChangeOf(h.app, h.app.revoker) }));
-    const run = (args: string[]) =>
-      COMMANDS[`company ${args[0]}`]!.run(
-        backend,
-        args.slice(1),
-        { answer() {}, rows() {} } as never,
-        new AbortController().signal,
-      );
+    const cli = directCli(h.app);
+    const run = ([command, ...args]: string[]) => cli(`company ${command}`, ...args);
     const newEmail = `cli-${tag}@${newDomain}`;
     const started = (await run(['change-email', companyId, '--email', member.email, '--new-email', newEmail])) as {
       new_email: string;

@@ -4,16 +4,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { accountRow, open, signedInUser, startAccountHarness, type AccountHarness } from '../../helpers/account.js';
-import { AdminApiClient, registerAdminClient } from '../../helpers/admin-api.js';
-import { TestDnsServer } from '../../helpers/dns-server.js';
+import { AdminApiClient, directCli, registerAdminClient } from '../../helpers/admin-api.js';
+import { proveDomain, TestDnsServer } from '../../helpers/dns-server.js';
 import { en, registerUser, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { hiddenInputs, submitForm, unescapeHtml, type HttpClient } from '../../helpers/http-client.js';
 import { addDomain, createCompany, setMembership } from '../../../src/identity/companies/service.js';
-import { verifyDomain } from '../../../src/identity/companies/verification.js';
-import { emailChangeOf } from '../../../src/app.js';
-import { adminOperations } from '../../../src/admin/api/operations.js';
-import { COMMANDS } from '../../../src/admin/commands/commands.js';
-import { DirectBackend } from '../../../src/admin/commands/direct.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,11 +46,7 @@ describe('bulk rename on /company and in the admin API', () => {
         { actor: 'cli' },
       )
     ).id;
-    for (const domain of [oldDomain, newDomain]) {
-      const view = await addDomain(h.app.db, companyId, domain, { actor: 'cli' });
-      dns.setTxt(domain, view.txt_record.value);
-      await verifyDomain(h.app.db, h.app.domainVerifier, companyId, domain, { actor: 'cli' });
-    }
+    for (const domain of [oldDomain, newDomain]) await proveDomain(h.app, dns, companyId, domain);
     await addDomain(h.app.db, companyId, pendingDomain, { actor: 'cli' });
     for (const name of ['ichi', 'ni', 'san']) {
       const user = await registerUser(h.app, { email: `${name}-${tag}@${oldDomain}` });
@@ -210,9 +201,8 @@ describe('bulk rename on /company and in the admin API', () => {
   });
 
   it('the CLI (on the database) lists the renames and is refused another while one runs', async () => {
-    const backend = new DirectBackend(adminOperations({ ...h.app, emailChange: emailChangeOf(h.app, h.app.revoker) }));
-    const run = (args: string[]) =>
-      COMMANDS[`company ${args[0]}`]!.run(backend, args.slice(1), { rows() {} }, new AbortController().signal);
+    const cli = directCli(h.app);
+    const run = ([command, ...args]: string[]) => cli(`company ${command}`, ...args);
     const listed = (await run(['renames', companyId])) as RenameBody[];
     expect(listed).toHaveLength(3);
     expect(listed.filter((r) => !r.finished)).toHaveLength(1);
