@@ -202,6 +202,9 @@ export function createProvider(deps: ProviderDeps): Provider {
       prompt_values_supported: ['none', 'login', 'consent', 'create'],
     },
     acrValues: [ACR.password, ACR.mfa],
+    // Request objects are signed with a client's own public keys only: no HS256 with its secret,
+    // no unsigned ones (discovery's request_object_signing_alg_values_supported says so).
+    enabledJWA: { requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'] },
     // OIDC Core 8.1: a client registered with subject_type pairwise gets its own sub per user.
     subjectTypes: ['public', 'pairwise'],
     pairwiseIdentifier: pairwiseIdentifier(deps.pairwiseKey),
@@ -255,6 +258,18 @@ export function createProvider(deps: ProviderDeps): Provider {
       // OIDC Core 5.5: the claims request parameter; an essential acr naming the MFA class asks
       // for the second factor like acr_values does (acr.ts).
       claimsParameter: { enabled: true },
+      // RFC 9101 (JAR): an authorization request may come as a request object (`request`) signed
+      // with the client's registered keys (jwks or jwks_uri); a client registered with
+      // require_signed_request_object must send one. `request_uri` by reference is not offered.
+      // Section 10.2: iss and aud are checked by oidc-provider; exp is required here too, so a
+      // request object cannot be replayed forever.
+      requestObjects: {
+        enabled: true,
+        requireSignedRequestObject: false,
+        assertJwtClaimsAndHeader: (_ctx, claims) => {
+          if (typeof claims.exp !== 'number') throw new errors.InvalidRequestObject("the request object needs 'exp'");
+        },
+      },
       // OIDC Back-Channel Logout 1.0: clients register a backchannel_logout_uri; the notices
       // go out through the outbox when a session ends (backchannel-logout.ts).
       backchannelLogout: { enabled: true },

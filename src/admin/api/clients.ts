@@ -21,7 +21,11 @@ const uris = z.array(uri).max(20);
 const grantTypes = z.array(z.enum(GRANT_TYPES)).max(GRANT_TYPES.length);
 const jwks = z
   .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) })
-  .describe('the public keys of a private_key_jwt client (RFC 7591 jwks)');
+  .describe('the public keys the client signs with: private_key_jwt assertions and request objects (RFC 7591 jwks)');
+const jwksUri = uri.describe('an https address of the public keys (RFC 7591 jwks_uri), instead of jwks');
+const requireSignedRequestObject = z
+  .boolean()
+  .describe('RFC 9101: authorization requests only as a request object signed with the keys');
 const name = z.string().trim().min(1).max(200);
 
 /** POST /clients: RFC 7591 metadata names, plus `admin`. */
@@ -34,6 +38,8 @@ export const ClientCreateSchema = z.strictObject({
     .describe('empty: authorization_code and refresh_token when there are redirect URIs'),
   token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
   jwks: jwks.optional(),
+  jwks_uri: jwksUri.optional(),
+  require_signed_request_object: requireSignedRequestObject.default(false),
   backchannel_logout_uri: uri
     .optional()
     .describe(
@@ -61,7 +67,9 @@ export const ClientUpdateSchema = z.strictObject({
   redirect_uris: uris.optional(),
   post_logout_redirect_uris: uris.optional(),
   grant_types: grantTypes.optional(),
-  jwks: jwks.optional(),
+  jwks: jwks.nullable().optional().describe('null removes them'),
+  jwks_uri: jwksUri.nullable().optional().describe('null removes it'),
+  require_signed_request_object: requireSignedRequestObject.optional(),
   backchannel_logout_uri: uri.nullable().optional().describe('null removes it'),
   require_pushed_authorization_requests: z.boolean().optional(),
   dpop_bound_access_tokens: z.boolean().optional(),
@@ -81,6 +89,9 @@ export const ClientSchema = z.strictObject({
   grant_types: z.array(z.string()),
   token_endpoint_auth_method: z.string(),
   backchannel_logout_uri: z.string().optional(),
+  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+  jwks_uri: z.string().optional(),
+  require_signed_request_object: z.boolean(),
   require_pushed_authorization_requests: z.boolean(),
   dpop_bound_access_tokens: z.boolean(),
   subject_type: z.enum(SUBJECT_TYPES),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminInputError, inputFromRegistration, subjectType } from '../clients.js';
@@ -52,6 +53,21 @@ async function userByEmail(api: AdminBackend, email: string | undefined): Promis
   return found;
 }
 
+/** --jwks-file: a JSON Web Key Set ({"keys": [...]}) of public keys, from a file. */
+function jwksFromFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new AdminInputError(`cannot read ${path}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AdminInputError(`${path} is not JSON (a JWK Set: {"keys": [...]})`);
+  }
+}
+
 const CLIENT_COLUMNS = [
   'client_id',
   'client_name',
@@ -90,12 +106,15 @@ export const COMMANDS: Record<string, Command> = {
       '      [--public] [--grant client_credentials | --grant urn:ietf:params:oauth:grant-type:device_code]\n' +
       '      [--backchannel-logout-uri URI] [--require-par] [--require-dpop] [--admin]\n' +
       '      [--subject-type public|pairwise] [--sector-identifier-uri URI]\n' +
+      '      [--jwks-file FILE | --jwks-uri URI] [--require-signed-request-object]\n' +
       '      --grant urn:ietf:params:oauth:grant-type:device_code: the device flow (RFC 8628; a CLI: with --public)\n' +
       '      --backchannel-logout-uri: where logout tokens go (Back-Channel Logout 1.0)\n' +
       '      --require-par: authorization requests only through PAR (RFC 9126)\n' +
       '      --require-dpop: access tokens only DPoP-bound (RFC 9449)\n' +
       '      --subject-type pairwise: the client gets its own sub for each user (OIDC Core 8.1)\n' +
       '      --sector-identifier-uri: https URI listing the redirect URIs, needed when they span several hosts\n' +
+      "      --jwks-file, --jwks-uri: the client's public keys (a JWK Set file, or its https address)\n" +
+      '      --require-signed-request-object: authorization requests only as signed request objects (RFC 9101)\n' +
       '      --admin: an admin client (with --grant client_credentials only), may call the admin API',
     columns: CLIENT_COLUMNS,
     run: (api, args) => {
@@ -110,6 +129,9 @@ export const COMMANDS: Record<string, Command> = {
         'require-dpop': { type: 'boolean' },
         'subject-type': { type: 'string' },
         'sector-identifier-uri': { type: 'string' },
+        'jwks-file': { type: 'string' },
+        'jwks-uri': { type: 'string' },
+        'require-signed-request-object': { type: 'boolean' },
         admin: { type: 'boolean' },
       });
       const input = inputFromRegistration({
@@ -127,6 +149,9 @@ export const COMMANDS: Record<string, Command> = {
         ...input,
         ...(values['require-par'] ? { require_pushed_authorization_requests: true } : {}),
         ...(values['require-dpop'] ? { dpop_bound_access_tokens: true } : {}),
+        ...(values['jwks-file'] !== undefined ? { jwks: jwksFromFile(values['jwks-file']) } : {}),
+        ...(values['jwks-uri'] !== undefined ? { jwks_uri: values['jwks-uri'] } : {}),
+        ...(values['require-signed-request-object'] ? { require_signed_request_object: true } : {}),
       });
     },
   },
@@ -144,6 +169,8 @@ export const COMMANDS: Record<string, Command> = {
       '      [--no-post-logout-redirect-uri] [--grant G ...] [--admin | --no-admin]\n' +
       '      [--require-par | --no-require-par] [--require-dpop | --no-require-dpop]\n' +
       '      [--subject-type public|pairwise] [--sector-identifier-uri URI | --no-sector-identifier-uri]\n' +
+      '      [--jwks-file FILE | --jwks-uri URI | --no-jwks]\n' +
+      '      [--require-signed-request-object | --no-require-signed-request-object]\n' +
       "      PATCH /clients/{id}: a list given replaces the client's list; what is not given stays",
     columns: CLIENT_COLUMNS,
     run: (api, args) => {
@@ -162,6 +189,11 @@ export const COMMANDS: Record<string, Command> = {
         'subject-type': { type: 'string' },
         'sector-identifier-uri': { type: 'string' },
         'no-sector-identifier-uri': { type: 'boolean' },
+        'jwks-file': { type: 'string' },
+        'jwks-uri': { type: 'string' },
+        'no-jwks': { type: 'boolean' },
+        'require-signed-request-object': { type: 'boolean' },
+        'no-require-signed-request-object': { type: 'boolean' },
       });
       /** --x sets true, --no-x false, neither leaves it; both is a mistake. */
       const onOff = (name: string, on: boolean | undefined, off: boolean | undefined) => {
@@ -172,6 +204,13 @@ export const COMMANDS: Record<string, Command> = {
       const requirePar = onOff('require-par', values['require-par'], values['no-require-par']);
       const requireDpop = onOff('require-dpop', values['require-dpop'], values['no-require-dpop']);
       const clearLogout = values['no-post-logout-redirect-uri'] ?? false;
+      const requireJar = onOff(
+        'require-signed-request-object',
+        values['require-signed-request-object'],
+        values['no-require-signed-request-object'],
+      );
+      const keySources = ['jwks-file', 'jwks-uri', 'no-jwks'].filter((name) => values[name as 'no-jwks'] !== undefined);
+      if (keySources.length > 1) throw new AdminInputError('one of --jwks-file, --jwks-uri and --no-jwks');
       const sector = values['sector-identifier-uri'];
       if (sector !== undefined && values['no-sector-identifier-uri'])
         throw new AdminInputError('--sector-identifier-uri or --no-sector-identifier-uri, not both');
@@ -188,6 +227,10 @@ export const COMMANDS: Record<string, Command> = {
         ...(values['subject-type'] !== undefined ? { subject_type: subjectType(values['subject-type']) } : {}),
         ...(sector !== undefined ? { sector_identifier_uri: sector } : {}),
         ...(values['no-sector-identifier-uri'] ? { sector_identifier_uri: null } : {}),
+        ...(values['jwks-file'] !== undefined ? { jwks: jwksFromFile(values['jwks-file']) } : {}),
+        ...(values['jwks-uri'] !== undefined ? { jwks_uri: values['jwks-uri'] } : {}),
+        ...(values['no-jwks'] ? { jwks: null, jwks_uri: null } : {}),
+        ...(requireJar !== undefined ? { require_signed_request_object: requireJar } : {}),
       };
       if (Object.keys(change).length === 0) throw new AdminInputError('client update: nothing to change');
       return orNotFound(api.call('PATCH', `/clients/${id}`, change), `no client with id ${decodeURIComponent(id)}`);

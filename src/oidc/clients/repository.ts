@@ -19,6 +19,11 @@ export interface ClientView {
   backchannel_logout_uri?: string;
   require_pushed_authorization_requests: boolean;
   dpop_bound_access_tokens: boolean;
+  /** The client's public keys (RFC 7591), listed or where oidc-provider reads them. */
+  jwks?: { keys: Record<string, unknown>[] };
+  jwks_uri?: string;
+  /** RFC 9101: authorization requests only as signed request objects. */
+  require_signed_request_object: boolean;
   /** OIDC Core 8.1: pairwise clients get a `sub` of their own per user (oidc/pairwise.ts). */
   subject_type: 'public' | 'pairwise';
   /** The pairwise sector's address (its host is the sector), when the client named one. */
@@ -63,6 +68,9 @@ export function clientView(row: ClientRowPart): ClientView {
     ...(typeof m.backchannel_logout_uri === 'string' ? { backchannel_logout_uri: m.backchannel_logout_uri } : {}),
     require_pushed_authorization_requests: m.require_pushed_authorization_requests === true,
     dpop_bound_access_tokens: m.dpop_bound_access_tokens === true,
+    ...(typeof m.jwks_uri === 'string' ? { jwks_uri: m.jwks_uri } : {}),
+    ...(m.jwks !== undefined ? { jwks: m.jwks as { keys: Record<string, unknown>[] } } : {}),
+    require_signed_request_object: m.require_signed_request_object === true,
     subject_type: m.subject_type === 'pairwise' ? 'pairwise' : 'public',
     ...(typeof m.sector_identifier_uri === 'string' ? { sector_identifier_uri: m.sector_identifier_uri } : {}),
     created_at: row.created_at.toISOString(),

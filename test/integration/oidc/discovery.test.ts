@@ -36,6 +36,12 @@ describe('discovery and keys (OP1, OP4)', () => {
     ]) {
       expect(String(meta[endpoint])).toMatch(new RegExp(`^${t.issuer}/`));
     }
+    // OIDC Core 8.1: pairwise subs per client; RFC 9101: signed request objects by value only,
+    // with the client's own asymmetric keys (no HS256, no unsigned ones).
+    expect(meta.subject_types_supported).toEqual(['public', 'pairwise']);
+    expect(meta.request_parameter_supported).toBe(true);
+    expect(meta.request_uri_parameter_supported).toBe(false);
+    expect(meta.request_object_signing_alg_values_supported).toEqual(['RS256', 'PS256', 'ES256', 'EdDSA']);
     expect(meta.scopes_supported).toEqual(
       expect.arrayContaining(['openid', 'email', 'profile', 'phone', 'offline_access']),
     );
