@@ -11,14 +11,14 @@ import { maskEmail } from '../text/format.js';
 import { ACR, AMR } from '../oidc/acr.js';
 import { clientName, interactionMeta, type InteractionDeps } from './context.js';
 import { renderEmailStep } from './email-step.js';
-import { assertLoginPrompt } from './finish.js';
+import { assertLoginPrompt, completeLogin } from './finish.js';
 import { progressOf, saveProgress, type Interaction } from './interaction-state.js';
 import { finishPasswordLogin } from './passkey-offer.js';
 import { beginSecondFactor, needsSecondFactor } from './second-factor.js';
 
 /**
  * The login of an account its company put on hold to change its address (M3, M4): after the right
- * password (never before: a wrong one is answered as for any account), the member is told in
+ * password or a passkey (never before: a wrong one is answered as for any account), the member is told in
  * general terms that the address is being changed and asked for the code sent to the new address,
  * shown masked. The right code changes the address, ends the hold and every session and token,
  * and the login goes on as the new address: the second factor if due, then the RP.
@@ -33,8 +33,11 @@ export async function beginEmailChangeStep(
   interaction: Interaction,
   email: string,
   accountId: string,
+  /** After a passkey instead of the password: the methods the login finishes with. */
+  passkeyAmr?: readonly string[],
 ): Promise<void> {
-  await saveProgress(interaction, { email, emailChange: { accountId, at: Date.now() } });
+  const emailChange = { accountId, at: Date.now(), ...(passkeyAmr ? { passkeyAmr: [...passkeyAmr] } : {}) };
+  await saveProgress(interaction, { email, emailChange });
   seeOther(ctx, withLang(ctx, stepPath(interaction.uid)));
 }
 
@@ -109,10 +112,13 @@ export const submitEmailChangeCode: Step = async (ctx, deps, interaction, accoun
     if (err.code === 'EMAIL_CHANGE_NOT_PENDING') throw new AppError('INTERACTION_EXPIRED');
     return renderStep(ctx, deps, interaction, account, { error: err });
   }
+  deps.recentAccounts.remember(changed);
+  // A passkey was already both factors (see passkey.ts); a password may still need its second.
+  const passkeyAmr = progressOf(interaction).emailChange?.passkeyAmr;
+  if (passkeyAmr) return completeLogin(ctx, deps, interaction, changed.id, passkeyAmr, ACR.mfa);
   if (await needsSecondFactor(ctx, deps, interaction, changed)) {
     return beginSecondFactor(ctx, interaction, changed.email, changed.id);
   }
-  deps.recentAccounts.remember(changed);
   seeOther(ctx, await finishPasswordLogin(ctx, deps, interaction, changed, AMR.password, ACR.password));
 };
 

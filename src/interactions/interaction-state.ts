@@ -25,7 +25,9 @@ export const LoginProgress = z.object({
    * M4: the right password of an account held for an address change by its company; the code
    * from the new address is due (src/interactions/email-change.ts).
    */
-  emailChange: z.object({ accountId: z.string(), at: z.number() }).optional(),
+  emailChange: z
+    .object({ accountId: z.string(), at: z.number(), passkeyAmr: z.array(z.string()).optional() })
+    .optional(),
   /** Issue 17: the password login is done and waits on the offer of a passkey (its result, kept here until then). */
   offer: z.object({ accountId: z.string(), amr: z.array(z.string()), acr: z.string() }).optional(),
 });

@@ -8,6 +8,8 @@ import { recordAudit } from '../security/audit.js';
 import { interactionMeta, type InteractionDeps } from './context.js';
 import { renderEmailStep } from './email-step.js';
 import { assertLoginPrompt, completeLogin } from './finish.js';
+import { beginEmailChangeStep } from './email-change.js';
+import { pendingEmailChange } from '../identity/companies/email-change.js';
 import { progressOf, type Interaction } from './interaction-state.js';
 
 /** A login's challenges serve only that interaction. */
@@ -59,6 +61,21 @@ export async function submitPasskeyLogin(ctx: Context, deps: InteractionDeps, in
     return renderEmailStep(ctx, deps, interaction, progressOf(interaction).email ?? '', err);
   }
   const { account } = login;
+  const amr = [...login.amr, 'mfa'];
+  if (account.status === 'on_hold' && (await pendingEmailChange(deps.db, account.id))) {
+    // As after a right password: the code from the new address ends the hold (M3, M4).
+    await recordAudit(
+      deps.db,
+      {
+        type: 'login.refused',
+        accountId: account.id,
+        clientId,
+        details: { status: account.status, email_change: true, passkey: true },
+      },
+      meta,
+    );
+    return beginEmailChangeStep(ctx, interaction, account.email, account.id, amr);
+  }
   // As after a right password (L5, and the lock of NIST 800-63B 5.2.2 kept in PostgreSQL): a held,
   // disabled or pending account is told why in general terms, a locked one to use its unlock mail.
   const refused =
@@ -77,5 +94,5 @@ export async function submitPasskeyLogin(ctx: Context, deps: InteractionDeps, in
     return renderEmailStep(ctx, deps, interaction, '', new AppError(refused));
   }
   deps.recentAccounts.remember(account);
-  await completeLogin(ctx, deps, interaction, account.id, [...login.amr, 'mfa'], ACR.mfa);
+  await completeLogin(ctx, deps, interaction, account.id, amr, ACR.mfa);
 }

@@ -38,6 +38,9 @@ import {
 } from '../../helpers/http-client.js';
 import { followToRp, isSecondStep, redeemAtRp, rpLogin, totpCode, userWithTotp } from '../../helpers/mfa.js';
 import { SoftwareAuthenticator } from '../../helpers/software-authenticator.js';
+import { codeIn } from '../../helpers/smtp.js';
+import { emailChangeOf } from '../../../src/app.js';
+import { addressChanger } from '../../../src/identity/companies/email-change.js';
 
 type Client = Awaited<ReturnType<typeof registerClient>>;
 
@@ -155,6 +158,35 @@ describe('passkeys at the login', () => {
       expect(refused.location).toBeUndefined();
       expect(await auditTypes(h.app, user.id)).toContain('login.refused');
     }
+  });
+
+  it('a passkey of an account held for an address change leads to the code step, and the code finishes the login', async () => {
+    const user = await registerUser(h.app, { locale: 'en' });
+    const authenticator = await enrol(user);
+    const newEmail = `moved-${user.id.slice(0, 8)}@new.example.com`;
+    // An operator's approved change (no company): held until the code from the new address.
+    const changer = addressChanger(emailChangeOf(h.app, h.app.revoker));
+    await h.app.db.transaction().execute((trx) => changer.start(trx, { accountId: user.id, newEmail, actor: 'cli' }));
+    await changer.settle(user.id);
+    const codeMail = await h.mail.waitFor(newEmail);
+
+    const { browser, auth, page } = await emailStep();
+    const options = await optionsFor(browser, page, '/passkey');
+    const answer = await submitForm(browser, page, '/passkey', {
+      response: JSON.stringify(authenticator.get(options)),
+    });
+    expect(answer.location).toMatch(/\/interaction\/[^/]+\/email-change$/);
+    const step = await browser.follow(answer.location!);
+    expect(step.body).toContain('name="code"');
+    expect(step.body).not.toContain(newEmail);
+
+    const done = await submitForm(browser, step, '/email-change', { code: codeIn(codeMail) });
+    expect(done.status).toBe(303);
+    const claims = await redeemAtRp(h.issuer, client, await followToRp(browser, done), auth.verifier);
+    expect(claims).toMatchObject({ sub: user.id, email: newEmail, acr: ACR.mfa });
+    expect(claims.amr).toEqual(expect.arrayContaining(['hwk', 'user', 'mfa']));
+    expect(claims.amr).not.toContain('pwd');
+    expect(await accountRow(h.app, user.id)).toMatchObject({ email: newEmail, status: 'active' });
   });
 
   it('the admin’s "reset MFA" removes the passkeys too, each audited', async () => {
