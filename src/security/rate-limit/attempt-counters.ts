@@ -14,6 +14,16 @@ export type Consumed =
   | { allowed: true; /** Each counter's count, this attempt included, in the order given. */ counts: number[] }
   | { allowed: false; /** The index of a used-up counter. */ refusedBy: number; msBeforeNext: number };
 
+/** consumeInTurn's answer: the counts of each group, or which group and which of its counters refused. */
+export type ConsumedInTurn =
+  | { allowed: true; /** Each group's counts, as consume gives them. */ counts: number[][] }
+  | {
+      allowed: false;
+      /** The refused group: the groups before it were counted. */ group: number;
+      refusedBy: number;
+      msBeforeNext: number;
+    };
+
 /** What to give back after an attempt succeeded: `reset` counters go to zero, `refund` ones lose one. */
 export interface GiveBack {
   reset: string[];
@@ -28,23 +38,40 @@ export interface GiveBack {
  */
 export interface AttemptCounters {
   consume(group: Counter[]): Promise<Consumed>;
-  giveBack(back: GiveBack): Promise<void>;
+  /**
+   * Consumes the groups one after the other, each as `consume` does, and stops at the first one
+   * refused: the groups before it stay counted. Groups may live in different hash slots; on one
+   * Redis server they all go in one script.
+   */
+  consumeInTurn(groups: Counter[][]): Promise<ConsumedInTurn>;
+  /** Gives back what each `GiveBack` names (each within one hash slot); in one step where the store allows. */
+  giveBack(...backs: GiveBack[]): Promise<void>;
 }
 
-// KEYS: the counters; ARGV: limit and window (ms) of each in turn. Returns {0, count...} when the
-// attempt was counted, {index, ms until the window closes} when a counter was used up.
+// KEYS: the counters of one or more groups, group after group; ARGV: the number of groups, the
+// size of each, then limit and window (ms) of each counter in turn. A group is counted only when
+// none of its counters is used up; the groups are counted in turn, and the first refused one ends
+// the script (the groups before it stay counted). Returns {0, count...} when every group was
+// counted, {index, ms until the window closes} when a counter was used up.
 const CONSUME_SCRIPT = `
-for i = 1, #KEYS do
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if count >= tonumber(ARGV[2 * i - 1]) then
-    return {i, redis.call('PTTL', KEYS[i])}
-  end
-end
+local groups = tonumber(ARGV[1])
+local base = 1 + groups
+local first = 1
 local result = {0}
-for i = 1, #KEYS do
-  local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i]) end
-  result[#result + 1] = count
+for g = 1, groups do
+  local last = first + tonumber(ARGV[1 + g]) - 1
+  for i = first, last do
+    local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if count >= tonumber(ARGV[base + 2 * i - 1]) then
+      return {i, redis.call('PTTL', KEYS[i])}
+    end
+  end
+  for i = first, last do
+    local count = redis.call('INCR', KEYS[i])
+    if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[base + 2 * i]) end
+    result[#result + 1] = count
+  end
+  first = last + 1
 end
 return result
 `;
@@ -74,15 +101,54 @@ function consumed(reply: number[], windows: number[]): Consumed {
   };
 }
 
+/** Splits consumeInTurn's flat answer (counters numbered across all groups) by group. */
+function inTurn(flat: Consumed, groups: Counter[][]): ConsumedInTurn {
+  let start = 0;
+  if (flat.allowed) {
+    return {
+      allowed: true,
+      counts: groups.map((group) => flat.counts.slice(start, (start += group.length))),
+    };
+  }
+  const group = groups.findIndex((g) => flat.refusedBy < (start += g.length));
+  return {
+    allowed: false,
+    group,
+    refusedBy: flat.refusedBy - (start - (groups[group]?.length ?? 0)),
+    msBeforeNext: flat.msBeforeNext,
+  };
+}
+
+/** One group after the other, for stores that count one group per step. */
+async function groupByGroup(consume: (group: Counter[]) => Promise<Consumed>, groups: Counter[][]) {
+  const counts: number[][] = [];
+  for (const [index, group] of groups.entries()) {
+    const result = await consume(group);
+    if (!result.allowed) return { ...result, group: index } satisfies ConsumedInTurn;
+    counts.push(result.counts);
+  }
+  return { allowed: true, counts } satisfies ConsumedInTurn;
+}
+
+/** All keys of several give-backs, as one. */
+function merged(backs: GiveBack[]): GiveBack {
+  return { reset: backs.flatMap((b) => b.reset), refund: backs.flatMap((b) => b.refund) };
+}
+
 /** The scripts, as ioredis' defineCommand adds them to the client. */
 interface ScriptedRedis {
   monbanConsumeAttempts(...args: (string | number)[]): Promise<number[]>;
   monbanGiveBackAttempts(...args: (string | number)[]): Promise<number>;
 }
 
-/** One EVALSHA per group (ioredis sends the script itself once, when Redis does not know it yet). */
+/**
+ * One EVALSHA per call (ioredis sends the script itself once, when Redis does not know it yet).
+ * A script may only touch keys of one hash slot on a Redis Cluster: there, groups and give-backs
+ * in different slots take one script each; on one server, one script takes them all.
+ */
 class RedisAttemptCounters implements AttemptCounters {
   readonly #redis: ScriptedRedis;
+  readonly #cluster: boolean;
 
   constructor(
     redis: RedisClient,
@@ -93,21 +159,39 @@ class RedisAttemptCounters implements AttemptCounters {
       redis.defineCommand('monbanGiveBackAttempts', { lua: GIVE_BACK_SCRIPT });
     }
     this.#redis = redis as unknown as ScriptedRedis;
+    this.#cluster = redis.isCluster;
   }
 
-  async consume(group: Counter[]): Promise<Consumed> {
+  consume(group: Counter[]): Promise<Consumed> {
+    return this.#consumeGroups([group]);
+  }
+
+  async consumeInTurn(groups: Counter[][]): Promise<ConsumedInTurn> {
+    if (this.#cluster) return groupByGroup((group) => this.consume(group), groups);
+    return inTurn(await this.#consumeGroups(groups), groups);
+  }
+
+  async #consumeGroups(groups: Counter[][]): Promise<Consumed> {
+    const all = groups.flat();
     const reply = await this.#redis.monbanConsumeAttempts(
-      group.length,
-      ...group.map((c) => this.prefix + c.key),
-      ...group.flatMap((c) => [c.limit, c.windowMs]),
+      all.length,
+      ...all.map((c) => this.prefix + c.key),
+      groups.length,
+      ...groups.map((g) => g.length),
+      ...all.flatMap((c) => [c.limit, c.windowMs]),
     );
     return consumed(
       reply,
-      group.map((c) => c.windowMs),
+      all.map((c) => c.windowMs),
     );
   }
 
-  async giveBack(back: GiveBack): Promise<void> {
+  async giveBack(...backs: GiveBack[]): Promise<void> {
+    if (this.#cluster) await Promise.all(backs.map((back) => this.#giveBack(back)));
+    else await this.#giveBack(merged(backs));
+  }
+
+  async #giveBack(back: GiveBack): Promise<void> {
     const keys = [...back.reset, ...back.refund];
     if (keys.length === 0) return;
     await this.#redis.monbanGiveBackAttempts(
@@ -119,9 +203,13 @@ class RedisAttemptCounters implements AttemptCounters {
   }
 }
 
-/** One call of the monban_consume_attempts function (db/migrations), one UPDATE to give back. */
+/** One call of the monban_consume_attempts function (db/migrations) per group, one UPDATE to give back. */
 class KyselyAttemptCounters implements AttemptCounters {
   constructor(private readonly db: Db) {}
+
+  consumeInTurn(groups: Counter[][]): Promise<ConsumedInTurn> {
+    return groupByGroup((group) => this.consume(group), groups);
+  }
 
   async consume(group: Counter[]): Promise<Consumed> {
     const { rows } = await sql<{ reply: (string | number)[] }>`
@@ -137,7 +225,8 @@ class KyselyAttemptCounters implements AttemptCounters {
     );
   }
 
-  async giveBack(back: GiveBack): Promise<void> {
+  async giveBack(...backs: GiveBack[]): Promise<void> {
+    const back = merged(backs);
     const keys = [...back.reset, ...back.refund];
     if (keys.length === 0) return;
     await sql`

@@ -80,19 +80,22 @@ export class CredentialThrottle {
     // Shared by every account and so apart (its own Redis slot); it counts every attempt from
     // the IP, also those the account's counters refuse.
     const perIp = counter(`cred:ip:${limiterKey(ip)}`, this.limits.loginPerIp);
-    const ipResult = await this.counters.consume([perIp]);
-    if (!ipResult.allowed) throw tooMany(ipResult.msBeforeNext);
-    if (options.locked) throw new AppError('ACCOUNT_LOCKED');
+    if (options.locked) {
+      const ipResult = await this.counters.consume([perIp]);
+      throw ipResult.allowed ? new AppError('ACCOUNT_LOCKED') : tooMany(ipResult.msBeforeNext);
+    }
 
     const keys = this.#keys(subject);
     const browser = options.device ? keys.device(options.device) : keys.pair(ip);
     const group = options.device ? [browser, keys.lock] : [browser, keys.account, keys.lock];
-    const result = await this.counters.consume(group);
+    // The IP first, then the account's group (each atomically; one script on one Redis server).
+    const result = await this.counters.consumeInTurn([[perIp], group]);
     if (!result.allowed) {
+      if (result.group === 0) throw tooMany(result.msBeforeNext);
       throw group[result.refusedBy] === keys.lock ? new AppError('ACCOUNT_LOCKED') : tooMany(result.msBeforeNext);
     }
     return {
-      reachesLock: (result.counts.at(-1) ?? 0) >= this.limits.accountLock.failures,
+      reachesLock: (result.counts[1]?.at(-1) ?? 0) >= this.limits.accountLock.failures,
       giveBack: [
         { reset: [], refund: [perIp.key] },
         // A right password clears this browser's and this IP's count and the run of failures;
@@ -103,7 +106,7 @@ export class CredentialThrottle {
   }
 
   async succeeded(attempt: CountedAttempt): Promise<void> {
-    await Promise.all(attempt.giveBack.map((back) => this.counters.giveBack(back)));
+    await this.counters.giveBack(...attempt.giveBack);
   }
 
   /** Unlocking an account: its run of failures and its count from anywhere start again. */

@@ -115,6 +115,39 @@ describe.each(stores)('attempt counters, counted before the check (issue 11): %s
     expect(await counters.consume([brief])).toEqual({ allowed: true, counts: [1] });
   });
 
+  it('counts groups in turn: a refused group ends the attempt, and the groups before it stay counted', async () => {
+    const shared = counter(10);
+    const tight = counter(1);
+    const other = counter(10);
+    expect(await counters.consumeInTurn([[shared], [tight, other]])).toEqual({ allowed: true, counts: [[1], [1, 1]] });
+    const refused = await counters.consumeInTurn([[shared], [other, tight]]);
+    expect(refused).toMatchObject({ allowed: false, group: 1, refusedBy: 1 });
+    expect(refused.allowed || refused.msBeforeNext).toBeGreaterThan(50_000);
+    // The first group was counted, the refused one was not (on any of its counters).
+    expect(await counters.consume([shared, other])).toEqual({ allowed: true, counts: [3, 2] });
+    const first = counter(1);
+    await counters.consume([first]);
+    expect(await counters.consumeInTurn([[first], [other]])).toMatchObject({ allowed: false, group: 0, refusedBy: 0 });
+    expect(await counters.consume([other])).toEqual({ allowed: true, counts: [3] });
+  });
+
+  it('counts groups in turn exactly when 50 attempts come at once', async () => {
+    const shared = counter(1000);
+    const tight = counter(5);
+    const results = await Promise.all(Array.from({ length: 50 }, () => counters.consumeInTurn([[shared], [tight]])));
+    expect(results.filter((r) => r.allowed)).toHaveLength(5);
+    expect(results.every((r) => r.allowed || (r.group === 1 && r.refusedBy === 0))).toBe(true);
+    expect(await counters.consume([shared])).toEqual({ allowed: true, counts: [51] });
+  });
+
+  it('gives back several at once, each as named', async () => {
+    const a = counter(10);
+    const b = counter(10);
+    for (let i = 0; i < 3; i += 1) await counters.consumeInTurn([[a], [b]]);
+    await counters.giveBack({ reset: [], refund: [a.key] }, { reset: [b.key], refund: [] });
+    expect(await counters.consume([a, b])).toEqual({ allowed: true, counts: [3, 1] });
+  });
+
   it('gives back: a reset counter starts from zero, a refunded one loses one attempt, never below zero', async () => {
     const reset = counter(10);
     const refund = counter(10);
