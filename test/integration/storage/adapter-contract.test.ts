@@ -116,6 +116,19 @@ describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
     expect((await deviceCodes.findByUserCode('ABCD-EFGH'))?.clientId).toBe('tv');
   });
 
+  it('finds a session by uid under its new id once the id changed, and by uid no more once it expired', async () => {
+    const sessions = store.adapter('Session');
+    const [first, second, uid] = [id(), id(), id()];
+    await sessions.upsert(first, { uid, accountId: 'a' }, 60);
+    // A login gives the session a new id under the same uid (oidc-provider's resetIdentifier).
+    await sessions.destroy(first);
+    await sessions.upsert(second, { uid, accountId: 'a', loginTs: 1 }, 1);
+    expect(await sessions.findByUid(uid)).toMatchObject({ accountId: 'a', loginTs: 1 });
+    await sleep(2100);
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+    expect(await sessions.find(second)).toBeUndefined();
+  });
+
   it('marks a model consumed once and refuses a second consumption', async () => {
     const codes = store.adapter('AuthorizationCode');
     const key = id();
