@@ -79,6 +79,16 @@ export async function pendingEmailChange(db: Db, accountId: string): Promise<Ema
   return db.selectFrom('email_changes').selectAll().where('account_id', '=', accountId).executeTakeFirst();
 }
 
+/** The account whose pending change moves it to `email` (normalised), if any: the address is spoken for. */
+export async function accountMovingTo(db: Db, email: string): Promise<AccountRow | undefined> {
+  return db
+    .selectFrom('email_changes as c')
+    .innerJoin('accounts as a', 'a.id', 'c.account_id')
+    .selectAll('a')
+    .where((eb) => eb(eb.fn('lower', ['c.new_email']), '=', email))
+    .executeTakeFirst();
+}
+
 /** The pending changes of some members of a company (its member list). */
 export async function pendingEmailChanges(db: Db, accountIds: string[]): Promise<Map<string, EmailChangeRow>> {
   const ids = accountIds.filter(isUuid);
@@ -247,36 +257,33 @@ export async function startEmailChange(
   input: string,
   by: CompanyActor,
 ): Promise<PendingEmailChange> {
-  const row = await deps.db.transaction().execute(async (trx) => {
-    const company = await findCompany(trx, companyId);
-    if (!company) throw new AppError('NOT_FOUND');
-    return startCompanyChange(trx, deps, company, { accountId, input }, by);
-  });
+  const company = await findCompany(deps.db, companyId);
+  if (!company) throw new AppError('NOT_FOUND');
+  const newEmail = await companyChangeTarget(deps.db, company, accountId, input);
+  // Counted outside the transaction: the embedded database has one connection, which it holds.
+  await admitSend(deps, accountId);
+  const row = await deps.db
+    .transaction()
+    .execute((trx) => beginEmailChange(trx, deps, { accountId, newEmail, company }, by));
   await deps.revoker.cleanUp(accountId);
   return pendingView(row);
 }
 
-async function startCompanyChange(
-  trx: Db,
-  deps: EmailChangeDeps,
-  company: CompanyRow,
-  change: { accountId: string; input: string },
-  by: CompanyActor,
-): Promise<EmailChangeRow> {
-  const member = await findMember(trx, company.id, change.accountId);
+/**
+ * The member's new address, normalised, once the company's checks pass: both addresses in its
+ * verified domains (it vouches for the old one being its employee's and for the new one being
+ * its own), and checkChange's.
+ */
+async function companyChangeTarget(db: Db, company: CompanyRow, accountId: string, input: string): Promise<string> {
+  const member = await findMember(db, company.id, accountId);
   if (!member) throw new AppError('ACCOUNT_NOT_FOUND');
-  const newEmail = await checkChange(
-    trx,
-    { id: member.account_id, email: member.email, status: member.status },
-    change.input,
-  );
+  const newEmail = await checkChange(db, { id: member.account_id, email: member.email, status: member.status }, input);
   const verified = new Set(
-    (await domainsOf(trx, company.id)).filter((d) => d.verified_at !== null).map((d) => d.domain),
+    (await domainsOf(db, company.id)).filter((d) => d.verified_at !== null).map((d) => d.domain),
   );
   if (!verified.has(domainOfEmail(normalizeEmail(member.email)))) throw new AppError('EMAIL_CHANGE_MEMBER_OUTSIDE');
   if (!verified.has(domainOfEmail(newEmail))) throw new FormError(['EMAIL_CHANGE_DOMAIN_NOT_VERIFIED']);
-  await admitSend(deps, change.accountId);
-  return beginEmailChange(trx, deps, { accountId: change.accountId, newEmail, company }, by);
+  return newEmail;
 }
 
 /**
@@ -285,20 +292,22 @@ async function startCompanyChange(
  * the operator vouches for the new address).
  */
 export function addressChanger(deps: EmailChangeDeps): AddressChanger {
+  // No per-account send cap here: a rename item or an approval mails each account once, and the
+  // cap's counter lives outside the caller's transaction (on the embedded database, one
+  // connection that the transaction holds).
   return {
     async start(trx, change) {
       const by = { actor: change.actor, meta: change.meta };
-      if (change.companyId) {
-        const company = await findCompany(trx, change.companyId);
-        if (!company) throw new AppError('NOT_FOUND');
-        await startCompanyChange(trx, deps, company, { accountId: change.accountId, input: change.newEmail }, by);
-        return;
+      const company = change.companyId ? await findCompany(trx, change.companyId) : undefined;
+      if (change.companyId && !company) throw new AppError('NOT_FOUND');
+      let newEmail: string;
+      if (company) newEmail = await companyChangeTarget(trx, company, change.accountId, change.newEmail);
+      else {
+        const account = await findAccountById(trx, change.accountId);
+        if (!account) throw new AppError('ACCOUNT_NOT_FOUND');
+        newEmail = await checkChange(trx, account, change.newEmail);
       }
-      const account = await findAccountById(trx, change.accountId);
-      if (!account) throw new AppError('ACCOUNT_NOT_FOUND');
-      const newEmail = await checkChange(trx, account, change.newEmail);
-      await admitSend(deps, change.accountId);
-      await beginEmailChange(trx, deps, { accountId: account.id, newEmail, company: undefined }, by);
+      await beginEmailChange(trx, deps, { accountId: change.accountId, newEmail, company }, by);
     },
     settle: (accountId) => deps.revoker.cleanUp(accountId),
   };
