@@ -1,4 +1,5 @@
 import { joinByDomain } from '../../identity/companies/service.js';
+import { accountMovingTo } from '../../identity/companies/email-change.js';
 import { claimInvitation, joinByInvitation, type OpenInvitation } from '../../identity/companies/invitations.js';
 import { sql } from 'kysely';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -73,6 +74,17 @@ export async function validateSignUp(deps: RegistrationDeps, input: SignUpInput)
 }
 
 /**
+ * "You already have an account" to the address: its account's, or the one of the account being
+ * moved to it (the mail goes to the address typed, in that account's language).
+ */
+async function mailAlreadyRegistered(trx: Db, box: SecretBox, email: string): Promise<void> {
+  const existing = await findAccountByEmail(trx, email);
+  if (existing) return enqueueAccountMail(trx, box, existing, 'already-registered');
+  const moving = await accountMovingTo(trx, email);
+  if (moving) return enqueueAccountMail(trx, box, { ...moving, email }, 'already-registered');
+}
+
+/**
  * Starts (or starts again) a sign-up. A new address gets a pending account and an activation
  * code; a pending one is updated and gets a new code; an address that already has an account
  * gets a "you already have an account" mail instead, and the page looks the same (no
@@ -102,7 +114,9 @@ export async function startSignUp(deps: RegistrationDeps, input: SignUpInput, me
       .forUpdate()
       .executeTakeFirst();
 
-    if (existing && existing.status !== 'pending') {
+    // An address an account is being moved to (M3, M4) is spoken for as if it were registered.
+    const moving = existing ? undefined : await accountMovingTo(trx, email);
+    if ((existing && existing.status !== 'pending') || moving) {
       // Older unfinished sign-ups for this address stop working (startFlow supersedes them).
       const flow = await startFlow(trx, RegistrationFlow, deps.config, {
         accountId: null,
@@ -112,7 +126,7 @@ export async function startSignUp(deps: RegistrationDeps, input: SignUpInput, me
       });
       // A code is issued but never sent: whatever is typed on the page is simply wrong.
       await issueCode(trx, deps.codes, flow.id, deps.config.codes);
-      await enqueueAccountMail(trx, deps.box, existing, 'already-registered');
+      await mailAlreadyRegistered(trx, deps.box, email);
       return flow.id;
     }
 
@@ -281,8 +295,7 @@ export async function resendSignUpCode(deps: RegistrationDeps, flow: Registratio
   await deps.db.transaction().execute(async (trx) => {
     const code = await issueCode(trx, deps.codes, flow.id, deps.config.codes);
     if (!flow.accountId) {
-      const existing = await findAccountByEmail(trx, flow.email);
-      if (existing) await enqueueAccountMail(trx, deps.box, existing, 'already-registered');
+      await mailAlreadyRegistered(trx, deps.box, flow.email);
       return;
     }
     await enqueueMail(trx, deps.box, {

@@ -40,6 +40,8 @@ import {
   SIGNUP_PASSWORD,
 } from '../../helpers/signup-pages.js';
 import { codeIn, MailCatcher, type CaughtMail } from '../../helpers/smtp.js';
+import { emailChangeOf } from '../../../src/app.js';
+import { addressChanger } from '../../../src/identity/companies/email-change.js';
 
 const english = () => new HttpClient({ 'accept-language': 'en' });
 const MAIL = (catcher: MailCatcher) => ({ mail: { smtpUrl: catcher.url, from: 'Monban <no-reply@monban.test>' } });
@@ -331,6 +333,26 @@ describe('sign-up with email activation', () => {
   });
 
   describe('an address that already has an account (C3: no enumeration)', () => {
+    it('an address an account is being moved to (an address change waiting for its code) counts as registered', async () => {
+      const moving = await registerUser(t.app, { email: newAddress('moving'), locale: 'en' });
+      const target = newAddress('target');
+      const changer = addressChanger(emailChangeOf(t.app, t.app.revoker));
+      await t.app.db
+        .transaction()
+        .execute((trx) => changer.start(trx, { accountId: moving.id, newEmail: target, actor: 'cli' }));
+      await catcher.waitFor(target); // the change's own code
+      const browser = english();
+      const answer = await signUp(browser, t.issuer, signUpFields(target, { given_name: 'Mallory' }));
+      expect(answer.status).toBe(303);
+      expect(await accountsFor(t.app, target)).toEqual([]);
+      const notice = await catcher.waitFor(
+        target,
+        (m) => m.subject === messageText('en', 'emails.alreadyRegistered.subject'),
+      );
+      expect(notice.text).toContain('Hello Hanako Yamada,');
+      expect(notice.text).not.toMatch(/\b\d{6,10}\b/);
+    });
+
     it('looks the same as a new address, sends a notice instead of a code, and changes nothing', async () => {
       const existing = await registerUser(t.app, { email: newAddress('existing'), locale: 'en' });
       const fresh = newAddress('fresh');
