@@ -1,33 +1,17 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { ENGLISH } from '../../helpers/account.js';
 import { ChildServer } from '../../helpers/child-server.js';
 import { requestServiceToken, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 import { RelyingParty } from '../../helpers/rp.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { runAdminCli } from '../../helpers/admin-cli.js';
 
 /** `npm run admin -- ...` in a second terminal beside `npm start`: same data folder, no DATABASE_URL. */
-function cli(dataDir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATA_DIR: dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (dataDir: string, args: string[]) =>
+  runAdminCli(args, { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATA_DIR: dataDir });
 
 describe('the admin CLI beside a running embedded server (npm start on PGlite)', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'monban-admin14-'));

@@ -5,7 +5,7 @@ import { startTestApp, type TestApp } from '../../helpers/app.js';
 import { createScratchDatabase } from '../../helpers/databases.js';
 import { auditLogCaughtUp } from '../../helpers/audit.js';
 import { isActive, rpSignIn } from '../../helpers/account.js';
-import { TEST_SECRET } from '../../helpers/env.js';
+import { CLI_ARGV, cliEnv, type CliResult } from '../../helpers/admin-cli.js';
 import {
   authorizationUrl,
   exchangeCode,
@@ -17,30 +17,6 @@ import {
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * `npm run admin -- ...` (tsx src/admin/cli.ts) as an operator runs it: a fresh process on the
- * shared database, no Redis. tsx's loader is imported into node directly, which spares the extra
- * process the tsx binary starts.
- */
-function cliEnv(databaseUrl: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl,
-    MONBAN_SECRET: TEST_SECRET,
-  };
-  for (const name of ['REDIS_URL', 'NODE_OPTIONS', 'ISSUER', 'PORT', 'LOG_LEVEL', 'DATA_DIR']) env[name] = undefined;
-  return env;
-}
-
-const CLI_ARGV = ['--import', 'tsx', 'src/admin/cli.ts'];
 
 /** With `tty`, inside script(1): the CLI's stdout is a terminal, as when an operator types the command. */
 function runCli(databaseUrl: string, args: string[], tty = false): Promise<CliResult> {

@@ -5,19 +5,17 @@
  * back-channel logout tokens, and the same after a restart (the salt is a kept derived key).
  * Public clients keep the account id. The sector_identifier_uri is read from a loopback server.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
-import { fileURLToPath } from 'node:url';
 import tls from 'node:tls';
 import { startTestApp, freePort, type TestApp } from '../../helpers/app.js';
 import { AdminApiClient, registerAdminClient } from '../../helpers/admin-api.js';
 import { selfSignedCertificate } from '../../helpers/certificate.js';
 import { createScratchDatabase } from '../../helpers/databases.js';
-import { TEST_SECRET } from '../../helpers/env.js';
 import { registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, hiddenInputs, loginThroughPages } from '../../helpers/http-client.js';
 import { LogoutRp } from '../../helpers/logout-rp.js';
 import { RelyingParty } from '../../helpers/rp.js';
+import { cliEnv, runAdminCli } from '../../helpers/admin-cli.js';
 
 /** A second RP host: 127.0.0.1 is a different host (sector) from localhost. */
 const OTHER_CALLBACK = 'http://127.0.0.1:8977/cb';
@@ -246,25 +244,7 @@ test('only clients users log in to may be pairwise', async () => {
 });
 
 /** `npm run admin -- ...` on the test database (the CLI's direct back end), as an operator runs it. */
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'test',
-    DATABASE_URL: scratch.url,
-    MONBAN_SECRET: TEST_SECRET,
-  };
-  for (const name of ['REDIS_URL', 'NODE_OPTIONS', 'ISSUER', 'PORT', 'LOG_LEVEL', 'DATA_DIR']) env[name] = undefined;
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin/cli.ts', ...args], { cwd: root, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (...args: string[]) => runAdminCli(args, cliEnv(scratch.url));
 
 test('the CLI registers a pairwise client and turns it back to public', async () => {
   const made = await cli(

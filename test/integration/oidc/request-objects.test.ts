@@ -4,20 +4,18 @@
  * with require_signed_request_object must. Unsigned request objects, other keys and HS256 with the
  * client secret are refused; discovery says what is supported.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey } from 'jose';
 import * as client from 'openid-client';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import { AdminApiClient, registerAdminClient } from '../../helpers/admin-api.js';
 import { createScratchDatabase } from '../../helpers/databases.js';
-import { TEST_SECRET } from '../../helpers/env.js';
 import { registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 import { RelyingParty } from '../../helpers/rp.js';
+import { cliEnv, runAdminCli } from '../../helpers/admin-cli.js';
 
 let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
 let t: TestApp;
@@ -248,22 +246,4 @@ test('the CLI registers a client with a key file that requires request objects, 
 }, 120_000);
 
 /** `npm run admin -- ...` on the test database (the CLI's direct back end), as an operator runs it. */
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'test',
-    DATABASE_URL: scratch.url,
-    MONBAN_SECRET: TEST_SECRET,
-  };
-  for (const name of ['REDIS_URL', 'NODE_OPTIONS', 'ISSUER', 'PORT', 'LOG_LEVEL', 'DATA_DIR']) env[name] = undefined;
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin/cli.ts', ...args], { cwd: root, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (...args: string[]) => runAdminCli(args, cliEnv(scratch.url));

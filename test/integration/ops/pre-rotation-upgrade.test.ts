@@ -7,9 +7,7 @@
  * upgraded server on it: the client, the passwords and the authenticator apps work, and
  * `npm run admin -- secrets reseal` moves every old value to the current format.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Migrator, sql } from 'kysely';
 import { migrations } from '../../../db/migrations/index.js';
 import { createApp, type App } from '../../../src/app.js';
@@ -33,8 +31,8 @@ import {
   userWithTotp,
 } from '../../helpers/mfa.js';
 import { freePort } from '../../helpers/ports.js';
+import { cliEnv, runAdminCli } from '../../helpers/admin-cli.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const A = randomBytes(32).toString('base64');
 const ID_A = new MasterSecret(Buffer.from(A, 'base64')).id;
 const LAST_BEFORE_ROTATION = '2026_12_02_0500_resource_servers';
@@ -47,24 +45,7 @@ const SEALED = [
   ['outbox', 'payload_sealed'],
 ] as const;
 
-function runCli(databaseUrl: string, secret: string, args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, MONBAN_SECRET: secret };
-  for (const name of ['REDIS_URL', 'NODE_OPTIONS', 'ISSUER', 'PORT', 'LOG_LEVEL', 'DATA_DIR', 'MONBAN_ADMIN_URL'])
-    env[name] = undefined;
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin/cli.ts', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (databaseUrl: string, secret: string, args: string[]) => runAdminCli(args, cliEnv(databaseUrl, secret));
 
 describe('upgrade from an install made before MONBAN_SECRET rotation', () => {
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;

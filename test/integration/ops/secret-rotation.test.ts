@@ -4,9 +4,7 @@
  * moves every sealed value to B, and Monban runs with B alone: users, passwords, authenticator
  * apps, recovery codes, clients, keys, sessions and queued mail all still work.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { createApp, type App } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { enqueueMail } from '../../../src/courier/outbox.js';
@@ -31,32 +29,15 @@ import {
 } from '../../helpers/mfa.js';
 import { freePort } from '../../helpers/ports.js';
 import { MailCatcher } from '../../helpers/smtp.js';
+import { cliEnv, runAdminCli } from '../../helpers/admin-cli.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const A = randomBytes(32).toString('base64');
 const B = randomBytes(32).toString('base64');
 const idOf = (secret: string) => new MasterSecret(Buffer.from(secret, 'base64')).id;
 
 type Client = Awaited<ReturnType<typeof registerClient>>;
 
-function runCli(databaseUrl: string, secret: string, args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, MONBAN_SECRET: secret };
-  for (const name of ['REDIS_URL', 'NODE_OPTIONS', 'ISSUER', 'PORT', 'LOG_LEVEL', 'DATA_DIR', 'MONBAN_ADMIN_URL'])
-    env[name] = undefined;
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/admin/cli.ts', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (databaseUrl: string, secret: string, args: string[]) => runAdminCli(args, cliEnv(databaseUrl, secret));
 
 describe('MONBAN_SECRET rotation', () => {
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
