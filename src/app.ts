@@ -589,7 +589,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       sweepExpired(db),
       sweepRateLimits(db),
       sweepExpiredFlows(db),
-      sweepAccountIndexes(db),
+      sweepAccountIndexes(db, sessionLifetime(config).idleSeconds),
       sweepRememberedBrowsers(db),
       sweepIdempotencyKeys(db),
       recheckDomains(db, domainVerifier, config.companies.recheckHours),

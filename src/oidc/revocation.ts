@@ -92,7 +92,27 @@ export class AccountRevoker {
   }
 }
 
-export async function sweepAccountIndexes(db: Db): Promise<void> {
+/**
+ * Reclaims the index rows of ended sessions and grants. A signed-in session that simply ran out
+ * (its absolute lifetime, or `idleSeconds` unused) is first marked ended, which queues its
+ * relying parties' back-channel logout notices like any other end (OIDC Back-Channel Logout 1.0
+ * section 2.7 asks for them when the OP ends a session); the sweep is how such an end is noticed,
+ * so they go out within a sweep interval. `revoked_at is null` makes each session's notices go
+ * out once, however many processes sweep.
+ */
+export async function sweepAccountIndexes(db: Db, idleSeconds: number): Promise<void> {
+  await db
+    .updateTable('account_sessions')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('revoked_at', 'is', null)
+    .where(sql<boolean>`logout_sids <> '{}'::jsonb`)
+    .where((eb) =>
+      eb.or([
+        eb('expires_at', '<', sql<Date>`now()`),
+        eb('last_seen_at', '<', sql<Date>`now() - make_interval(secs => ${idleSeconds})`),
+      ]),
+    )
+    .execute();
   await db
     .deleteFrom('account_sessions')
     .where('expires_at', '<', sql<Date>`now()`)

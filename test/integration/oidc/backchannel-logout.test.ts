@@ -22,6 +22,8 @@ import { formAction, HttpClient, hiddenInputs, loginThroughPages, submitForm } f
 import { BACKCHANNEL_LOGOUT_EVENT, LogoutRp } from '../../helpers/logout-rp.js';
 import { resetByEmail } from '../../helpers/recovery.js';
 import { jwtPayload } from '../../helpers/rp.js';
+import { sql } from 'kysely';
+import { sweepAccountIndexes } from '../../../src/oidc/revocation.js';
 
 let h: AccountHarness;
 let api: AdminApiClient;
@@ -154,6 +156,42 @@ test.each(['revoke-sessions', 'hold', 'disable'])('the admin API %s ends the ses
   const res = await api.call('POST', `/users/${user.id}/${action}`, { body: {} });
   expect(res.status).toBeLessThan(300);
   expectLogoutToken((await rp.waitFor(1))[0]!, rp, signedIn);
+  await rp.stop();
+});
+
+test('a session that runs out (its lifetime, or unused too long) tells its RPs at the next sweep, once', async () => {
+  const { rp, client } = await logoutRp();
+  const idle = h.app.config.ttl.sessionIdle;
+  const [expired, unused, alive] = await Promise.all([1, 2, 3].map(() => registerUser(h.app, { locale: 'en' })));
+  const ran = await signIn(new HttpClient(ENGLISH), client, expired!.email);
+  const idled = await signIn(new HttpClient(ENGLISH), client, unused!.email);
+  await signIn(new HttpClient(ENGLISH), client, alive!.email);
+  await h.app.db
+    .updateTable('account_sessions')
+    .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+    .where('account_id', '=', expired!.id)
+    .execute();
+  await h.app.db
+    .updateTable('account_sessions')
+    .set({ last_seen_at: sql<Date>`now() - make_interval(secs => ${idle + 60})` })
+    .where('account_id', '=', unused!.id)
+    .execute();
+  // Two processes sweeping at once still send each notice once.
+  await Promise.all([sweepAccountIndexes(h.app.db, idle), sweepAccountIndexes(h.app.db, idle)]);
+  const tokens = await rp.waitFor(2);
+  expect(Object.fromEntries(tokens.map((t) => [t.sub, t.sid]))).toEqual({
+    [expired!.id]: ran.sid,
+    [unused!.id]: idled.sid,
+  });
+  await sweepAccountIndexes(h.app.db, idle);
+  const queued = await h.app.db
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('channel', '=', 'logout')
+    .where('recipient', '=', client.client_id)
+    .executeTakeFirstOrThrow();
+  expect(Number(queued.n)).toBe(2);
+  expect(rp.received).toHaveLength(2);
   await rp.stop();
 });
 
