@@ -16,6 +16,8 @@ import {
 } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages, type PageResponse } from '../../helpers/http-client.js';
 import { jwtPayload } from '../../helpers/rp.js';
+import { LogoutRp } from '../../helpers/logout-rp.js';
+import { createClient } from '../../../src/admin/clients.js';
 
 type Client = Awaited<ReturnType<typeof registerClient>>;
 interface Tokens {
@@ -49,12 +51,12 @@ describe('OpenID conformance plan modules (offline)', () => {
   };
 
   /** A whole code flow in `browser` (logging in if asked); the tokens and the request's nonce and state. */
-  async function codeFlow(browser = new HttpClient(), params: Record<string, string> = {}) {
-    const auth = authorizationUrl(t.issuer, client.client_id, params);
+  async function codeFlow(browser = new HttpClient(), params: Record<string, string> = {}, rp: Client = client) {
+    const auth = authorizationUrl(t.issuer, rp.client_id, params);
     const last = await loginThroughPages(browser, auth.url, RP_CALLBACK, { email, password: TEST_PASSWORD });
     const answer = callbackParams(last);
     expect(answer.get('state')).toBe(params.state ?? auth.state);
-    const res = await exchangeCode(t.issuer, client, answer.get('code')!, auth.verifier);
+    const res = await exchangeCode(t.issuer, rp, answer.get('code')!, auth.verifier);
     expect(res.status).toBe(200);
     return { browser, auth, tokens: (await res.json()) as Tokens };
   }
@@ -62,6 +64,23 @@ describe('OpenID conformance plan modules (offline)', () => {
   /** Where an authorization request sends a browser that is not (or is) logged in, without logging in. */
   async function authorize(params: Record<string, string>, browser = new HttpClient()) {
     return browser.follow(authorizationUrl(t.issuer, client.client_id, params).url, RP_CALLBACK);
+  }
+
+  /** The end-session endpoint with `params`, confirming on its page as the user would. */
+  async function endSession(browser: HttpClient, params: Record<string, string>) {
+    const url = new URL(`${t.issuer}/session/end`);
+    url.search = new URLSearchParams(params).toString();
+    const page = await browser.follow(url.toString(), POST_LOGOUT);
+    if (page.location?.startsWith(POST_LOGOUT)) return page;
+    // The confirmation page: the user confirms the logout.
+    const form = page.body.match(/<form[^>]*action="([^"]+)"[\s\S]*?<\/form>/);
+    if (!form) return page;
+    const fields = Object.fromEntries(
+      [...form[0].matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    return browser.follow(new URL(form[1]!.replace(/&amp;/g, '&'), t.issuer).toString(), POST_LOGOUT, {
+      form: { ...fields, logout: 'yes' },
+    });
   }
 
   describe('Basic OP', () => {
@@ -223,22 +242,6 @@ describe('OpenID conformance plan modules (offline)', () => {
   });
 
   describe('RP-initiated logout', () => {
-    async function endSession(browser: HttpClient, params: Record<string, string>) {
-      const url = new URL(`${t.issuer}/session/end`);
-      url.search = new URLSearchParams(params).toString();
-      const page = await browser.follow(url.toString(), POST_LOGOUT);
-      if (page.location?.startsWith(POST_LOGOUT)) return page;
-      // The confirmation page: the user confirms the logout.
-      const form = page.body.match(/<form[^>]*action="([^"]+)"[\s\S]*?<\/form>/);
-      if (!form) return page;
-      const fields = Object.fromEntries(
-        [...form[0].matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
-      );
-      return browser.follow(new URL(form[1]!.replace(/&amp;/g, '&'), t.issuer).toString(), POST_LOGOUT, {
-        form: { ...fields, logout: 'yes' },
-      });
-    }
-
     test('oidcc-rp-initiated-logout: back at post_logout_redirect_uri with the state, and logged out', async () => {
       const { browser, tokens } = await codeFlow();
       const page = await endSession(browser, {
@@ -269,6 +272,30 @@ describe('OpenID conformance plan modules (offline)', () => {
       await endSession(browser, {});
       const after = await authorize({ prompt: 'none' }, browser);
       expect(callbackParams(after).get('error')).toBe('login_required');
+    });
+  });
+
+  describe('Back-channel logout', () => {
+    test('oidcc-backchannel-rp-initiated-logout: the RP gets a logout token with the sid and sub of its ID token', async () => {
+      const rp = await new LogoutRp(t.issuer).start();
+      try {
+        const withLogout = await createClient(t.app, {
+          name: 'Back-channel RP',
+          redirectUris: [RP_CALLBACK],
+          postLogoutRedirectUris: [POST_LOGOUT],
+          backchannelLogoutUri: rp.uri,
+        });
+        rp.clientId = withLogout.client_id;
+        const { browser, tokens } = await codeFlow(new HttpClient(), {}, withLogout);
+        const claims = jwtPayload(tokens.id_token);
+        expect(claims.sid).toEqual(expect.any(String));
+        await endSession(browser, { id_token_hint: tokens.id_token, post_logout_redirect_uri: POST_LOGOUT });
+        const [token] = await rp.waitFor(1);
+        expect(token).toMatchObject({ sid: claims.sid, sub: claims.sub, aud: withLogout.client_id, iss: t.issuer });
+        expect(rp.refused).toEqual([]);
+      } finally {
+        await rp.stop();
+      }
     });
   });
 
