@@ -55,7 +55,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
         (res) => res.status === 200,
         () => false,
       );
-      if (ok) return;
+      // Until its first active health checks, Caddy counts every upstream as up; a drain that
+      // begins inside that first round can leave a request with none (Caddy's log: "no upstreams
+      // available", and POSTs are not retried). Four health intervals later both have been seen.
+      if (ok) return sleep(2000);
       await sleep(100);
     }
     throw new Error('Caddy did not answer');
@@ -77,8 +80,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
         servers[i]!.signal('SIGTERM');
         expect(await servers[i]!.exited).toBe(0);
         servers[i] = await ChildServer.start(ports[i]!, deployment.env);
-        // Logins went on while this instance was away, and go on once it is back.
-        await sleep(1500);
+        // Logins went on while this instance was away, and go on once it is back. The wait also lets
+        // the proxy's health check (every 500 ms, 2 s timeout) see it ready before the other one
+        // drains: with 1.5 s a loaded CI machine once had neither ready, and the proxy answered 503.
+        await sleep(3000);
         progress.push(load.completed - before);
       }
     } finally {
