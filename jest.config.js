@@ -12,4 +12,8 @@ export default {
   },
   testTimeout: 60000,
   maxWorkers: 2,
+  // Each test file's ESM modules stay in its worker's heap (vm modules are not collected), so a
+  // worker that has run a hundred files reached Node's heap limit in CI. A worker past 1.5 GB is
+  // replaced before its next file.
+  workerIdleMemoryLimit: '1536MB',
 };
