@@ -86,6 +86,9 @@ describe('workers (WEB_CONCURRENCY)', () => {
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
 
+    // A worker that dies within CRASH_AT_START_MS of its start is a failed start (the primary
+    // stops, rather than restart a crash loop): let the worker live past it before killing it.
+    await sleep(5500); // src/cluster.ts: CRASH_AT_START_MS is 5000
     process.kill(workers[0]!, 'SIGKILL');
     await waitFor('a replacement worker', () => (listening() >= 3 ? true : undefined));
     const replaced = childrenOf(primary.pid!);
