@@ -8,6 +8,8 @@ import { withLang } from '../http/url.js';
 import { confirmEmailChange, pendingEmailChange, resendEmailChange } from '../identity/companies/email-change.js';
 import { findAccountById } from '../identity/accounts/repository.js';
 import { maskEmail } from '../text/format.js';
+import { recordAudit } from '../security/audit.js';
+import type { RequestMeta } from '../request-meta.js';
 import { ACR, AMR } from '../oidc/acr.js';
 import { clientName, interactionMeta, type InteractionDeps } from './context.js';
 import { renderEmailStep } from './email-step.js';
@@ -39,6 +41,32 @@ export async function beginEmailChangeStep(
   const emailChange = { accountId, at: Date.now(), ...(passkeyAmr ? { passkeyAmr: [...passkeyAmr] } : {}) };
   await saveProgress(interaction, { email, emailChange });
   seeOther(ctx, withLang(ctx, stepPath(interaction.uid)));
+}
+
+/**
+ * After a right password or passkey: an account held for an address change goes to the code
+ * step (recorded as a refused login, L5); true when it did. `passkeyAmr` after a passkey.
+ */
+export async function continueHeldForEmailChange(
+  ctx: Context,
+  deps: InteractionDeps,
+  interaction: Interaction,
+  login: { account: AccountRow; email: string; clientId: string; meta: RequestMeta; passkeyAmr?: readonly string[] },
+): Promise<boolean> {
+  const { account } = login;
+  if (account.status !== 'on_hold' || !(await pendingEmailChange(deps.db, account.id))) return false;
+  await recordAudit(
+    deps.db,
+    {
+      type: 'login.refused',
+      accountId: account.id,
+      clientId: login.clientId,
+      details: { status: account.status, email_change: true, ...(login.passkeyAmr ? { passkey: true } : {}) },
+    },
+    login.meta,
+  );
+  await beginEmailChangeStep(ctx, interaction, login.email, account.id, login.passkeyAmr);
+  return true;
 }
 
 /** The held account whose password was right in this interaction, within the interaction's lifetime. */

@@ -14,8 +14,7 @@ import { assertLoginPrompt } from './finish.js';
 import { finishPasswordLogin } from './passkey-offer.js';
 import { progressOf, type Interaction } from './interaction-state.js';
 import { beginSecondFactor, needsSecondFactor } from './second-factor.js';
-import { beginEmailChangeStep } from './email-change.js';
-import { pendingEmailChange } from '../identity/companies/email-change.js';
+import { continueHeldForEmailChange } from './email-change.js';
 
 /** After sign-up or a password reset the user lands on the password step with a word on why. */
 function passwordStepNotice(ctx: Context): string | undefined {
@@ -100,20 +99,7 @@ export async function submitPassword(ctx: Context, deps: InteractionDeps, intera
     return renderPasswordStep(ctx, deps, interaction, email, new AppError('LOGIN_FAILED'));
   }
 
-  if (account.status === 'on_hold' && (await pendingEmailChange(deps.db, account.id))) {
-    // L5 told in general terms: the address is being changed, and the code from the new one ends the hold.
-    await recordAudit(
-      deps.db,
-      {
-        type: 'login.refused',
-        accountId: account.id,
-        clientId,
-        details: { status: account.status, email_change: true },
-      },
-      meta,
-    );
-    return beginEmailChangeStep(ctx, interaction, email, account.id);
-  }
+  if (await continueHeldForEmailChange(ctx, deps, interaction, { account, email, clientId, meta })) return;
   if (account.status !== 'active') {
     await recordAudit(
       deps.db,

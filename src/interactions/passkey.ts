@@ -8,8 +8,7 @@ import { recordAudit } from '../security/audit.js';
 import { interactionMeta, type InteractionDeps } from './context.js';
 import { renderEmailStep } from './email-step.js';
 import { assertLoginPrompt, completeLogin } from './finish.js';
-import { beginEmailChangeStep } from './email-change.js';
-import { pendingEmailChange } from '../identity/companies/email-change.js';
+import { continueHeldForEmailChange } from './email-change.js';
 import { progressOf, type Interaction } from './interaction-state.js';
 
 /** A login's challenges serve only that interaction. */
@@ -62,20 +61,9 @@ export async function submitPasskeyLogin(ctx: Context, deps: InteractionDeps, in
   }
   const { account } = login;
   const amr = [...login.amr, 'mfa'];
-  if (account.status === 'on_hold' && (await pendingEmailChange(deps.db, account.id))) {
-    // As after a right password: the code from the new address ends the hold (M3, M4).
-    await recordAudit(
-      deps.db,
-      {
-        type: 'login.refused',
-        accountId: account.id,
-        clientId,
-        details: { status: account.status, email_change: true, passkey: true },
-      },
-      meta,
-    );
-    return beginEmailChangeStep(ctx, interaction, account.email, account.id, amr);
-  }
+  // As after a right password: the code from the new address ends the hold (M3, M4).
+  const held = { account, email: account.email, clientId, meta, passkeyAmr: amr };
+  if (await continueHeldForEmailChange(ctx, deps, interaction, held)) return;
   // As after a right password (L5, and the lock of NIST 800-63B 5.2.2 kept in PostgreSQL): a held,
   // disabled or pending account is told why in general terms, a locked one to use its unlock mail.
   const refused =
