@@ -1,6 +1,8 @@
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import path from 'node:path';
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import type { Adapter } from 'oidc-provider';
 import type { Config } from './config/schema.js';
@@ -63,6 +65,7 @@ import { CodeThrottle } from './security/rate-limit/code-throttle.js';
 import { sessionLifetime, trustMilliseconds } from './oidc/session-lifetime.js';
 import { AccountRevoker, sweepAccountIndexes } from './oidc/revocation.js';
 import { ClientAdapter } from './oidc/clients/repository.js';
+import { keepBuiltClients } from './oidc/clients/built-clients.js';
 import { ensureServerKeys, legacySealingSecretId, loadCookieKeys, loadSigningJwks } from './oidc/keys.js';
 import { cachedMetadata } from './oidc/metadata-cache.js';
 import { createProvider, PROVIDER_API_PATHS } from './oidc/provider.js';
@@ -349,6 +352,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     pairwiseKey: services.pairwiseKey,
     resourceServers: builtInResourceServers(config.issuer).withSource(registeredResourceServers(db)),
   });
+  keepBuiltClients(provider, clients);
   const domainVerifier = domainVerifierOf(services);
   const revoker = new AccountRevoker(db, adapters, { logger: services.logger, usable, changes: services.changes });
   const limiterStore = limiterStoreOf(services);
@@ -507,14 +511,18 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
 
   // Every consumer of ctx.ip (rate limits, audit log, session list) and every URL the app
   // builds see the same request: the client as the trusted proxies tell it, on the issuer's origin.
-  provider.use(requestTracking({ logger: services.logger, trustProxy: config.trustProxy }));
-  if (!secure) provider.use(laxCookiesOnPlainHttp());
-  if (!config.metrics.port) provider.use(metricsRoute(config.metrics));
   installClientAddress(provider, config.trustProxy);
   pinOriginToIssuer(provider, config.issuer);
-  provider.use(probes.routes());
-  // The admin API answers JSON and problem details of its own, outside the page machinery.
-  provider.use(
+  provider.use(requestTracking({ logger: services.logger, trustProxy: config.trustProxy }));
+  if (!config.metrics.port) provider.use(metricsRoute(config.metrics));
+  // Discovery and the JWKS come from memory.
+  provider.use(cachedMetadata());
+  // oidc-provider's JSON endpoints (tokens, introspection, userinfo, discovery, JWKS) go straight
+  // on to it; everything else passes through this one block first: probes, the admin API (JSON
+  // and problem details of its own, outside the page machinery), then the page machinery.
+  const pageMiddleware = [
+    ...(secure ? [] : [laxCookiesOnPlainHttp()]),
+    probes.routes(),
     adminApi({
       services,
       verify: accessTokenVerifier({
@@ -527,37 +535,20 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       perClient: createLimiter(limiterStore, 'admin-api:client', config.adminApi.perClient),
       operations: adminOperations({ ...shared, revoker, domainVerifier, emailChange, renameQueued }),
     }),
-  );
-  // Pages get the page machinery; oidc-provider's JSON endpoints (tokens, introspection,
-  // userinfo, discovery, JWKS) skip it, and discovery and the JWKS come from memory.
-  const forPages = skipFor(PROVIDER_API_PATHS);
-  provider.use(forPages(errorHandler({ ...pageDeps, logger: services.logger })));
-  provider.use(forPages(securityHeaders(secure, logoSources(config.branding))));
-  provider.use(cachedMetadata());
-  provider.use(forPages(staticFiles(path.join(PROJECT_ROOT, 'public'))));
-  provider.use(
-    forPages(
-      packageFile(
-        '/static/vendor/simplewebauthn-browser.js',
-        path.join(PROJECT_ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js'),
-      ),
+    errorHandler({ ...pageDeps, logger: services.logger }),
+    securityHeaders(secure, logoSources(config.branding)),
+    staticFiles(path.join(PROJECT_ROOT, 'public')),
+    packageFile(
+      '/static/vendor/simplewebauthn-browser.js',
+      path.join(PROJECT_ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js'),
     ),
-  );
-  provider.use(forPages(brandingFiles(config.branding)));
-  provider.use(forPages(rememberLanguage(secure, config.locales)));
-  for (const router of [
-    help,
-    interactions,
-    registration,
-    recovery,
-    forgotEmail,
-    unlock,
-    settings,
-    phoneVerification,
-    company,
-  ]) {
-    provider.use(forPages(router.routes()));
-  }
+    brandingFiles(config.branding),
+    rememberLanguage(secure, config.locales),
+    ...[help, interactions, registration, recovery, forgotEmail, unlock, settings, phoneVerification, company].map(
+      (router) => router.routes(),
+    ),
+  ] as Middleware[];
+  provider.use(skipFor(PROVIDER_API_PATHS)(compose(pageMiddleware)));
   provider.on('server_error', (_ctx, err) => services.logger.error({ err }, 'oidc-provider server error'));
   for (const event of OIDC_EVENTS) {
     // One listener for many event names: the typings have an overload per name only.

@@ -23,14 +23,23 @@ function seed(node: string): { host: string; port: number; tls: boolean; usernam
   };
 }
 
-/** Connects to what the settings name; undefined when they name nothing (sessions then live in the database). */
+/**
+ * Connects to what the settings name; undefined when they name nothing (sessions then live in the
+ * database). On one server, commands issued in the same tick of the event loop leave as one write
+ * (ioredis' auto-pipelining): under load, many requests' commands share a system call and a round
+ * trip. Not on a cluster: ioredis groups such a pipeline by slot and refuses one whose commands
+ * it sorts into different groups ("All keys in the pipeline should belong to the same slots").
+ */
 export function connectRedis(settings: RedisSettings): RedisClient | undefined {
   const nodes = settings.redisClusterNodes?.length
     ? settings.redisClusterNodes
     : settings.redisUrl && CLUSTER_SCHEME.test(settings.redisUrl)
       ? [settings.redisUrl]
       : undefined;
-  if (!nodes) return settings.redisUrl ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  if (!nodes)
+    return settings.redisUrl
+      ? new Redis(settings.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true })
+      : undefined;
   const seeds = nodes.map(seed);
   const [first] = seeds;
   if (!first) return undefined;

@@ -68,6 +68,19 @@ end
 return 1
 `;
 
+/**
+ * Models oidc-provider never consumes: saved without a grant index or pointers, they are one plain
+ * SET (there is no consumed mark to keep, so no script).
+ */
+const NEVER_CONSUMED = new Set([
+  'AccessToken',
+  'ClientCredentials',
+  'Grant',
+  'Interaction',
+  'Session',
+  'ReplayDetection',
+]);
+
 interface AdapterScripts {
   monbanSave(...args: string[]): Promise<unknown>;
   monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<string | null>;
@@ -134,11 +147,8 @@ export class RedisAdapter implements Adapter {
     const consumed = payload.consumed as unknown;
     const stored: Record<string, unknown> = { ...payload };
     delete stored.consumed;
-    const save = [
-      JSON.stringify(stored),
-      ttl,
-      typeof consumed === 'number' || typeof consumed === 'string' ? String(consumed) : '',
-    ];
+    const json = JSON.stringify(stored);
+    const save = [json, ttl, typeof consumed === 'number' || typeof consumed === 'string' ? String(consumed) : ''];
     const index = payload.grantId ? this.#grantKey(payload.grantId) : undefined;
     const pointers = (
       [
@@ -146,6 +156,10 @@ export class RedisAdapter implements Adapter {
         ['userCode', payload.userCode],
       ] as const
     ).flatMap(([kind, value]) => (value ? [this.#pointerKey(kind, value)] : []));
+    if (!index && pointers.length === 0 && NEVER_CONSUMED.has(this.model)) {
+      await (expiresIn ? this.#redis.set(key, json, 'EX', expiresIn) : this.#redis.set(key, json));
+      return;
+    }
     if (!this.#cluster) {
       // One script for the model, its grant's index and its pointers.
       const keys = [key, ...(index ? [index] : []), ...pointers];

@@ -92,7 +92,7 @@ const BUDGET = {
     });
     expect({ ...counts, log }).toMatchObject({ dbStatements: 0, redisCommands: 2 });
     expect(log).toEqual([
-      expect.stringMatching(/^redis: evalsha /),
+      expect.stringMatching(/^redis: set .*:Interaction:/),
       expect.stringMatching(/^redis: get .*:Interaction:/),
     ]);
   });
