@@ -335,11 +335,12 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   await services.changes.subscribe('clients', (clientId) => clients.invalidate(clientId));
   // Sessions and grants found usable a moment ago; a revocation anywhere makes every process forget them.
   const usable = new RecentlyUsable(trustMilliseconds(sessionLifetime(config)));
+  const recentAccounts = new RecentAccounts();
   await services.changes.subscribe('access', (accountId) => {
     usable.forgetAccount(accountId);
+    recentAccounts.forget(accountId);
   });
   const adapters = adapterFactory(services, clients, usable);
-  const recentAccounts = new RecentAccounts();
   const provider = createProvider({
     config,
     db,

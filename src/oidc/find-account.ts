@@ -38,11 +38,17 @@ export async function companiesClaim(
 
 /**
  * Only active accounts exist for the provider: once an account is put on hold or disabled, its
- * tokens stop working at userinfo, introspection and refresh.
+ * tokens stop working at userinfo, introspection and refresh. An account read here is kept for
+ * a few seconds (RecentAccounts), so a relying party that calls userinfo or refreshes right after
+ * a login, or again and again, does not read it each time.
  */
 export function createFindAccount(db: Db, recent?: RecentAccounts): FindAccount {
   return async (_ctx, sub): Promise<Account | undefined> => {
-    const account = recent?.recall(sub) ?? (await findAccountById(db, sub));
+    let account = recent?.recall(sub);
+    if (!account) {
+      account = await findAccountById(db, sub);
+      if (account) recent?.remember(account);
+    }
     if (!account || account.status !== 'active') return undefined;
     return {
       accountId: account.id,

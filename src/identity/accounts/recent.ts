@@ -3,12 +3,13 @@ import type { AccountRow } from '../../db/schema.js';
 const MAX_ACCOUNTS = 10_000;
 
 /**
- * Accounts a login has just read, kept for the few seconds in which oidc-provider asks for the
- * same account again (its resume after the login and after consent, the code exchange), so a
- * login reads the account once. Only a login puts accounts here, and only for `ttlMs`: a change
- * to an account (hold, disable, profile) reaches tokens within that time at most, and a
- * revocation ends the grant anyway. Other reads (userinfo, refresh, introspection) go to the
- * database.
+ * Accounts just read for oidc-provider (by a login, or by findAccount for userinfo, refresh and
+ * introspection), kept for `ttlMs`, so that the same account asked for again within seconds (a
+ * login's resume after the login and after consent, its code exchange, an app's userinfo and
+ * refresh calls) is read once. Ending an account's access (hold, disable, password change, sign
+ * out everywhere) makes every process forget it at once (the change feed's `access` channel),
+ * and revokes its tokens anyway; other changes to the account (its name, say) reach tokens
+ * within `ttlMs` at most.
  */
 export class RecentAccounts {
   readonly #rows = new Map<string, { row: AccountRow; until: number }>();
@@ -30,7 +31,9 @@ export class RecentAccounts {
     return undefined;
   }
 
-  forget(id: string): void {
-    this.#rows.delete(id);
+  /** Forgets one account, or every account when `id` is undefined. */
+  forget(id: string | undefined): void {
+    if (id === undefined) this.#rows.clear();
+    else this.#rows.delete(id);
   }
 }
