@@ -15,6 +15,7 @@ import { leaveLogoutNoticesToTheOutbox } from './backchannel-logout.js';
 import { sessionLifetime, sessionTtl } from './session-lifetime.js';
 import type { RecentAccounts } from '../identity/accounts/recent.js';
 import type { ResourceServers } from './resource-servers.js';
+import { CookieSigner } from '../security/cookie-signer.js';
 
 /** The pages oidc-provider shows itself; the web layer (interactions/) renders them. */
 export interface ProviderPages {
@@ -168,7 +169,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     findAccount: createFindAccount(deps.db, deps.recentAccounts),
     jwks: deps.jwks,
     cookies: {
-      keys: deps.cookieKeys,
+      keys: new CookieSigner(deps.cookieKeys),
       // The session cookie is scoped to / (the interaction and resume cookies to their own paths).
       names: {
         session: deps.sessionCookie,

@@ -51,10 +51,22 @@ export class Views {
   /** `overrideDir` (VIEWS_OVERRIDE_DIR): views there replace the built-in ones of the same name. */
   constructor(viewsDir: string, overrideDir?: string) {
     loadTimeZoneCities(viewsDir);
+    // A page uses dozens of texts without parameters; they never change once loaded, so each is
+    // looked up in i18next once per language and brand.
+    const plainTexts = new Map<string, string>();
     this.#hbs.registerHelper('t', function (this: unknown, key: string, options: Handlebars.HelperOptions) {
       const { root } = options.data as { root: { i18n: Translator; brand?: { productName: string } } };
       const product = root.brand?.productName;
-      return root.i18n.t(key, { ...(product ? { product } : {}), ...(options.hash as Record<string, unknown>) });
+      const params = options.hash as Record<string, unknown>;
+      const translate = () => root.i18n.t(key, { ...(product ? { product } : {}), ...params });
+      if (Object.keys(params).length > 0) return translate();
+      const id = `${root.i18n.locale}\u0000${product ?? ''}\u0000${key}`;
+      let text = plainTexts.get(id);
+      if (text === undefined) {
+        text = translate();
+        plainTexts.set(id, text);
+      }
+      return text;
     });
     this.#hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
     this.#hbs.registerHelper('concat', (...parts: unknown[]) => parts.slice(0, -1).join(''));
