@@ -58,6 +58,7 @@ import { interactionRoutes } from './interactions/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { KyselyAdapter, sweepExpired } from './oidc/adapters/kysely-adapter.js';
+import { DirectModelWriter, GroupCommitModelWriter, type ModelWriter } from './oidc/adapters/model-writes.js';
 import { RedisAdapter } from './oidc/adapters/redis-adapter.js';
 import { GrantIndexingAdapter, SessionIndexingAdapter } from './oidc/adapters/indexing-adapter.js';
 import { RecentlyUsable } from './oidc/adapters/recently-usable.js';
@@ -288,19 +289,35 @@ export async function closeServices(services: Services): Promise<void> {
   await services.database.close();
 }
 
+const modelWriters = new WeakMap<Db, ModelWriter>();
+
+/** One per database: PGlite has one connection, so upserts issued together share a statement. */
+function modelWriterOf(services: Services): ModelWriter {
+  let writer = modelWriters.get(services.db);
+  if (!writer) {
+    writer =
+      services.database.kind === 'pglite'
+        ? new GroupCommitModelWriter(services.db)
+        : new DirectModelWriter(services.db);
+    modelWriters.set(services.db, writer);
+  }
+  return writer;
+}
+
 function adapterFactory(
   services: Services,
   clients: ClientAdapter,
   usable: RecentlyUsable,
 ): (model: string) => Adapter {
   const cache = new Map<string, Adapter>();
+  const writer = modelWriterOf(services);
   return (model) => {
     if (model === 'Client') return clients;
     let adapter = cache.get(model);
     if (!adapter) {
       adapter = services.redis
         ? new RedisAdapter(services.redis, model, services.config.redisKeyPrefix)
-        : new KyselyAdapter(services.db, model);
+        : new KyselyAdapter(services.db, model, writer);
       if (model === 'Session')
         adapter = new SessionIndexingAdapter(adapter, services.db, usable, sessionLifetime(services.config));
       if (model === 'Grant') adapter = new GrantIndexingAdapter(adapter, services.db, usable);

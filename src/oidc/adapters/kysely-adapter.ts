@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from '../../db/database.js';
 import { alreadyConsumed } from './errors.js';
+import { DirectModelWriter, type ModelWriter } from './model-writes.js';
 
 function toPayload(row: { payload: Record<string, unknown>; consumed_at: Date | null }): AdapterPayload {
   const payload = row.payload as AdapterPayload;
@@ -11,41 +12,27 @@ function toPayload(row: { payload: Record<string, unknown>; consumed_at: Date | 
 
 /**
  * oidc-provider models in PostgreSQL (the embedded default keeps them here when there is no
- * Redis). Expired rows are invisible at once and removed by `sweepExpired`.
+ * Redis). Expired rows are invisible at once and removed by `sweepExpired`. Upserts go through
+ * `writer`: on PGlite, a GroupCommitModelWriter shared by every model.
  */
 export class KyselyAdapter implements Adapter {
   constructor(
     private readonly db: Db,
     private readonly model: string,
+    private readonly writer: ModelWriter = new DirectModelWriter(db),
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-    const row = {
+    await this.writer.write({
       model: this.model,
       id,
       payload: JSON.stringify(payload),
       grant_id: payload.grantId ?? null,
       user_code: payload.userCode ?? null,
       uid: payload.uid ?? null,
-      expires_at: expiresAt,
+      expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       consumed_at: payload.consumed ? new Date() : null,
-    };
-    await this.db
-      .insertInto('oidc_models')
-      .values(row)
-      .onConflict((oc) =>
-        oc.columns(['model', 'id']).doUpdateSet({
-          payload: (eb) => eb.ref('excluded.payload'),
-          grant_id: (eb) => eb.ref('excluded.grant_id'),
-          user_code: (eb) => eb.ref('excluded.user_code'),
-          uid: (eb) => eb.ref('excluded.uid'),
-          expires_at: (eb) => eb.ref('excluded.expires_at'),
-          // A re-save never un-consumes a code or token.
-          consumed_at: sql`coalesce(oidc_models.consumed_at, excluded.consumed_at)`,
-        }),
-      )
-      .execute();
+    });
   }
 
   async #findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {

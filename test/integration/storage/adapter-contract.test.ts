@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { KyselyAdapter } from '../../../src/oidc/adapters/kysely-adapter.js';
+import { DirectModelWriter, GroupCommitModelWriter } from '../../../src/oidc/adapters/model-writes.js';
 import { RedisAdapter } from '../../../src/oidc/adapters/redis-adapter.js';
 import { connectRedis } from '../../../src/redis/client.js';
 import { openScratchStorage, scratchRedis } from '../../helpers/databases.js';
@@ -38,9 +39,12 @@ async function redisClusterStore(): Promise<Store> {
   };
 }
 
+/** As the app runs it: on PGlite, every model's upserts go through one group commit. */
 async function kyselyStore(kind: 'postgres' | 'pglite'): Promise<Store> {
   const storage = await openScratchStorage(kind);
-  return { adapter: (model) => new KyselyAdapter(storage.handle.db, model), close: () => storage.close() };
+  const { db } = storage.handle;
+  const writer = kind === 'pglite' ? new GroupCommitModelWriter(db) : new DirectModelWriter(db);
+  return { adapter: (model) => new KyselyAdapter(db, model, writer), close: () => storage.close() };
 }
 
 const stores: [string, () => Promise<Store>][] = EMBEDDED
