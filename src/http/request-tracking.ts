@@ -19,9 +19,7 @@ function routeOf(ctx: Context): string {
   return ctx.path.startsWith('/.well-known/') ? ctx.path : 'other';
 }
 
-/**
- * First middleware: gives the request its id (`x-request-id` from a trusted proxy, else a new
- * UUID), returns it in the response, r/** What an error that escaped the handlers tells Koa to answer (its `status`, else 500). */
+/** What an error that escaped the handlers tells Koa to answer (its `status`, else 500). */
 function statusOf(err: unknown): number {
   const status = (err as { status?: unknown } | null)?.status;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
