@@ -92,8 +92,8 @@ const MAX_ROWS_PER_STATEMENT = 500;
  * Group commit for a database with one connection (PGlite): each statement costs far more than
  * a row in it, and statements queue behind each other anyway. The upserts that arrive while one
  * statement runs go together in the next one, and each caller resolves only after that statement
- * committed, so nothing is acknowledged before it is on disk. Unloaded, a write goes alone in
- * the same turn of the event loop, so it waits for nothing.
+ * committed, so nothing is acknowledged before it is on disk. Unloaded, a write goes alone, after
+ * waiting for the event loop's check phase (setImmediate) and nothing else.
  */
 export class GroupCommitModelWriter implements ModelWriter {
   readonly #pending = new Map<string, PendingRow>();
