@@ -194,6 +194,14 @@ export interface AccountGrantsTable {
   expires_at: Date | null;
   /** Set when the grant was revoked; its tokens are unusable from then on. */
   revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** What the user allowed (the grant's OIDC scope and claims, and resource scopes), for the next login. */
+  consented: ColumnType<ConsentedAccess | null, string | null | undefined, string | null>;
+}
+
+export interface ConsentedAccess {
+  scope?: string;
+  claims?: string[];
+  resources?: Record<string, string>;
 }
 
 export interface MfaFactorsTable {

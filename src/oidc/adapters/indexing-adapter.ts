@@ -1,6 +1,7 @@
 import Provider, { type Adapter, type AdapterPayload } from 'oidc-provider';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
+import type { ConsentedAccess } from '../../db/schema.js';
 import { auditCte, auditRow, takeAuditRows, type AuditEvent } from '../../security/audit.js';
 import type { RecentlyUsable } from './recently-usable.js';
 import { pastAbsoluteLifetime, touchSeconds, type SessionLifetime } from '../session-lifetime.js';
@@ -15,7 +16,7 @@ interface ServedRequest {
   get(header: string): string;
   oidc?: {
     client?: { clientId: string };
-    result?: { login?: { accountId?: string; amr?: string[] }; consent?: unknown };
+    result?: { login?: { accountId?: string; amr?: string[] }; consent?: { remembered?: boolean } };
     session?: { id: string; oldId?: string; destroyed?: boolean };
   };
 }
@@ -38,13 +39,15 @@ function requestDetails(ctx = servedRequest()): { ip: string | null; userAgent: 
 /**
  * The login this request completes, as an audit row: oidc-provider's resume applies the login
  * result to the session and saves it, so the row is written with the session's index. A
- * consent's result carries the earlier login along (mergeWithLastSubmission): that one was
- * audited when it happened.
+ * consent page's result carries the earlier login along (mergeWithLastSubmission): that one was
+ * audited when it happened. A login given its remembered consent (src/interactions/finish.ts) is
+ * a login of its own.
  */
 function completedLogin(ctx: ServedRequest | undefined, accountId: unknown): ReturnType<typeof auditRow>[] {
   const result = ctx?.oidc?.result;
   const login = result?.login;
-  if (!ctx || !login || login.accountId !== accountId || result.consent) return [];
+  if (!ctx || !login || login.accountId !== accountId) return [];
+  if (result.consent && !result.consent.remembered) return [];
   const event: AuditEvent = {
     type: 'login.succeeded',
     accountId: login.accountId,
@@ -70,6 +73,13 @@ function logoutSids(payload: AdapterPayload): string {
 function rotatedAway(id: string): boolean {
   const session = servedRequest()?.oidc?.session;
   return session?.oldId === id && session.id !== id && !session.destroyed;
+}
+
+/** What a Grant says the user allowed, as account_grants keeps it (src/oidc/remembered-consent.ts). */
+function consentedAccess(payload: AdapterPayload): string {
+  const { scope, claims } = (payload.openid ?? {}) as { scope?: string; claims?: string[] };
+  const consented: ConsentedAccess = { scope, claims, resources: payload.resources as ConsentedAccess['resources'] };
+  return JSON.stringify(consented);
 }
 
 /** Passes everything through to the real adapter; subclasses add an index on top. */
@@ -251,9 +261,9 @@ export class GrantIndexingAdapter extends DelegatingAdapter {
     const { rows } = await sql<Usability>`
       with ${auditCte(audits)},
       indexed as (
-        insert into account_grants (grant_id, account_id, client_id, expires_at)
-        values (${id}, ${payload.accountId}, ${payload.clientId}, ${expiry(expiresIn)})
-        on conflict (grant_id) do update set expires_at = excluded.expires_at
+        insert into account_grants (grant_id, account_id, client_id, expires_at, consented)
+        values (${id}, ${payload.accountId}, ${payload.clientId}, ${expiry(expiresIn)}, ${consentedAccess(payload)}::jsonb)
+        on conflict (grant_id) do update set expires_at = excluded.expires_at, consented = excluded.consented
         returning account_id, revoked_at)
       select indexed.revoked_at, a.status from indexed join accounts a on a.id = indexed.account_id`.execute(this.db);
     if (isUsable(rows[0])) this.usable.remember(`grant:${id}`, payload.accountId);
