@@ -2,7 +2,6 @@ import type { Context } from 'koa';
 import { AppError } from '../errors.js';
 import { rememberDevice } from '../http/device-cookie.js';
 import { seeOther } from '../http/page.js';
-import { grantRememberedConsent } from '../oidc/remembered-consent.js';
 import type { InteractionDeps } from './context.js';
 import { finishInteraction, type Interaction } from './interaction-state.js';
 
@@ -29,37 +28,15 @@ export async function loginResult(
   amr: readonly string[],
   acr: string,
 ): Promise<string> {
-  const login = { accountId, amr: [...amr], acr, remember: true };
-  const grantId = await rememberedGrant(deps, interaction, accountId);
   // The result replaces the login's progress on the interaction.
   const returnTo = await finishInteraction(
     interaction,
-    grantId ? { login, consent: { grantId, remembered: true } } : { login },
+    { login: { accountId, amr: [...amr], acr, remember: true } },
     { mergeWithLastSubmission: false },
   );
   // This browser has now logged in to the account: it is counted apart from strangers next time.
   rememberDevice(ctx, deps, accountId);
   return returnTo;
-}
-
-/**
- * The grant of an earlier consent to this app (src/oidc/remembered-consent.ts), for a login at the
- * login prompt. Not when the app asked for the consent page (prompt=consent), and not for native
- * apps, whose redirect URIs another app on the device can claim: oidc-provider's
- * native_client_prompt wants the user to see that page each time.
- */
-async function rememberedGrant(
-  deps: InteractionDeps,
-  interaction: Interaction,
-  accountId: string,
-): Promise<string | undefined> {
-  const clientId = interaction.params.client_id;
-  if (interaction.prompt.name !== 'login' || typeof clientId !== 'string') return undefined;
-  const { prompt } = interaction.params;
-  if (typeof prompt === 'string' && prompt.split(' ').includes('consent')) return undefined;
-  const client = await deps.provider.Client.find(clientId);
-  if (!client || client.applicationType === 'native') return undefined;
-  return grantRememberedConsent(deps.provider, deps.db, accountId, clientId);
 }
 
 export async function completeLogin(

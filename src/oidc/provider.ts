@@ -7,6 +7,7 @@ import Provider, {
 } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/database.js';
+import { loadExistingGrant } from './remembered-consent.js';
 import { accountClientMetadata } from './account-client.js';
 import { ACR, phishingResistant, requestsMfa } from './acr.js';
 import { createFindAccount } from './find-account.js';
@@ -167,6 +168,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     enableHttpPostMethods: true,
     clients: [accountClientMetadata(config.issuer) as unknown as NonNullable<Configuration['clients']>[number]],
     findAccount: createFindAccount(deps.db, deps.recentAccounts),
+    loadExistingGrant: loadExistingGrant(deps.db),
     jwks: deps.jwks,
     cookies: {
       keys: new CookieSigner(deps.cookieKeys),

@@ -1,24 +1,43 @@
 import type Provider from 'oidc-provider';
+import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 
 /**
- * Remembered consent: an account that allowed an app once is not asked again at its next login
- * to that app, as long as an earlier grant is still live (ttl.grant after it was made) and not
- * revoked (the security page's "revoke access", a hold, a password change). The login gets a new
- * Grant of its own with what the user allowed last time, so that each session keeps its own grant
- * and a logout ends only that session's tokens.
+ * oidc-provider's loadExistingGrant with remembered consent: a signed-in account that allowed an
+ * app before is not asked again when the app sends it to us, be it right after the login or on a
+ * session that has not been to this app yet, as long as an earlier grant is still live
+ * (ttl.grant after it was made) and not revoked (the security page's "revoke access", a hold, a
+ * password change). The session gets a new Grant of its own with what the user allowed last
+ * time, so that a logout still ends only that session's tokens.
  *
  * oidc-provider still checks the grant against the request: a scope, claim or resource the user
- * never allowed, or prompt=consent, shows the consent page as before, which then adds to this
- * grant. Returns the new grant's id, or undefined when there is nothing to remember.
+ * never allowed shows the consent page as before, which then adds to this grant. An app that
+ * asks for the page (prompt=consent) sees it with everything it asks for, and native apps, whose
+ * redirect URIs another app on the device can claim, are always asked (oidc-provider's
+ * native_client_prompt).
  */
-export async function grantRememberedConsent(
+export function loadExistingGrant(db: Db) {
+  return async (ctx: KoaContextWithOIDC): Promise<Grant | undefined> => {
+    const { oidc } = ctx;
+    const { client, session } = oidc;
+    if (!client || !session) return undefined;
+    const grantId = oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+    const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+    if (existing) return existing;
+    const { accountId } = session;
+    if (!accountId || client.applicationType === 'native' || oidc.prompts.has('consent')) return undefined;
+    return rememberedGrant(oidc.provider, db, accountId, client.clientId);
+  };
+}
+
+/** A saved new grant with what the account last allowed the app, or undefined when there is nothing to remember. */
+async function rememberedGrant(
   provider: Provider,
   db: Db,
   accountId: string,
   clientId: string,
-): Promise<string | undefined> {
+): Promise<Grant | undefined> {
   const row = await db
     .selectFrom('account_grants')
     .select('consented')
@@ -36,5 +55,6 @@ export async function grantRememberedConsent(
   if (consented.scope) grant.addOIDCScope(consented.scope);
   if (consented.claims?.length) grant.addOIDCClaims(consented.claims);
   for (const [indicator, scope] of Object.entries(consented.resources ?? {})) grant.addResourceScope(indicator, scope);
-  return grant.save();
+  await grant.save();
+  return grant;
 }

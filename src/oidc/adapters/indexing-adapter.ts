@@ -16,7 +16,7 @@ interface ServedRequest {
   get(header: string): string;
   oidc?: {
     client?: { clientId: string };
-    result?: { login?: { accountId?: string; amr?: string[] }; consent?: { remembered?: boolean } };
+    result?: { login?: { accountId?: string; amr?: string[] }; consent?: unknown };
     session?: { id: string; oldId?: string; destroyed?: boolean };
   };
 }
@@ -39,15 +39,13 @@ function requestDetails(ctx = servedRequest()): { ip: string | null; userAgent: 
 /**
  * The login this request completes, as an audit row: oidc-provider's resume applies the login
  * result to the session and saves it, so the row is written with the session's index. A
- * consent page's result carries the earlier login along (mergeWithLastSubmission): that one was
- * audited when it happened. A login given its remembered consent (src/interactions/finish.ts) is
- * a login of its own.
+ * consent's result carries the earlier login along (mergeWithLastSubmission): that one was
+ * audited when it happened.
  */
 function completedLogin(ctx: ServedRequest | undefined, accountId: unknown): ReturnType<typeof auditRow>[] {
   const result = ctx?.oidc?.result;
   const login = result?.login;
-  if (!ctx || !login || login.accountId !== accountId) return [];
-  if (result.consent && !result.consent.remembered) return [];
+  if (!ctx || !login || login.accountId !== accountId || result.consent) return [];
   const event: AuditEvent = {
     type: 'login.succeeded',
     accountId: login.accountId,

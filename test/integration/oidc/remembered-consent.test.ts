@@ -1,6 +1,6 @@
 /**
- * Remembered consent: an account that allowed an app is not asked again at its next login to it
- * (src/oidc/remembered-consent.ts), unless the app asks for more, asks for the page
+ * Remembered consent: an account that allowed an app is not asked again when the app next sends
+ * it to us (src/oidc/remembered-consent.ts), unless the app asks for more, asks for the page
  * (prompt=consent), or the user revoked the app's access.
  */
 import { startTestApp, type TestApp } from '../../helpers/app.js';
@@ -88,6 +88,27 @@ it('a second login to an app the account allowed goes straight back to the app, 
     .where('client_id', '=', client.client_id)
     .execute();
   expect(new Set(grants.map((g) => g.grant_id)).size).toBe(2);
+});
+
+it('a session signed in at another app goes straight back to an app the account allowed in another browser', async () => {
+  const [allowed, other] = [await registerClient(t.app), await registerClient(t.app)];
+  const user = await registerUser(t.app);
+  const elsewhere = await login(allowed, user.email);
+  await allow(elsewhere.browser, elsewhere.page);
+
+  const here = await login(other, user.email);
+  expect(consentShown(here.page)).toBe(true);
+  await tokenScope(other, await allow(here.browser, here.page), here.auth.verifier);
+
+  const sso = authorizationUrl(t.issuer, allowed.client_id);
+  const page = await here.browser.follow(sso.url, RP_CALLBACK);
+  expect((await tokenScope(allowed, page, sso.verifier)).split(' ').sort()).toEqual(['email', 'openid', 'profile']);
+  expect(await auditTypes(user.id)).toEqual([
+    'login.succeeded',
+    'consent.granted',
+    'login.succeeded',
+    'consent.granted',
+  ]);
 });
 
 it('an app asking for more than was allowed shows the consent page for what is new, then remembers all of it', async () => {
