@@ -81,7 +81,7 @@ export async function submitPassword(ctx: Context, deps: InteractionDeps, intera
   const meta = interactionMeta(ctx, deps, interaction);
 
   // The account, whether it has a second factor and whether its company requires one: one read.
-  const known = await findAccountForLogin(deps.db, email);
+  const known = await findAccountForLogin(deps.db, email, clientId);
   let account: AccountRow | undefined;
   try {
     account = await checkPassword(
@@ -111,6 +111,7 @@ export async function submitPassword(ctx: Context, deps: InteractionDeps, intera
   if (await needsSecondFactor(ctx, deps, interaction, account, known)) {
     return beginSecondFactor(ctx, interaction, email, account.id);
   }
-  deps.recentAccounts.remember(account);
+  const consent = known?.last_consent;
+  deps.recentAccounts.remember(account, consent ? { clientId, access: consent } : undefined);
   seeOther(ctx, await finishPasswordLogin(ctx, deps, interaction, known ?? account, AMR.password, ACR.password));
 }

@@ -168,7 +168,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     enableHttpPostMethods: true,
     clients: [accountClientMetadata(config.issuer) as unknown as NonNullable<Configuration['clients']>[number]],
     findAccount: createFindAccount(deps.db, deps.recentAccounts),
-    loadExistingGrant: loadExistingGrant(deps.db),
+    loadExistingGrant: loadExistingGrant(deps.db, deps.recentAccounts),
     jwks: deps.jwks,
     cookies: {
       keys: new CookieSigner(deps.cookieKeys),

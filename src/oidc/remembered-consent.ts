@@ -2,6 +2,9 @@ import type Provider from 'oidc-provider';
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import type { ConsentedAccess } from '../db/schema.js';
+import type { RecentAccounts } from '../identity/accounts/recent.js';
+import { lastConsent } from '../identity/accounts/repository.js';
 
 /**
  * oidc-provider's loadExistingGrant with remembered consent: a signed-in account that allowed an
@@ -17,7 +20,7 @@ import type { Db } from '../db/database.js';
  * redirect URIs another app on the device can claim, are always asked (oidc-provider's
  * native_client_prompt).
  */
-export function loadExistingGrant(db: Db) {
+export function loadExistingGrant(db: Db, recentAccounts?: RecentAccounts) {
   return async (ctx: KoaContextWithOIDC): Promise<Grant | undefined> => {
     const { oidc } = ctx;
     const { client, session } = oidc;
@@ -27,30 +30,23 @@ export function loadExistingGrant(db: Db) {
     if (existing) return existing;
     const { accountId } = session;
     if (!accountId || client.applicationType === 'native' || oidc.prompts.has('consent')) return undefined;
-    return rememberedGrant(oidc.provider, db, accountId, client.clientId);
+    // The login that just finished read it with the account (findAccountForLogin), most of the time.
+    const consented =
+      recentAccounts?.recallConsent(accountId, client.clientId) ??
+      (await db.selectNoFrom(lastConsent(db, sql.val(accountId), client.clientId).as('consented')).executeTakeFirst())
+        ?.consented;
+    return consented ? grantOf(oidc.provider, accountId, client.clientId, consented) : undefined;
   };
 }
 
-/** A saved new grant with what the account last allowed the app, or undefined when there is nothing to remember. */
-async function rememberedGrant(
+/** A saved new grant with what the account allowed the app before, or undefined when that was nothing. */
+async function grantOf(
   provider: Provider,
-  db: Db,
   accountId: string,
   clientId: string,
+  consented: ConsentedAccess,
 ): Promise<Grant | undefined> {
-  const row = await db
-    .selectFrom('account_grants')
-    .select('consented')
-    .where('account_id', '=', accountId)
-    .where('client_id', '=', clientId)
-    .where('revoked_at', 'is', null)
-    .where('consented', 'is not', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  const consented = row?.consented;
-  if (!consented?.scope && !consented?.claims?.length && !consented?.resources) return undefined;
+  if (!consented.scope && !consented.claims?.length && !consented.resources) return undefined;
   const grant = new provider.Grant({ accountId, clientId });
   if (consented.scope) grant.addOIDCScope(consented.scope);
   if (consented.claims?.length) grant.addOIDCClaims(consented.claims);

@@ -1,4 +1,4 @@
-import type { AccountRow } from '../../db/schema.js';
+import type { AccountRow, ConsentedAccess } from '../../db/schema.js';
 
 const MAX_ACCOUNTS = 10_000;
 
@@ -12,21 +12,35 @@ const MAX_ACCOUNTS = 10_000;
  * within `ttlMs` at most.
  */
 export class RecentAccounts {
-  readonly #rows = new Map<string, { row: AccountRow; until: number }>();
+  readonly #rows = new Map<string, { row: AccountRow; until: number; consent?: RecentConsent }>();
 
   constructor(private readonly ttlMs = 10_000) {}
 
-  remember(row: AccountRow): void {
+  /**
+   * Keeps the account, and with it what a login read of its consent to the app it logs in to
+   * (the resume moments later gives that consent without reading it again).
+   */
+  remember(row: AccountRow, consent?: RecentConsent): void {
     this.#rows.delete(row.id);
     const oldest = this.#rows.keys().next();
     if (this.#rows.size >= MAX_ACCOUNTS && !oldest.done) this.#rows.delete(oldest.value);
-    this.#rows.set(row.id, { row, until: Date.now() + this.ttlMs });
+    this.#rows.set(row.id, { row, until: Date.now() + this.ttlMs, ...(consent ? { consent } : {}) });
   }
 
   recall(id: string): AccountRow | undefined {
+    return this.#kept(id)?.row;
+  }
+
+  /** What the account allowed the app, when a login read it a moment ago. */
+  recallConsent(id: string, clientId: string): ConsentedAccess | undefined {
+    const consent = this.#kept(id)?.consent;
+    return consent?.clientId === clientId ? consent.access : undefined;
+  }
+
+  #kept(id: string) {
     const kept = this.#rows.get(id);
     if (!kept) return undefined;
-    if (kept.until > Date.now()) return kept.row;
+    if (kept.until > Date.now()) return kept;
     this.#rows.delete(id);
     return undefined;
   }
@@ -36,4 +50,10 @@ export class RecentAccounts {
     if (id === undefined) this.#rows.clear();
     else this.#rows.delete(id);
   }
+}
+
+/** An account's consent to one app, as a login read it. */
+export interface RecentConsent {
+  clientId: string;
+  access: ConsentedAccess;
 }

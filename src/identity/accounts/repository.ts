@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
-import type { AccountRow, AccountUpdate, NewAccount } from '../../db/schema.js';
+import type { AccountRow, AccountUpdate, ConsentedAccess, NewAccount } from '../../db/schema.js';
 import { normalizeEmail } from './email.js';
 import { isUuid } from '../../db/uuid.js';
 
@@ -42,24 +42,52 @@ export function companyRequiresMfa(db: Db, accountId: string) {
     .where('companies.require_mfa', '=', true)})`;
 }
 
+/**
+ * What the account named by `accountId` (a column of the outer query, or a value) last allowed
+ * the app `clientId`, from its live grants that are not revoked (src/oidc/remembered-consent.ts):
+ * a scalar subquery, null when there is none.
+ */
+export function lastConsent(db: Db, accountId: string | ReturnType<typeof sql.val<string>>, clientId: string) {
+  return sql<ConsentedAccess | null>`(${db
+    .selectFrom('account_grants')
+    .select('account_grants.consented')
+    .where('account_grants.account_id', '=', typeof accountId === 'string' ? sql.ref<string>(accountId) : accountId)
+    .where('account_grants.client_id', '=', clientId)
+    .where('account_grants.revoked_at', 'is', null)
+    .where('account_grants.consented', 'is not', null)
+    .where((eb) =>
+      eb.or([eb('account_grants.expires_at', 'is', null), eb('account_grants.expires_at', '>', sql<Date>`now()`)]),
+    )
+    .orderBy('account_grants.created_at', 'desc')
+    .limit(1)})`;
+}
+
 /** What the login reads with the account, besides its row. */
 export interface LoginFacts {
   has_active_factor: boolean;
   has_passkey: boolean;
   company_requires_mfa: boolean;
+  /** What the account last allowed the app it is logging in to (lastConsent). */
+  last_consent: ConsentedAccess | null;
 }
 
 /**
  * The account with an address, whether it has an active second factor, whether it has a
- * passkey (the offer of one after the login) and whether a company of its requires two-step
- * verification: what the login needs, in one statement.
+ * passkey (the offer of one after the login), whether a company of its requires two-step
+ * verification and what it last allowed the app `clientId`: what the login needs, in one
+ * statement.
  */
-export async function findAccountForLogin(db: Db, email: string): Promise<(AccountRow & LoginFacts) | undefined> {
+export async function findAccountForLogin(
+  db: Db,
+  email: string,
+  clientId: string,
+): Promise<(AccountRow & LoginFacts) | undefined> {
   return db
     .selectFrom('accounts')
     .selectAll('accounts')
     .select(hasActiveFactor(db, 'accounts.id').as('has_active_factor'))
     .select(companyRequiresMfa(db, 'accounts.id').as('company_requires_mfa'))
+    .select(lastConsent(db, 'accounts.id', clientId).as('last_consent'))
     .select((eb) =>
       eb
         .exists(
