@@ -32,7 +32,7 @@ export function loadExistingGrant(db: Db, recentAccounts?: RecentAccounts) {
     if (!accountId || client.applicationType === 'native' || oidc.prompts.has('consent')) return undefined;
     // The login that just finished read it with the account (findAccountForLogin), most of the time.
     const consented =
-      recentAccounts?.recallConsent(accountId, client.clientId) ??
+      recentAccounts?.takeConsent(accountId, client.clientId) ??
       (await db.selectNoFrom(lastConsent(db, sql.val(accountId), client.clientId).as('consented')).executeTakeFirst())
         ?.consented;
     return consented ? grantOf(oidc.provider, accountId, client.clientId, consented) : undefined;

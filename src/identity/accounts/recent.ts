@@ -31,10 +31,16 @@ export class RecentAccounts {
     return this.#kept(id)?.row;
   }
 
-  /** What the account allowed the app, when a login read it a moment ago. */
-  recallConsent(id: string, clientId: string): ConsentedAccess | undefined {
-    const consent = this.#kept(id)?.consent;
-    return consent?.clientId === clientId ? consent.access : undefined;
+  /**
+   * What the account allowed the app, when a login read it a moment ago; given once, to that
+   * login's resume, so that an app revoked later is never given it from here.
+   */
+  takeConsent(id: string, clientId: string): ConsentedAccess | undefined {
+    const kept = this.#kept(id);
+    if (kept?.consent?.clientId !== clientId) return undefined;
+    const { access } = kept.consent;
+    delete kept.consent;
+    return access;
   }
 
   #kept(id: string) {

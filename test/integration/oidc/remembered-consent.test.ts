@@ -156,6 +156,20 @@ it('after the user revokes the app, the next login asks again', async () => {
   expect(consentShown(next.page)).toBe(true);
 });
 
+it('a session whose app access was revoked is asked again on its next visit to that app', async () => {
+  const client = await registerClient(t.app);
+  const user = await registerUser(t.app);
+  const first = await login(client, user.email);
+  await allow(first.browser, first.page);
+  const returning = await login(client, user.email);
+  expect(consentShown(returning.page)).toBe(false);
+
+  await t.app.revoker.revokeClient(user.id, client.client_id);
+  const again = await returning.browser.follow(authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK);
+  expect(again.location ?? '').not.toContain(RP_CALLBACK);
+  expect(consentShown(again)).toBe(true);
+});
+
 it('what one account allowed is not given to another account', async () => {
   const client = await registerClient(t.app);
   const alice = await registerUser(t.app);
