@@ -8,6 +8,7 @@ import { requestServiceToken, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/f
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 import { RelyingParty } from '../../helpers/rp.js';
 import { runAdminCli } from '../../helpers/admin-cli.js';
+import { freePort } from '../../helpers/ports.js';
 
 /** `npm run admin -- ...` in a second terminal beside `npm start`: same data folder, no DATABASE_URL. */
 const cli = (dataDir: string, args: string[]) =>
@@ -15,11 +16,14 @@ const cli = (dataDir: string, args: string[]) =>
 
 describe('the admin CLI beside a running embedded server (npm start on PGlite)', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'monban-admin14-'));
-  const port = 44000 + Math.floor(Math.random() * 90);
-  const issuer = `http://localhost:${port}`;
+  let issuer: string;
   let server: ChildServer;
 
   beforeAll(async () => {
+    // A port the OS hands out, not one picked at random: a random one in the ephemeral range
+    // was once taken by another test's outgoing connection (EADDRINUSE).
+    const port = await freePort();
+    issuer = `http://localhost:${port}`;
     server = await ChildServer.start(port, { DATA_DIR: dataDir, ISSUER: issuer });
   }, 300_000);
   afterAll(async () => {
