@@ -266,7 +266,8 @@ async function redeem(
 
 /**
  * One fresh browser logging in with a password: authorization request with PKCE, email,
- * password, consent, then the RP's code exchange.
+ * password, consent (only the first time: Monban remembers it per account and app), then the
+ * RP's code exchange.
  */
 async function passwordLogin(
   target: LoginTarget,
@@ -318,8 +319,8 @@ async function enrolPasskeys(target: LoginTarget, users: LoginUser[]): Promise<v
 
 /**
  * One fresh browser logging in with a passkey alone (issue 17): authorization request, the email
- * step's request for a challenge, the authenticator's signed answer, consent, code exchange. No
- * bcrypt: an ECDSA P-256 signature check instead.
+ * step's request for a challenge, the authenticator's signed answer, consent if not yet given,
+ * code exchange. No bcrypt: an ECDSA P-256 signature check instead.
  */
 async function passkeyLogin(target: LoginTarget, user: LoginUser): Promise<Tokens> {
   const authenticator = passkeys.get(user.email);

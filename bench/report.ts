@@ -167,7 +167,7 @@ export function report(results: BenchResults): string {
   ];
   const { logins } = results;
   lines.push(
-    'Full password logins (email, password, consent, code exchange) vs the bcrypt ceiling (same run, same process):',
+    'Full password logins (email, password, remembered consent, code exchange) vs the bcrypt ceiling (same run, same process):',
     '',
     table([
       ['figure', 'value'],
