@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { RedisClient } from '../../redis/client.js';
 import { alreadyConsumed } from './errors.js';
+import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-grants.js';
 
 /*
  * Each model is one string key holding its JSON payload, prefixed with `<epoch>|` once it is
@@ -9,7 +10,8 @@ import { alreadyConsumed } from './errors.js';
  * tokens shares (`{grantId}`), so a grant and its index live in one slot. There is no global
  * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
  * Redis server a save also writes the grant's index and the pointers in the same script, and a
- * lookup by pointer reads the pointer and the model in one (fewer round trips per login).
+ * lookup by pointer reads the pointer and the model in one, and a token is read with its grant
+ * (prefetched-grants.ts): fewer round trips per login, refresh and userinfo call.
  */
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
@@ -48,6 +50,27 @@ if not id then return false end
 return redis.call('GET', ARGV[1] .. id .. '}')
 `;
 
+// One server only, like FIND_BY_POINTER: reads a token (KEYS[1]) and the grant its payload names,
+// whose key is ARGV[1] .. grantId .. '}'. Returns false, or {token} without a grantId, or
+// {token, grantId, grant or false}. JSON escapes quotes inside strings, so '"grantId":"' is a key;
+// should a nested object have one too, the grant kept under that id is simply never asked for.
+const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local grantId = string.match(value, '"grantId":"([^"]+)"')
+if not grantId then return {value} end
+return {value, grantId, redis.call('GET', ARGV[1] .. grantId .. '}')}
+`;
+
+/** Models oidc-provider reads just before their grant: read with it, in one round trip. */
+const READ_WITH_GRANT = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'BackchannelAuthenticationRequest',
+  'DeviceCode',
+  'RefreshToken',
+]);
+
 // Marks a model consumed only if it exists and is not consumed yet, in one step.
 // Returns 1 when this call consumed it, 0 when it was consumed already, -1 when it is gone.
 const CONSUME = `
@@ -84,6 +107,7 @@ const NEVER_CONSUMED = new Set([
 interface AdapterScripts {
   monbanSave(...args: string[]): Promise<unknown>;
   monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<string | null>;
+  monbanFindWithGrant(key: string, grantKeyStart: string): Promise<(string | null)[] | null>;
   monbanConsume(key: string, now: string): Promise<number>;
   monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
 }
@@ -93,6 +117,7 @@ function withScripts(redis: RedisClient): RedisClient & AdapterScripts {
   if (!('monbanSave' in redis)) {
     redis.defineCommand('monbanSave', { lua: UPSERT });
     redis.defineCommand('monbanFindByPointer', { numberOfKeys: 1, lua: FIND_BY_POINTER });
+    redis.defineCommand('monbanFindWithGrant', { numberOfKeys: 1, lua: FIND_WITH_GRANT });
     redis.defineCommand('monbanConsume', { numberOfKeys: 1, lua: CONSUME });
     redis.defineCommand('monbanIndex', { numberOfKeys: 1, lua: INDEX });
   }
@@ -124,12 +149,12 @@ export class RedisAdapter implements Adapter {
   }
 
   /** Where a model's key starts: its id and `}` follow. */
-  get #keyStart(): string {
-    return `${this.prefix}oidc:${this.model}:{`;
+  #keyStart(model = this.model): string {
+    return `${this.prefix}oidc:${model}:{`;
   }
 
   #key(id: string): string {
-    return `${this.#keyStart}${id}}`;
+    return `${this.#keyStart()}${id}}`;
   }
 
   /** The grant's index of keys: in the slot of the Grant model itself. */
@@ -143,6 +168,7 @@ export class RedisAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.#key(id);
+    if (this.model === 'Grant') dropPrefetched(key);
     const ttl = String(expiresIn ?? 0);
     const consumed = payload.consumed as unknown;
     const stored: Record<string, unknown> = { ...payload };
@@ -175,12 +201,20 @@ export class RedisAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return parse(await this.#redis.get(this.#key(id)));
+    const key = this.#key(id);
+    const prefetched = this.model === 'Grant' ? takePrefetched(key) : undefined;
+    if (prefetched !== undefined) return parse(prefetched);
+    if (this.#cluster || !READ_WITH_GRANT.has(this.model)) return parse(await this.#redis.get(key));
+    // The grant is in another slot, so on a cluster it is a read of its own.
+    const [stored = null, grantId, grant = null] =
+      (await this.#redis.monbanFindWithGrant(key, this.#keyStart('Grant'))) ?? [];
+    if (grantId) keepPrefetched(`${this.#keyStart('Grant')}${grantId}}`, grant);
+    return parse(stored);
   }
 
   async #findByPointer(kind: 'uid' | 'userCode', value: string): Promise<AdapterPayload | undefined> {
     const pointer = this.#pointerKey(kind, value);
-    if (!this.#cluster) return parse(await this.#redis.monbanFindByPointer(pointer, this.#keyStart));
+    if (!this.#cluster) return parse(await this.#redis.monbanFindByPointer(pointer, this.#keyStart()));
     // The pointer and the model live in different slots: two reads.
     const id = await this.#redis.get(pointer);
     return id ? this.find(id) : undefined;
@@ -200,6 +234,7 @@ export class RedisAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    if (this.model === 'Grant') dropPrefetched(this.#key(id));
     await this.#redis.unlink(this.#key(id));
   }
 

@@ -9,6 +9,7 @@ import {
   TEST_PASSWORD,
 } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
+import { refresh, rpSignIn, userinfo } from '../../helpers/account.js';
 
 /**
  * Issue 16's round-trip budget, counted by the app's own instrumentation (app.counters): what a
@@ -25,9 +26,10 @@ const BUDGET = {
   // lookup by uid (the pointer, then the session) is one script too. A login to an app the
   // account allowed before gets its remembered consent as the login resumes
   // (src/oidc/remembered-consent.ts), so the consent page, its form and a second resume are not
-  // part of it. On a Redis Cluster, where these keys live in different slots, each is a command
-  // of its own.
-  redisCommands: 19,
+  // part of it. The code exchange reads the code with its grant in one script
+  // (prefetched-grants.ts). On a Redis Cluster, where these keys live in different slots, each is
+  // a command of its own.
+  redisCommands: 18,
 };
 
 (EMBEDDED ? describe.skip : describe)('round trips per login (issue 16)', () => {
@@ -80,6 +82,27 @@ const BUDGET = {
       .execute();
     expect(sessions).toHaveLength(2);
     for (const { session_id: id } of sessions) expect(await t.app.provider.Session.adapter.find(id)).toBeDefined();
+  });
+
+  it('userinfo and a refresh read each token together with its grant, in one round trip', async () => {
+    const client = await registerClient(t.app);
+    const user = await registerUser(t.app, { locale: 'en' });
+    const browser = new HttpClient({ 'accept-language': 'en' });
+    const tokens = await rpSignIn(browser, t.issuer, client, user.email, TEST_PASSWORD, {
+      scope: 'openid profile offline_access',
+      prompt: 'consent',
+    });
+
+    const info = await t.app.counters.measure(async () => {
+      expect((await userinfo(t.issuer, tokens.access_token)).status).toBe(200);
+    });
+    const refreshed = await t.app.counters.measure(async () => {
+      expect((await refresh(t.issuer, client, tokens.refresh_token!)).status).toBe(200);
+    });
+    for (const { log } of [info, refreshed]) expect(log.filter((line) => line.includes(':Grant:'))).toEqual([]);
+    // Userinfo: the access token with its grant. Refresh: the refresh token with its grant,
+    // consuming it, then saving the new refresh token and the access token.
+    expect([info.counts.redisCommands, refreshed.counts.redisCommands]).toEqual([1, 4]);
   });
 
   it("an anonymous visitor's first page costs no statement and only the interaction in Redis", async () => {
