@@ -3,6 +3,7 @@
  * it to us (src/oidc/remembered-consent.ts), unless the app asks for more, asks for the page
  * (prompt=consent), or the user revoked the app's access.
  */
+import { sql } from 'kysely';
 import { startTestApp, type TestApp } from '../../helpers/app.js';
 import {
   authorizationUrl,
@@ -180,4 +181,22 @@ it('what one account allowed is not given to another account', async () => {
   expect(consentShown((await login(client, bob.email)).page)).toBe(true);
   const other = await registerClient(t.app);
   expect(consentShown((await login(other, alice.email)).page)).toBe(true);
+});
+
+it('a native app is asked every time, although the account allowed it', async () => {
+  const client = await registerClient(t.app, { public: true });
+  // The admin API registers web and service clients only; a native app is marked here, before
+  // any process has loaded the client.
+  await t.app.db
+    .updateTable('oidc_clients')
+    .set({ metadata: sql`metadata || '{"application_type": "native"}'::jsonb` })
+    .where('client_id', '=', client.client_id)
+    .execute();
+  const user = await registerUser(t.app);
+  const first = await login(client, user.email);
+  expect(consentShown(first.page)).toBe(true);
+  expect((await allow(first.browser, first.page)).location).toMatch(new RegExp(`^${RP_CALLBACK}\\?code=`));
+
+  const second = await login(client, user.email);
+  expect(consentShown(second.page)).toBe(true);
 });
