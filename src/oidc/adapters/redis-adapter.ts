@@ -153,8 +153,9 @@ export class RedisAdapter implements Adapter {
     return `${this.prefix}oidc:${model}:{`;
   }
 
-  #key(id: string): string {
-    return `${this.#keyStart()}${id}}`;
+  /** A model's key: this adapter's model unless another is named (a token's grant). */
+  #key(id: string, model = this.model): string {
+    return `${this.#keyStart(model)}${id}}`;
   }
 
   /** The grant's index of keys: in the slot of the Grant model itself. */
@@ -208,7 +209,7 @@ export class RedisAdapter implements Adapter {
     // The grant is in another slot, so on a cluster it is a read of its own.
     const [stored = null, grantId, grant = null] =
       (await this.#redis.monbanFindWithGrant(key, this.#keyStart('Grant'))) ?? [];
-    if (grantId) keepPrefetched(`${this.#keyStart('Grant')}${grantId}}`, grant);
+    if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), grant);
     return parse(stored);
   }
 
