@@ -147,7 +147,13 @@ export async function fullLogin(issuer: string, deployment: SharedDeployment): P
     email: deployment.email,
     password: TEST_PASSWORD,
   });
-  if (!page.location?.startsWith(RP_CALLBACK)) throw new Error(`login stopped: ${page.status} at ${page.url}`);
+  if (!page.location?.startsWith(RP_CALLBACK)) {
+    // Who answered tells a proxy's refusal (Server: Caddy, empty body) from Monban's own error page.
+    const from = page.headers.get('server') ?? 'Monban';
+    throw new Error(
+      `login stopped: ${page.status} from ${from} at ${page.url} ${/<title>([^<]*)</.exec(page.body)?.[1] ?? ''}`,
+    );
+  }
   const code = new URL(page.location).searchParams.get('code');
   if (!code) throw new Error(`no code: ${page.location}`);
   const tokens = await exchangeCode(issuer, deployment.client, code, auth.verifier);

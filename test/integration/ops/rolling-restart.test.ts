@@ -18,6 +18,25 @@ if (!hasCaddy) console.warn('caddy is not installed (apt-get install caddy): the
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Logins this instance completed since it started, from its own /metrics. */
+async function loginsServed(server: ChildServer): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+  const line = (await res.text())
+    .split('\n')
+    .find((l) => l.startsWith('monban_security_events_total{type="login.succeeded"}'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+/** Resolves once the proxy has sent this (restarted) instance a whole password check that succeeded. */
+async function waitUntilProxiedTo(server: ChildServer): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if ((await loginsServed(server)) > 0) return;
+    await sleep(100);
+  }
+  throw new Error(`the proxy sent no login to the instance on port ${server.port} within 60 s`);
+}
+
 /**
  * Two Monban processes on one PostgreSQL and Redis behind the compose's own Caddyfile (Debian's
  * Caddy), logins running all along; each instance is stopped with SIGTERM and started again, one
@@ -86,10 +105,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
         servers[i]!.signal('SIGTERM');
         expect(await servers[i]!.exited).toBe(0);
         servers[i] = await ChildServer.start(ports[i]!, deployment.env);
-        // Logins went on while this instance was away, and go on once it is back. The wait also lets
-        // the proxy's health check (every 500 ms, 2 s timeout) see it ready before the other one
-        // drains: with 1.5 s a loaded CI machine once had neither ready, and the proxy answered 503.
-        await sleep(3000);
+        // Only drain the other instance once the proxy sends logins to this one again. Debian's
+        // Caddy (2.6) answers a POST with 503 when it counts no upstream healthy and does not retry
+        // it; a fixed wait for its health check was not always enough on a loaded CI machine.
+        await waitUntilProxiedTo(servers[i]!);
         progress.push(load.completed - before);
       }
     } finally {
