@@ -61,6 +61,7 @@ import { KyselyAdapter, sweepExpired } from './oidc/adapters/kysely-adapter.js';
 import { DirectModelWriter, GroupCommitModelWriter, type ModelWriter } from './oidc/adapters/model-writes.js';
 import { RedisAdapter } from './oidc/adapters/redis-adapter.js';
 import { GrantIndexingAdapter, SessionIndexingAdapter } from './oidc/adapters/indexing-adapter.js';
+import { settleWrites } from './oidc/adapters/pipelined-writes.js';
 import { RecentlyUsable } from './oidc/adapters/recently-usable.js';
 import { CodeThrottle } from './security/rate-limit/code-throttle.js';
 import { sessionLifetime, trustMilliseconds } from './oidc/session-lifetime.js';
@@ -532,6 +533,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   installClientAddress(provider, config.trustProxy);
   pinOriginToIssuer(provider, config.issuer);
   provider.use(requestTracking({ logger: services.logger, trustProxy: config.trustProxy }));
+  provider.use(settleWrites);
   if (!config.metrics.port) provider.use(metricsRoute(config.metrics));
   // Discovery and the JWKS come from memory.
   provider.use(cachedMetadata());

@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { RedisClient } from '../../redis/client.js';
 import { alreadyConsumed } from './errors.js';
+import { isInFlight, leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
 import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-grants.js';
 
 /*
@@ -11,7 +12,9 @@ import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-gra
  * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
  * Redis server a save also writes the grant's index and the pointers in the same script, and a
  * lookup by pointer reads the pointer and the model in one, and a token is read with its grant
- * (prefetched-grants.ts): fewer round trips per login, refresh and userinfo call.
+ * (prefetched-grants.ts). Within a request, a consume and the rotated refresh token saved after it
+ * are sent without waiting; the next call waits for them with its own (pipelined-writes.ts). Fewer
+ * round trips per login, refresh and userinfo call.
  */
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
@@ -70,6 +73,12 @@ const READ_WITH_GRANT = new Set([
   'DeviceCode',
   'RefreshToken',
 ]);
+
+/**
+ * Consumed at the token endpoint, where oidc-provider then always saves the tokens it issues: the
+ * consume's answer is waited for by that save (pipelined-writes.ts).
+ */
+const PIPELINED_CONSUMES = new Set(['AuthorizationCode', 'RefreshToken']);
 
 // Marks a model consumed only if it exists and is not consumed yet, in one step.
 // Returns 1 when this call consumed it, 0 when it was consumed already, -1 when it is gone.
@@ -184,13 +193,21 @@ export class RedisAdapter implements Adapter {
       ] as const
     ).flatMap(([kind, value]) => (value ? [this.#pointerKey(kind, value)] : []));
     if (!index && pointers.length === 0 && NEVER_CONSUMED.has(this.model)) {
-      await (expiresIn ? this.#redis.set(key, json, 'EX', expiresIn) : this.#redis.set(key, json));
+      await withWritesInFlight(expiresIn ? this.#redis.set(key, json, 'EX', expiresIn) : this.#redis.set(key, json));
       return;
     }
     if (!this.#cluster) {
       // One script for the model, its grant's index and its pointers.
       const keys = [key, ...(index ? [index] : []), ...pointers];
-      await this.#redis.monbanSave(String(keys.length), ...keys, ...save, index ? '1' : '0', id);
+      const saved = this.#redis.monbanSave(String(keys.length), ...keys, ...save, index ? '1' : '0', id);
+      // The refresh token that replaces one consumed in this request: the access token's save next waits for both.
+      if (
+        this.model === 'RefreshToken' &&
+        isInFlight(this.model, 'consume') &&
+        leaveInFlight(this.model, 'save', saved)
+      )
+        return;
+      await withWritesInFlight(saved);
       return;
     }
     const writes: Promise<unknown>[] = [this.#redis.monbanSave('1', key, ...save)];
@@ -198,26 +215,27 @@ export class RedisAdapter implements Adapter {
     for (const pointer of pointers) {
       writes.push(expiresIn ? this.#redis.set(pointer, id, 'EX', expiresIn) : this.#redis.set(pointer, id));
     }
-    await Promise.all(writes);
+    await withWritesInFlight(Promise.all(writes));
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const key = this.#key(id);
     const prefetched = this.model === 'Grant' ? takePrefetched(key) : undefined;
     if (prefetched !== undefined) return parse(prefetched);
-    if (this.#cluster || !READ_WITH_GRANT.has(this.model)) return parse(await this.#redis.get(key));
+    if (this.#cluster || !READ_WITH_GRANT.has(this.model)) return parse(await withWritesInFlight(this.#redis.get(key)));
     // The grant is in another slot, so on a cluster it is a read of its own.
     const [stored = null, grantId, grant = null] =
-      (await this.#redis.monbanFindWithGrant(key, this.#keyStart('Grant'))) ?? [];
+      (await withWritesInFlight(this.#redis.monbanFindWithGrant(key, this.#keyStart('Grant')))) ?? [];
     if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), grant);
     return parse(stored);
   }
 
   async #findByPointer(kind: 'uid' | 'userCode', value: string): Promise<AdapterPayload | undefined> {
     const pointer = this.#pointerKey(kind, value);
-    if (!this.#cluster) return parse(await this.#redis.monbanFindByPointer(pointer, this.#keyStart()));
+    if (!this.#cluster)
+      return parse(await withWritesInFlight(this.#redis.monbanFindByPointer(pointer, this.#keyStart())));
     // The pointer and the model live in different slots: two reads.
-    const id = await this.#redis.get(pointer);
+    const id = await withWritesInFlight(this.#redis.get(pointer));
     return id ? this.find(id) : undefined;
   }
 
@@ -230,18 +248,21 @@ export class RedisAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const result = await this.#redis.monbanConsume(this.#key(id), String(Math.floor(Date.now() / 1000)));
-    if (result !== 1) throw alreadyConsumed(this.model);
+    const consumed = this.#redis.monbanConsume(this.#key(id), String(Math.floor(Date.now() / 1000))).then((result) => {
+      if (result !== 1) throw alreadyConsumed(this.model);
+    });
+    if (PIPELINED_CONSUMES.has(this.model) && leaveInFlight(this.model, 'consume', consumed)) return;
+    await consumed;
   }
 
   async destroy(id: string): Promise<void> {
     if (this.model === 'Grant') dropPrefetched(this.#key(id));
-    await this.#redis.unlink(this.#key(id));
+    await withWritesInFlight(this.#redis.unlink(this.#key(id)));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     const grantKey = this.#grantKey(grantId);
-    const members = await this.#redis.smembers(grantKey);
+    const members = await withWritesInFlight(this.#redis.smembers(grantKey));
     const mine = members.filter((key) => key.startsWith(`${this.prefix}oidc:${this.model}:`));
     if (mine.length === 0) return;
     // The keys live in slots of their own: one UNLINK each (in parallel), not one cross-slot command.

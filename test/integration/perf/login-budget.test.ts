@@ -101,8 +101,10 @@ const BUDGET = {
     });
     for (const { log } of [info, refreshed]) expect(log.filter((line) => line.includes(':Grant:'))).toEqual([]);
     // Userinfo: the access token with its grant. Refresh: the refresh token with its grant,
-    // consuming it, then saving the new refresh token and the access token.
+    // consuming it, then saving the new refresh token and the access token; those three writes
+    // are sent together, so the refresh waits for Redis twice.
     expect([info.counts.redisCommands, refreshed.counts.redisCommands]).toEqual([1, 4]);
+    expect([info.counts.redisRoundTrips, refreshed.counts.redisRoundTrips]).toEqual([1, 2]);
   });
 
   it("an anonymous visitor's first page costs no statement and only the interaction in Redis", async () => {

@@ -1,0 +1,72 @@
+import Provider from 'oidc-provider';
+import type { Context, Next } from 'koa';
+
+/*
+ * Writes of the request being served that were sent to Redis but whose answer nobody has waited
+ * for yet. oidc-provider awaits each write before the next: at a refresh with rotation (RFC 6749
+ * section 6) consuming the old refresh token, saving the new one, then saving the access token;
+ * at the code exchange consuming the code, then saving the access token. The redis adapter only
+ * sends a consume, and the rotated refresh token that follows it, and lets the request's next
+ * adapter call wait for their answers with its own: the writes share one round trip.
+ *
+ * Nothing is given to the client before that next call has waited: a consume lost to a racing
+ * request (or any failed write) fails it, and oidc-provider answers `invalid_grant` (or the
+ * outage) as before. Tokens the failed request saved meanwhile were never handed out; they sit in
+ * their grant's index and expire. settleWrites waits for anything still open before a response.
+ */
+
+export type PipelinedWrite = 'consume' | 'save';
+
+interface InFlight {
+  model: string;
+  write: PipelinedWrite;
+  answered: Promise<unknown>;
+}
+
+const byRequest = new WeakMap<object, InFlight[]>();
+
+/**
+ * Leaves a write in flight for this request's next adapter call to wait for. False outside a
+ * request (a test, the admin CLI, the revoker): then the caller waits itself.
+ */
+export function leaveInFlight(model: string, write: PipelinedWrite, answered: Promise<unknown>): boolean {
+  const ctx = Provider.ctx;
+  if (!ctx) return false;
+  // Whoever waits next sees a failure; until then it must not count as unhandled.
+  answered.catch(() => undefined);
+  const open = byRequest.get(ctx);
+  if (open) open.push({ model, write, answered });
+  else byRequest.set(ctx, [{ model, write, answered }]);
+  return true;
+}
+
+/** Whether this request has a write of this kind in flight. */
+export function isInFlight(model: string, write: PipelinedWrite): boolean {
+  const ctx = Provider.ctx;
+  return ctx ? (byRequest.get(ctx)?.some((w) => w.model === model && w.write === write) ?? false) : false;
+}
+
+function takeAnswers(ctx: object | undefined): Promise<unknown>[] {
+  const open = ctx ? byRequest.get(ctx) : undefined;
+  if (!ctx || !open) return [];
+  byRequest.delete(ctx);
+  return open.map((w) => w.answered);
+}
+
+/** Waits for this request's writes in flight together with `own` (sent after them); own's result. */
+export async function withWritesInFlight<T>(own: Promise<T>): Promise<T> {
+  const earlier = takeAnswers(Provider.ctx);
+  if (earlier.length === 0) return own;
+  const [result] = await Promise.all([own, ...earlier]);
+  return result;
+}
+
+/**
+ * oidc-provider middleware: no response leaves while a write of its request is unanswered. A
+ * failure here turns the answer into an error (koa's 500) rather than hand out what it names.
+ */
+export async function settleWrites(ctx: Context, next: Next): Promise<void> {
+  await next();
+  const open = takeAnswers(ctx);
+  if (open.length) await Promise.all(open);
+}
