@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { Client } from 'oidc-provider';
 
 /**
@@ -8,12 +8,13 @@ import type { Client } from 'oidc-provider';
  * kept (derived-keys.ts), so every process, restart and secret rotation gives the same value.
  * Clients of one sector share subs; clients of different sectors cannot correlate their users.
  */
-export function pairwiseSubject(key: Buffer, sectorIdentifier: string, accountId: string): string {
+export function pairwiseSubject(key: Buffer | KeyObject, sectorIdentifier: string, accountId: string): string {
   return createHmac('sha256', key).update(`${sectorIdentifier}\n${accountId}`).digest('base64url');
 }
 
 /** oidc-provider's `pairwiseIdentifier` (ID tokens, userinfo, JWT access tokens, introspection, logout tokens). */
-export function pairwiseIdentifier(key: Buffer) {
+export function pairwiseIdentifier(salt: Buffer) {
+  const key = createSecretKey(salt);
   return (_ctx: unknown, accountId: string, client: Client): Promise<string> => {
     // oidc-provider's Client has the getter; its types do not list it.
     const sector = (client as unknown as { sectorIdentifier?: string }).sectorIdentifier;

@@ -1,4 +1,4 @@
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomInt, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { asKeyList, type KeyList } from './master-secret.js';
 
 /**
@@ -19,7 +19,7 @@ export class CodeHasher {
     return code;
   }
 
-  #hmac(key: Buffer, code: string, flowId: string): string {
+  #hmac(key: KeyObject, code: string, flowId: string): string {
     return createHmac('sha256', key).update(`${flowId}\u0000${code}`).digest('base64url');
   }
 

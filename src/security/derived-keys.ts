@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Keyring, KeyList, KeyPurpose, MasterSecret } from './master-secret.js';
 import type { SecretBox } from './secret-box.js';
@@ -109,7 +110,7 @@ function keysOf(keyring: Keyring, stored: Map<string, { secretId: string; key: B
       const kept = [...stored.entries()]
         .filter(([context, k]) => context.endsWith(`:${purpose}`) && k.secretId !== PINNED && !listed.has(k.secretId))
         .reverse() // stored oldest first; newest first here
-        .map(([, k]) => ({ id: k.secretId, key: k.key }));
+        .map(([, k]) => ({ id: k.secretId, key: createSecretKey(k.key) }));
       return [...keyring.derive(purpose), ...kept];
     },
     pinned(purpose) {

@@ -24,7 +24,7 @@ export class SecretBox {
 
   constructor(keys: Buffer | KeyList) {
     this.#keys = asKeyList(keys);
-    for (const { key } of this.#keys) if (key.length !== 32) throw new Error('SecretBox needs 32-byte keys');
+    for (const { key } of this.#keys) if (key.symmetricKeySize !== 32) throw new Error('SecretBox needs 32-byte keys');
   }
 
   /** The id of the key new values are sealed with. */

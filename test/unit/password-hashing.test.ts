@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { PasswordHasher } from '../../src/identity/password/hashing.js';
 
 const hasher = new PasswordHasher(randomBytes(32), 4);
@@ -41,7 +41,7 @@ describe('password hashing', () => {
   it('depends on the pepper: a hash made with another pepper does not verify', async () => {
     const hash = await hasher.hash('Pepper-Matters-77!');
     const [id] = hash.split(':');
-    const other = new PasswordHasher([{ id: id!, key: randomBytes(32) }], 4);
+    const other = new PasswordHasher([{ id: id!, key: createSecretKey(randomBytes(32)) }], 4);
     expect(await other.verify('Pepper-Matters-77!', hash)).toBe(false);
   });
 
@@ -56,8 +56,8 @@ describe('password hashing', () => {
   });
 
   describe('rotation: each hash names the pepper (MONBAN_SECRET) it was made with', () => {
-    const a = { id: 'secret-a', key: randomBytes(32) };
-    const b = { id: 'secret-b', key: randomBytes(32) };
+    const a = { id: 'secret-a', key: createSecretKey(randomBytes(32)) };
+    const b = { id: 'secret-b', key: createSecretKey(randomBytes(32)) };
 
     it('verifies a hash of an older pepper and asks for a rehash with the current one', async () => {
       const underA = await new PasswordHasher([a], 4).hash('Rotate-Me-2026!');

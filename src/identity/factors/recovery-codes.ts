@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import type { Db } from '../../db/database.js';
 import { randomCrockford } from '../../security/crockford.js';
 import { asKeyList, type KeyList } from '../../security/master-secret.js';
@@ -16,7 +16,7 @@ export function canonicalRecoveryCode(input: string): string {
   return input.normalize('NFKC').toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
 }
 
-function hmac(key: Buffer, accountId: string, code: string): string {
+function hmac(key: KeyObject, accountId: string, code: string): string {
   return createHmac('sha256', key)
     .update(`recovery:${accountId}:${canonicalRecoveryCode(code)}`)
     .digest('base64url');

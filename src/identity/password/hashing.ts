@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { asKeyList, type KeyList } from '../../security/master-secret.js';
 
@@ -14,22 +14,22 @@ import { asKeyList, type KeyList } from '../../security/master-secret.js';
  */
 export class PasswordHasher {
   readonly #peppers: KeyList;
-  readonly #legacyPepper: Buffer;
+  readonly #legacyPepper: Buffer | KeyObject;
   readonly cost: number;
   #dummyHash: Promise<string> | undefined;
 
-  constructor(peppers: Buffer | KeyList, cost: number, legacyPepper?: Buffer) {
+  constructor(peppers: Buffer | KeyList, cost: number, legacyPepper?: Buffer | KeyObject) {
     this.#peppers = asKeyList(peppers);
     this.#legacyPepper = legacyPepper ?? this.#peppers[0].key;
     this.cost = cost;
   }
 
-  #prehash(pepper: Buffer, password: string): string {
+  #prehash(pepper: Buffer | KeyObject, password: string): string {
     return createHmac('sha256', pepper).update(password.normalize('NFKC'), 'utf8').digest('base64');
   }
 
   /** The pepper a stored hash was made with and its bcrypt part; no pepper when it is not known here. */
-  #split(hash: string): { pepper: Buffer | undefined; bcryptHash: string } {
+  #split(hash: string): { pepper: Buffer | KeyObject | undefined; bcryptHash: string } {
     const colon = hash.indexOf(':');
     if (colon < 0) return { pepper: this.#legacyPepper, bcryptHash: hash };
     const id = hash.slice(0, colon);
