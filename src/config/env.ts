@@ -20,6 +20,7 @@ export const SHORT_NAMES: Readonly<Record<string, string>> = {
   TRUST_PROXY: 'trustProxy',
   DATABASE_URL: 'databaseUrl',
   DATABASE_POOL_SIZE: 'databasePoolSize',
+  DATABASE_PREPARED_STATEMENTS: 'databasePreparedStatements',
   WEB_CONCURRENCY: 'webConcurrency',
   REDIS_URL: 'redisUrl',
   REDIS_CLUSTER_NODES: 'redisClusterNodes',

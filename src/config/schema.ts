@@ -45,6 +45,11 @@ export const configSchema = z
     /** PostgreSQL connections each process (each worker) may open. */
     databasePoolSize: z.number().int().min(1).max(1000),
     /**
+     * Name repeated statements so PostgreSQL parses and plans them once per connection. Off for a
+     * pooler that does not keep prepared statements (PgBouncer in transaction mode before 1.21).
+     */
+    databasePreparedStatements: z.boolean(),
+    /**
      * Processes serving requests (node:cluster workers sharing the port). Unset: the number of
      * cores with NODE_ENV=production and DATABASE_URL, otherwise 1 (the embedded database serves
      * one process).

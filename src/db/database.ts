@@ -8,6 +8,7 @@ import { DatabaseInUseError, lockDataDir } from './data-dir-lock.js';
 import type { StorageCounters } from '../observability/storage-counters.js';
 import { countingDialect } from './counting-dialect.js';
 import { PgListener, type NotificationHandler } from './listener.js';
+import { preparingPool } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -31,6 +32,8 @@ export interface DatabaseOptions {
   /** Embedded default: PGlite keeps its files in <dataDir>/pglite. 'memory://' keeps nothing. */
   dataDir: string;
   poolSize?: number;
+  /** Name repeated statements so PostgreSQL parses and plans them once per connection (prepared-statements.ts). */
+  preparedStatements?: boolean;
   /** Counts every statement sent (the benchmark and the round-trip budget tests read it). */
   counters?: StorageCounters;
 }
@@ -57,7 +60,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     // pg-pool discards the client (no longer queryable) when it is released.
     pool.on('connect', (client) => client.on('error', () => {}));
     poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
-    dialect = new PostgresDialect({ pool });
+    dialect = new PostgresDialect({ pool: options.preparedStatements === false ? pool : preparingPool(pool) });
     const listener = new PgListener(options.databaseUrl, () => undefined);
     listen = (channel, handler) => listener.listen(channel, handler);
     stopListening = () => listener.close();

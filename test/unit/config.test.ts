@@ -87,6 +87,8 @@ describe('configuration', () => {
     expect(load({ NODE_ENV: 'production' }).webConcurrency).toBe(1);
     expect(load({ ...server, NODE_ENV: 'production', WEB_CONCURRENCY: '3' }).webConcurrency).toBe(3);
     expect(load({ ...server, DATABASE_POOL_SIZE: '4' }).databasePoolSize).toBe(4);
+    expect(load(server).databasePreparedStatements).toBe(true);
+    expect(load({ ...server, DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements).toBe(false);
     expect(() => load({ WEB_CONCURRENCY: '2' })).toThrow(/WEB_CONCURRENCY above 1 needs DATABASE_URL/);
     expect(() => load({ ...server, WEB_CONCURRENCY: '0' })).toThrow(/webConcurrency:/);
   });
