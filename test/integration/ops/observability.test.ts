@@ -3,6 +3,7 @@ import { createLogger } from '../../../src/logger.js';
 import { freePort, startTestApp, type TestApp } from '../../helpers/app.js';
 import { authorizationUrl, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
+import { metricValue } from '../../helpers/metrics.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -73,12 +74,7 @@ describe('request ids, request logs and metrics', () => {
   it('counts a refused password among the security events', async () => {
     const client = await registerClient(t.app);
     const user = await registerUser(t.app);
-    const read = async () =>
-      Number(
-        (await (await fetch(`${t.issuer}/metrics`)).text()).match(
-          /monban_security_events_total\{type="login\.failed"\} (\d+)/,
-        )?.[1] ?? 0,
-      );
+    const read = () => metricValue(t.issuer, 'monban_security_events_total{type="login.failed"}');
     const before = await read();
     await loginThroughPages(new HttpClient(), authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, {
       email: user.email,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../helpers/app.js';
 import { ChildServer, loginLoad, sharedDeployment, type SharedDeployment } from '../../helpers/child-server.js';
+import { metricValue } from '../../helpers/metrics.js';
 import { jest } from '@jest/globals';
 
 // Process restarts on a loaded 2-core machine are timing-sensitive (a proxy health round, a
@@ -19,12 +20,8 @@ if (!hasCaddy) console.warn('caddy is not installed (apt-get install caddy): the
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Logins this instance completed since it started, from its own /metrics. */
-async function loginsServed(server: ChildServer): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
-  const line = (await res.text())
-    .split('\n')
-    .find((l) => l.startsWith('monban_security_events_total{type="login.succeeded"}'));
-  return line ? Number(line.split(' ').pop()) : 0;
+function loginsServed(server: ChildServer): Promise<number> {
+  return metricValue(`http://127.0.0.1:${server.port}`, 'monban_security_events_total{type="login.succeeded"}');
 }
 
 /** Resolves once the proxy has sent this (restarted) instance a whole password check that succeeded. */
