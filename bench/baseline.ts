@@ -5,11 +5,15 @@
  * scopes, claims, lifetimes and introspection policy). It stores models in a plain Map: no
  * network, no database. Accounts are made up on the spot by `findAccount`.
  *
+ * Its interaction page finishes at once (login as the request's login_hint, consent to the
+ * requested scopes), so a login through it costs what the library's own part of a login does:
+ * the authorization request, the interaction, the resume and the code exchange.
+ *
  * IPC (see ipc.ts): `start` listens and answers with the client and tokens for the phases
  * (an access token for userinfo and one refresh token per refresh chain).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Adapter, type AdapterPayload, type Configuration } from 'oidc-provider';
@@ -101,11 +105,27 @@ interface StartRequest {
 
 let server: ReturnType<typeof createServer> | undefined;
 
+/** The interaction page of a bare login: no form, the login_hint logs in and the scopes are granted. */
+async function finishInteraction(provider: Provider, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { params } = await provider.interactionDetails(req, res);
+  const accountId = typeof params.login_hint === 'string' ? params.login_hint : 'user-0';
+  const grant = new provider.Grant({ accountId, clientId: String(params.client_id) });
+  grant.addOIDCScope(String(params.scope));
+  const grantId = await grant.save();
+  await provider.interactionFinished(
+    req,
+    res,
+    { login: { accountId }, consent: { grantId } },
+    { mergeWithLastSubmission: false },
+  );
+}
+
 async function start({ port, redirectUri, refreshChains }: StartRequest): Promise<BaselineStarted> {
   const issuer = `http://127.0.0.1:${port}`;
   const client = { clientId: 'bench-baseline', clientSecret: randomBytes(32).toString('base64url') };
   const configuration: Configuration = {
     adapter: MapAdapter,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     clients: [
       {
         client_id: client.clientId,
@@ -205,7 +225,13 @@ async function start({ port, redirectUri, refreshChains }: StartRequest): Promis
   }
 
   const handle = provider.callback();
-  server = createServer((req, res) => void handle(req, res));
+  server = createServer((req, res) => {
+    if (!req.url?.startsWith('/interaction/')) return void handle(req, res);
+    finishInteraction(provider, req, res).catch((err: unknown) => {
+      res.statusCode = 500;
+      res.end(err instanceof Error ? err.message : String(err));
+    });
+  });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server!.once('error', reject);

@@ -286,6 +286,12 @@ async function passwordLogin(
  * browsers at once. A device-bound counter would go 5, 6 and could arrive 6, 5, which Monban
  * rightly refuses as a cloned key (PASSKEY_COUNTER), failing a login now and then.
  */
+/** A login at the bare provider: its interaction logs in the login_hint and grants the scopes at once. */
+async function bareLogin(target: LoginTarget, user: LoginUser): Promise<Tokens> {
+  const request = authorizationRequest(target, { login_hint: user.email });
+  return redeem(target, await new HttpClient().follow(request.url, target.redirectUri), request);
+}
+
 const passkeys = new Map<string, SoftwareAuthenticator>();
 
 /**
@@ -358,6 +364,7 @@ const LOGINS: Record<
 > = {
   password: { login: passwordLogin },
   passkey: { login: passkeyLogin, prepare: enrolPasskeys },
+  bare: { login: bareLogin },
 };
 
 async function runLoginPhase(phase: LoginPhase): Promise<PhaseResult> {

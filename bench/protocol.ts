@@ -27,8 +27,11 @@ export interface RefreshPhase {
   seconds: number;
 }
 
-/** How a benchmark user proves who they are: the password, or a passkey alone (issue 17; enrolled before the phase). */
-export type LoginMethod = 'password' | 'passkey';
+/**
+ * How a benchmark user proves who they are: the password, or a passkey alone (issue 17; enrolled
+ * before the phase); 'bare' is the baseline provider's login, whose interaction finishes at once.
+ */
+export type LoginMethod = 'password' | 'passkey' | 'bare';
 
 export interface LoginUser {
   email: string;

@@ -12,6 +12,10 @@ export interface Side {
   cpuMsPerOp: number;
   /** CPU time of the PostgreSQL backends serving the benchmark's database, per operation. */
   pgCpuMsPerOp: number;
+  /** CPU time of the load generator (the clients), per operation. */
+  loadCpuMsPerOp: number;
+  /** CPU time of the local Redis server (whoever it served in the window), per operation. */
+  redisCpuMsPerOp: number;
   /** Counted by the app's instrumentation (single-process Monban only). */
   dbStatementsPerOp?: number;
   redisCommandsPerOp?: number;
@@ -44,6 +48,8 @@ export interface BenchResults {
   logins: {
     monban: Side;
     bcryptCeiling: Side;
+    /** Logins at the bare oidc-provider, whose interaction finishes at once: the library's own floor. */
+    bareProvider: Side;
     ratio: number;
     bcryptCpuMsPerCheck: number;
     nonHashCpuMsPerLogin: number;
@@ -126,6 +132,18 @@ export function goals(results: BenchResults): Goal[] {
   return list;
 }
 
+/**
+ * The login ratio the machine's cores allow: the logins/s that the CPU all processes spend per
+ * login (Monban, load generator, PostgreSQL, Redis) would give if every core did nothing else,
+ * over the bcrypt ceiling. `monbanCpuMs` replaces Monban's share (to ask: what if it spent only
+ * its bcrypt?).
+ */
+function ratioCoresAllow(results: BenchResults, monbanCpuMs = results.logins.monban.cpuMsPerOp): number {
+  const { monban, bcryptCeiling } = results.logins;
+  const perLogin = monbanCpuMs + monban.loadCpuMsPerOp + monban.pgCpuMsPerOp + monban.redisCpuMsPerOp;
+  return (results.machine.cores * 1000) / perLogin / bcryptCeiling.rate;
+}
+
 export function report(results: BenchResults): string {
   const { machine, settings } = results;
   const lines = [
@@ -179,6 +197,17 @@ export function report(results: BenchResults): string {
       ['bcrypt CPU ms per check', fixed(logins.bcryptCpuMsPerCheck, 1)],
       ['Monban CPU ms per login besides bcrypt', fixed(logins.nonHashCpuMsPerLogin, 1)],
       ['PostgreSQL CPU ms per login', fixed(logins.monban.pgCpuMsPerOp, 2)],
+      ['Redis server CPU ms per login', fixed(logins.monban.redisCpuMsPerOp, 2)],
+      ['load generator CPU ms per login', fixed(logins.monban.loadCpuMsPerOp, 1)],
+      ['ratio the cores allow (all CPU per login)', fixed(ratioCoresAllow(results), 2)],
+      [
+        'ratio the cores allow if Monban spent only its bcrypt',
+        fixed(ratioCoresAllow(results, logins.bcryptCpuMsPerCheck), 2),
+      ],
+      [
+        'bare oidc-provider logins/s, CPU ms per login (the library floor)',
+        `${fixed(logins.bareProvider.rate, 0)}, ${fixed(logins.bareProvider.cpuMsPerOp, 2)}`,
+      ],
       ['PostgreSQL statements per login', fixed(logins.monban.dbStatementsPerOp, 1)],
       [
         'Redis commands (round trips) per login',

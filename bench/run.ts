@@ -166,6 +166,10 @@ interface Measured {
   warmupCompleted: number;
   cpuMs: number;
   pgCpuMs: number;
+  /** The load generator's CPU in the window (it shares the machine's cores with the target). */
+  loadCpuMs: number;
+  /** The local Redis server's CPU in the window (NaN when it is not a process of this machine). */
+  redisCpuMs: number;
   counts: StorageCounts | undefined;
 }
 
@@ -175,6 +179,7 @@ class Bench {
   constructor(
     private readonly load: Child,
     private readonly pgBackendsCpu: () => Promise<number>,
+    private readonly redisServerCpu: () => number,
   ) {}
 
   async #counters(target: Target): Promise<StorageCounts | undefined> {
@@ -193,8 +198,12 @@ class Bench {
     const countsBefore = await this.#counters(target);
     const pgBefore = await this.pgBackendsCpu();
     const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
+    const loadBefore = cpuMs([this.load.pid]);
+    const redisBefore = this.redisServerCpu();
     const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
     const cpu = cpuMs([target.child.pid], { children: target.tree }) - cpuBefore;
+    const loadCpu = cpuMs([this.load.pid]) - loadBefore;
+    const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
     const countsAfter = await this.#counters(target);
     this.#noteErrors(label, result);
@@ -203,6 +212,8 @@ class Bench {
       warmupCompleted,
       cpuMs: cpu,
       pgCpuMs: pgCpu,
+      loadCpuMs: loadCpu,
+      redisCpuMs: redisCpu,
       counts: countsBefore && countsAfter ? difference(countsAfter, countsBefore) : undefined,
     };
   }
@@ -229,6 +240,8 @@ function side(runs: Measured[], ops = (m: Measured) => m.result.completed): Side
     completed,
     cpuMsPerOp: per(runs.reduce((sum, m) => sum + m.cpuMs, 0)),
     pgCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.pgCpuMs, 0)),
+    loadCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.loadCpuMs, 0)),
+    redisCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.redisCpuMs, 0)),
     ...(counts
       ? {
           dbStatementsPerOp: per(counts.reduce((sum, c) => sum + c.dbStatements, 0)),
@@ -329,7 +342,9 @@ async function main(): Promise<number> {
   try {
     const loadBefore = os.loadavg();
     const load = spawn('load', 'load');
-    const bench = new Bench(load, pgBackendsCpu);
+    const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
+    const redisServerCpu = () => (cpuAvailable && redisPid ? cpuMs([redisPid]) : NaN);
+    const bench = new Bench(load, pgBackendsCpu, redisServerCpu);
 
     console.error('bench: starting the bare oidc-provider and Monban (PostgreSQL + Redis) ...');
     const baselineChild = spawn('baseline', 'baseline');
@@ -442,6 +457,7 @@ async function main(): Promise<number> {
     const bcryptRuns: Measured[] = [];
     const loginRuns: Measured[] = [];
     const passkeyRuns: Measured[] = [];
+    const bareLoginRuns: Measured[] = [];
     let loginsDone = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
       const steps = [
@@ -465,6 +481,8 @@ async function main(): Promise<number> {
             warmupCompleted: 0,
             cpuMs: cpuMs([monban.child.pid]) - cpuBefore,
             pgCpuMs: 0,
+            loadCpuMs: 0,
+            redisCpuMs: 0,
             counts: undefined,
           });
         },
@@ -480,6 +498,18 @@ async function main(): Promise<number> {
           const measured = await bench.measure(monban, 'passkey logins', loginPhase(SECONDS, 'passkey'));
           passkeyRuns.push(measured);
           loginsDone += measured.result.completed + measured.warmupCompleted;
+        },
+        async () => {
+          // The library's own floor: a login whose interaction finishes at once, at the bare provider.
+          console.error(`bench: bare oidc-provider logins (round ${round + 1}/${ROUNDS}) ...`);
+          bareLoginRuns.push(
+            await bench.measure(baseline, 'bare oidc-provider logins', {
+              ...loginPhase(SECONDS, 'bare'),
+              issuer: baseline.issuer,
+              clientId: baselineStarted.client.clientId,
+              clientSecret: baselineStarted.client.clientSecret,
+            } as Command),
+          );
         },
       ];
       for (const step of round % 2 ? steps.reverse() : steps) await step();
@@ -615,6 +645,7 @@ async function main(): Promise<number> {
     const loginSide = side(loginRuns);
     const passkeySide = side(passkeyRuns);
     const ceilingSide = side(bcryptRuns);
+    const bareLoginSide = side(bareLoginRuns);
     const monbanMemory = await monban.child.request<NodeJS.MemoryUsage>({ kind: 'memory' }, CHILD_TIMEOUT_MS);
 
     // ------------------------------------------------ the embedded default
@@ -707,6 +738,7 @@ async function main(): Promise<number> {
       logins: {
         monban: loginSide,
         bcryptCeiling: ceilingSide,
+        bareProvider: bareLoginSide,
         ratio: loginSide.rate / ceilingSide.rate,
         bcryptCpuMsPerCheck: ceilingSide.cpuMsPerOp,
         nonHashCpuMsPerLogin: loginSide.cpuMsPerOp - ceilingSide.cpuMsPerOp,
