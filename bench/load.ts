@@ -279,6 +279,12 @@ async function passwordLogin(
   return redeem(target, await loginThroughPages(browser, request.url, target.redirectUri, user), request);
 }
 
+/** A login at the bare provider: its interaction logs in the login_hint and grants the scopes at once. */
+async function bareLogin(target: LoginTarget, user: LoginUser): Promise<Tokens> {
+  const request = authorizationRequest(target, { login_hint: user.email });
+  return redeem(target, await new HttpClient().follow(request.url, target.redirectUri), request);
+}
+
 /**
  * Each benchmark user's passkey, held by this process's software authenticator. It is a synced
  * passkey (a password manager's, as most passkeys are), which keeps no signature counter (0,
@@ -286,12 +292,6 @@ async function passwordLogin(
  * browsers at once. A device-bound counter would go 5, 6 and could arrive 6, 5, which Monban
  * rightly refuses as a cloned key (PASSKEY_COUNTER), failing a login now and then.
  */
-/** A login at the bare provider: its interaction logs in the login_hint and grants the scopes at once. */
-async function bareLogin(target: LoginTarget, user: LoginUser): Promise<Tokens> {
-  const request = authorizationRequest(target, { login_hint: user.email });
-  return redeem(target, await new HttpClient().follow(request.url, target.redirectUri), request);
-}
-
 const passkeys = new Map<string, SoftwareAuthenticator>();
 
 /**

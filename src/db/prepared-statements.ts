@@ -21,7 +21,7 @@ import type pg from 'pg';
  * (0A000) is sent again unnamed, and that text stays unnamed on that connection.
  */
 const MAX_NAMED = 500;
-/** Texts counted towards their second send; beyond this, new texts are not counted (nor named). */
+/** Texts remembered as sent once; beyond this, new texts are not remembered (nor named). */
 const MAX_COUNTED = 5_000;
 
 const TRANSACTION_START = /^\s*(begin|start\s+transaction)\b/i;
@@ -33,21 +33,20 @@ interface StatementNames {
 }
 
 function statementNames(): StatementNames {
-  const sends = new Map<string, number>();
+  const sentOnce = new Set<string>();
   const names = new Map<string, string>();
   return {
     nameFor(text) {
       const known = names.get(text);
       if (known) return known;
-      const seen = sends.get(text);
-      if (seen === undefined) {
-        if (sends.size < MAX_COUNTED) sends.set(text, 1);
+      if (!sentOnce.has(text)) {
+        if (sentOnce.size < MAX_COUNTED) sentOnce.add(text);
         return undefined;
       }
       if (names.size >= MAX_NAMED) return undefined;
       const name = `monban_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
       names.set(text, name);
-      sends.delete(text);
+      sentOnce.delete(text);
       return name;
     },
   };
@@ -76,9 +75,8 @@ class PreparingClient implements PostgresPoolClient {
     sqlOrCursor: string | PostgresCursor<R>,
     parameters?: ReadonlyArray<unknown>,
   ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
-    const query = this.client.query.bind(this.client) as (...args: unknown[]) => unknown;
-    if (typeof sqlOrCursor !== 'string') return query(sqlOrCursor) as PostgresCursor<R>;
-    return this.#send<R>(sqlOrCursor, parameters ?? []);
+    if (typeof sqlOrCursor === 'string') return this.#send<R>(sqlOrCursor, parameters ?? []);
+    return (this.client.query as (cursor: unknown) => unknown).call(this.client, sqlOrCursor) as PostgresCursor<R>;
   }
 
   async #send<R>(text: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
