@@ -58,6 +58,8 @@ export interface BenchResults {
     passkeyToPasswordRatio: number;
     redisBytesPerSession: number;
     redisKeysPerSession: number;
+    /** The same per key family (`oidc:Session`, `oidc:grant`, `rl:login`, ...), to see where the bytes go. */
+    redisBytesPerSessionByFamily?: Record<string, { keys: number; bytes: number }>;
   };
   memory: { monbanRssBytes: number; monbanHeapUsedBytes: number };
   embedded?: {
@@ -217,6 +219,9 @@ export function report(results: BenchResults): string {
         'Redis bytes (keys) per live session',
         `${fixed(logins.redisBytesPerSession, 0)} (${fixed(logins.redisKeysPerSession, 1)})`,
       ],
+      ...Object.entries(logins.redisBytesPerSessionByFamily ?? {})
+        .sort(([, a], [, b]) => b.bytes - a.bytes)
+        .map(([family, { keys, bytes }]) => [`  of which ${family}`, `${fixed(bytes, 0)} (${fixed(keys, 2)})`]),
       [
         'passkey logins/s (x password logins)',
         `${fixed(logins.passkey.rate, 1)} (x${fixed(logins.passkeyToPasswordRatio, 1)})`,

@@ -120,23 +120,39 @@ async function clientCredentialsToken(issuer: string, clientId: string, secret: 
 }
 
 /** Bytes Redis holds for the keys under a prefix (MEMORY USAGE, which includes its own overhead). */
-async function redisBytes(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number }> {
+/** A key's family: its name after the prefix, up to its hash tag (`oidc:Session:uid`, `oidc:grant`, `rl:login`). */
+function keyFamily(key: string, prefix: string): string {
+  const name = key.slice(prefix.length);
+  const tag = name.indexOf(':{');
+  return (tag === -1 ? name.split(':').slice(0, 2).join(':') : name.slice(0, tag)) || name;
+}
+
+async function redisBytes(
+  redis: Redis,
+  prefix: string,
+): Promise<{ keys: number; bytes: number; byFamily: Record<string, { keys: number; bytes: number }> }> {
   let cursor = '0';
   let keys = 0;
   let bytes = 0;
+  const byFamily: Record<string, { keys: number; bytes: number }> = {};
   do {
     const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
     if (batch.length === 0) continue;
     const pipeline = redis.pipeline();
     for (const key of batch) pipeline.memory('USAGE', key);
-    for (const [err, used] of (await pipeline.exec()) ?? []) {
-      if (err || typeof used !== 'number') continue;
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([err, used], i) => {
+      const key = batch[i];
+      if (err || typeof used !== 'number' || key === undefined) return;
       keys += 1;
       bytes += used;
-    }
+      const family = (byFamily[keyFamily(key, prefix)] ??= { keys: 0, bytes: 0 });
+      family.keys += 1;
+      family.bytes += used;
+    });
   } while (cursor !== '0');
-  return { keys, bytes };
+  return { keys, bytes, byFamily };
 }
 
 async function deleteRedisKeys(redis: Redis, prefix: string): Promise<void> {
@@ -746,6 +762,12 @@ async function main(): Promise<number> {
         passkeyToPasswordRatio: passkeySide.rate / loginSide.rate,
         redisBytesPerSession: sessionBytes.bytes / loginsDone,
         redisKeysPerSession: sessionBytes.keys / loginsDone,
+        redisBytesPerSessionByFamily: Object.fromEntries(
+          Object.entries(sessionBytes.byFamily).map(([family, { keys, bytes }]) => [
+            family,
+            { keys: keys / loginsDone, bytes: bytes / loginsDone },
+          ]),
+        ),
       },
       memory: { monbanRssBytes: monbanMemory.rss, monbanHeapUsedBytes: monbanMemory.heapUsed },
       ...(embedded ? { embedded } : {}),

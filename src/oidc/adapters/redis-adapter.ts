@@ -80,15 +80,53 @@ const READ_WITH_GRANT = new Set([
  */
 const PIPELINED_CONSUMES = new Set(['AuthorizationCode', 'RefreshToken']);
 
-// Marks a model consumed only if it exists and is not consumed yet, in one step.
+// Marks a model consumed only if it exists and is not consumed yet, in one step. ARGV[1]: the
+// epoch; ARGV[2]: 'mark' (keep it, marked) or 'delete' (what is used once and then only needs to
+// be gone); ARGV[3..]: when marking, the only fields worth keeping (none named: all of them).
 // Returns 1 when this call consumed it, 0 when it was consumed already, -1 when it is gone.
 const CONSUME = `
 local value = redis.call('GET', KEYS[1])
 if not value then return -1 end
 if string.byte(value, 1) ~= 123 then return 0 end
+if ARGV[2] == 'delete' then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if #ARGV > 2 then
+  local full = cjson.decode(value)
+  local kept = {}
+  for i = 3, #ARGV do kept[ARGV[i]] = full[ARGV[i]] end
+  value = cjson.encode(kept)
+end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. value, 'KEEPTTL')
 return 1
 `;
+
+/**
+ * What a consumed model keeps for the rest of its life, which is only there to catch a replay.
+ * A replayed authorization code gets as far as oidc-provider's consumed check, which revokes the
+ * grant's tokens (RFC 6749 4.1.2), only if it still passes the checks before it: its client,
+ * expiry, grant, PKCE, redirect URI and attestation binding (grant_source.js and
+ * grants/authorization_code.js). The account, nonce, scope and claims go: a consumed code holds
+ * about half the bytes, and nothing about the person.
+ */
+const KEPT_ONCE_CONSUMED: Record<string, string[]> = {
+  AuthorizationCode: [
+    'iat',
+    'exp',
+    'kind',
+    'jti',
+    'clientId',
+    'grantId',
+    'codeChallenge',
+    'codeChallengeMethod',
+    'redirectUri',
+    'attestationJkt',
+  ],
+};
+
+/** Used once, then only needs to be gone: a WebAuthn challenge (src/identity/passkeys/challenges.ts). */
+const DELETED_ONCE_CONSUMED = new Set(['PasskeyChallenge']);
 
 // Adds a key to a grant's index; the index lives as long as its longest member (TTL only extended).
 const INDEX = `
@@ -117,7 +155,7 @@ interface AdapterScripts {
   monbanSave(...args: string[]): Promise<unknown>;
   monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<string | null>;
   monbanFindWithGrant(key: string, grantKeyStart: string): Promise<(string | null)[] | null>;
-  monbanConsume(key: string, now: string): Promise<number>;
+  monbanConsume(key: string, now: string, mode: 'mark' | 'delete', ...kept: string[]): Promise<number>;
   monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
 }
 
@@ -248,7 +286,10 @@ export class RedisAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const consumed = this.#redis.monbanConsume(this.#key(id), String(Math.floor(Date.now() / 1000))).then((result) => {
+    const mode = DELETED_ONCE_CONSUMED.has(this.model) ? 'delete' : 'mark';
+    const now = String(Math.floor(Date.now() / 1000));
+    const kept = KEPT_ONCE_CONSUMED[this.model] ?? [];
+    const consumed = this.#redis.monbanConsume(this.#key(id), now, mode, ...kept).then((result) => {
       if (result !== 1) throw alreadyConsumed(this.model);
     });
     if (PIPELINED_CONSUMES.has(this.model) && leaveInFlight(this.model, 'consume', consumed)) return;

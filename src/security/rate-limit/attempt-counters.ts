@@ -76,13 +76,15 @@ end
 return result
 `;
 
-// KEYS: the counters; ARGV[i]: 'reset' (delete) or 'refund' (one less, never below zero).
+// KEYS: the counters; ARGV[i]: 'reset' (delete) or 'refund' (one less, never below zero). A
+// counter back at zero is deleted: the next attempt starts a new window either way (count 1 sets
+// the expiry), and a successful login leaves no counter behind in Redis.
 const GIVE_BACK_SCRIPT = `
 for i = 1, #KEYS do
   if ARGV[i] == 'reset' then
     redis.call('DEL', KEYS[i])
   elseif tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
-    redis.call('DECR', KEYS[i])
+    if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
   end
 end
 return 0

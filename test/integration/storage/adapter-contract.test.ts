@@ -151,6 +151,17 @@ describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
     expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(19);
   });
 
+  it('lets one of many parallel answers take a one-time challenge, and none after it', async () => {
+    const challenges = store.adapter('PasskeyChallenge');
+    const key = id();
+    await challenges.upsert(key, { binding: 'interaction-1' }, 60);
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => challenges.consume(key)));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const after = await challenges.find(key);
+    expect(after === undefined || Boolean(after.consumed)).toBe(true);
+    await expect(challenges.consume(key)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('refuses to consume what does not exist', async () => {
     await expect(store.adapter('RefreshToken').consume(id())).rejects.toMatchObject({ error: 'invalid_grant' });
   });
