@@ -190,6 +190,7 @@ export interface App extends Services {
 export async function openServices(
   config: Readonly<Config>,
   logger = createLogger(config.logLevel),
+  memoryDump?: Blob,
 ): Promise<Services> {
   const keyring = loadKeyring({ secret: config.secret, dataDir: config.dataDir });
   const box = new SecretBox(keyring.derive('seal'));
@@ -200,6 +201,7 @@ export async function openServices(
     poolSize: config.databasePoolSize,
     preparedStatements: config.databasePreparedStatements,
     counters,
+    memoryDump,
   });
   try {
     if (config.migrateOnStart) await migrateToLatest(database.db);
@@ -333,11 +335,13 @@ export interface AppOptions {
   logger?: Logger;
   /** Builds Duo's client; tests point it at a fake Duo on loopback. */
   duoClient?: DuoClientFactory;
+  /** With dataDir memory://, the embedded database starts from this dump (see DatabaseOptions). */
+  memoryDump?: Blob;
 }
 
 export async function createApp(config: Readonly<Config>, options: AppOptions = {}): Promise<App> {
-  const { logger } = options;
-  const services = await openServices(config, logger);
+  const { logger, memoryDump } = options;
+  const services = await openServices(config, logger, memoryDump);
   services.policy.prepare();
   const { db, box, redis } = services;
   await ensureServerKeys(db, box);

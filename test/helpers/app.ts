@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createScratchDatabase } from './databases.js';
+import { migratedDump } from './pglite-dump.js';
 import { EMBEDDED, REDIS_CLUSTER, TEST_REDIS_URL, TEST_SECRET } from './env.js';
 import { freePort } from './ports.js';
 import { startRedisCluster } from './redis-cluster.js';
@@ -63,6 +64,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   });
   const app = await createApp(config, {
+    ...(config.dataDir === 'memory://' && !config.databaseUrl ? { memoryDump: await migratedDump() } : {}),
     ...(options.duo ? { duoClient: options.duo.clientFactory } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { migratedDump } from './pglite-dump.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.js';
 
 function withDatabase(url: string, name: string): string {
@@ -41,7 +42,7 @@ export async function openScratchStorage(
   kind: StorageKind,
 ): Promise<{ handle: DatabaseHandle; close(): Promise<void> }> {
   if (kind === 'pglite') {
-    const handle = await openDatabase({ dataDir: 'memory://' });
+    const handle = await openDatabase({ dataDir: 'memory://', memoryDump: await migratedDump() });
     await migrateToLatest(handle.db);
     return { handle, close: () => handle.close() };
   }
