@@ -18,7 +18,8 @@
  * Knobs (environment): BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (16), BENCH_LOGIN_WORKERS (8), BENCH_USERS (4), BENCH_WORKERS (worker counts
  * for the scaling figures, default "2,<cores>"; "" skips them), BENCH_EMBEDDED (1; 0 skips),
- * BENCH_RESULTS_DIR (bench/results).
+ * BENCH_RESULTS_DIR (bench/results), BENCH_PROFILE_DIR (unset; when set, a CPU profile of Monban's
+ * process in each of its measured windows, as <phase>.cpuprofile there).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,6 +77,7 @@ const WORKER_COUNTS = [
 const SOAK_SECONDS = numberFromEnv('BENCH_SOAK_SECONDS', 0);
 const SOAK_SAMPLE_MS = 10_000;
 const RESULTS_DIR = path.resolve(process.env.BENCH_RESULTS_DIR ?? 'bench/results');
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
 /** Generous bound for each request to a child (a phase, a start, a seed of logins). */
 const CHILD_TIMEOUT_MS = (WARMUP_SECONDS + SECONDS) * 1000 + 120_000;
 /** Starting a target (migrations, users hashed at the production cost; PGlite) can take minutes on a busy machine. */
@@ -212,6 +214,9 @@ class Bench {
       if (command.kind === 'refresh') command = { ...command, chains: warm.chains ?? [] };
     }
     const countsBefore = await this.#counters(target);
+    // Only a single Monban process answers these (its counters say so): not workers, not the baseline.
+    const profiled = PROFILE_DIR !== undefined && target.counters;
+    if (profiled) await target.child.request({ kind: 'profile-start' }, CHILD_TIMEOUT_MS);
     const pgBefore = await this.pgBackendsCpu();
     const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
     const loadBefore = cpuMs([this.load.pid]);
@@ -222,6 +227,11 @@ class Bench {
     const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
     const countsAfter = await this.#counters(target);
+    if (profiled && PROFILE_DIR) {
+      mkdirSync(PROFILE_DIR, { recursive: true });
+      const file = path.join(PROFILE_DIR, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`);
+      await target.child.request({ kind: 'profile-stop', file }, CHILD_TIMEOUT_MS);
+    }
     this.#noteErrors(label, result);
     return {
       result,

@@ -8,10 +8,14 @@
  * - counters: PostgreSQL statements and Redis commands sent so far (the app's instrumentation);
  * - bcrypt: the bcrypt ceiling, password checks per second at the app's cost on the app's own
  *   libuv pool, with the same concurrency as the login phase;
- * - memory: the process's memory use.
+ * - memory: the process's memory use;
+ * - profile-start, profile-stop: a CPU profile of this process (V8's sampling profiler), written
+ *   as a .cpuprofile file that Chrome DevTools opens (BENCH_PROFILE_DIR).
  */
 import cluster from 'node:cluster';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { createClient } from '../src/admin/clients.js';
 import { createApp, type App } from '../src/app.js';
@@ -45,6 +49,23 @@ export interface TargetStarted {
 const spec = JSON.parse(process.env.BENCH_TARGET ?? '{}') as TargetSpec;
 const config = loadConfig({ env: { ...process.env, NODE_ENV: undefined }, overrides: spec.overrides });
 let app: App | undefined;
+let profiler: Session | undefined;
+
+async function startProfile(): Promise<void> {
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
+
+async function stopProfile(file: string): Promise<string> {
+  if (!profiler) throw new Error('no profile was started');
+  const { profile } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = undefined;
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
 
 /** The cluster primary: forks the workers and answers once each of them listens. */
 async function startWorkers(): Promise<TargetStarted> {
@@ -126,6 +147,10 @@ function serveWhatIsAsked(): void {
           return bcryptCeiling(command.seconds as number, command.concurrency as number);
         case 'memory':
           return process.memoryUsage();
+        case 'profile-start':
+          return startProfile();
+        case 'profile-stop':
+          return stopProfile(command.file as string);
         default:
           throw new Error(`unknown request ${command.kind}`);
       }
