@@ -3,16 +3,16 @@ import type { Context, Next } from 'koa';
 
 /*
  * Writes of the request being served that were sent to Redis but whose answer nobody has waited
- * for yet. oidc-provider awaits each write before the next: at a refresh with rotation (RFC 6749
- * section 6) consuming the old refresh token, saving the new one, then saving the access token;
- * at the code exchange consuming the code, then saving the access token. The redis adapter only
- * sends a consume, and the rotated refresh token that follows it, and lets the request's next
- * adapter call wait for their answers with its own: the writes share one round trip.
+ * for yet. oidc-provider awaits each write before the next: at the code exchange consuming the
+ * code, then saving the access token; at a refresh with rotation (RFC 6749 section 6) consuming
+ * the old refresh token, saving the new one, then saving the access token. The redis adapter
+ * leaves a consume (and, at a refresh, the rotated refresh token) in flight and lets the
+ * request's next adapter call wait for their answers with its own: on one server they are held
+ * and sent as one script (held-writes.ts); on a cluster they are sent and share a round trip.
  *
  * Nothing is given to the client before that next call has waited: a consume lost to a racing
  * request (or any failed write) fails it, and oidc-provider answers `invalid_grant` (or the
- * outage) as before. Tokens the failed request saved meanwhile were never handed out; they sit in
- * their grant's index and expire. settleWrites waits for anything still open before a response.
+ * outage) as before. settleWrites waits for anything still open before a response.
  */
 
 export type PipelinedWrite = 'consume' | 'save';
@@ -38,12 +38,6 @@ export function leaveInFlight(model: string, write: PipelinedWrite, answered: Pr
   if (open) open.push({ model, write, answered });
   else byRequest.set(ctx, [{ model, write, answered }]);
   return true;
-}
-
-/** Whether this request has a write of this kind in flight. */
-export function isInFlight(model: string, write: PipelinedWrite): boolean {
-  const ctx = Provider.ctx;
-  return ctx ? (byRequest.get(ctx)?.some((w) => w.model === model && w.write === write) ?? false) : false;
 }
 
 function takeAnswers(ctx: object | undefined): Promise<unknown>[] {

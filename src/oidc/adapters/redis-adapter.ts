@@ -1,7 +1,8 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { RedisClient } from '../../redis/client.js';
 import { alreadyConsumed } from './errors.js';
-import { isInFlight, leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
+import { holdConsume, holdSave, sendHeldWrites, type HeldWrite } from './held-writes.js';
+import { leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
 import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-grants.js';
 
 /*
@@ -12,37 +13,40 @@ import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-gra
  * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
  * Redis server a save also writes the grant's index and the pointers in the same script, and a
  * lookup by pointer reads the pointer and the model in one, and a token is read with its grant
- * (prefetched-grants.ts). Within a request, a consume and the rotated refresh token saved after it
- * are sent without waiting; the next call waits for them with its own (pipelined-writes.ts). Fewer
- * round trips per login, refresh and userinfo call.
+ * (prefetched-grants.ts). Within a request, a consume and the saves that follow it go out as one
+ * script on one server (held-writes.ts), and without waiting on a cluster; the next call waits for
+ * them with its own (pipelined-writes.ts). Fewer round trips per login, refresh and userinfo call.
  */
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
 // live (0: none), consumed epoch ('' if not). On one server only, the same script may also write
 // what goes with the model: when ARGV[4] is '1', KEYS[2] is the grant's index, which gets the
 // model's key (as INDEX does); every further key is a pointer set to ARGV[5], the model's id.
-const UPSERT = `
-local mark = ARGV[3]
-local old = redis.call('GET', KEYS[1])
-if old and string.byte(old, 1) ~= 123 then mark = string.match(old, '^(%d+)|') or mark end
-local value = ARGV[1]
-if mark ~= '' then value = mark .. '|' .. value end
-local ttl = ARGV[2]
-if ttl ~= '0' then redis.call('SET', KEYS[1], value, 'EX', ttl) else redis.call('SET', KEYS[1], value) end
-local first = 2
-if ARGV[4] == '1' then
-  redis.call('SADD', KEYS[2], KEYS[1])
-  if ttl ~= '0' then
-    redis.call('EXPIRE', KEYS[2], ttl, 'NX')
-    redis.call('EXPIRE', KEYS[2], ttl, 'GT')
+const UPSERT_FUNCTION = `
+local function upsert(KEYS, ARGV)
+  local mark = ARGV[3]
+  local old = redis.call('GET', KEYS[1])
+  if old and string.byte(old, 1) ~= 123 then mark = string.match(old, '^(%d+)|') or mark end
+  local value = ARGV[1]
+  if mark ~= '' then value = mark .. '|' .. value end
+  local ttl = ARGV[2]
+  if ttl ~= '0' then redis.call('SET', KEYS[1], value, 'EX', ttl) else redis.call('SET', KEYS[1], value) end
+  local first = 2
+  if ARGV[4] == '1' then
+    redis.call('SADD', KEYS[2], KEYS[1])
+    if ttl ~= '0' then
+      redis.call('EXPIRE', KEYS[2], ttl, 'NX')
+      redis.call('EXPIRE', KEYS[2], ttl, 'GT')
+    end
+    first = 3
   end
-  first = 3
+  for i = first, #KEYS do
+    if ttl ~= '0' then redis.call('SET', KEYS[i], ARGV[5], 'EX', ttl) else redis.call('SET', KEYS[i], ARGV[5]) end
+  end
+  return 1
 end
-for i = first, #KEYS do
-  if ttl ~= '0' then redis.call('SET', KEYS[i], ARGV[5], 'EX', ttl) else redis.call('SET', KEYS[i], ARGV[5]) end
-end
-return 1
 `;
+const UPSERT = `${UPSERT_FUNCTION}return upsert(KEYS, ARGV)`;
 
 // One server only (hence the flags; a cluster refuses it): reads a pointer (KEYS[1]) and then the
 // model it names, whose key is ARGV[1] .. id .. '}' (not declared: it is only known once the
@@ -84,22 +88,47 @@ const PIPELINED_CONSUMES = new Set(['AuthorizationCode', 'RefreshToken']);
 // epoch; ARGV[2]: 'mark' (keep it, marked) or 'delete' (what is used once and then only needs to
 // be gone); ARGV[3..]: when marking, the only fields worth keeping (none named: all of them).
 // Returns 1 when this call consumed it, 0 when it was consumed already, -1 when it is gone.
-const CONSUME = `
-local value = redis.call('GET', KEYS[1])
-if not value then return -1 end
-if string.byte(value, 1) ~= 123 then return 0 end
-if ARGV[2] == 'delete' then
-  redis.call('DEL', KEYS[1])
+const CONSUME_FUNCTION = `
+local function consume(KEYS, ARGV)
+  local value = redis.call('GET', KEYS[1])
+  if not value then return -1 end
+  if string.byte(value, 1) ~= 123 then return 0 end
+  if ARGV[2] == 'delete' then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
+  if #ARGV > 2 then
+    local full = cjson.decode(value)
+    local kept = {}
+    for i = 3, #ARGV do kept[ARGV[i]] = full[ARGV[i]] end
+    value = cjson.encode(kept)
+  end
+  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. value, 'KEEPTTL')
   return 1
 end
-if #ARGV > 2 then
-  local full = cjson.decode(value)
-  local kept = {}
-  for i = 3, #ARGV do kept[ARGV[i]] = full[ARGV[i]] end
-  value = cjson.encode(kept)
+`;
+const CONSUME = `${CONSUME_FUNCTION}return consume(KEYS, ARGV)`;
+
+// One server only: a request's held writes (held-writes.ts) in one step. KEYS: every write's
+// keys in turn. ARGV[1]: how many writes; then for each, 'consume' or 'save', its number of keys
+// and of arguments, and the arguments, as CONSUME and UPSERT take them. A consume that finds its
+// model consumed or gone ends the script: returns its position (1-based), else 0.
+const BATCH = `#!lua flags=no-cluster
+${CONSUME_FUNCTION}${UPSERT_FUNCTION}
+local k, a = 1, 2
+for position = 1, tonumber(ARGV[1]) do
+  local op, keyCount, argCount = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local keys, args = {}, {}
+  for i = 1, keyCount do keys[i] = KEYS[k + i - 1] end
+  for i = 1, argCount do args[i] = ARGV[a + 2 + i] end
+  k, a = k + keyCount, a + 3 + argCount
+  if op == 'consume' then
+    if consume(keys, args) ~= 1 then return position end
+  else
+    upsert(keys, args)
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. value, 'KEEPTTL')
-return 1
+return 0
 `;
 
 /**
@@ -157,6 +186,7 @@ interface AdapterScripts {
   monbanFindWithGrant(key: string, grantKeyStart: string): Promise<(string | null)[] | null>;
   monbanConsume(key: string, now: string, mode: 'mark' | 'delete', ...kept: string[]): Promise<number>;
   monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
+  monbanBatch(...args: string[]): Promise<number>;
 }
 
 /** ioredis sends EVALSHA, and the script itself only the first time a server does not know it. */
@@ -167,6 +197,7 @@ function withScripts(redis: RedisClient): RedisClient & AdapterScripts {
     redis.defineCommand('monbanFindWithGrant', { numberOfKeys: 1, lua: FIND_WITH_GRANT });
     redis.defineCommand('monbanConsume', { numberOfKeys: 1, lua: CONSUME });
     redis.defineCommand('monbanIndex', { numberOfKeys: 1, lua: INDEX });
+    redis.defineCommand('monbanBatch', { lua: BATCH });
   }
   return redis as RedisClient & AdapterScripts;
 }
@@ -214,6 +245,15 @@ export class RedisAdapter implements Adapter {
     return `${this.prefix}oidc:${this.model}:${kind}:{${value}}`;
   }
 
+  /** Sends a request's held writes as one BATCH script (held-writes.ts). */
+  readonly #sendBatch = (writes: HeldWrite[]): Promise<number> =>
+    this.#redis.monbanBatch(
+      String(writes.reduce((sum, write) => sum + write.keys.length, 0)),
+      ...writes.flatMap((write) => write.keys),
+      String(writes.length),
+      ...writes.flatMap((write) => [write.op, String(write.keys.length), String(write.args.length), ...write.args]),
+    );
+
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.#key(id);
     if (this.model === 'Grant') dropPrefetched(key);
@@ -230,22 +270,24 @@ export class RedisAdapter implements Adapter {
         ['userCode', payload.userCode],
       ] as const
     ).flatMap(([kind, value]) => (value ? [this.#pointerKey(kind, value)] : []));
+    const keys = [key, ...(index ? [index] : []), ...pointers];
+    const args = [...save, index ? '1' : '0', id];
+    const held = this.#cluster ? undefined : holdSave({ op: 'save', model: this.model, keys, args });
+    if (held) {
+      // The refresh token that replaces the one consumed: the access token's save sends the batch.
+      if (this.model === 'RefreshToken' && leaveInFlight(this.model, 'save', held)) return;
+      sendHeldWrites();
+      await withWritesInFlight(held);
+      return;
+    }
+    sendHeldWrites();
     if (!index && pointers.length === 0 && NEVER_CONSUMED.has(this.model)) {
       await withWritesInFlight(expiresIn ? this.#redis.set(key, json, 'EX', expiresIn) : this.#redis.set(key, json));
       return;
     }
     if (!this.#cluster) {
       // One script for the model, its grant's index and its pointers.
-      const keys = [key, ...(index ? [index] : []), ...pointers];
-      const saved = this.#redis.monbanSave(String(keys.length), ...keys, ...save, index ? '1' : '0', id);
-      // The refresh token that replaces one consumed in this request: the access token's save next waits for both.
-      if (
-        this.model === 'RefreshToken' &&
-        isInFlight(this.model, 'consume') &&
-        leaveInFlight(this.model, 'save', saved)
-      )
-        return;
-      await withWritesInFlight(saved);
+      await withWritesInFlight(this.#redis.monbanSave(String(keys.length), ...keys, ...args));
       return;
     }
     const writes: Promise<unknown>[] = [this.#redis.monbanSave('1', key, ...save)];
@@ -257,6 +299,7 @@ export class RedisAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    sendHeldWrites();
     const key = this.#key(id);
     const prefetched = this.model === 'Grant' ? takePrefetched(key) : undefined;
     if (prefetched !== undefined) return parse(prefetched);
@@ -269,6 +312,7 @@ export class RedisAdapter implements Adapter {
   }
 
   async #findByPointer(kind: 'uid' | 'userCode', value: string): Promise<AdapterPayload | undefined> {
+    sendHeldWrites();
     const pointer = this.#pointerKey(kind, value);
     if (!this.#cluster)
       return parse(await withWritesInFlight(this.#redis.monbanFindByPointer(pointer, this.#keyStart())));
@@ -289,7 +333,16 @@ export class RedisAdapter implements Adapter {
     const mode = DELETED_ONCE_CONSUMED.has(this.model) ? 'delete' : 'mark';
     const now = String(Math.floor(Date.now() / 1000));
     const kept = KEPT_ONCE_CONSUMED[this.model] ?? [];
-    const consumed = this.#redis.monbanConsume(this.#key(id), now, mode, ...kept).then((result) => {
+    const key = this.#key(id);
+    if (PIPELINED_CONSUMES.has(this.model)) {
+      // On one server: held back for the saves that follow (held-writes.ts). On a cluster: sent,
+      // and waited for by the request's next adapter call (pipelined-writes.ts).
+      const write: HeldWrite = { op: 'consume', model: this.model, keys: [key], args: [now, mode, ...kept] };
+      const held = this.#cluster ? undefined : holdConsume(write, this.#sendBatch);
+      if (held && leaveInFlight(this.model, 'consume', held)) return;
+    }
+    sendHeldWrites();
+    const consumed = this.#redis.monbanConsume(key, now, mode, ...kept).then((result) => {
       if (result !== 1) throw alreadyConsumed(this.model);
     });
     if (PIPELINED_CONSUMES.has(this.model) && leaveInFlight(this.model, 'consume', consumed)) return;
@@ -298,10 +351,12 @@ export class RedisAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     if (this.model === 'Grant') dropPrefetched(this.#key(id));
+    sendHeldWrites();
     await withWritesInFlight(this.#redis.unlink(this.#key(id)));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
+    sendHeldWrites();
     const grantKey = this.#grantKey(grantId);
     const members = await withWritesInFlight(this.#redis.smembers(grantKey));
     const mine = members.filter((key) => key.startsWith(`${this.prefix}oidc:${this.model}:`));
