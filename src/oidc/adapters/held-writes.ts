@@ -34,7 +34,7 @@ interface Batch {
 const byRequest = new WeakMap<object, Batch>();
 
 function openBatch(ctx: object, sendBatch: SendBatch): Batch {
-  let settle!: { resolve(): void; reject(err: unknown): void };
+  let settle!: { resolve: () => void; reject: (err: unknown) => void };
   const answered = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
   });
