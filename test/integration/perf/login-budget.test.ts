@@ -28,9 +28,10 @@ const BUDGET = {
   // account allowed before gets its remembered consent as the login resumes
   // (src/oidc/remembered-consent.ts), so the consent page, its form and a second resume are not
   // part of it. The code exchange reads the code with its grant in one script
-  // (prefetched-grants.ts). On a Redis Cluster, where these keys live in different slots, each is
-  // a command of its own.
-  redisCommands: 18,
+  // (prefetched-grants.ts), then consumes it and saves the access token in one more
+  // (held-writes.ts). On a Redis Cluster, where these keys live in different slots, each is a
+  // command of its own.
+  redisCommands: 17,
   // MEMORY USAGE of every key one login leaves, with the default-length prefix `monban:`: the
   // session and its uid pointer, the grant and its index, the access token, and the consumed
   // code (its last 60 seconds). Issue 16's goal is 1536; README "Measured here" says what is left.
@@ -38,7 +39,7 @@ const BUDGET = {
 };
 
 /** A prefix as long as the default `monban:`, of this run's own. */
-const SHORT_PREFIX = `m${randomBytes(3).toString('hex')}:`;
+const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
 
 (EMBEDDED ? describe.skip : describe)('round trips per login (issue 16)', () => {
   let t: TestApp;
