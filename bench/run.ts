@@ -121,7 +121,6 @@ async function clientCredentialsToken(issuer: string, clientId: string, secret: 
   return body.access_token;
 }
 
-/** Bytes Redis holds for the keys under a prefix (MEMORY USAGE, which includes its own overhead). */
 /** A key's family: its name after the prefix, up to its hash tag (`oidc:Session:uid`, `oidc:grant`, `rl:login`). */
 function keyFamily(key: string, prefix: string): string {
   const name = key.slice(prefix.length);
@@ -129,6 +128,7 @@ function keyFamily(key: string, prefix: string): string {
   return (tag === -1 ? name.split(':').slice(0, 2).join(':') : name.slice(0, tag)) || name;
 }
 
+/** Bytes Redis holds for the keys under a prefix (MEMORY USAGE, which includes its own overhead), also by family. */
 async function redisBytes(
   redis: Redis,
   prefix: string,
@@ -215,8 +215,8 @@ class Bench {
     }
     const countsBefore = await this.#counters(target);
     // Only a single Monban process answers these (its counters say so): not workers, not the baseline.
-    const profiled = PROFILE_DIR !== undefined && target.counters;
-    if (profiled) await target.child.request({ kind: 'profile-start' }, CHILD_TIMEOUT_MS);
+    const profileDir = target.counters ? PROFILE_DIR : undefined;
+    if (profileDir) await target.child.request({ kind: 'profile-start' }, CHILD_TIMEOUT_MS);
     const pgBefore = await this.pgBackendsCpu();
     const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
     const loadBefore = cpuMs([this.load.pid]);
@@ -227,9 +227,9 @@ class Bench {
     const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
     const countsAfter = await this.#counters(target);
-    if (profiled && PROFILE_DIR) {
-      mkdirSync(PROFILE_DIR, { recursive: true });
-      const file = path.join(PROFILE_DIR, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`);
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      const file = path.join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`);
       await target.child.request({ kind: 'profile-stop', file }, CHILD_TIMEOUT_MS);
     }
     this.#noteErrors(label, result);

@@ -142,25 +142,24 @@ describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
     await expect(codes.consume(key)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('lets exactly one of many parallel consumers through (code redemption race)', async () => {
-    const codes = store.adapter('AuthorizationCode');
-    const key = id();
-    await codes.upsert(key, { clientId: 'rp' }, 60);
-    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume(key)));
-    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
-    expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(19);
-  });
-
-  it('lets one of many parallel answers take a one-time challenge, and none after it', async () => {
-    const challenges = store.adapter('PasskeyChallenge');
-    const key = id();
-    await challenges.upsert(key, { binding: 'interaction-1' }, 60);
-    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => challenges.consume(key)));
-    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
-    const after = await challenges.find(key);
-    expect(after === undefined || Boolean(after.consumed)).toBe(true);
-    await expect(challenges.consume(key)).rejects.toMatchObject({ error: 'invalid_grant' });
-  });
+  // A code's redemption race, and two answers to one WebAuthn challenge (which is deleted once taken).
+  it.each([
+    ['AuthorizationCode', { clientId: 'rp' }],
+    ['PasskeyChallenge', { binding: 'interaction-1' }],
+  ] as const)(
+    'lets exactly one of many parallel consumers of a %s through, and none after it',
+    async (model, payload) => {
+      const models = store.adapter(model);
+      const key = id();
+      await models.upsert(key, payload, 60);
+      const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => models.consume(key)));
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(19);
+      const after = await models.find(key);
+      expect(after === undefined || Boolean(after.consumed)).toBe(true);
+      await expect(models.consume(key)).rejects.toMatchObject({ error: 'invalid_grant' });
+    },
+  );
 
   it('refuses to consume what does not exist', async () => {
     await expect(store.adapter('RefreshToken').consume(id())).rejects.toMatchObject({ error: 'invalid_grant' });
