@@ -61,7 +61,7 @@ import { KyselyAdapter, sweepExpired } from './oidc/adapters/kysely-adapter.js';
 import { DirectModelWriter, GroupCommitModelWriter, type ModelWriter } from './oidc/adapters/model-writes.js';
 import { RedisAdapter } from './oidc/adapters/redis-adapter.js';
 import { GrantIndexingAdapter, SessionIndexingAdapter } from './oidc/adapters/indexing-adapter.js';
-import { settleWrites } from './oidc/adapters/pipelined-writes.js';
+import { holdWritesUntilAnswered, settleWrites } from './oidc/adapters/pipelined-writes.js';
 import { RecentlyUsable } from './oidc/adapters/recently-usable.js';
 import { CodeThrottle } from './security/rate-limit/code-throttle.js';
 import { sessionLifetime, trustMilliseconds } from './oidc/session-lifetime.js';
@@ -561,6 +561,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       operations: adminOperations({ ...shared, revoker, domainVerifier, emailChange, renameQueued }),
     }),
     errorHandler({ ...pageDeps, logger: services.logger }),
+    holdWritesUntilAnswered,
     securityHeaders(secure, logoSources(config.branding)),
     staticFiles(path.join(PROJECT_ROOT, 'public')),
     packageFile(

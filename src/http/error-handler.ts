@@ -47,6 +47,9 @@ export function errorHandler(deps: PageDeps & { logger: Logger }) {
       else if (!appError.expose || appError.status >= 500) deps.logger.error({ err, path: ctx.path }, 'request failed');
       else if (!(err instanceof AppError)) deps.logger.debug({ err: String(err), path: ctx.path }, 'request refused');
       const reference = ctx.state.requestId as string | undefined;
+      // An error page never redirects, even when the failure came after a redirect was decided
+      // (a write held until the answer, pipelined-writes.ts): that Location may carry a code.
+      ctx.remove('Location');
       if (ctx.accepts('html', 'json') === 'json') {
         ctx.status = appError.status;
         // The reference travels in the X-Request-Id header; the body stays the stable code.

@@ -2,21 +2,31 @@ import Provider from 'oidc-provider';
 import { alreadyConsumed } from './errors.js';
 
 /*
- * At a refresh with rotation (RFC 6749 section 6) oidc-provider consumes the old refresh token,
- * saves the new one, then saves the access token, each awaited before the next. On one Redis
- * server the adapter holds the consume back instead of sending it, adds the saves that follow it
- * in the same request, and sends them all as one script when the last save is awaited (or when a
- * read needs to go, or at the end of the event loop's turn at the latest). The script makes the
- * consume first and the saves only if it won: of two requests racing with one refresh token, the
- * loser leaves no tokens behind, and the winner's three writes are one command.
+ * On one Redis server the adapter holds a request's writes back and sends them together, as one
+ * script, instead of one round trip each:
+ *
+ * - At a refresh with rotation (RFC 6749 section 6) oidc-provider consumes the old refresh token,
+ *   saves the new one, then saves the access token, each awaited before the next. The consume is
+ *   held, the saves that follow join it, and the batch goes when the last save is awaited (or a
+ *   read needs to go, or at the end of the event loop's turn at the latest). The script makes the
+ *   consume first and the saves only if it won: of two requests racing with one refresh token,
+ *   the loser leaves no tokens behind, and the winner's three writes are one command.
+ * - A page's writes (a login's resume deletes the interaction and saves the grant, the code and
+ *   the session) are held until the request reads from Redis or its answer is about to leave
+ *   (holdWritesUntilAnswered, pipelined-writes.ts): they cannot lose a race, and a failure is an
+ *   outage, which turns the whole answer into the outage page.
+ *
+ * Reads send the held writes first, so a request always reads what it wrote.
  */
 
 /** One write of a batch: the keys it declares and its arguments, as the batch script reads them. */
 export interface HeldWrite {
-  op: 'consume' | 'save';
+  op: 'consume' | 'save' | 'delete';
   model: string;
   keys: string[];
   args: string[];
+  /** Sends this write alone, as its own command (a batch of one): 0, or 1 for a consume that lost. */
+  alone(): Promise<number>;
 }
 
 /**
@@ -27,11 +37,15 @@ export type SendBatch = (writes: HeldWrite[]) => Promise<number>;
 
 interface Batch {
   writes: HeldWrite[];
+  /** A consume is held: its answer must reach oidc-provider, so the batch goes this turn. */
+  consumes: boolean;
   answered: Promise<void>;
   send(): void;
 }
 
 const byRequest = new WeakMap<object, Batch>();
+/** Pages being answered: their writes wait for the answer (or the next read). */
+const holding = new WeakSet<object>();
 
 function openBatch(ctx: object, sendBatch: SendBatch): Batch {
   let settle!: { resolve: () => void; reject: (err: unknown) => void };
@@ -42,6 +56,7 @@ function openBatch(ctx: object, sendBatch: SendBatch): Batch {
   answered.catch(() => undefined);
   const batch: Batch = {
     writes: [],
+    consumes: false,
     answered,
     send() {
       if (byRequest.get(ctx) !== batch) return;
@@ -54,8 +69,6 @@ function openBatch(ctx: object, sendBatch: SendBatch): Batch {
     },
   };
   byRequest.set(ctx, batch);
-  // Nothing waits on a batch for longer than this turn of the event loop.
-  setImmediate(() => batch.send());
   return batch;
 }
 
@@ -67,21 +80,44 @@ export function holdConsume(write: HeldWrite, sendBatch: SendBatch): Promise<voi
   const ctx = Provider.ctx;
   if (!ctx) return undefined;
   const batch = byRequest.get(ctx) ?? openBatch(ctx, sendBatch);
+  if (!batch.consumes) {
+    batch.consumes = true;
+    // Nothing waits on a consume for longer than this turn of the event loop.
+    setImmediate(() => batch.send());
+  }
   batch.writes.push(write);
   return batch.answered;
 }
 
-/** Adds a save to this request's batch if it has one not yet sent; undefined otherwise. */
-export function holdSave(write: HeldWrite): Promise<void> | undefined {
+/**
+ * Holds a save or a delete for this request's batch: one a consume opened, or on a page a new
+ * one. `afterConsume` says whether a consume is held before it, whose loss the caller must hear
+ * about now. Undefined when there is nothing to join: then the caller sends its own.
+ */
+export function holdWrite(
+  write: HeldWrite,
+  sendBatch: SendBatch,
+): { answered: Promise<void>; afterConsume: boolean } | undefined {
   const ctx = Provider.ctx;
-  const batch = ctx ? byRequest.get(ctx) : undefined;
+  if (!ctx) return undefined;
+  const batch = byRequest.get(ctx) ?? (holding.has(ctx) ? openBatch(ctx, sendBatch) : undefined);
   if (!batch) return undefined;
   batch.writes.push(write);
-  return batch.answered;
+  return { answered: batch.answered, afterConsume: batch.consumes };
 }
 
-/** Sends this request's held writes now, if any: before a read, or when a save is awaited. */
-export function sendHeldWrites(): void {
-  const ctx = Provider.ctx;
+/** Sends this request's held writes now, if any: before a read, or when a write is awaited. */
+export function sendHeldWrites(ctx: object | undefined = Provider.ctx): void {
   if (ctx) byRequest.get(ctx)?.send();
+}
+
+/** From now until `stopHolding`, this page's writes may wait for its answer. */
+export function startHolding(ctx: object): void {
+  holding.add(ctx);
+}
+
+/** The page's answer is about to leave: its held writes go now, and later ones at once. */
+export function stopHolding(ctx: object): void {
+  holding.delete(ctx);
+  sendHeldWrites(ctx);
 }

@@ -1,5 +1,6 @@
 import Provider from 'oidc-provider';
 import type { Context, Next } from 'koa';
+import { startHolding, stopHolding } from './held-writes.js';
 
 /*
  * Writes of the request being served that were sent to Redis but whose answer nobody has waited
@@ -12,10 +13,11 @@ import type { Context, Next } from 'koa';
  *
  * Nothing is given to the client before that next call has waited: a consume lost to a racing
  * request (or any failed write) fails it, and oidc-provider answers `invalid_grant` (or the
- * outage) as before. settleWrites waits for anything still open before a response.
+ * outage) as before. settleWrites waits for anything still open before a response. On a page
+ * (holdWritesUntilAnswered), every write is left in flight, held until the answer is ready.
  */
 
-export type PipelinedWrite = 'consume' | 'save';
+export type PipelinedWrite = 'consume' | 'save' | 'delete';
 
 interface InFlight {
   model: string;
@@ -61,6 +63,25 @@ export async function withWritesInFlight<T>(own: Promise<T>): Promise<T> {
  */
 export async function settleWrites(ctx: Context, next: Next): Promise<void> {
   await next();
+  const open = takeAnswers(ctx);
+  if (open.length) await Promise.all(open);
+}
+
+/**
+ * Page middleware, inside the error handler: the page's writes are held (held-writes.ts) until
+ * its answer is ready, then sent together and waited for, so that a failure becomes the outage
+ * page instead of the answer. When the page failed anyway, what it wrote before still goes.
+ */
+export async function holdWritesUntilAnswered(ctx: Context, next: Next): Promise<void> {
+  startHolding(ctx);
+  try {
+    await next();
+  } catch (err) {
+    stopHolding(ctx);
+    await Promise.allSettled(takeAnswers(ctx));
+    throw err;
+  }
+  stopHolding(ctx);
   const open = takeAnswers(ctx);
   if (open.length) await Promise.all(open);
 }

@@ -1,7 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { RedisClient } from '../../redis/client.js';
 import { alreadyConsumed } from './errors.js';
-import { holdConsume, holdSave, sendHeldWrites, type HeldWrite } from './held-writes.js';
+import { holdConsume, holdWrite, sendHeldWrites, type HeldWrite } from './held-writes.js';
 import { leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
 import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-grants.js';
 
@@ -110,9 +110,10 @@ end
 const CONSUME = `${CONSUME_FUNCTION}return consume(KEYS, ARGV)`;
 
 // One server only: a request's held writes (held-writes.ts) in one step. KEYS: every write's
-// keys in turn. ARGV[1]: how many writes; then for each, 'consume' or 'save', its number of keys
-// and of arguments, and the arguments, as CONSUME and UPSERT take them. A consume that finds its
-// model consumed or gone ends the script: returns its position (1-based), else 0.
+// keys in turn. ARGV[1]: how many writes; then for each, 'consume', 'save' or 'delete', its
+// number of keys and of arguments, and the arguments, as CONSUME and UPSERT take them (a delete
+// takes none). A consume that finds its model consumed or gone ends the script: returns its
+// position (1-based), else 0.
 const BATCH = `#!lua flags=no-cluster
 ${CONSUME_FUNCTION}${UPSERT_FUNCTION}
 local k, a = 1, 2
@@ -124,6 +125,8 @@ for position = 1, tonumber(ARGV[1]) do
   k, a = k + keyCount, a + 3 + argCount
   if op == 'consume' then
     if consume(keys, args) ~= 1 then return position end
+  elseif op == 'delete' then
+    redis.call('UNLINK', unpack(keys))
   else
     upsert(keys, args)
   end
@@ -184,7 +187,7 @@ interface AdapterScripts {
   monbanSave(...args: string[]): Promise<unknown>;
   monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<string | null>;
   monbanFindWithGrant(key: string, grantKeyStart: string): Promise<(string | null)[] | null>;
-  monbanConsume(key: string, now: string, mode: 'mark' | 'delete', ...kept: string[]): Promise<number>;
+  monbanConsume(key: string, ...nowModeKept: string[]): Promise<number>;
   monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
   monbanBatch(...args: string[]): Promise<number>;
 }
@@ -245,14 +248,17 @@ export class RedisAdapter implements Adapter {
     return `${this.prefix}oidc:${this.model}:${kind}:{${value}}`;
   }
 
-  /** Sends a request's held writes as one BATCH script (held-writes.ts). */
-  readonly #sendBatch = (writes: HeldWrite[]): Promise<number> =>
-    this.#redis.monbanBatch(
+  /** Sends a request's held writes as one BATCH script (held-writes.ts); a write alone as its own command. */
+  readonly #sendBatch = (writes: HeldWrite[]): Promise<number> => {
+    const [only] = writes;
+    if (only && writes.length === 1) return only.alone();
+    return this.#redis.monbanBatch(
       String(writes.reduce((sum, write) => sum + write.keys.length, 0)),
       ...writes.flatMap((write) => write.keys),
       String(writes.length),
       ...writes.flatMap((write) => [write.op, String(write.keys.length), String(write.args.length), ...write.args]),
     );
+  };
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.#key(id);
@@ -272,22 +278,22 @@ export class RedisAdapter implements Adapter {
     ).flatMap(([kind, value]) => (value ? [this.#pointerKey(kind, value)] : []));
     const keys = [key, ...(index ? [index] : []), ...pointers];
     const args = [...save, index ? '1' : '0', id];
-    const held = this.#cluster ? undefined : holdSave({ op: 'save', model: this.model, keys, args });
-    if (held) {
-      // The refresh token that replaces the one consumed: the access token's save sends the batch.
-      if (this.model === 'RefreshToken' && leaveInFlight(this.model, 'save', held)) return;
-      sendHeldWrites();
-      await withWritesInFlight(held);
-      return;
-    }
-    sendHeldWrites();
-    if (!index && pointers.length === 0 && NEVER_CONSUMED.has(this.model)) {
-      await withWritesInFlight(expiresIn ? this.#redis.set(key, json, 'EX', expiresIn) : this.#redis.set(key, json));
-      return;
-    }
     if (!this.#cluster) {
-      // One script for the model, its grant's index and its pointers.
-      await withWritesInFlight(this.#redis.monbanSave(String(keys.length), ...keys, ...args));
+      // A plain SET where there is no consumed mark to keep, else one script for the model, its
+      // grant's index and its pointers.
+      const saveAlone =
+        !index && pointers.length === 0 && NEVER_CONSUMED.has(this.model)
+          ? () => (expiresIn ? this.#redis.set(key, json, 'EX', expiresIn) : this.#redis.set(key, json))
+          : () => this.#redis.monbanSave(String(keys.length), ...keys, ...args);
+      const write: HeldWrite = { op: 'save', model: this.model, keys, args, alone: () => saveAlone().then(() => 0) };
+      const held = holdWrite(write, this.#sendBatch);
+      // After a consume, only the refresh token that replaces the one consumed waits: the access
+      // token's save sends the batch, so that a lost race reaches oidc-provider as invalid_grant.
+      if (held && !(held.afterConsume && this.model !== 'RefreshToken')) {
+        if (leaveInFlight(this.model, 'save', held.answered)) return;
+      }
+      sendHeldWrites();
+      await withWritesInFlight<unknown>(held ? held.answered : saveAlone());
       return;
     }
     const writes: Promise<unknown>[] = [this.#redis.monbanSave('1', key, ...save)];
@@ -334,15 +340,16 @@ export class RedisAdapter implements Adapter {
     const now = String(Math.floor(Date.now() / 1000));
     const kept = KEPT_ONCE_CONSUMED[this.model] ?? [];
     const key = this.#key(id);
-    if (PIPELINED_CONSUMES.has(this.model)) {
+    const args = [now, mode, ...kept];
+    if (PIPELINED_CONSUMES.has(this.model) && !this.#cluster) {
       // On one server: held back for the saves that follow (held-writes.ts). On a cluster: sent,
       // and waited for by the request's next adapter call (pipelined-writes.ts).
-      const write: HeldWrite = { op: 'consume', model: this.model, keys: [key], args: [now, mode, ...kept] };
-      const held = this.#cluster ? undefined : holdConsume(write, this.#sendBatch);
+      const alone = () => this.#redis.monbanConsume(key, ...args).then((result) => (result === 1 ? 0 : 1));
+      const held = holdConsume({ op: 'consume', model: this.model, keys: [key], args, alone }, this.#sendBatch);
       if (held && leaveInFlight(this.model, 'consume', held)) return;
     }
     sendHeldWrites();
-    const consumed = this.#redis.monbanConsume(key, now, mode, ...kept).then((result) => {
+    const consumed = this.#redis.monbanConsume(key, ...args).then((result) => {
       if (result !== 1) throw alreadyConsumed(this.model);
     });
     if (PIPELINED_CONSUMES.has(this.model) && leaveInFlight(this.model, 'consume', consumed)) return;
@@ -350,9 +357,15 @@ export class RedisAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    if (this.model === 'Grant') dropPrefetched(this.#key(id));
+    const key = this.#key(id);
+    if (this.model === 'Grant') dropPrefetched(key);
+    const deleteAlone = () => this.#redis.unlink(key).then(() => 0);
+    const held = this.#cluster
+      ? undefined
+      : holdWrite({ op: 'delete', model: this.model, keys: [key], args: [], alone: deleteAlone }, this.#sendBatch);
+    if (held && !held.afterConsume && leaveInFlight(this.model, 'delete', held.answered)) return;
     sendHeldWrites();
-    await withWritesInFlight(this.#redis.unlink(this.#key(id)));
+    await withWritesInFlight<unknown>(held ? held.answered : deleteAlone());
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

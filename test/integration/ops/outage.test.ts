@@ -8,7 +8,14 @@ import {
   RP_CALLBACK,
   TEST_PASSWORD,
 } from '../../helpers/fixtures.js';
-import { formAction, HttpClient, inputValue, unescapeHtml, type PageResponse } from '../../helpers/http-client.js';
+import {
+  formAction,
+  HttpClient,
+  inputValue,
+  loginThroughPages,
+  unescapeHtml,
+  type PageResponse,
+} from '../../helpers/http-client.js';
 
 /** The outage page: 503, "try again later" in the user's language, the request id as the reference. */
 function expectOutagePage(page: PageResponse, say: typeof en): void {
@@ -70,6 +77,54 @@ describe('outages fail closed with a "try again later" page and a reference (REA
       expectOutagePage(answer, en);
     } finally {
       await t.postgres!.restore();
+    }
+  });
+
+  it('Redis lost as the login resumes: the writes it held fail the answer, and the app gets no code', async () => {
+    // A returning user, whose consent to the app is remembered: the resume ends at the app.
+    const returning = (await registerUser(t.app)).email;
+    const first = await loginThroughPages(
+      new HttpClient({ 'accept-language': 'en' }),
+      authorizationUrl(t.issuer, client.client_id).url,
+      RP_CALLBACK,
+      { email: returning, password: TEST_PASSWORD },
+    );
+    expect(first.location).toContain(RP_CALLBACK);
+    const browser = new HttpClient({ 'accept-language': 'en' });
+    const emailPage = await browser.follow(authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK);
+    const passwordPage = await browser.follow(
+      new URL(formAction(emailPage.body, '/email')!, t.issuer).toString(),
+      RP_CALLBACK,
+      {
+        form: { _csrf: inputValue(emailPage.body, '_csrf')!, email: returning },
+      },
+    );
+    const password = await browser.request(new URL(formAction(passwordPage.body, '/password')!, t.issuer).toString(), {
+      form: { _csrf: inputValue(passwordPage.body, '_csrf')!, password: TEST_PASSWORD },
+    });
+    expect(password.location).toContain('/auth/');
+
+    // The resume reads its interaction, then holds the interaction's deletion and the saves of
+    // the grant, the code and the session until its answer is about to leave: Redis goes away
+    // just as they go out together.
+    const redis = t.app.redis!;
+    const send = redis.sendCommand.bind(redis);
+    let armed = true;
+    redis.sendCommand = ((command: Parameters<typeof send>[0], ...rest: unknown[]) => {
+      if (armed && command.name === 'evalsha') {
+        armed = false;
+        void t.redis!.cut();
+      }
+      return (send as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as typeof redis.sendCommand;
+    try {
+      const answer = await browser.follow(password.location!, RP_CALLBACK);
+      expect(armed).toBe(false);
+      expect(answer.location ?? '').not.toContain(RP_CALLBACK);
+      expectOutagePage(answer, en);
+    } finally {
+      redis.sendCommand = send;
+      await t.redis!.restore();
     }
   });
 
