@@ -3,7 +3,7 @@ import type { RedisClient } from '../../redis/client.js';
 import { alreadyConsumed } from './errors.js';
 import { holdConsume, holdWrite, sendHeldWrites, type HeldWrite } from './held-writes.js';
 import { leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
-import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-grants.js';
+import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } from './prefetched-models.js';
 
 /*
  * Each model is one string key holding its JSON payload, prefixed with `<epoch>|` once it is
@@ -13,7 +13,7 @@ import { dropPrefetched, keepPrefetched, takePrefetched } from './prefetched-gra
  * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
  * Redis server a save also writes the grant's index and the pointers in the same script, and a
  * lookup by pointer reads the pointer and the model in one, and a token is read with its grant
- * (prefetched-grants.ts). Within a request, a consume and the saves that follow it go out as one
+ * (prefetched-models.ts). Within a request, a consume and the saves that follow it go out as one
  * script on one server (held-writes.ts), and without waiting on a cluster; the next call waits for
  * them with its own (pipelined-writes.ts). Fewer round trips per login, refresh and userinfo call.
  */
@@ -58,18 +58,26 @@ return redis.call('GET', ARGV[1] .. id .. '}')
 `;
 
 // One server only, like FIND_BY_POINTER: reads a token (KEYS[1]) and the grant its payload names,
-// whose key is ARGV[1] .. grantId .. '}'. Returns false, or {token} without a grantId, or
-// {token, grantId, grant or false}. JSON escapes quotes inside strings, so '"grantId":"' is a key;
-// should a nested object have one too, the grant kept under that id is simply never asked for.
+// whose key is ARGV[1] .. grantId .. '}', and for a token that expires with its session, that
+// session by its uid: the pointer ARGV[2] .. sessionUid .. '}', then ARGV[3] .. id .. '}'.
+// Returns false, or {token, grantId or false, grant or false, sessionUid or false, session or
+// false}. JSON escapes quotes inside strings, so '"grantId":"' is a key; should a nested object
+// have one too, what is kept under that id is simply never asked for.
 const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
-local grantId = string.match(value, '"grantId":"([^"]+)"')
-if not grantId then return {value} end
-return {value, grantId, redis.call('GET', ARGV[1] .. grantId .. '}')}
+local grantId = string.match(value, '"grantId":"([^"]+)"') or false
+local grant = grantId and redis.call('GET', ARGV[1] .. grantId .. '}')
+local sessionUid, session = false, false
+if string.find(value, '"expiresWithSession":true', 1, true) then
+  sessionUid = string.match(value, '"sessionUid":"([^"]+)"') or false
+  local id = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
+  session = id and redis.call('GET', ARGV[3] .. id .. '}')
+end
+return {value, grantId, grant, sessionUid, session}
 `;
 
-/** Models oidc-provider reads just before their grant: read with it, in one round trip. */
+/** Models oidc-provider reads just before their grant (and session): read with them, in one round trip. */
 const READ_WITH_GRANT = new Set([
   'AccessToken',
   'AuthorizationCode',
@@ -186,7 +194,12 @@ const NEVER_CONSUMED = new Set([
 interface AdapterScripts {
   monbanSave(...args: string[]): Promise<unknown>;
   monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<string | null>;
-  monbanFindWithGrant(key: string, grantKeyStart: string): Promise<(string | null)[] | null>;
+  monbanFindWithGrant(
+    key: string,
+    grantKeyStart: string,
+    sessionPointerStart: string,
+    sessionKeyStart: string,
+  ): Promise<(string | null)[] | null>;
   monbanConsume(key: string, ...nowModeKept: string[]): Promise<number>;
   monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
   monbanBatch(...args: string[]): Promise<number>;
@@ -244,8 +257,13 @@ export class RedisAdapter implements Adapter {
     return `${this.prefix}oidc:grant:{${grantId}}`;
   }
 
-  #pointerKey(kind: 'uid' | 'userCode', value: string): string {
-    return `${this.prefix}oidc:${this.model}:${kind}:{${value}}`;
+  /** Where a model's pointers of one kind start: the value and `}` follow. */
+  #pointerStart(kind: 'uid' | 'userCode', model = this.model): string {
+    return `${this.prefix}oidc:${model}:${kind}:{`;
+  }
+
+  #pointerKey(kind: 'uid' | 'userCode', value: string, model = this.model): string {
+    return `${this.#pointerStart(kind, model)}${value}}`;
   }
 
   /** Sends a request's held writes as one BATCH script (held-writes.ts); a write alone as its own command. */
@@ -260,9 +278,15 @@ export class RedisAdapter implements Adapter {
     );
   };
 
+  /** A grant or a session written in this request is read from Redis again (prefetched-models.ts). */
+  #dropPrefetched(key: string): void {
+    if (this.model === 'Grant') dropPrefetched(key);
+    if (this.model === 'Session') dropPrefetchedUnder(this.#pointerStart('uid'));
+  }
+
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.#key(id);
-    if (this.model === 'Grant') dropPrefetched(key);
+    this.#dropPrefetched(key);
     const ttl = String(expiresIn ?? 0);
     const consumed = payload.consumed as unknown;
     const stored: Record<string, unknown> = { ...payload };
@@ -310,16 +334,26 @@ export class RedisAdapter implements Adapter {
     const prefetched = this.model === 'Grant' ? takePrefetched(key) : undefined;
     if (prefetched !== undefined) return parse(prefetched);
     if (this.#cluster || !READ_WITH_GRANT.has(this.model)) return parse(await withWritesInFlight(this.#redis.get(key)));
-    // The grant is in another slot, so on a cluster it is a read of its own.
-    const [stored = null, grantId, grant = null] =
-      (await withWritesInFlight(this.#redis.monbanFindWithGrant(key, this.#keyStart('Grant')))) ?? [];
+    // The grant and the session are in other slots, so on a cluster each is a read of its own.
+    const [stored = null, grantId, grant = null, sessionUid, session = null] =
+      (await withWritesInFlight(
+        this.#redis.monbanFindWithGrant(
+          key,
+          this.#keyStart('Grant'),
+          this.#pointerStart('uid', 'Session'),
+          this.#keyStart('Session'),
+        ),
+      )) ?? [];
     if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), grant);
+    if (sessionUid) keepPrefetched(this.#pointerKey('uid', sessionUid, 'Session'), session);
     return parse(stored);
   }
 
   async #findByPointer(kind: 'uid' | 'userCode', value: string): Promise<AdapterPayload | undefined> {
     sendHeldWrites();
     const pointer = this.#pointerKey(kind, value);
+    const prefetched = takePrefetched(pointer);
+    if (prefetched !== undefined) return parse(prefetched);
     if (!this.#cluster)
       return parse(await withWritesInFlight(this.#redis.monbanFindByPointer(pointer, this.#keyStart())));
     // The pointer and the model live in different slots: two reads.
@@ -358,7 +392,7 @@ export class RedisAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     const key = this.#key(id);
-    if (this.model === 'Grant') dropPrefetched(key);
+    this.#dropPrefetched(key);
     const deleteAlone = () => this.#redis.unlink(key).then(() => 0);
     const held = this.#cluster
       ? undefined

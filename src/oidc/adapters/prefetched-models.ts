@@ -1,0 +1,46 @@
+import Provider from 'oidc-provider';
+
+/*
+ * Models read together with a token, for the request being served. oidc-provider reads a token
+ * and then its grant, one after the other (refresh, userinfo, introspection, the code exchange),
+ * and for a token that expires with its session, the session by its uid too
+ * (checkSessionBinding). On one Redis server a single script reads all three (redis-adapter.ts),
+ * and the next find of the grant or of the session by uid in the same request takes it from here
+ * instead of asking Redis again. Kept per request (Provider.ctx), so no other request sees it;
+ * taken once, and dropped when that grant or a session is written.
+ */
+const byRequest = new WeakMap<object, Map<string, string | null>>();
+
+/** Keeps what a key held (null: nothing) for this request's next find of it. */
+export function keepPrefetched(key: string, stored: string | null): void {
+  const ctx = Provider.ctx;
+  if (!ctx) return;
+  let kept = byRequest.get(ctx);
+  if (!kept) {
+    kept = new Map<string, string | null>();
+    byRequest.set(ctx, kept);
+  }
+  kept.set(key, stored);
+}
+
+/** What was kept for the key in this request, once; undefined when nothing was. */
+export function takePrefetched(key: string): string | null | undefined {
+  const ctx = Provider.ctx;
+  const kept = ctx ? byRequest.get(ctx) : undefined;
+  if (!kept?.has(key)) return undefined;
+  const stored = kept.get(key) ?? null;
+  kept.delete(key);
+  return stored;
+}
+
+/** What the key names changes in this request: its next find reads Redis. */
+export function dropPrefetched(key: string): void {
+  const ctx = Provider.ctx;
+  if (ctx) byRequest.get(ctx)?.delete(key);
+}
+
+/** Every key kept under `start` (a model's pointers) changes in this request. */
+export function dropPrefetchedUnder(start: string): void {
+  const kept = Provider.ctx ? byRequest.get(Provider.ctx) : undefined;
+  for (const key of kept?.keys() ?? []) if (key.startsWith(start)) kept?.delete(key);
+}
