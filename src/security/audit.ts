@@ -105,7 +105,7 @@ export function auditRow(event: AuditEvent, request?: { ip?: string | null; user
   };
 }
 
-type AuditRow = ReturnType<typeof auditRow>;
+export type AuditRow = ReturnType<typeof auditRow>;
 
 export async function recordAudit(db: Db, event: AuditEvent, meta?: RequestMeta): Promise<void> {
   await db.insertInto('audit_events').values(auditRow(event, meta)).execute();

@@ -116,6 +116,28 @@ export function startHolding(ctx: object): void {
   holding.add(ctx);
 }
 
+const deferred = new WeakMap<object, (() => Promise<void>)[]>();
+
+/**
+ * On a page being answered: `write` (a PostgreSQL write another one may take along) runs when
+ * the answer is ready, unless it ran before. False elsewhere: then the caller writes now.
+ */
+export function deferUntilAnswered(write: () => Promise<void>): boolean {
+  const ctx = Provider.ctx;
+  if (!ctx || !holding.has(ctx)) return false;
+  const writes = deferred.get(ctx);
+  if (writes) writes.push(write);
+  else deferred.set(ctx, [write]);
+  return true;
+}
+
+/** Runs the page's deferred writes, one after the other. */
+export async function runDeferred(ctx: object): Promise<void> {
+  const writes = deferred.get(ctx) ?? [];
+  deferred.delete(ctx);
+  for (const write of writes) await write();
+}
+
 /** The page's answer is about to leave: its held writes go now, and later ones at once. */
 export function stopHolding(ctx: object): void {
   holding.delete(ctx);

@@ -1,8 +1,9 @@
 import Provider, { type Adapter, type AdapterPayload } from 'oidc-provider';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { ConsentedAccess } from '../../db/schema.js';
-import { auditCte, auditRow, takeAuditRows, type AuditEvent } from '../../security/audit.js';
+import { auditCte, auditRow, takeAuditRows, type AuditEvent, type AuditRow } from '../../security/audit.js';
+import { deferUntilAnswered } from './held-writes.js';
 import type { RecentlyUsable } from './recently-usable.js';
 import { pastAbsoluteLifetime, touchSeconds, type SessionLifetime } from '../session-lifetime.js';
 
@@ -74,10 +75,52 @@ function rotatedAway(id: string): boolean {
 }
 
 /** What a Grant says the user allowed, as account_grants keeps it (src/oidc/remembered-consent.ts). */
-function consentedAccess(payload: AdapterPayload): string {
+function consentedAccess(payload: AdapterPayload): ConsentedAccess {
   const { scope, claims } = (payload.openid ?? {}) as { scope?: string; claims?: string[] };
-  const consented: ConsentedAccess = { scope, claims, resources: payload.resources as ConsentedAccess['resources'] };
-  return JSON.stringify(consented);
+  return { scope, claims, resources: payload.resources as ConsentedAccess['resources'] };
+}
+
+/** A grant's account_grants row, as jsonb_to_recordset reads it. */
+interface GrantRow {
+  grant_id: string;
+  account_id: string;
+  client_id: string;
+  expires_at: Date | null;
+  consented: ConsentedAccess;
+}
+
+/** Grant rows (and their audit rows) a page deferred for its session's statement to take along. */
+const pendingGrants = new WeakMap<object, { rows: GrantRow[]; audits: AuditRow[] }>();
+
+function takePendingGrants(ctx: object | undefined): { rows: GrantRow[]; audits: AuditRow[] } | undefined {
+  const pending = ctx ? pendingGrants.get(ctx) : undefined;
+  if (ctx) pendingGrants.delete(ctx);
+  return pending;
+}
+
+/** `granted as (insert ...)`: the grants' index rows (a revoked row stays revoked), returning each one's state. */
+function grantsCte(rows: GrantRow[]): RawBuilder<unknown> {
+  return sql`granted as (
+    insert into account_grants (grant_id, account_id, client_id, expires_at, consented)
+    select grant_id, account_id, client_id, expires_at, consented
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      as g(grant_id text, account_id uuid, client_id text, expires_at timestamptz, consented jsonb)
+    on conflict (grant_id) do update set expires_at = excluded.expires_at, consented = excluded.consented
+    returning grant_id, account_id, revoked_at)`;
+}
+
+/** Writes grant rows with their audit rows in one statement; remembers the usable ones. */
+async function writeGrants(
+  db: Db,
+  usable: RecentlyUsable,
+  pending: { rows: GrantRow[]; audits: AuditRow[] } | undefined,
+): Promise<void> {
+  if (!pending?.rows.length) return;
+  const { rows } = await sql<Usability & { grant_id: string; account_id: string }>`
+    with ${auditCte(pending.audits)}, ${grantsCte(pending.rows)}
+    select granted.grant_id, granted.account_id, granted.revoked_at, a.status
+    from granted join accounts a on a.id = granted.account_id`.execute(db);
+  for (const row of rows) if (isUsable(row)) usable.remember(`grant:${row.grant_id}`, row.account_id);
 }
 
 /** Passes everything through to the real adapter; subclasses add an index on top. */
@@ -185,14 +228,22 @@ export class SessionIndexingAdapter extends DelegatingAdapter {
     if (!payload.accountId) return;
     const ctx = servedRequest();
     const { ip, userAgent } = requestDetails(ctx);
-    const audits = [...takeAuditRows(), ...completedLogin(ctx, payload.accountId)];
+    const grants = takePendingGrants(ctx);
+    const audits = [...(grants?.audits ?? []), ...takeAuditRows(), ...completedLogin(ctx, payload.accountId)];
     const session = ctx?.oidc?.session;
     const oldId = session?.id === id && session.oldId !== id ? (session.oldId ?? null) : null;
-    // One statement: the audit rows, the old identifier's row when the session was rotated
-    // (oidc-provider gives a session a new id at every login), the index row, and whether the
-    // session may be used (a revoked row stays revoked).
-    const { rows } = await sql<Usability>`
-      with ${auditCte(audits)},
+    // One statement: the audit rows, the grants this page saved before (a login's resume), the
+    // old identifier's row when the session was rotated (oidc-provider gives a session a new id
+    // at every login), the index row, and whether the session (and each grant) may be used (a
+    // revoked row stays revoked).
+    const granted = grants?.rows.length
+      ? {
+          cte: sql`${grantsCte(grants.rows)},`,
+          select: sql`union all select granted.grant_id, granted.account_id, granted.revoked_at, a.status from granted join accounts a on a.id = granted.account_id`,
+        }
+      : { cte: sql``, select: sql`` };
+    const { rows } = await sql<Usability & { grant_id: string | null; account_id: string }>`
+      with ${auditCte(audits)}, ${granted.cte}
       rotated as (delete from account_sessions where session_id = ${oldId}),
       indexed as (
         insert into account_sessions (session_id, account_id, ip, user_agent, expires_at, logout_sids)
@@ -205,8 +256,13 @@ export class SessionIndexingAdapter extends DelegatingAdapter {
           ip = coalesce(excluded.ip, account_sessions.ip),
           user_agent = coalesce(excluded.user_agent, account_sessions.user_agent)
         returning account_id, revoked_at)
-      select indexed.revoked_at, a.status from indexed join accounts a on a.id = indexed.account_id`.execute(this.db);
-    if (isUsable(rows[0])) this.usable.remember(`session:${id}`, payload.accountId);
+      select null::text as grant_id, indexed.account_id, indexed.revoked_at, a.status
+      from indexed join accounts a on a.id = indexed.account_id ${granted.select}`.execute(this.db);
+    for (const row of rows) {
+      if (!isUsable(row)) continue;
+      if (row.grant_id === null) this.usable.remember(`session:${id}`, payload.accountId);
+      else this.usable.remember(`grant:${row.grant_id}`, row.account_id);
+    }
   }
 
   async destroy(id: string): Promise<void> {
@@ -236,6 +292,9 @@ export class SessionIndexingAdapter extends DelegatingAdapter {
  */
 export class GrantIndexingAdapter extends DelegatingAdapter {
   override async find(id: string): Promise<AdapterPayload | undefined> {
+    // A row this page deferred is written before it is asked for.
+    const ctx = servedRequest();
+    if (ctx && pendingGrants.has(ctx)) await writeGrants(this.db, this.usable, takePendingGrants(ctx));
     const payload = (await this.inner.find(id)) ?? undefined;
     const accountId = payload?.accountId;
     if (!accountId || this.usable.has(`grant:${id}`, accountId)) return payload;
@@ -254,17 +313,29 @@ export class GrantIndexingAdapter extends DelegatingAdapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     await this.inner.upsert(id, payload, expiresIn);
     if (!payload.accountId || !payload.clientId) return;
+    const row: GrantRow = {
+      grant_id: id,
+      account_id: payload.accountId,
+      client_id: payload.clientId,
+      expires_at: expiry(expiresIn),
+      consented: consentedAccess(payload),
+    };
     // The consent's audit row (recordAuditWith) goes in the same statement.
     const audits = takeAuditRows();
-    const { rows } = await sql<Usability>`
-      with ${auditCte(audits)},
-      indexed as (
-        insert into account_grants (grant_id, account_id, client_id, expires_at, consented)
-        values (${id}, ${payload.accountId}, ${payload.clientId}, ${expiry(expiresIn)}, ${consentedAccess(payload)}::jsonb)
-        on conflict (grant_id) do update set expires_at = excluded.expires_at, consented = excluded.consented
-        returning account_id, revoked_at)
-      select indexed.revoked_at, a.status from indexed join accounts a on a.id = indexed.account_id`.execute(this.db);
-    if (isUsable(rows[0])) this.usable.remember(`grant:${id}`, payload.accountId);
+    // On a page (a login's resume saves the grant, then the session), the row waits for the
+    // session's statement, which writes both; else it is written when the answer is ready.
+    const ctx = servedRequest();
+    const pending = ctx && pendingGrants.get(ctx);
+    if (pending) {
+      pending.rows.push(row);
+      pending.audits.push(...audits);
+      return;
+    }
+    if (ctx && deferUntilAnswered(() => writeGrants(this.db, this.usable, takePendingGrants(ctx)))) {
+      pendingGrants.set(ctx, { rows: [row], audits });
+      return;
+    }
+    await writeGrants(this.db, this.usable, { rows: [row], audits });
   }
 
   async destroy(id: string): Promise<void> {

@@ -1,6 +1,6 @@
 import Provider from 'oidc-provider';
 import type { Context, Next } from 'koa';
-import { startHolding, stopHolding } from './held-writes.js';
+import { runDeferred, startHolding, stopHolding } from './held-writes.js';
 
 /*
  * Writes of the request being served that were sent to Redis but whose answer nobody has waited
@@ -69,8 +69,9 @@ export async function settleWrites(ctx: Context, next: Next): Promise<void> {
 
 /**
  * Page middleware, inside the error handler: the page's writes are held (held-writes.ts) until
- * its answer is ready, then sent together and waited for, so that a failure becomes the outage
- * page instead of the answer. When the page failed anyway, what it wrote before still goes.
+ * its answer is ready, then sent together and waited for, with the PostgreSQL writes it deferred,
+ * so that a failure becomes the outage page instead of the answer. When the page failed anyway,
+ * what it wrote before still goes.
  */
 export async function holdWritesUntilAnswered(ctx: Context, next: Next): Promise<void> {
   startHolding(ctx);
@@ -78,10 +79,10 @@ export async function holdWritesUntilAnswered(ctx: Context, next: Next): Promise
     await next();
   } catch (err) {
     stopHolding(ctx);
-    await Promise.allSettled(takeAnswers(ctx));
+    await Promise.allSettled([...takeAnswers(ctx), runDeferred(ctx)]);
     throw err;
   }
   stopHolding(ctx);
   const open = takeAnswers(ctx);
-  if (open.length) await Promise.all(open);
+  await Promise.all([...open, runDeferred(ctx)]);
 }
