@@ -109,6 +109,10 @@ function grantsCte(rows: GrantRow[]): RawBuilder<unknown> {
     returning grant_id, account_id, revoked_at)`;
 }
 
+/** What each row of `granted` now says, with its account's status. */
+const GRANTED_STATE = sql`select granted.grant_id, granted.account_id, granted.revoked_at, a.status
+  from granted join accounts a on a.id = granted.account_id`;
+
 /** Writes grant rows with their audit rows in one statement; remembers the usable ones. */
 async function writeGrants(
   db: Db,
@@ -118,8 +122,7 @@ async function writeGrants(
   if (!pending?.rows.length) return;
   const { rows } = await sql<Usability & { grant_id: string; account_id: string }>`
     with ${auditCte(pending.audits)}, ${grantsCte(pending.rows)}
-    select granted.grant_id, granted.account_id, granted.revoked_at, a.status
-    from granted join accounts a on a.id = granted.account_id`.execute(db);
+    ${GRANTED_STATE}`.execute(db);
   for (const row of rows) if (isUsable(row)) usable.remember(`grant:${row.grant_id}`, row.account_id);
 }
 
@@ -237,10 +240,7 @@ export class SessionIndexingAdapter extends DelegatingAdapter {
     // at every login), the index row, and whether the session (and each grant) may be used (a
     // revoked row stays revoked).
     const granted = grants?.rows.length
-      ? {
-          cte: sql`${grantsCte(grants.rows)},`,
-          select: sql`union all select granted.grant_id, granted.account_id, granted.revoked_at, a.status from granted join accounts a on a.id = granted.account_id`,
-        }
+      ? { cte: sql`${grantsCte(grants.rows)},`, select: sql`union all ${GRANTED_STATE}` }
       : { cte: sql``, select: sql`` };
     const { rows } = await sql<Usability & { grant_id: string | null; account_id: string }>`
       with ${auditCte(audits)}, ${granted.cte}

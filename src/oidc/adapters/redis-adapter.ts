@@ -13,9 +13,11 @@ import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } f
  * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
  * Redis server a save also writes the grant's index and the pointers in the same script, and a
  * lookup by pointer reads the pointer and the model in one, and a token is read with its grant
- * (prefetched-models.ts). Within a request, a consume and the saves that follow it go out as one
- * script on one server (held-writes.ts), and without waiting on a cluster; the next call waits for
- * them with its own (pipelined-writes.ts). Fewer round trips per login, refresh and userinfo call.
+ * and, when it expires with its session, that session (prefetched-models.ts). Within a request, a
+ * consume and the saves that follow it go out as one script on one server (held-writes.ts), and
+ * without waiting on a cluster; the next call waits for them with its own (pipelined-writes.ts).
+ * On a page every write waits for the answer and they all go as one script. Fewer round trips
+ * per login, refresh and userinfo call.
  */
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
@@ -311,11 +313,11 @@ export class RedisAdapter implements Adapter {
           : () => this.#redis.monbanSave(String(keys.length), ...keys, ...args);
       const write: HeldWrite = { op: 'save', model: this.model, keys, args, alone: () => saveAlone().then(() => 0) };
       const held = holdWrite(write, this.#sendBatch);
-      // After a consume, only the refresh token that replaces the one consumed waits: the access
-      // token's save sends the batch, so that a lost race reaches oidc-provider as invalid_grant.
-      if (held && !(held.afterConsume && this.model !== 'RefreshToken')) {
-        if (leaveInFlight(this.model, 'save', held.answered)) return;
-      }
+      // After a consume only the refresh token that replaces the one consumed is left in flight:
+      // the access token's save sends the batch, so a lost race reaches oidc-provider as
+      // invalid_grant.
+      const waits = held?.afterConsume === true && this.model !== 'RefreshToken';
+      if (held && !waits && leaveInFlight(this.model, 'save', held.answered)) return;
       sendHeldWrites();
       await withWritesInFlight<unknown>(held ? held.answered : saveAlone());
       return;
