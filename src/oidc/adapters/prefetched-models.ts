@@ -1,4 +1,4 @@
-import Provider from 'oidc-provider';
+import Provider, { type AdapterPayload } from 'oidc-provider';
 
 /*
  * Models read together with a token, for the request being served. oidc-provider reads a token
@@ -9,22 +9,22 @@ import Provider from 'oidc-provider';
  * instead of asking Redis again. Kept per request (Provider.ctx), so no other request sees it;
  * taken once, and dropped when that grant or a session is written.
  */
-const byRequest = new WeakMap<object, Map<string, string | null>>();
+const byRequest = new WeakMap<object, Map<string, AdapterPayload | null>>();
 
 /** Keeps what a key held (null: nothing) for this request's next find of it. */
-export function keepPrefetched(key: string, stored: string | null): void {
+export function keepPrefetched(key: string, stored: AdapterPayload | null): void {
   const ctx = Provider.ctx;
   if (!ctx) return;
   let kept = byRequest.get(ctx);
   if (!kept) {
-    kept = new Map<string, string | null>();
+    kept = new Map<string, AdapterPayload | null>();
     byRequest.set(ctx, kept);
   }
   kept.set(key, stored);
 }
 
 /** What was kept for the key in this request, once; undefined when nothing was. */
-export function takePrefetched(key: string): string | null | undefined {
+export function takePrefetched(key: string): AdapterPayload | null | undefined {
   const ctx = Provider.ctx;
   const kept = ctx ? byRequest.get(ctx) : undefined;
   if (!kept?.has(key)) return undefined;

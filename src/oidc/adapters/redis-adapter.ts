@@ -7,7 +7,10 @@ import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } f
 
 /*
  * Each model is one string key holding its JSON payload, prefixed with `<epoch>|` once it is
- * consumed. Every write is one command (a small Lua script where two steps must happen
+ * consumed. The payload's `kind` and `jti` are the key's model and id, so they are left out and
+ * put back on reading (about 60 bytes a model; a payload written before still has them). A
+ * grant's index of tokens is a small hash of `<model code>:<id>` (listpack-encoded, a third the
+ * size of the set of full keys that came before). Every write is one command (a small Lua script where two steps must happen
  * together). Keys carry a hash tag: a model's own id, and for a grant its id, which its index of
  * tokens shares (`{grantId}`), so a grant and its index live in one slot. There is no global
  * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
@@ -22,8 +25,8 @@ import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } f
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
 // live (0: none), consumed epoch ('' if not). On one server only, the same script may also write
-// what goes with the model: when ARGV[4] is '1', KEYS[2] is the grant's index, which gets the
-// model's key (as INDEX does); every further key is a pointer set to ARGV[5], the model's id.
+// what goes with the model: when ARGV[4] is there and not '', KEYS[2] is the grant's index, which gets
+// ARGV[4] (as INDEX does); every further key is a pointer set to ARGV[5], the model's id.
 const UPSERT_FUNCTION = `
 local function upsert(KEYS, ARGV)
   local mark = ARGV[3]
@@ -34,8 +37,8 @@ local function upsert(KEYS, ARGV)
   local ttl = ARGV[2]
   if ttl ~= '0' then redis.call('SET', KEYS[1], value, 'EX', ttl) else redis.call('SET', KEYS[1], value) end
   local first = 2
-  if ARGV[4] == '1' then
-    redis.call('SADD', KEYS[2], KEYS[1])
+  if (ARGV[4] or '') ~= '' then
+    redis.call('HSET', KEYS[2], ARGV[4], '')
     if ttl ~= '0' then
       redis.call('EXPIRE', KEYS[2], ttl, 'NX')
       redis.call('EXPIRE', KEYS[2], ttl, 'GT')
@@ -52,31 +55,31 @@ const UPSERT = `${UPSERT_FUNCTION}return upsert(KEYS, ARGV)`;
 
 // One server only (hence the flags; a cluster refuses it): reads a pointer (KEYS[1]) and then the
 // model it names, whose key is ARGV[1] .. id .. '}' (not declared: it is only known once the
-// pointer is read). Returns the stored model, or false.
+// pointer is read). Returns false, or {id, the stored model or false}.
 const FIND_BY_POINTER = `#!lua flags=no-writes,no-cluster
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-return redis.call('GET', ARGV[1] .. id .. '}')
+return {id, redis.call('GET', ARGV[1] .. id .. '}')}
 `;
 
 // One server only, like FIND_BY_POINTER: reads a token (KEYS[1]) and the grant its payload names,
 // whose key is ARGV[1] .. grantId .. '}', and for a token that expires with its session, that
 // session by its uid: the pointer ARGV[2] .. sessionUid .. '}', then ARGV[3] .. id .. '}'.
-// Returns false, or {token, grantId or false, grant or false, sessionUid or false, session or
-// false}. JSON escapes quotes inside strings, so '"grantId":"' is a key; should a nested object
+// Returns false, or {token, grantId or false, grant or false, sessionUid or false, session id or
+// false, session or false}. JSON escapes quotes inside strings, so '"grantId":"' is a key; should a nested object
 // have one too, what is kept under that id is simply never asked for.
 const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
 local grantId = string.match(value, '"grantId":"([^"]+)"') or false
 local grant = grantId and redis.call('GET', ARGV[1] .. grantId .. '}')
-local sessionUid, session = false, false
+local sessionUid, sessionId, session = false, false, false
 if string.find(value, '"expiresWithSession":true', 1, true) then
   sessionUid = string.match(value, '"sessionUid":"([^"]+)"') or false
-  local id = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
-  session = id and redis.call('GET', ARGV[3] .. id .. '}')
+  sessionId = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
+  session = sessionId and redis.call('GET', ARGV[3] .. sessionId .. '}')
 end
-return {value, grantId, grant, sessionUid, session}
+return {value, grantId, grant, sessionUid, sessionId, session}
 `;
 
 /** Models oidc-provider reads just before their grant (and session): read with them, in one round trip. */
@@ -156,8 +159,6 @@ const KEPT_ONCE_CONSUMED: Record<string, string[]> = {
   AuthorizationCode: [
     'iat',
     'exp',
-    'kind',
-    'jti',
     'clientId',
     'grantId',
     'codeChallenge',
@@ -170,9 +171,9 @@ const KEPT_ONCE_CONSUMED: Record<string, string[]> = {
 /** Used once, then only needs to be gone: a WebAuthn challenge (src/identity/passkeys/challenges.ts). */
 const DELETED_ONCE_CONSUMED = new Set(['PasskeyChallenge']);
 
-// Adds a key to a grant's index; the index lives as long as its longest member (TTL only extended).
+// Adds a member to a grant's index; the index lives as long as its longest member (TTL only extended).
 const INDEX = `
-redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], '')
 if ARGV[2] ~= '0' then
   redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')
   redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')
@@ -195,7 +196,7 @@ const NEVER_CONSUMED = new Set([
 
 interface AdapterScripts {
   monbanSave(...args: string[]): Promise<unknown>;
-  monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<string | null>;
+  monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<[string, string | null] | null>;
   monbanFindWithGrant(
     key: string,
     grantKeyStart: string,
@@ -220,12 +221,39 @@ function withScripts(redis: RedisClient): RedisClient & AdapterScripts {
   return redis as RedisClient & AdapterScripts;
 }
 
-function parse(stored: string | null): AdapterPayload | undefined {
+/** How a grant's index names its members' models: short, so each member stays a listpack entry. */
+const INDEX_CODES: Record<string, string> = {
+  AccessToken: 'AT',
+  AuthorizationCode: 'AC',
+  BackchannelAuthenticationRequest: 'BA',
+  DeviceCode: 'DC',
+  Interaction: 'IN',
+  RefreshToken: 'RT',
+};
+
+const indexCode = (model: string) => INDEX_CODES[model] ?? model;
+
+/** What is stored for a payload: without its consumed mark, and without the kind and jti its key holds. */
+function encode(payload: AdapterPayload, model: string, id: string): string {
+  const stored: Record<string, unknown> = { ...payload };
+  delete stored.consumed;
+  if (stored.kind === model && stored.jti === id) {
+    delete stored.kind;
+    delete stored.jti;
+  }
+  return JSON.stringify(stored);
+}
+
+/** The payload a stored value holds, with the kind and jti that encode left out put back. */
+function decode(stored: string | null, model: string, id: string): AdapterPayload | undefined {
   if (stored === null) return undefined;
-  if (stored.startsWith('{')) return JSON.parse(stored) as AdapterPayload;
-  const bar = stored.indexOf('|');
-  const payload = JSON.parse(stored.slice(bar + 1)) as AdapterPayload;
-  payload.consumed = Number(stored.slice(0, bar));
+  const bar = stored.startsWith('{') ? -1 : stored.indexOf('|');
+  const payload = JSON.parse(bar < 0 ? stored : stored.slice(bar + 1)) as AdapterPayload;
+  if (bar >= 0) payload.consumed = Number(stored.slice(0, bar));
+  if (payload.kind === undefined) {
+    payload.kind = model;
+    payload.jti ??= id;
+  }
   return payload;
 }
 
@@ -254,8 +282,16 @@ export class RedisAdapter implements Adapter {
     return `${this.#keyStart(model)}${id}}`;
   }
 
-  /** The grant's index of keys: in the slot of the Grant model itself. */
-  #grantKey(grantId: string): string {
+  /** The grant's index of tokens: in the slot of the Grant model itself. */
+  #grantIndexKey(grantId: string): string {
+    return `${this.prefix}oidc:Grant:tokens:{${grantId}}`;
+  }
+
+  /**
+   * The set of full keys that indexed a grant's tokens before the hash did; read by a revocation
+   * until every such set has expired with its tokens.
+   */
+  #legacyGrantIndexKey(grantId: string): string {
     return `${this.prefix}oidc:grant:{${grantId}}`;
   }
 
@@ -291,11 +327,10 @@ export class RedisAdapter implements Adapter {
     this.#dropPrefetched(key);
     const ttl = String(expiresIn ?? 0);
     const consumed = payload.consumed as unknown;
-    const stored: Record<string, unknown> = { ...payload };
-    delete stored.consumed;
-    const json = JSON.stringify(stored);
+    const json = encode(payload, this.model, id);
     const save = [json, ttl, typeof consumed === 'number' || typeof consumed === 'string' ? String(consumed) : ''];
-    const index = payload.grantId ? this.#grantKey(payload.grantId) : undefined;
+    const index = payload.grantId ? this.#grantIndexKey(payload.grantId) : undefined;
+    const member = index ? `${indexCode(this.model)}:${id}` : '';
     const pointers = (
       [
         ['uid', payload.uid],
@@ -303,7 +338,7 @@ export class RedisAdapter implements Adapter {
       ] as const
     ).flatMap(([kind, value]) => (value ? [this.#pointerKey(kind, value)] : []));
     const keys = [key, ...(index ? [index] : []), ...pointers];
-    const args = [...save, index ? '1' : '0', id];
+    const args = [...save, member, id];
     if (!this.#cluster) {
       // A plain SET where there is no consumed mark to keep, else one script for the model, its
       // grant's index and its pointers.
@@ -323,7 +358,7 @@ export class RedisAdapter implements Adapter {
       return;
     }
     const writes: Promise<unknown>[] = [this.#redis.monbanSave('1', key, ...save)];
-    if (index) writes.push(this.#redis.monbanIndex(index, key, ttl));
+    if (index) writes.push(this.#redis.monbanIndex(index, member, ttl));
     for (const pointer of pointers) {
       writes.push(expiresIn ? this.#redis.set(pointer, id, 'EX', expiresIn) : this.#redis.set(pointer, id));
     }
@@ -334,10 +369,11 @@ export class RedisAdapter implements Adapter {
     sendHeldWrites();
     const key = this.#key(id);
     const prefetched = this.model === 'Grant' ? takePrefetched(key) : undefined;
-    if (prefetched !== undefined) return parse(prefetched);
-    if (this.#cluster || !READ_WITH_GRANT.has(this.model)) return parse(await withWritesInFlight(this.#redis.get(key)));
+    if (prefetched !== undefined) return prefetched ?? undefined;
+    if (this.#cluster || !READ_WITH_GRANT.has(this.model))
+      return decode(await withWritesInFlight(this.#redis.get(key)), this.model, id);
     // The grant and the session are in other slots, so on a cluster each is a read of its own.
-    const [stored = null, grantId, grant = null, sessionUid, session = null] =
+    const [stored = null, grantId, grant = null, sessionUid, sessionId, session = null] =
       (await withWritesInFlight(
         this.#redis.monbanFindWithGrant(
           key,
@@ -346,18 +382,25 @@ export class RedisAdapter implements Adapter {
           this.#keyStart('Session'),
         ),
       )) ?? [];
-    if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), grant);
-    if (sessionUid) keepPrefetched(this.#pointerKey('uid', sessionUid, 'Session'), session);
-    return parse(stored);
+    if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), decode(grant, 'Grant', grantId) ?? null);
+    if (sessionUid)
+      keepPrefetched(
+        this.#pointerKey('uid', sessionUid, 'Session'),
+        sessionId ? (decode(session, 'Session', sessionId) ?? null) : null,
+      );
+    return decode(stored, this.model, id);
   }
 
   async #findByPointer(kind: 'uid' | 'userCode', value: string): Promise<AdapterPayload | undefined> {
     sendHeldWrites();
     const pointer = this.#pointerKey(kind, value);
     const prefetched = takePrefetched(pointer);
-    if (prefetched !== undefined) return parse(prefetched);
-    if (!this.#cluster)
-      return parse(await withWritesInFlight(this.#redis.monbanFindByPointer(pointer, this.#keyStart())));
+    if (prefetched !== undefined) return prefetched ?? undefined;
+    if (!this.#cluster) {
+      const [id, stored = null] =
+        (await withWritesInFlight(this.#redis.monbanFindByPointer(pointer, this.#keyStart()))) ?? [];
+      return id ? decode(stored, this.model, id) : undefined;
+    }
     // The pointer and the model live in different slots: two reads.
     const id = await withWritesInFlight(this.#redis.get(pointer));
     return id ? this.find(id) : undefined;
@@ -406,11 +449,21 @@ export class RedisAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     sendHeldWrites();
-    const grantKey = this.#grantKey(grantId);
-    const members = await withWritesInFlight(this.#redis.smembers(grantKey));
-    const mine = members.filter((key) => key.startsWith(`${this.prefix}oidc:${this.model}:`));
-    if (mine.length === 0) return;
+    const indexKey = this.#grantIndexKey(grantId);
+    const legacyKey = this.#legacyGrantIndexKey(grantId);
+    const [members, legacyMembers] = await withWritesInFlight(
+      Promise.all([this.#redis.hkeys(indexKey), this.#redis.smembers(legacyKey)]),
+    );
+    const code = `${indexCode(this.model)}:`;
+    const mine = members.filter((member) => member.startsWith(code));
+    const legacyMine = legacyMembers.filter((key) => key.startsWith(`${this.prefix}oidc:${this.model}:`));
+    const keys = [...mine.map((member) => this.#key(member.slice(code.length))), ...legacyMine];
+    if (keys.length === 0) return;
     // The keys live in slots of their own: one UNLINK each (in parallel), not one cross-slot command.
-    await Promise.all([...mine.map((key) => this.#redis.unlink(key)), this.#redis.srem(grantKey, ...mine)]);
+    await Promise.all([
+      ...keys.map((key) => this.#redis.unlink(key)),
+      ...(mine.length > 0 ? [this.#redis.hdel(indexKey, ...mine)] : []),
+      ...(legacyMine.length > 0 ? [this.#redis.srem(legacyKey, ...legacyMine)] : []),
+    ]);
   }
 }

@@ -69,14 +69,16 @@ describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
   });
 
   it('finds what it stored, and nothing for an unknown id', async () => {
-    const codes = store.adapter('AuthorizationCode');
     const key = id();
+    const codes = store.adapter('AuthorizationCode');
+    // As oidc-provider writes one: its kind and jti are the adapter's model and id.
     const payload: AdapterPayload = {
       accountId: 'acc-1',
       clientId: 'rp',
       grantId: 'g-1',
       scope: 'openid email',
       kind: 'AuthorizationCode',
+      jti: key,
     };
     await codes.upsert(key, payload, 60);
     expect(await codes.find(key)).toEqual(payload);
@@ -110,8 +112,9 @@ describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
     const sessions = store.adapter('Session');
     const sessionId = id();
     const uid = id();
-    await sessions.upsert(sessionId, { uid, accountId: 'a' }, 60);
-    expect((await sessions.findByUid(uid))?.accountId).toBe('a');
+    const session = { uid, accountId: 'a', kind: 'Session', jti: sessionId };
+    await sessions.upsert(sessionId, session, 60);
+    expect(await sessions.findByUid(uid)).toEqual(session);
     expect(await sessions.findByUid(id())).toBeUndefined();
 
     const deviceCodes = store.adapter('DeviceCode');
