@@ -16,6 +16,7 @@ import {
   hiddenInputs,
   HttpClient,
   loginThroughPages,
+  nodeExchange,
   submitForm,
   unescapeHtml,
   type PageResponse,
@@ -207,6 +208,19 @@ interface Tokens {
 
 type LoginTarget = Omit<LoginPhase, 'kind' | 'method' | 'users' | 'workers' | 'seconds'>;
 
+/**
+ * The login phases' browsers and RP speak node:http over keep-alive connections. With fetch
+ * (undici) and its web streams, the load generator, which shares the cores with the target,
+ * spent about as much CPU per login as Monban itself besides its bcrypt.
+ */
+const browserAgent = new Agent({ keepAlive: true });
+
+class LoadBrowser extends HttpClient {
+  protected override send(url: string, method: string, headers: Record<string, string>, body: string | undefined) {
+    return nodeExchange(url, method, headers, body, { agent: browserAgent });
+  }
+}
+
 /** An RP's authorization request (PKCE, state, nonce), as a fresh browser starts a login. */
 function authorizationRequest(target: LoginTarget, extra: Record<string, string> = {}) {
   const verifier = randomBytes(32).toString('base64url');
@@ -241,21 +255,18 @@ async function redeem(
   if (!code) throw new LoginFailure(`callback without a code: error=${callback.searchParams.get('error') ?? '?'}`);
   if (callback.searchParams.get('state') !== request.state) throw new LoginFailure('callback with the wrong state');
 
-  const res = await fetch(`${target.issuer}/token`, {
-    method: 'POST',
-    headers: {
-      authorization: basicAuth(target.clientId, target.clientSecret),
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: target.redirectUri,
-      code_verifier: request.verifier,
-    }),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new LoginFailure(`code exchange: HTTP ${res.status} ${text.slice(0, 160)}`);
+  const body = new URLSearchParams({
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: target.redirectUri,
+    code_verifier: request.verifier,
+  }).toString();
+  const headers = {
+    authorization: basicAuth(target.clientId, target.clientSecret),
+    'content-type': 'application/x-www-form-urlencoded',
+  };
+  const { status, text } = await post(browserAgent, new URL(`${target.issuer}/token`), headers, body);
+  if (status !== 200) throw new LoginFailure(`code exchange: HTTP ${status} ${text.slice(0, 160)}`);
   const tokens = JSON.parse(text) as Partial<Tokens>;
   if (!tokens.access_token || !tokens.id_token)
     throw new LoginFailure('code exchange answered without access_token and id_token');
@@ -275,14 +286,14 @@ async function passwordLogin(
   extra: Record<string, string> = {},
 ): Promise<Tokens> {
   const request = authorizationRequest(target, extra);
-  const browser = new HttpClient({ 'accept-language': 'en' });
+  const browser = new LoadBrowser({ 'accept-language': 'en' });
   return redeem(target, await loginThroughPages(browser, request.url, target.redirectUri, user), request);
 }
 
 /** A login at the bare provider: its interaction logs in the login_hint and grants the scopes at once. */
 async function bareLogin(target: LoginTarget, user: LoginUser): Promise<Tokens> {
   const request = authorizationRequest(target, { login_hint: user.email });
-  return redeem(target, await new HttpClient().follow(request.url, target.redirectUri), request);
+  return redeem(target, await new LoadBrowser().follow(request.url, target.redirectUri), request);
 }
 
 /**
@@ -301,7 +312,7 @@ const passkeys = new Map<string, SoftwareAuthenticator>();
 async function enrolPasskeys(target: LoginTarget, users: LoginUser[]): Promise<void> {
   for (const user of users) {
     if (passkeys.has(user.email)) continue;
-    const browser = new HttpClient({ 'accept-language': 'en' });
+    const browser = new LoadBrowser({ 'accept-language': 'en' });
     const callback = `${target.issuer}/account/callback`;
     const signedIn = await loginThroughPages(browser, `${target.issuer}/account`, callback, user);
     if (!signedIn.location?.startsWith(callback))
@@ -332,7 +343,7 @@ async function passkeyLogin(target: LoginTarget, user: LoginUser): Promise<Token
   const authenticator = passkeys.get(user.email);
   if (!authenticator) throw new LoginFailure(`no passkey enrolled for ${user.email}`);
   const request = authorizationRequest(target);
-  const browser = new HttpClient({ 'accept-language': 'en' });
+  const browser = new LoadBrowser({ 'accept-language': 'en' });
   const page = await browser.follow(request.url, target.redirectUri);
   const optionsUrl = page.body.match(/data-options-url="([^"]+)"/)?.[1];
   if (!optionsUrl) throw new LoginFailure(`no passkey form at ${step(page.url)} (HTTP ${page.status})`);

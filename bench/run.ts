@@ -285,7 +285,8 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const defaults = loadConfig({ env: {} });
   const secret = randomBytes(32).toString('base64');
-  const redisKeyPrefix = `monban-bench:${randomBytes(6).toString('hex')}:`;
+  // As long as the default `monban:`, so Redis bytes per session are what a default install holds.
+  const redisKeyPrefix = `mb${randomBytes(2).toString('hex')}:`;
   const scratch = await createScratchDatabase();
   const scratchName = new URL(scratch.url).pathname.slice(1);
   const embeddedDir = mkdtempSync(path.join(os.tmpdir(), 'monban-bench-embedded-'));
