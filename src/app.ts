@@ -62,6 +62,7 @@ import { DirectModelWriter, GroupCommitModelWriter, type ModelWriter } from './o
 import { RedisAdapter } from './oidc/adapters/redis-adapter.js';
 import { GrantIndexingAdapter, SessionIndexingAdapter } from './oidc/adapters/indexing-adapter.js';
 import { holdWritesUntilAnswered, settleWrites } from './oidc/adapters/pipelined-writes.js';
+import { confirmedLogoutEndsSession } from './oidc/confirmed-logout.js';
 import { RecentlyUsable } from './oidc/adapters/recently-usable.js';
 import { CodeThrottle } from './security/rate-limit/code-throttle.js';
 import { sessionLifetime, trustMilliseconds } from './oidc/session-lifetime.js';
@@ -331,6 +332,13 @@ function adapterFactory(
   };
 }
 
+/** The Session adapter, which indexes every session in PostgreSQL (adapterFactory). */
+function sessionIndexOf(adapters: (model: string) => Adapter): SessionIndexingAdapter {
+  const adapter = adapters('Session');
+  if (!(adapter instanceof SessionIndexingAdapter)) throw new Error('the Session adapter does not index sessions');
+  return adapter;
+}
+
 export interface AppOptions {
   logger?: Logger;
   /** Builds Duo's client; tests point it at a fake Duo on loopback. */
@@ -562,6 +570,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     }),
     errorHandler({ ...pageDeps, logger: services.logger }),
     holdWritesUntilAnswered,
+    confirmedLogoutEndsSession((sessionId) => sessionIndexOf(adapters).end(sessionId)),
     securityHeaders(secure, logoSources(config.branding)),
     staticFiles(path.join(PROJECT_ROOT, 'public')),
     packageFile(

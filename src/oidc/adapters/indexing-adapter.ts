@@ -266,12 +266,21 @@ export class SessionIndexingAdapter extends DelegatingAdapter {
   }
 
   async destroy(id: string): Promise<void> {
+    // A rotation: the new identifier's upsert moves the row, in its own statement. Any other
+    // ending is made in PostgreSQL before Redis is asked: should Redis fail, the copy it keeps is
+    // refused all the same.
+    if (!rotatedAway(id)) await this.end(id);
     await this.inner.destroy(id);
-    // A rotation: the new identifier's upsert moves the row, in its own statement.
-    if (rotatedAway(id)) return;
-    // A session ending here (a logout at an RP or in the console) is marked revoked first, like
-    // every other ending, so that its relying parties get their back-channel logout notice (the
-    // trigger of migration 2026_12_02_0400); a row already revoked was told already.
+  }
+
+  /**
+   * Ends a session in PostgreSQL, whatever Redis still holds of it: its row is marked revoked,
+   * like every other ending, so that its relying parties get their back-channel logout notice
+   * (the trigger of migration 2026_12_02_0400; a row already revoked was told already), then
+   * removed, and this process stops trusting what it checked a moment ago.
+   */
+  async end(id: string): Promise<void> {
+    this.usable.forget(`session:${id}`);
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('account_sessions')

@@ -28,6 +28,11 @@ export class RecentlyUsable {
     return false;
   }
 
+  /** This one session or grant is checked again. */
+  forget(key: string): void {
+    this.#entries.delete(key);
+  }
+
   /** The account's sessions and grants are checked again; with no account, all of them. */
   forgetAccount(accountId: string | undefined): void {
     if (accountId === undefined) return this.#entries.clear();

@@ -10,6 +10,7 @@ import {
 } from '../../helpers/fixtures.js';
 import {
   formAction,
+  hiddenInputs,
   HttpClient,
   inputValue,
   loginThroughPages,
@@ -126,6 +127,48 @@ describe('outages fail closed with a "try again later" page and a reference (REA
       redis.sendCommand = send;
       await t.redis!.restore();
     }
+  });
+
+  it('Redis lost as the logout is confirmed: the outage page, and the session is over all the same', async () => {
+    const browser = new HttpClient({ 'accept-language': 'en' });
+    const signedIn = await loginThroughPages(browser, authorizationUrl(t.issuer, client.client_id).url, RP_CALLBACK, {
+      email,
+      password: TEST_PASSWORD,
+    });
+    expect(signedIn.location).toContain(RP_CALLBACK);
+    const confirm = await browser.follow(`${t.issuer}/session/end`);
+
+    // The confirmation ends the session: its index row in PostgreSQL is marked ended, and the
+    // Redis writes (the session and its grant deleted) wait for the answer. Redis goes away
+    // just as they go out.
+    const redis = t.app.redis!;
+    const send = redis.sendCommand.bind(redis);
+    let armed = true;
+    redis.sendCommand = ((command: Parameters<typeof send>[0], ...rest: unknown[]) => {
+      if (armed && ['evalsha', 'unlink'].includes(command.name)) {
+        armed = false;
+        void t.redis!.cut();
+      }
+      return (send as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as typeof redis.sendCommand;
+    try {
+      const answer = await browser.request(`${t.issuer}/session/end/confirm`, {
+        form: { ...hiddenInputs(confirm.body, '/session/end/confirm'), logout: 'yes' },
+      });
+      expect(armed).toBe(false);
+      expectOutagePage(answer, en);
+    } finally {
+      redis.sendCommand = send;
+      await t.redis!.restore();
+    }
+
+    // Whatever Redis still holds of it, the session is not taken back: a silent login is refused.
+    const silent = await browser.follow(
+      authorizationUrl(t.issuer, client.client_id, { prompt: 'none' }).url,
+      RP_CALLBACK,
+    );
+    expect(silent.location).toContain(RP_CALLBACK);
+    expect(new URL(silent.location!).searchParams.get('error')).toBe('login_required');
   });
 
   it('Redis down: the account console and the token endpoint refuse too', async () => {
