@@ -1,13 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-
-/** Compared as digests, in constant time, like oidc-provider's own check. */
-function sameSecret(secret: unknown, sent: unknown): boolean {
-  if (typeof secret !== 'string' || typeof sent !== 'string') return false;
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(secret), digest(sent));
-}
+import { sameSecret } from '../security/constant-time.js';
 
 /**
  * A logout the user confirmed (RP-Initiated Logout 1.0, the end-session confirmation form) ends

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../../security/constant-time.js';
 import { Client, type ClientOptions } from '@duosecurity/duo_universal';
 import type { Config } from '../../config/schema.js';
 import { AppError } from '../../errors.js';
@@ -68,8 +68,5 @@ export class DuoGateway {
 }
 
 function stateMatches(expected: string | undefined, given: unknown): boolean {
-  if (!expected || typeof given !== 'string') return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return Boolean(expected) && sameSecret(expected, given);
 }
