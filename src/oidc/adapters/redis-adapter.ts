@@ -10,8 +10,8 @@ import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } f
  * consumed. The payload's `kind` and `jti` are the key's model and id, so they are left out and
  * put back on reading (about 60 bytes a model; a payload written before still has them). A
  * grant's index of tokens is a small hash of `<model code>:<id>` (listpack-encoded, a third the
- * size of the set of full keys that came before). Every write is one command (a small Lua script where two steps must happen
- * together). Keys carry a hash tag: a model's own id, and for a grant its id, which its index of
+ * size of the set of full keys that came before). Every write is one command (a small Lua
+ * script where two steps must happen together). Keys carry a hash tag: a model's own id, and for a grant its id, which its index of
  * tokens shares (`{grantId}`), so a grant and its index live in one slot. There is no global
  * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
  * Redis server a save also writes the grant's index and the pointers in the same script, and a
@@ -25,8 +25,9 @@ import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } f
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
 // live (0: none), consumed epoch ('' if not). On one server only, the same script may also write
-// what goes with the model: when ARGV[4] is there and not '', KEYS[2] is the grant's index, which gets
-// ARGV[4] (as INDEX does); every further key is a pointer set to ARGV[5], the model's id.
+// what goes with the model: when ARGV[4] is there and not '', KEYS[2] is the grant's index,
+// which gets ARGV[4] (as INDEX does); every further key is a pointer set to ARGV[5], the model's
+// id.
 const UPSERT_FUNCTION = `
 local function upsert(KEYS, ARGV)
   local mark = ARGV[3]
@@ -66,8 +67,8 @@ return {id, redis.call('GET', ARGV[1] .. id .. '}')}
 // whose key is ARGV[1] .. grantId .. '}', and for a token that expires with its session, that
 // session by its uid: the pointer ARGV[2] .. sessionUid .. '}', then ARGV[3] .. id .. '}'.
 // Returns false, or {token, grantId or false, grant or false, sessionUid or false, session id or
-// false, session or false}. JSON escapes quotes inside strings, so '"grantId":"' is a key; should a nested object
-// have one too, what is kept under that id is simply never asked for.
+// false, session or false}. JSON escapes quotes inside strings, so '"grantId":"' is a key;
+// should a nested object have one too, what is kept under that id is simply never asked for.
 const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
