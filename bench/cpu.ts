@@ -12,10 +12,10 @@ interface Stat {
   cpuMs: number;
 }
 
-function stat(pid: number): Stat | undefined {
+function stat(pid: number, file = `/proc/${pid}/stat`): Stat | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
@@ -35,9 +35,8 @@ export const cpuAvailable = (() => {
   }
 })();
 
-/** CPU milliseconds used so far by these processes and, with `children`, every descendant (cluster workers). */
-export function cpuMs(pids: number[], { children = false } = {}): number {
-  if (!cpuAvailable) return NaN;
+/** These processes and, with `children`, every descendant (cluster workers). */
+function withDescendants(pids: number[], children: boolean): Set<number> {
   const wanted = new Set(pids);
   if (children) {
     const all = readdirSync('/proc')
@@ -54,7 +53,41 @@ export function cpuMs(pids: number[], { children = false } = {}): number {
         }
     }
   }
+  return wanted;
+}
+
+/** CPU milliseconds used so far by these processes and, with `children`, every descendant (cluster workers). */
+export function cpuMs(pids: number[], { children = false } = {}): number {
+  if (!cpuAvailable) return NaN;
   let total = 0;
-  for (const pid of wanted) total += stat(pid)?.cpuMs ?? 0;
+  for (const pid of withDescendants(pids, children)) total += stat(pid)?.cpuMs ?? 0;
+  return total;
+}
+
+/**
+ * CPU milliseconds used so far by the threads of libuv's pool (named `libuv-worker`) in these
+ * processes: where bcrypt hashes, apart from the main thread's JavaScript and V8's own threads.
+ */
+export function poolCpuMs(pids: number[], { children = false } = {}): number {
+  if (!cpuAvailable) return NaN;
+  let total = 0;
+  for (const pid of withDescendants(pids, children)) {
+    let threads: string[];
+    try {
+      threads = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of threads) {
+      const task = `/proc/${pid}/task/${tid}`;
+      let name: string;
+      try {
+        name = readFileSync(`${task}/comm`, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (name === 'libuv-worker') total += stat(Number(tid), `${task}/stat`)?.cpuMs ?? 0;
+    }
+  }
   return total;
 }
