@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import Tokens from 'csrf';
 import type { Context, Next } from 'koa';
+import { sameSecret } from '../constant-time.js';
 import { AppError } from '../errors.js';
 import { rootCookieName } from './cookie-names.js';
 
@@ -31,8 +32,8 @@ export function csrfToken(ctx: Context, options: CsrfOptions): string {
 }
 
 /**
- * csrf's `verify`, with Node's timingSafeEqual as the comparison: csrf's own (tsscmp) keys two
- * HMACs with fresh random bytes on every call, most of what a form post's check cost. A token is
+ * csrf's `verify`, with a constant-time comparison of our own: csrf's (tsscmp) keys two HMACs
+ * with fresh random bytes on every call, most of what a form post's check cost. A token is
  * `<salt>-<SHA-1 of "<salt>-<secret>", base64url>`, as csrf 3's `create` makes it.
  */
 export function csrfTokenMatches(secret: string, token: string): boolean {
@@ -40,9 +41,7 @@ export function csrfTokenMatches(secret: string, token: string): boolean {
   if (dash < 1) return false;
   const salt = token.slice(0, dash);
   const digest = createHash('sha1').update(`${salt}-${secret}`, 'ascii').digest('base64url');
-  const expected = Buffer.from(`${salt}-${digest}`);
-  const given = Buffer.from(token);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  return sameSecret(`${salt}-${digest}`, token);
 }
 
 /** Refuses a form post whose token does not match this browser's secret. */

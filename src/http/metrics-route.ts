@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
+import { sameSecret } from '../constant-time.js';
 import { metrics } from '../observability/metrics.js';
 
 export interface MetricsAccess {
@@ -10,9 +10,7 @@ export interface MetricsAccess {
 
 function authorized(header: string | undefined, token: string | undefined): boolean {
   if (!token) return true;
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(header ?? '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return sameSecret(`Bearer ${token}`, header ?? '');
 }
 
 /** GET /metrics on the main port: the Prometheus text format of the process's registry. */

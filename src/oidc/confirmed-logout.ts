@@ -1,6 +1,6 @@
 import type { Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { sameSecret } from '../security/constant-time.js';
+import { sameSecret } from '../constant-time.js';
 
 /**
  * A logout the user confirmed (RP-Initiated Logout 1.0, the end-session confirmation form) ends

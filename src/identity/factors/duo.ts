@@ -1,4 +1,4 @@
-import { sameSecret } from '../../security/constant-time.js';
+import { sameSecret } from '../../constant-time.js';
 import { Client, type ClientOptions } from '@duosecurity/duo_universal';
 import type { Config } from '../../config/schema.js';
 import { AppError } from '../../errors.js';
