@@ -10,17 +10,17 @@ import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } f
  * consumed. The payload's `kind` and `jti` are the key's model and id, so they are left out and
  * put back on reading (about 60 bytes a model; a payload written before still has them). A
  * grant's index of tokens is a small hash of `<model code>:<id>` (listpack-encoded, a third the
- * size of the set of full keys that came before). Every write is one command (a small Lua
- * script where two steps must happen together). Keys carry a hash tag: a model's own id, and for a grant its id, which its index of
- * tokens shares (`{grantId}`), so a grant and its index live in one slot. There is no global
- * tag: keys spread over the cluster. On a Redis Cluster every script touches one key; on one
- * Redis server a save also writes the grant's index and the pointers in the same script, and a
- * lookup by pointer reads the pointer and the model in one, and a token is read with its grant
- * and, when it expires with its session, that session (prefetched-models.ts). Within a request, a
- * consume and the saves that follow it go out as one script on one server (held-writes.ts), and
- * without waiting on a cluster; the next call waits for them with its own (pipelined-writes.ts).
- * On a page every write waits for the answer and they all go as one script. Fewer round trips
- * per login, refresh and userinfo call.
+ * size of the set of full keys that came before). Every write is one command (a small Lua script
+ * where two steps must happen together). Keys carry a hash tag: a model's own id, and for a grant
+ * its id, which its index of tokens shares (`{grantId}`), so a grant and its index live in one
+ * slot. There is no global tag: keys spread over the cluster. On a Redis Cluster every script
+ * touches one key; on one Redis server a save also writes the grant's index and the pointers in
+ * the same script, and a lookup by pointer reads the pointer and the model in one, and a token is
+ * read with its grant and, when it expires with its session, that session (prefetched-models.ts).
+ * Within a request, a consume and the saves that follow it go out as one script on one server
+ * (held-writes.ts), and without waiting on a cluster; the next call waits for them with its own
+ * (pipelined-writes.ts). On a page every write waits for the answer and they all go as one
+ * script. Fewer round trips per login, refresh and userinfo call.
  */
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
