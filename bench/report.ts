@@ -42,6 +42,11 @@ export interface BenchResults {
     cores: number;
     cpu: string;
     platform: string;
+    /** Absent from results written before they were recorded. */
+    kernel?: string;
+    meltdown?: string;
+    clocksource?: string;
+    loopbackRoundTripCpuUs?: number;
     loadAverageBefore: number[];
     loadAverageAfter: number[];
   };
@@ -157,6 +162,11 @@ export function report(results: BenchResults): string {
     '',
     `Monban benchmark, ${results.startedAt}`,
     `  node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}`,
+    ...(machine.loopbackRoundTripCpuUs !== undefined
+      ? [
+          `  kernel ${machine.kernel ?? '?'}, Meltdown: ${machine.meltdown ?? '?'}, clock ${machine.clocksource ?? '?'}; a loopback TCP round trip costs ${fixed(machine.loopbackRoundTripCpuUs, 1)} µs of CPU (results compare only between machines alike in these)`,
+        ]
+      : []),
     `  load average (1/5/15 min) before: ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`,
     `  ${String(settings.rounds)} rounds of ${String(settings.seconds)} s per phase after ${String(settings.warmupSeconds)} s warm-up, Monban and baseline alternating; medians of the rounds`,
     `  HTTP phases: ${String(settings.connections)} connections; logins: ${String(settings.loginWorkers)} cookie-jar browsers over ${String(settings.users)} users; bcrypt cost ${String(settings.bcryptCost)} (production default ${String(settings.productionBcryptCost)}), libuv pool ${String(settings.threadpool)}`,

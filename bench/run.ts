@@ -36,6 +36,7 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/helpers/env.js';
 import type { BaselineStarted } from './baseline.js';
 import { cpuAvailable, cpuMs, poolCpuMs } from './cpu.js';
 import { Child } from './ipc.js';
+import { machineTraits } from './machine.js';
 import type { Command, LoginMethod, LoginUser, PhaseResult, SeedResult } from './protocol.js';
 import { report, type BenchResults, type FigureResult, type Side } from './report.js';
 import type { TargetStarted } from './target.js';
@@ -374,6 +375,7 @@ async function main(): Promise<number> {
 
   try {
     const loadBefore = os.loadavg();
+    const traits = await machineTraits();
     const load = spawn('load', 'load');
     const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
     const redisServerCpu = () => (cpuAvailable && redisPid ? cpuMs([redisPid]) : NaN);
@@ -754,6 +756,7 @@ async function main(): Promise<number> {
         cores: CORES,
         cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
         platform: `${os.platform()} ${os.arch()}`,
+        ...traits,
         loadAverageBefore: loadBefore,
         loadAverageAfter: os.loadavg(),
       },
