@@ -1,4 +1,5 @@
 /** The benchmark's results (written as JSON) and the text report with issue 16's goals. */
+import type { MachineTraits } from './machine.js';
 
 /** One side of a comparison: medians over the rounds, and totals divided per operation. */
 export interface Side {
@@ -42,14 +43,9 @@ export interface BenchResults {
     cores: number;
     cpu: string;
     platform: string;
-    /** Absent from results written before they were recorded. */
-    kernel?: string;
-    meltdown?: string;
-    clocksource?: string;
-    loopbackRoundTripCpuUs?: number;
     loadAverageBefore: number[];
     loadAverageAfter: number[];
-  };
+  } & Partial<MachineTraits>; // absent from results written before they were recorded
   settings: Record<string, unknown>;
   protocol: FigureResult[];
   logins: {
