@@ -161,6 +161,8 @@ export interface Services {
 export interface App extends Services {
   provider: Provider;
   courier: Courier;
+  /** Works through company bulk renames in this process. */
+  renames: RenameWorker;
   /** Ends an account's sessions and tokens. */
   revoker: AccountRevoker;
   /** Where rate-limit counters live (Redis or the database). */
@@ -647,6 +649,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       return server.draining;
     },
     courier,
+    renames,
     async stop(options = {}) {
       const { cut } = await server.drain({
         delayMs: options.delayMs ?? config.shutdown.delaySeconds * 1000,

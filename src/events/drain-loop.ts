@@ -7,6 +7,8 @@ export class DrainLoop {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  /** A drain is due in the next turn of the event loop. */
+  #due = false;
   #stopped = false;
 
   constructor(
@@ -38,10 +40,17 @@ export class DrainLoop {
       return;
     }
     if (this.#timer) clearTimeout(this.#timer);
+    this.#due = true;
     this.#timer = setTimeout(() => this.#run(), 0);
   }
 
+  /** Resolves once no drain runs or is due: nothing more happens until the next kick or poll. */
+  async settled(): Promise<void> {
+    while (this.#running || this.#due) await (this.#running ?? new Promise((r) => setTimeout(r, 1)));
+  }
+
   #run(): void {
+    this.#due = false;
     if (this.#stopped || this.#running) return;
     this.#running = this.drain().finally(() => {
       this.#running = undefined;

@@ -201,6 +201,11 @@ export class RenameWorker {
     this.#loop.kick();
   }
 
+  /** Resolves once this process has no rename work under way or due. */
+  settled(): Promise<void> {
+    return this.#loop.settled();
+  }
+
   async #drain(): Promise<void> {
     try {
       while (!this.#loop.stopped && (await this.#step()));
