@@ -6,25 +6,29 @@ import Provider, { type AdapterPayload } from 'oidc-provider';
  * and for a token that expires with its session, the session by its uid too
  * (checkSessionBinding). On one Redis server a single script reads all three (redis-adapter.ts),
  * and the next find of the grant or of the session by uid in the same request takes it from here
- * instead of asking Redis again. Kept per request (Provider.ctx), so no other request sees it;
- * taken once, and dropped when that grant or a session is written.
+ * instead of asking Redis again. Introspection and revocation look a token up as an access token
+ * and as a client credentials token at once (token_find.js): the read of the one brings the
+ * other, still on its way when its own find asks. Kept per request (Provider.ctx), so no other
+ * request sees it; taken once, and dropped when that model or a session is written.
  */
-const byRequest = new WeakMap<object, Map<string, AdapterPayload | null>>();
+type Kept = AdapterPayload | null | Promise<AdapterPayload | null>;
 
-/** Keeps what a key held (null: nothing) for this request's next find of it. */
-export function keepPrefetched(key: string, stored: AdapterPayload | null): void {
+const byRequest = new WeakMap<object, Map<string, Kept>>();
+
+/** Keeps what a key held (null: nothing), or the read that will tell, for this request's next find of it. */
+export function keepPrefetched(key: string, stored: Kept): void {
   const ctx = Provider.ctx;
   if (!ctx) return;
   let kept = byRequest.get(ctx);
   if (!kept) {
-    kept = new Map<string, AdapterPayload | null>();
+    kept = new Map<string, Kept>();
     byRequest.set(ctx, kept);
   }
   kept.set(key, stored);
 }
 
 /** What was kept for the key in this request, once; undefined when nothing was. */
-export function takePrefetched(key: string): AdapterPayload | null | undefined {
+export function takePrefetched(key: string): Kept | undefined {
   const ctx = Provider.ctx;
   const kept = ctx ? byRequest.get(ctx) : undefined;
   if (!kept?.has(key)) return undefined;

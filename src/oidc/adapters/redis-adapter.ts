@@ -1,4 +1,4 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { RedisClient } from '../../redis/client.js';
 import { alreadyConsumed } from './errors.js';
 import { holdConsume, holdWrite, sendHeldWrites, type HeldWrite } from './held-writes.js';
@@ -65,13 +65,19 @@ return {id, redis.call('GET', ARGV[1] .. id .. '}')}
 
 // One server only, like FIND_BY_POINTER: reads a token (KEYS[1]) and the grant its payload names,
 // whose key is ARGV[1] .. grantId .. '}', and for a token that expires with its session, that
-// session by its uid: the pointer ARGV[2] .. sessionUid .. '}', then ARGV[3] .. id .. '}'.
-// Returns false, or {token, grantId or false, grant or false, sessionUid or false, session id or
-// false, session or false}. JSON escapes quotes inside strings, so '"grantId":"' is a key;
-// should a nested object have one too, what is kept under that id is simply never asked for.
+// session by its uid: the pointer ARGV[2] .. sessionUid .. '}', then ARGV[3] .. id .. '}'. When
+// ARGV[4] is there and not '', it is a key read as well, found or not (another model under the
+// same id). Returns false when neither is found, else {token or false, grantId or false, grant or
+// false, sessionUid or false, session id or false, session or false, ARGV[4]'s value or false}.
+// JSON escapes quotes inside strings, so '"grantId":"' is a key; should a nested object have one
+// too, what is kept under that id is simply never asked for.
 const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
 local value = redis.call('GET', KEYS[1])
-if not value then return false end
+local sibling = (ARGV[4] or '') ~= '' and redis.call('GET', ARGV[4])
+if not value then
+  if sibling then return {false, false, false, false, false, false, sibling} end
+  return false
+end
 local grantId = string.match(value, '"grantId":"([^"]+)"') or false
 local grant = grantId and redis.call('GET', ARGV[1] .. grantId .. '}')
 local sessionUid, sessionId, session = false, false, false
@@ -80,7 +86,7 @@ if string.find(value, '"expiresWithSession":true', 1, true) then
   sessionId = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
   session = sessionId and redis.call('GET', ARGV[3] .. sessionId .. '}')
 end
-return {value, grantId, grant, sessionUid, sessionId, session}
+return {value, grantId, grant, sessionUid, sessionId, session, sibling}
 `;
 
 /** Models oidc-provider reads just before their grant (and session): read with them, in one round trip. */
@@ -91,6 +97,12 @@ const READ_WITH_GRANT = new Set([
   'DeviceCode',
   'RefreshToken',
 ]);
+
+/** Where oidc-provider looks a token up as an access token and a client credentials token at once (token_find.js). */
+const TOKEN_LOOKUP_ROUTES = new Set(['introspection', 'revocation']);
+
+/** Models a find takes from what an earlier read in the request brought (prefetched-models.ts). */
+const PREFETCHABLE = new Set(['Grant', 'ClientCredentials']);
 
 /**
  * Consumed at the token endpoint, where oidc-provider then always saves the tokens it issues: the
@@ -203,6 +215,7 @@ interface AdapterScripts {
     grantKeyStart: string,
     sessionPointerStart: string,
     sessionKeyStart: string,
+    siblingKey: string,
   ): Promise<(string | null)[] | null>;
   monbanConsume(key: string, ...nowModeKept: string[]): Promise<number>;
   monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
@@ -313,9 +326,9 @@ export class RedisAdapter implements Adapter {
     );
   };
 
-  /** A grant or a session written in this request is read from Redis again (prefetched-models.ts). */
+  /** A model or a session written in this request is read from Redis again (prefetched-models.ts). */
   #dropPrefetched(key: string): void {
-    if (this.model === 'Grant') dropPrefetched(key);
+    if (PREFETCHABLE.has(this.model)) dropPrefetched(key);
     if (this.model === 'Session') dropPrefetchedUnder(this.#pointerStart('uid'));
   }
 
@@ -365,20 +378,26 @@ export class RedisAdapter implements Adapter {
   async find(id: string): Promise<AdapterPayload | undefined> {
     sendHeldWrites();
     const key = this.#key(id);
-    const prefetched = this.model === 'Grant' ? takePrefetched(key) : undefined;
-    if (prefetched !== undefined) return prefetched ?? undefined;
+    const prefetched = PREFETCHABLE.has(this.model) ? takePrefetched(key) : undefined;
+    if (prefetched !== undefined) return (await prefetched) ?? undefined;
     if (this.#cluster || !READ_WITH_GRANT.has(this.model))
       return decode(await withWritesInFlight(this.#redis.get(key)), this.model, id);
     // The grant and the session are in other slots, so on a cluster each is a read of its own.
+    const sibling = this.#lookedUpWith(id);
+    const read = this.#redis.monbanFindWithGrant(
+      key,
+      this.#keyStart('Grant'),
+      this.#pointerStart('uid', 'Session'),
+      this.#keyStart('Session'),
+      sibling ?? '',
+    );
+    if (sibling) {
+      const siblingRead = read.then((found) => decode(found?.[6] ?? null, 'ClientCredentials', id) ?? null);
+      siblingRead.catch(() => undefined); // its own find sees the failure; unasked, it is not unhandled
+      keepPrefetched(sibling, siblingRead);
+    }
     const [stored = null, grantId, grant = null, sessionUid, sessionId, session = null] =
-      (await withWritesInFlight(
-        this.#redis.monbanFindWithGrant(
-          key,
-          this.#keyStart('Grant'),
-          this.#pointerStart('uid', 'Session'),
-          this.#keyStart('Session'),
-        ),
-      )) ?? [];
+      (await withWritesInFlight(read)) ?? [];
     if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), decode(grant, 'Grant', grantId) ?? null);
     if (sessionUid)
       keepPrefetched(
@@ -388,11 +407,21 @@ export class RedisAdapter implements Adapter {
     return decode(stored, this.model, id);
   }
 
+  /**
+   * The client credentials token's key under the same id, when this request is about to look the
+   * value up as both (an access token read at introspection or revocation): read in the same script.
+   */
+  #lookedUpWith(id: string): string | undefined {
+    if (this.model !== 'AccessToken') return undefined;
+    const route = (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+    return route && TOKEN_LOOKUP_ROUTES.has(route) ? this.#key(id, 'ClientCredentials') : undefined;
+  }
+
   async #findByPointer(kind: 'uid' | 'userCode', value: string): Promise<AdapterPayload | undefined> {
     sendHeldWrites();
     const pointer = this.#pointerKey(kind, value);
     const prefetched = takePrefetched(pointer);
-    if (prefetched !== undefined) return prefetched ?? undefined;
+    if (prefetched !== undefined) return (await prefetched) ?? undefined;
     if (!this.#cluster) {
       const [id, stored = null] =
         (await withWritesInFlight(this.#redis.monbanFindByPointer(pointer, this.#keyStart()))) ?? [];

@@ -4,8 +4,10 @@ import { EMBEDDED } from '../../helpers/env.js';
 import {
   authorizationUrl,
   exchangeCode,
+  postAsClient,
   registerClient,
   registerUser,
+  requestServiceToken,
   RP_CALLBACK,
   TEST_PASSWORD,
 } from '../../helpers/fixtures.js';
@@ -179,6 +181,45 @@ const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
     // came with the token, so neither the pointer nor the session is read again.
     expect(info.log.filter((line) => /:(Grant|Session)(:uid)?:/.test(line))).toEqual([]);
     expect([info.counts.redisCommands, info.counts.redisRoundTrips]).toEqual([1, 1]);
+  });
+
+  it('introspection and revocation read a token as an access token and as a service token in one command', async () => {
+    const client = await registerClient(t.app, { grants: ['client_credentials'] });
+    const user = await registerUser(t.app, { locale: 'en' });
+    const issued = await requestServiceToken(t.issuer, client);
+    const serviceToken = ((await issued.json()) as { access_token: string }).access_token;
+    const login = await rpSignIn(
+      new HttpClient({ 'accept-language': 'en' }),
+      t.issuer,
+      client,
+      user.email,
+      TEST_PASSWORD,
+    );
+    const asClient = (endpoint: string, token: string) =>
+      postAsClient(`${t.issuer}/token/${endpoint}`, client, { token, token_type_hint: 'access_token' });
+    const introspected = async (token: string) => {
+      const { counts, result } = await t.app.counters.measure(async () => {
+        const res = await asClient('introspection', token);
+        expect(res.status).toBe(200);
+        return (await res.json()) as { active: boolean; sub?: string; client_id?: string };
+      });
+      return { ...result, commands: counts.redisCommands };
+    };
+
+    // oidc-provider asks for both at once (token_find.js); the access token's script reads the other.
+    expect(await introspected(serviceToken)).toEqual(
+      expect.objectContaining({ active: true, client_id: client.client_id, commands: 1 }),
+    );
+    expect(await introspected(login.access_token)).toEqual(
+      expect.objectContaining({ active: true, sub: user.id, commands: 1 }),
+    );
+    const revoked = await t.app.counters.measure(async () => {
+      expect((await asClient('revocation', serviceToken)).status).toBe(200);
+    });
+    expect(revoked.counts.redisCommands).toBe(2); // the read, then the delete
+    // Found as neither, it is looked up as a refresh token too, as the hint allows (RFC 7662 2.1).
+    expect(await introspected(serviceToken)).toEqual({ active: false, commands: 2 });
+    expect(await introspected(login.access_token)).toEqual(expect.objectContaining({ active: true }));
   });
 
   it("an anonymous visitor's first page costs no statement and only the interaction in Redis", async () => {
