@@ -1,5 +1,6 @@
 import Provider from 'oidc-provider';
 import { alreadyConsumed } from './errors.js';
+import { RequestSlot } from './request-slot.js';
 
 /*
  * On one Redis server the adapter holds a request's writes back and sends them together, as one
@@ -43,9 +44,9 @@ interface Batch {
   send(): void;
 }
 
-const byRequest = new WeakMap<object, Batch>();
+const byRequest = new RequestSlot<Batch>('monban.heldWrites');
 /** Pages being answered: their writes wait for the answer (or the next read). */
-const holding = new WeakSet<object>();
+const holding = new RequestSlot<true>('monban.holdingWrites');
 
 function openBatch(ctx: object, sendBatch: SendBatch): Batch {
   let settle!: { resolve: () => void; reject: (err: unknown) => void };
@@ -113,10 +114,10 @@ export function sendHeldWrites(ctx: object | undefined = Provider.ctx): void {
 
 /** From now until `stopHolding`, this page's writes may wait for its answer. */
 export function startHolding(ctx: object): void {
-  holding.add(ctx);
+  holding.set(ctx, true);
 }
 
-const deferred = new WeakMap<object, (() => Promise<void>)[]>();
+const deferred = new RequestSlot<(() => Promise<void>)[]>('monban.deferredWrites');
 
 /**
  * On a page being answered: `write` (a PostgreSQL write another one may take along) runs when

@@ -6,6 +6,7 @@ import { auditCte, auditRow, takeAuditRows, type AuditEvent, type AuditRow } fro
 import { deferUntilAnswered } from './held-writes.js';
 import type { RecentlyUsable } from './recently-usable.js';
 import { pastAbsoluteLifetime, touchSeconds, type SessionLifetime } from '../session-lifetime.js';
+import { RequestSlot } from './request-slot.js';
 
 function expiry(expiresIn?: number): Date | null {
   return expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
@@ -90,7 +91,7 @@ interface GrantRow {
 }
 
 /** Grant rows (and their audit rows) a page deferred for its session's statement to take along. */
-const pendingGrants = new WeakMap<object, { rows: GrantRow[]; audits: AuditRow[] }>();
+const pendingGrants = new RequestSlot<{ rows: GrantRow[]; audits: AuditRow[] }>('monban.pendingGrants');
 
 function takePendingGrants(ctx: object | undefined): { rows: GrantRow[]; audits: AuditRow[] } | undefined {
   const pending = ctx ? pendingGrants.get(ctx) : undefined;

@@ -1,6 +1,7 @@
 import Provider from 'oidc-provider';
 import type { Context, Next } from 'koa';
 import { runDeferred, startHolding, stopHolding } from './held-writes.js';
+import { RequestSlot } from './request-slot.js';
 
 /*
  * Writes of the request being served that were sent to Redis but whose answer nobody has waited
@@ -25,7 +26,7 @@ interface InFlight {
   answered: Promise<unknown>;
 }
 
-const byRequest = new WeakMap<object, InFlight[]>();
+const byRequest = new RequestSlot<InFlight[]>('monban.writesInFlight');
 
 /**
  * Leaves a write in flight for this request's next adapter call to wait for. False outside a

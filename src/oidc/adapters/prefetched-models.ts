@@ -1,4 +1,5 @@
 import Provider, { type AdapterPayload } from 'oidc-provider';
+import { RequestSlot } from './request-slot.js';
 
 /*
  * Models read together with a token, for the request being served. oidc-provider reads a token
@@ -13,7 +14,12 @@ import Provider, { type AdapterPayload } from 'oidc-provider';
  */
 type Kept = AdapterPayload | null | Promise<AdapterPayload | null>;
 
-const byRequest = new WeakMap<object, Map<string, Kept>>();
+const byRequest = new RequestSlot<Map<string, Kept>>('monban.prefetchedModels');
+
+function keptIn(): Map<string, Kept> | undefined {
+  const ctx = Provider.ctx;
+  return ctx ? byRequest.get(ctx) : undefined;
+}
 
 /** Keeps what a key held (null: nothing), or the read that will tell, for this request's next find of it. */
 export function keepPrefetched(key: string, stored: Kept): void {
@@ -29,8 +35,7 @@ export function keepPrefetched(key: string, stored: Kept): void {
 
 /** What was kept for the key in this request, once; undefined when nothing was. */
 export function takePrefetched(key: string): Kept | undefined {
-  const ctx = Provider.ctx;
-  const kept = ctx ? byRequest.get(ctx) : undefined;
+  const kept = keptIn();
   if (!kept?.has(key)) return undefined;
   const stored = kept.get(key) ?? null;
   kept.delete(key);
@@ -39,12 +44,11 @@ export function takePrefetched(key: string): Kept | undefined {
 
 /** What the key names changes in this request: its next find reads Redis. */
 export function dropPrefetched(key: string): void {
-  const ctx = Provider.ctx;
-  if (ctx) byRequest.get(ctx)?.delete(key);
+  keptIn()?.delete(key);
 }
 
 /** Every key kept under `start` (a model's pointers) changes in this request. */
 export function dropPrefetchedUnder(start: string): void {
-  const kept = Provider.ctx ? byRequest.get(Provider.ctx) : undefined;
+  const kept = keptIn();
   for (const key of kept?.keys() ?? []) if (key.startsWith(start)) kept?.delete(key);
 }

@@ -341,12 +341,9 @@ export class RedisAdapter implements Adapter {
     const save = [json, ttl, typeof consumed === 'number' || typeof consumed === 'string' ? String(consumed) : ''];
     const index = payload.grantId ? this.#grantIndexKey(payload.grantId) : undefined;
     const member = index ? `${indexCode(this.model)}:${id}` : '';
-    const pointers = (
-      [
-        ['uid', payload.uid],
-        ['userCode', payload.userCode],
-      ] as const
-    ).flatMap(([kind, value]) => (value ? [this.#pointerKey(kind, value)] : []));
+    const pointers: string[] = [];
+    if (payload.uid) pointers.push(this.#pointerKey('uid', payload.uid));
+    if (payload.userCode) pointers.push(this.#pointerKey('userCode', payload.userCode));
     const keys = [key, ...(index ? [index] : []), ...pointers];
     const args = [...save, member, id];
     if (!this.#cluster) {
