@@ -4,11 +4,12 @@ import { alreadyConsumed } from './errors.js';
 import { holdConsume, holdWrite, sendHeldWrites, type HeldWrite } from './held-writes.js';
 import { leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
 import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } from './prefetched-models.js';
+import { decodePayload as decode, encodePayload as encode, storedName } from './stored-payload.js';
 
 /*
  * Each model is one string key holding its JSON payload, prefixed with `<epoch>|` once it is
- * consumed. The payload's `kind` and `jti` are the key's model and id, so they are left out and
- * put back on reading (about 60 bytes a model; a payload written before still has them). A
+ * consumed, written as stored-payload.ts says: without the `kind` and `jti` that the key names,
+ * and with short names for the longest fields (a payload written before is read as it is). A
  * grant's index of tokens is a small hash of `<model code>:<id>` (listpack-encoded, a third the
  * size of the set of full keys that came before). Every write is one command (a small Lua script
  * where two steps must happen together). Keys carry a hash tag: a model's own id, and for a grant
@@ -69,8 +70,10 @@ return {id, redis.call('GET', ARGV[1] .. id .. '}')}
 // ARGV[4] is there and not '', it is a key read as well, found or not (another model under the
 // same id). Returns false when neither is found, else {token or false, grantId or false, grant or
 // false, sessionUid or false, session id or false, session or false, ARGV[4]'s value or false}.
-// JSON escapes quotes inside strings, so '"grantId":"' is a key; should a nested object have one
-// too, what is kept under that id is simply never asked for.
+// The grant id, session uid and flag open the JSON (stored-payload.ts), after a consumed mark if
+// any. A value written before that has them by their full names anywhere in it: JSON escapes
+// quotes inside strings, so '"grantId":"' is a key; should a nested object have one too, what is
+// kept under that id is simply never asked for.
 const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
 local value = redis.call('GET', KEYS[1])
 local sibling = (ARGV[4] or '') ~= '' and redis.call('GET', ARGV[4])
@@ -78,14 +81,19 @@ if not value then
   if sibling then return {false, false, false, false, false, false, sibling} end
   return false
 end
-local grantId = string.match(value, '"grantId":"([^"]+)"') or false
-local grant = grantId and redis.call('GET', ARGV[1] .. grantId .. '}')
-local sessionUid, sessionId, session = false, false, false
-if string.find(value, '"expiresWithSession":true', 1, true) then
-  sessionUid = string.match(value, '"sessionUid":"([^"]+)"') or false
-  sessionId = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
-  session = sessionId and redis.call('GET', ARGV[3] .. sessionId .. '}')
+local grantId, sessionUid = string.match(value, '^%d*|?{"G":"([^"]+)","S":"([^"]+)","W":1[,}]')
+if not grantId then grantId = string.match(value, '^%d*|?{"G":"([^"]+)"') end
+if not grantId then
+  grantId = string.match(value, '"grantId":"([^"]+)"')
+  if string.find(value, '"expiresWithSession":true', 1, true) then
+    sessionUid = string.match(value, '"sessionUid":"([^"]+)"')
+  end
 end
+grantId = grantId or false
+sessionUid = sessionUid or false
+local grant = grantId and redis.call('GET', ARGV[1] .. grantId .. '}')
+local sessionId = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
+local session = sessionId and redis.call('GET', ARGV[3] .. sessionId .. '}')
 return {value, grantId, grant, sessionUid, sessionId, session, sibling}
 `;
 
@@ -112,7 +120,8 @@ const PIPELINED_CONSUMES = new Set(['AuthorizationCode', 'RefreshToken']);
 
 // Marks a model consumed only if it exists and is not consumed yet, in one step. ARGV[1]: the
 // epoch; ARGV[2]: 'mark' (keep it, marked) or 'delete' (what is used once and then only needs to
-// be gone); ARGV[3..]: when marking, the only fields worth keeping (none named: all of them).
+// be gone); ARGV[3..]: when marking, the only fields worth keeping, in the order they are then
+// written (none named: all of them, as they were).
 // Returns 1 when this call consumed it, 0 when it was consumed already, -1 when it is gone.
 const CONSUME_FUNCTION = `
 local function consume(KEYS, ARGV)
@@ -126,8 +135,10 @@ local function consume(KEYS, ARGV)
   if #ARGV > 2 then
     local full = cjson.decode(value)
     local kept = {}
-    for i = 3, #ARGV do kept[ARGV[i]] = full[ARGV[i]] end
-    value = cjson.encode(kept)
+    for i = 3, #ARGV do
+      if full[ARGV[i]] ~= nil then kept[#kept + 1] = cjson.encode(ARGV[i]) .. ':' .. cjson.encode(full[ARGV[i]]) end
+    end
+    value = '{' .. table.concat(kept, ',') .. '}'
   end
   redis.call('SET', KEYS[1], ARGV[1] .. '|' .. value, 'KEEPTTL')
   return 1
@@ -169,16 +180,18 @@ return 0
  * about half the bytes, and nothing about the person.
  */
 const KEPT_ONCE_CONSUMED: Record<string, string[]> = {
+  // By stored name (the grant's id first, where FIND_WITH_GRANT looks), then by full name for a
+  // code written before the short names.
   AuthorizationCode: [
+    'grantId',
     'iat',
     'exp',
     'clientId',
-    'grantId',
     'codeChallenge',
     'codeChallengeMethod',
     'redirectUri',
     'attestationJkt',
-  ],
+  ].flatMap((field) => (storedName(field) === field ? [field] : [storedName(field), field])),
 };
 
 /** Used once, then only needs to be gone: a WebAuthn challenge (src/identity/passkeys/challenges.ts). */
@@ -246,26 +259,6 @@ const INDEX_CODES: Record<string, string> = {
 };
 
 const indexCode = (model: string) => INDEX_CODES[model] ?? model;
-
-/** What is stored for a payload: without its consumed mark, and without the kind and jti its key holds. */
-function encode(payload: AdapterPayload, model: string, id: string): string {
-  // A rest object rather than deletes, which would turn the copy into a slow dictionary object.
-  const { consumed: _consumed, kind, jti, ...rest } = payload as Record<string, unknown>;
-  return JSON.stringify(kind === model && jti === id ? rest : { ...rest, kind, jti });
-}
-
-/** The payload a stored value holds, with the kind and jti that encode left out put back. */
-function decode(stored: string | null, model: string, id: string): AdapterPayload | undefined {
-  if (stored === null) return undefined;
-  const bar = stored.startsWith('{') ? -1 : stored.indexOf('|');
-  const payload = JSON.parse(bar < 0 ? stored : stored.slice(bar + 1)) as AdapterPayload;
-  if (bar >= 0) payload.consumed = Number(stored.slice(0, bar));
-  if (payload.kind === undefined) {
-    payload.kind = model;
-    payload.jti ??= id;
-  }
-  return payload;
-}
 
 /** oidc-provider models in Redis (or a Redis Cluster), with pointers by interaction uid and device user code. */
 export class RedisAdapter implements Adapter {

@@ -16,15 +16,73 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
   const adapter = (model: string) => new RedisAdapter(redis, model, prefix);
   afterAll(() => scratch.close());
 
-  it('keeps a model’s kind and id only in its key, and gives them back on reading', async () => {
+  it('keeps a model’s kind and id only in its key, shortens its longest field names, and gives all back on reading', async () => {
     const tokens = adapter('AccessToken');
     const jti = id();
-    const payload = { kind: 'AccessToken', jti, accountId: 'acc', clientId: 'rp', grantId: id(), scope: 'openid' };
+    const payload = {
+      kind: 'AccessToken',
+      jti,
+      accountId: 'acc',
+      clientId: 'rp',
+      scope: 'openid',
+      gty: 'authorization_code refresh_token',
+      sessionUid: id(),
+      expiresWithSession: true,
+      grantId: id(),
+      claims: { userinfo: { grantId: null, G: null } },
+    };
     await tokens.upsert(jti, payload, 60);
-    const stored = JSON.parse((await redis.get(`${prefix}oidc:AccessToken:{${jti}}`))!) as Record<string, unknown>;
-    expect(stored).not.toHaveProperty('kind');
-    expect(stored).not.toHaveProperty('jti');
+    const raw = (await redis.get(`${prefix}oidc:AccessToken:{${jti}}`))!;
+    // The grant, session uid and flag first, whatever order the payload had them in.
+    expect(raw.startsWith(`{"G":"${payload.grantId}","S":"${payload.sessionUid}","W":1,`)).toBe(true);
+    const stored = JSON.parse(raw) as Record<string, unknown>;
+    for (const field of ['kind', 'jti', 'accountId', 'clientId', 'grantId', 'sessionUid', 'expiresWithSession'])
+      expect(stored).not.toHaveProperty(field);
+    expect(stored).toMatchObject({ A: 'acc', C: 'rp', Y: 'c r', claims: payload.claims });
+    expect(raw.length).toBeLessThan(JSON.stringify(payload).length - 60);
     expect(await tokens.find(jti)).toEqual(payload);
+  });
+
+  it('gives a session back with its clients’ entries whole', async () => {
+    const [sessionId, uid, grantId] = [id(), id(), id()];
+    const session = {
+      kind: 'Session',
+      jti: sessionId,
+      uid,
+      accountId: 'acc',
+      loginTs: 1,
+      amr: ['pwd'],
+      acr: 'urn:monban:acr:pwd',
+      authorizations: { rp: { sid: id(), grantId, persistsLogout: true }, other: { sid: id() } },
+    };
+    await adapter('Session').upsert(sessionId, session, 60);
+    expect(await adapter('Session').find(sessionId)).toEqual(session);
+    expect(await adapter('Session').findByUid(uid)).toEqual(session);
+  });
+
+  it('consumes a code written before the short names, keeping what a replay needs by their full names', async () => {
+    const code = id();
+    const grantId = id();
+    const written = {
+      iat: 1,
+      exp: 2,
+      clientId: 'rp',
+      grantId,
+      redirectUri: 'https://rp/cb',
+      nonce: 'n',
+      accountId: 'acc',
+    };
+    await redis.set(`${prefix}oidc:AuthorizationCode:{${code}}`, JSON.stringify(written), 'EX', 60);
+    await adapter('AuthorizationCode').consume(code);
+    const found = await adapter('AuthorizationCode').find(code);
+    expect(found).toMatchObject({
+      clientId: 'rp',
+      grantId,
+      redirectUri: 'https://rp/cb',
+      consumed: expect.any(Number),
+    });
+    expect(found).not.toHaveProperty('nonce');
+    expect(found).not.toHaveProperty('accountId');
   });
 
   it('reads a token, a consumed code and a session written in the earlier format', async () => {
