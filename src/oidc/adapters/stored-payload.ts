@@ -6,8 +6,8 @@ import type { AdapterPayload } from 'oidc-provider';
  * which no oidc-provider model uses as a field name. A live session's keys are about a tenth
  * smaller (issue 16). A payload written before (full names, kind and jti) is read as it is.
  *
- * Some values are shortened too: the expires-with-session flag is 1 for true, and a token's grant
- * types are a letter each. The grant id, the session uid and that flag come first, in that
+ * Some values are shortened too: the expires-with-session flag is 1 for true, a token's grant
+ * types are a letter each, and Monban's own `acr` values lose their common prefix. The grant id, the session uid and that flag come first, in that
  * order, so the Lua scripts find them at the start of the value (redis-adapter.ts,
  * FIND_WITH_GRANT) rather than anywhere inside it, where a nested object (a claims request)
  * could hold the same name.
@@ -50,6 +50,14 @@ const GRANT_TYPE_NAMES = Object.fromEntries(Object.entries(GRANT_TYPES).map(([na
 
 const recoded = (gty: unknown, codes: Record<string, string>): unknown =>
   typeof gty === 'string' ? gty.replace(/[^ ]+/g, (word) => codes[word] ?? word) : gty;
+
+/** Monban's own authentication classes (src/oidc/acr.ts) start so: written as `~` and the rest. */
+const ACR_PREFIX = 'urn:monban:acr:';
+
+const shortAcr = (acr: unknown): unknown =>
+  typeof acr === 'string' && acr.startsWith(ACR_PREFIX) ? `~${acr.slice(ACR_PREFIX.length)}` : acr;
+const fullAcr = (acr: unknown): unknown =>
+  typeof acr === 'string' && acr.startsWith('~') ? `${ACR_PREFIX}${acr.slice(1)}` : acr;
 
 /** A session's entry per client (`authorizations`). */
 const PER_CLIENT: Record<string, string> = { sid: 'I', grantId: 'G', persistsLogout: 'X' };
@@ -99,7 +107,9 @@ export function encodePayload(payload: AdapterPayload, model: string, id: string
         ? renamedPerClient(value, PER_CLIENT)
         : key === 'gty'
           ? recoded(value, GRANT_TYPES)
-          : value;
+          : key === 'acr'
+            ? shortAcr(value)
+            : value;
   }
   return JSON.stringify(out);
 }
@@ -112,6 +122,7 @@ export function decodePayload(stored: string | null, model: string, id: string):
   const payload = renamed(parsed, TOP_LEVEL_NAMES) as AdapterPayload;
   if ((payload.expiresWithSession as unknown) === 1) payload.expiresWithSession = true;
   if (payload.gty !== undefined) payload.gty = recoded(payload.gty, GRANT_TYPE_NAMES) as string;
+  if (payload.acr !== undefined) payload.acr = fullAcr(payload.acr) as string;
   if (payload.authorizations !== undefined)
     payload.authorizations = renamedPerClient(
       payload.authorizations,

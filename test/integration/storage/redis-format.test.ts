@@ -56,6 +56,7 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
       authorizations: { rp: { sid: id(), grantId, persistsLogout: true }, other: { sid: id() } },
     };
     await adapter('Session').upsert(sessionId, session, 60);
+    expect(JSON.parse((await redis.get(`${prefix}oidc:Session:{${sessionId}}`))!)).toMatchObject({ Q: '~pwd' });
     expect(await adapter('Session').find(sessionId)).toEqual(session);
     expect(await adapter('Session').findByUid(uid)).toEqual(session);
   });
