@@ -48,8 +48,17 @@ const GRANT_TYPES: Record<string, string> = {
 };
 const GRANT_TYPE_NAMES = Object.fromEntries(Object.entries(GRANT_TYPES).map(([name, code]) => [code, name]));
 
-const recoded = (gty: unknown, codes: Record<string, string>): unknown =>
-  typeof gty === 'string' ? gty.replace(/[^ ]+/g, (word) => codes[word] ?? word) : gty;
+function recoded(gty: unknown, codes: Record<string, string>): unknown {
+  if (typeof gty !== 'string') return gty;
+  const whole = codes[gty];
+  if (whole !== undefined) return whole;
+  return gty.includes(' ')
+    ? gty
+        .split(' ')
+        .map((word) => codes[word] ?? word)
+        .join(' ')
+    : gty;
+}
 
 /** Monban's own authentication classes (src/oidc/acr.ts) start so: written as `~` and the rest. */
 const ACR_PREFIX = 'urn:monban:acr:';
@@ -61,9 +70,10 @@ const fullAcr = (acr: unknown): unknown =>
 
 /** A session's entry per client (`authorizations`). */
 const PER_CLIENT: Record<string, string> = { sid: 'I', grantId: 'G', persistsLogout: 'X' };
+const PER_CLIENT_CODES: ReadonlyMap<string, string> = new Map(Object.entries(PER_CLIENT));
 
-const invert = (codes: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(codes).map(([name, code]) => [code, name]));
+const invert = (codes: Record<string, string>): ReadonlyMap<string, string> =>
+  new Map(Object.entries(codes).map(([name, code]) => [code, name]));
 
 const TOP_LEVEL_NAMES = invert(TOP_LEVEL);
 const PER_CLIENT_NAMES = invert(PER_CLIENT);
@@ -71,13 +81,13 @@ const PER_CLIENT_NAMES = invert(PER_CLIENT);
 /** The letter a field is written as (its own name when it has none). */
 export const storedName = (field: string): string => TOP_LEVEL[field] ?? field;
 
-function renamed(object: Record<string, unknown>, names: Record<string, string>): Record<string, unknown> {
+function renamed(object: Record<string, unknown>, names: ReadonlyMap<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key in object) out[names[key] ?? key] = object[key];
+  for (const key of Object.keys(object)) out[names.get(key) ?? key] = object[key];
   return out;
 }
 
-function renamedPerClient(authorizations: unknown, names: Record<string, string>): unknown {
+function renamedPerClient(authorizations: unknown, names: ReadonlyMap<string, string>): unknown {
   if (typeof authorizations !== 'object' || authorizations === null) return authorizations;
   const out: Record<string, unknown> = {};
   for (const [client, entry] of Object.entries(authorizations as Record<string, unknown>)) {
@@ -104,7 +114,7 @@ export function encodePayload(payload: AdapterPayload, model: string, id: string
     if (value === undefined) continue;
     out[TOP_LEVEL[key] ?? key] =
       key === 'authorizations'
-        ? renamedPerClient(value, PER_CLIENT)
+        ? renamedPerClient(value, PER_CLIENT_CODES)
         : key === 'gty'
           ? recoded(value, GRANT_TYPES)
           : key === 'acr'

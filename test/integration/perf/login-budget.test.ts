@@ -69,6 +69,13 @@ const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
     expect(token.status).toBe(200);
   }
 
+  /** A new user's tokens for a new client, from a login through the pages (default scopes). */
+  async function signedInUser() {
+    const client = await registerClient(t.app);
+    const user = await registerUser(t.app, { locale: 'en' });
+    return rpSignIn(new HttpClient({ 'accept-language': 'en' }), t.issuer, client, user.email, TEST_PASSWORD);
+  }
+
   it('a whole password login stays within the budget, and writes its index and audit rows once', async () => {
     const client = await registerClient(t.app);
     const user = await registerUser(t.app, { locale: 'en' });
@@ -168,15 +175,7 @@ const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
   });
 
   it('userinfo with a token that expires with its session reads the token, its grant and its session in one round trip', async () => {
-    const client = await registerClient(t.app);
-    const user = await registerUser(t.app, { locale: 'en' });
-    const tokens = await rpSignIn(
-      new HttpClient({ 'accept-language': 'en' }),
-      t.issuer,
-      client,
-      user.email,
-      TEST_PASSWORD,
-    );
+    const tokens = await signedInUser();
 
     const info = await t.app.counters.measure(async () => {
       expect((await userinfo(t.issuer, tokens.access_token)).status).toBe(200);
@@ -188,15 +187,7 @@ const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
   });
 
   it('a token and its session written before the short field names are still read together, and still end together', async () => {
-    const client = await registerClient(t.app);
-    const user = await registerUser(t.app, { locale: 'en' });
-    const tokens = await rpSignIn(
-      new HttpClient({ 'accept-language': 'en' }),
-      t.issuer,
-      client,
-      user.email,
-      TEST_PASSWORD,
-    );
+    const tokens = await signedInUser();
     const redis = t.app.redis!;
     // Rewritten as a release before 2026-12-05 wrote them: full field names, in oidc-provider's order.
     const rewrite = async (model: string, id: string) => {
