@@ -22,13 +22,22 @@ export interface ChangeFeed {
 }
 
 export class DatabaseChangeFeed implements ChangeFeed {
+  /**
+   * This process's own subscribers. Its NOTIFY reaches them too, but only after the publisher
+   * has answered: told at once as well, the process that made a change (the admin API's) never
+   * serves what it just changed from its cache. Other processes get it within milliseconds.
+   */
+  readonly #local = new Map<ChangeTopic, ChangeHandler[]>();
+
   constructor(private readonly database: DatabaseHandle) {}
 
   async publish(topic: ChangeTopic, id: string): Promise<void> {
     await sql`select pg_notify(${`monban_changes_${topic}`}, ${id})`.execute(this.database.db);
+    for (const handler of this.#local.get(topic) ?? []) handler(id);
   }
 
   subscribe(topic: ChangeTopic, handler: ChangeHandler): Promise<void> {
+    this.#local.set(topic, [...(this.#local.get(topic) ?? []), handler]);
     return this.database.listen(`monban_changes_${topic}`, handler);
   }
 
