@@ -6,80 +6,64 @@ import type { AdapterPayload } from 'oidc-provider';
  * which no oidc-provider model uses as a field name. A live session's keys are about a tenth
  * smaller (issue 16). A payload written before (full names, kind and jti) is read as it is.
  *
- * Some values are shortened too: the expires-with-session flag is 1 for true, a token's grant
- * types are a letter each, and Monban's own `acr` values lose their common prefix. The grant id, the session uid and that flag come first, in that
- * order, so the Lua scripts find them at the start of the value (redis-adapter.ts,
- * FIND_WITH_GRANT) rather than anywhere inside it, where a nested object (a claims request)
- * could hold the same name.
+ * Some values are shortened too (VALUES): the expires-with-session flag is 1 for true, a token's
+ * grant types are a letter each, and Monban's own `acr` values lose their common prefix. The
+ * grant id, the session uid and that flag come first, in that order, so the Lua scripts find
+ * them at the start of the value (redis-adapter.ts, FIND_WITH_GRANT) rather than anywhere inside
+ * it, where a nested object (a claims request) could hold the same name.
  */
 
 /** The fields written first, in this order (as G, S and W). */
-const LEADING = new Set(['grantId', 'sessionUid', 'expiresWithSession']);
+const LEADING = ['grantId', 'sessionUid', 'expiresWithSession'];
 
-const TOP_LEVEL: Record<string, string> = {
-  grantId: 'G',
-  sessionUid: 'S',
-  expiresWithSession: 'W',
-  accountId: 'A',
-  clientId: 'C',
-  codeChallenge: 'H',
-  codeChallengeMethod: 'K',
-  redirectUri: 'R',
-  authorizations: 'Z',
-  loginTs: 'L',
-  uid: 'U',
-  scope: 'P',
-  openid: 'O',
-  gty: 'Y',
-  amr: 'M',
-  acr: 'Q',
-  nonce: 'N',
-};
+/** Maps, not objects: a payload's own key (`constructor`, say) must never find an inherited name. */
+const TOP_LEVEL: ReadonlyMap<string, string> = new Map([
+  ['grantId', 'G'],
+  ['sessionUid', 'S'],
+  ['expiresWithSession', 'W'],
+  ['accountId', 'A'],
+  ['clientId', 'C'],
+  ['codeChallenge', 'H'],
+  ['codeChallengeMethod', 'K'],
+  ['redirectUri', 'R'],
+  ['authorizations', 'Z'],
+  ['loginTs', 'L'],
+  ['uid', 'U'],
+  ['scope', 'P'],
+  ['openid', 'O'],
+  ['gty', 'Y'],
+  ['amr', 'M'],
+  ['acr', 'Q'],
+  ['nonce', 'N'],
+]);
+
+/** A session's entry per client (`authorizations`). */
+const PER_CLIENT: ReadonlyMap<string, string> = new Map([
+  ['sid', 'I'],
+  ['grantId', 'G'],
+  ['persistsLogout', 'X'],
+]);
 
 /**
  * A token's grant types (`gty`, space-separated: "authorization_code refresh_token" once a
  * refresh rotated it), each by one letter. Grant type names never are one letter.
  */
-const GRANT_TYPES: Record<string, string> = {
-  authorization_code: 'c',
-  refresh_token: 'r',
-  device_code: 'd',
-  pre_authorized_code: 'p',
-};
-const GRANT_TYPE_NAMES = Object.fromEntries(Object.entries(GRANT_TYPES).map(([name, code]) => [code, name]));
+const GRANT_TYPES: ReadonlyMap<string, string> = new Map([
+  ['authorization_code', 'c'],
+  ['refresh_token', 'r'],
+  ['device_code', 'd'],
+  ['pre_authorized_code', 'p'],
+]);
 
-function recoded(gty: unknown, codes: Record<string, string>): unknown {
-  if (typeof gty !== 'string') return gty;
-  const whole = codes[gty];
-  if (whole !== undefined) return whole;
-  return gty.includes(' ')
-    ? gty
-        .split(' ')
-        .map((word) => codes[word] ?? word)
-        .join(' ')
-    : gty;
-}
-
-/** Monban's own authentication classes (src/oidc/acr.ts) start so: written as `~` and the rest. */
-const ACR_PREFIX = 'urn:monban:acr:';
-
-const shortAcr = (acr: unknown): unknown =>
-  typeof acr === 'string' && acr.startsWith(ACR_PREFIX) ? `~${acr.slice(ACR_PREFIX.length)}` : acr;
-const fullAcr = (acr: unknown): unknown =>
-  typeof acr === 'string' && acr.startsWith('~') ? `${ACR_PREFIX}${acr.slice(1)}` : acr;
-
-/** A session's entry per client (`authorizations`). */
-const PER_CLIENT: Record<string, string> = { sid: 'I', grantId: 'G', persistsLogout: 'X' };
-const PER_CLIENT_CODES: ReadonlyMap<string, string> = new Map(Object.entries(PER_CLIENT));
-
-const invert = (codes: Record<string, string>): ReadonlyMap<string, string> =>
-  new Map(Object.entries(codes).map(([name, code]) => [code, name]));
+const invert = (codes: ReadonlyMap<string, string>): ReadonlyMap<string, string> =>
+  new Map([...codes].map(([name, code]) => [code, name]));
 
 const TOP_LEVEL_NAMES = invert(TOP_LEVEL);
 const PER_CLIENT_NAMES = invert(PER_CLIENT);
+const GRANT_TYPE_NAMES = invert(GRANT_TYPES);
 
 /** The letter a field is written as (its own name when it has none). */
-export const storedName = (field: string): string => TOP_LEVEL[field] ?? field;
+export const storedName = (field: string): string => TOP_LEVEL.get(field) ?? field;
 
 function renamed(object: Record<string, unknown>, names: ReadonlyMap<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -97,29 +81,67 @@ function renamedPerClient(authorizations: unknown, names: ReadonlyMap<string, st
   return out;
 }
 
+function recoded(gty: unknown, codes: ReadonlyMap<string, string>): unknown {
+  if (typeof gty !== 'string') return gty;
+  const whole = codes.get(gty);
+  if (whole !== undefined) return whole;
+  return gty.includes(' ')
+    ? gty
+        .split(' ')
+        .map((word) => codes.get(word) ?? word)
+        .join(' ')
+    : gty;
+}
+
+/** Monban's own authentication classes (src/oidc/acr.ts) start so: written as `~` and the rest. */
+const ACR_PREFIX = 'urn:monban:acr:';
+
+/** How a field's value is shortened for storage, and put back. */
+interface ValueCodec {
+  short(value: unknown): unknown;
+  full(value: unknown): unknown;
+}
+
+const VALUES: ReadonlyMap<string, ValueCodec> = new Map<string, ValueCodec>([
+  // 1 for true: the only value it ever has when written (a false or absent flag is left out).
+  [
+    'expiresWithSession',
+    { short: (value) => (value === true ? 1 : value), full: (value) => (value === 1 ? true : value) },
+  ],
+  ['gty', { short: (value) => recoded(value, GRANT_TYPES), full: (value) => recoded(value, GRANT_TYPE_NAMES) }],
+  [
+    'acr',
+    {
+      short: (value) =>
+        typeof value === 'string' && value.startsWith(ACR_PREFIX) ? `~${value.slice(ACR_PREFIX.length)}` : value,
+      full: (value) => (typeof value === 'string' && value.startsWith('~') ? `${ACR_PREFIX}${value.slice(1)}` : value),
+    },
+  ],
+  [
+    'authorizations',
+    {
+      short: (value) => renamedPerClient(value, PER_CLIENT),
+      full: (value) => renamedPerClient(value, PER_CLIENT_NAMES),
+    },
+  ],
+]);
+
 /** What is stored for a payload of `model` under `id`. */
 export function encodePayload(payload: AdapterPayload, model: string, id: string): string {
   const fields = payload as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  if (fields.grantId !== undefined) out.G = fields.grantId;
-  if (fields.sessionUid !== undefined) out.S = fields.sessionUid;
-  // 1 for true: the only value it ever has when written (a false or absent flag is left out).
-  if (fields.expiresWithSession !== undefined)
-    out.W = fields.expiresWithSession === true ? 1 : fields.expiresWithSession;
+  const put = (key: string) => {
+    const value = fields[key];
+    if (value === undefined) return;
+    const codec = VALUES.get(key);
+    out[TOP_LEVEL.get(key) ?? key] = codec ? codec.short(value) : value;
+  };
+  for (const key of LEADING) put(key);
   for (const key in fields) {
-    if (key === 'consumed' || LEADING.has(key)) continue;
+    if (key === 'consumed' || LEADING.includes(key)) continue;
     if ((key === 'kind' && fields.kind === model) || (key === 'jti' && fields.jti === id && fields.kind === model))
       continue;
-    const value = fields[key];
-    if (value === undefined) continue;
-    out[TOP_LEVEL[key] ?? key] =
-      key === 'authorizations'
-        ? renamedPerClient(value, PER_CLIENT_CODES)
-        : key === 'gty'
-          ? recoded(value, GRANT_TYPES)
-          : key === 'acr'
-            ? shortAcr(value)
-            : value;
+    put(key);
   }
   return JSON.stringify(out);
 }
@@ -129,15 +151,9 @@ export function decodePayload(stored: string | null, model: string, id: string):
   if (stored === null) return undefined;
   const bar = stored.startsWith('{') ? -1 : stored.indexOf('|');
   const parsed = JSON.parse(bar < 0 ? stored : stored.slice(bar + 1)) as Record<string, unknown>;
-  const payload = renamed(parsed, TOP_LEVEL_NAMES) as AdapterPayload;
-  if ((payload.expiresWithSession as unknown) === 1) payload.expiresWithSession = true;
-  if (payload.gty !== undefined) payload.gty = recoded(payload.gty, GRANT_TYPE_NAMES) as string;
-  if (payload.acr !== undefined) payload.acr = fullAcr(payload.acr) as string;
-  if (payload.authorizations !== undefined)
-    payload.authorizations = renamedPerClient(
-      payload.authorizations,
-      PER_CLIENT_NAMES,
-    ) as AdapterPayload['authorizations'];
+  const fields = renamed(parsed, TOP_LEVEL_NAMES);
+  for (const [field, codec] of VALUES) if (fields[field] !== undefined) fields[field] = codec.full(fields[field]);
+  const payload = fields as AdapterPayload;
   if (bar >= 0) payload.consumed = Number(stored.slice(0, bar));
   if (payload.kind === undefined) {
     payload.kind = model;

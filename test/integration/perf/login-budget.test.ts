@@ -194,7 +194,7 @@ const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
       const key = `${SHORT_PREFIX}oidc:${model}:{${id}}`;
       const { kind: _kind, jti: _jti, ...payload } = decodePayload(await redis.get(key), model, id)!;
       const ttl = await redis.ttl(key);
-      await redis.set(key, JSON.stringify({ ...payload, iat: payload.iat }), 'EX', ttl);
+      await redis.set(key, JSON.stringify(payload), 'EX', ttl);
       return payload;
     };
     const token = await rewrite('AccessToken', tokens.access_token);
