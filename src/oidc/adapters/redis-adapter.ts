@@ -9,19 +9,27 @@ import { decodePayload as decode, encodePayload as encode, storedName } from './
 /*
  * Each model is one string key holding its JSON payload, prefixed with `<epoch>|` once it is
  * consumed, written as stored-payload.ts says: without the `kind` and `jti` that the key names,
- * and with short names for the longest fields (a payload written before is read as it is). A
- * grant's index of tokens is a small hash of `<model code>:<id>` (listpack-encoded, a third the
- * size of the set of full keys that came before). Every write is one command (a small Lua script
- * where two steps must happen together). Keys carry a hash tag: a model's own id, and for a grant
- * its id, which its index of tokens shares (`{grantId}`), so a grant and its index live in one
- * slot. There is no global tag: keys spread over the cluster. On a Redis Cluster every script
- * touches one key; on one Redis server a save also writes the grant's index and the pointers in
- * the same script, and a lookup by pointer reads the pointer and the model in one, and a token is
- * read with its grant and, when it expires with its session, that session (prefetched-models.ts).
- * Within a request, a consume and the saves that follow it go out as one script on one server
- * (held-writes.ts), and without waiting on a cluster; the next call waits for them with its own
- * (pipelined-writes.ts). On a page every write waits for the answer and they all go as one
- * script. Fewer round trips per login, refresh and userinfo call.
+ * and with short names for the longest fields (a payload written before is read as it is).
+ *
+ * A token is only ever read together with its grant's revocation mark, a key that says until
+ * when (in seconds) every token of the grant is revoked: revokeByGrantId writes it, and a token
+ * issued up to then is not found. It exists only where a grant outlives such a revocation (an
+ * app revoking one of its access tokens, RFC 7009, after which oidc-provider ends the grant's
+ * tokens and keeps the grant); every other revocation ends the grant, and the mark with it.
+ * Refresh tokens, which live for days, are also listed in their grant's index, a small hash of
+ * `<model code>:<id>`, so that a revocation deletes them at once; the short-lived tokens
+ * (access tokens, codes) are not, and are left to run out, which costs a login's session a key
+ * less (issue 16). Every write is one command (a small Lua script where two steps must happen
+ * together). Keys carry a hash tag: a model's own id, and for a grant its id, which its index and
+ * its mark share (`{grantId}`), so they live in one slot. There is no global tag: keys spread over
+ * the cluster. On a Redis Cluster every script stays in one slot; on one Redis server a save also
+ * writes the grant's index and the pointers in the same script, and a lookup by pointer reads the
+ * pointer and the model in one, and a token is read with its grant and, when it expires with its
+ * session, that session (prefetched-models.ts). Within a request, a consume and the saves that
+ * follow it go out as one script on one server (held-writes.ts), and without waiting on a cluster;
+ * the next call waits for them with its own (pipelined-writes.ts). On a page every write waits for
+ * the answer and they all go as one script. Fewer round trips per login, refresh and userinfo
+ * call.
  */
 
 // Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
@@ -68,10 +76,12 @@ return {id, redis.call('GET', ARGV[1] .. id .. '}')}
 // whose key is ARGV[1] .. grantId .. '}', and for a token that expires with its session, that
 // session by its uid: the pointer ARGV[2] .. sessionUid .. '}', then ARGV[3] .. id .. '}'. When
 // ARGV[4] is there and not '', it is a key read as well, found or not (another model under the
-// same id). Returns false when neither is found, else {token or false, grantId or false, grant or
-// false, sessionUid or false, session id or false, session or false, ARGV[4]'s value or false}.
-// The grant id, session uid and flag open the JSON (stored-payload.ts), after a consumed mark if
-// any. A value written before that has them by their full names anywhere in it: JSON escapes
+// same id); the grant's revocation mark is ARGV[5] .. grantId .. '}'. Returns false when neither
+// token nor ARGV[4] is found, else {token or false, grantId or false, grant or false, sessionUid
+// or false, session id or false, session or false, ARGV[4]'s value or false, mark or false}.
+// The grant id and the session uid (as s, which says the token expires with it) open the JSON
+// (stored-payload.ts), after a consumed mark if any; the release before wrote the uid as S and the
+// flag as W. A value written before that has them by their full names anywhere in it: JSON escapes
 // quotes inside strings, so '"grantId":"' is a key; should a nested object have one too, what is
 // kept under that id is simply never asked for.
 const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
@@ -81,7 +91,8 @@ if not value then
   if sibling then return {false, false, false, false, false, false, sibling} end
   return false
 end
-local grantId, sessionUid = string.match(value, '^%d*|?{"G":"([^"]+)","S":"([^"]+)","W":1[,}]')
+local grantId, sessionUid = string.match(value, '^%d*|?{"G":"([^"]+)","s":"([^"]+)"')
+if not grantId then grantId, sessionUid = string.match(value, '^%d*|?{"G":"([^"]+)","S":"([^"]+)","W":1[,}]') end
 if not grantId then grantId = string.match(value, '^%d*|?{"G":"([^"]+)"') end
 if not grantId then
   grantId = string.match(value, '"grantId":"([^"]+)"')
@@ -92,9 +103,10 @@ end
 grantId = grantId or false
 sessionUid = sessionUid or false
 local grant = grantId and redis.call('GET', ARGV[1] .. grantId .. '}')
+local revokedUpTo = grantId and redis.call('GET', ARGV[5] .. grantId .. '}')
 local sessionId = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
 local session = sessionId and redis.call('GET', ARGV[3] .. sessionId .. '}')
-return {value, grantId, grant, sessionUid, sessionId, session, sibling}
+return {value, grantId, grant, sessionUid, sessionId, session, sibling, revokedUpTo}
 `;
 
 /** Models oidc-provider reads just before their grant (and session): read with them, in one round trip. */
@@ -136,7 +148,8 @@ local function consume(KEYS, ARGV)
     local full = cjson.decode(value)
     local kept = {}
     for i = 3, #ARGV do
-      if full[ARGV[i]] ~= nil then kept[#kept + 1] = cjson.encode(ARGV[i]) .. ':' .. cjson.encode(full[ARGV[i]]) end
+      -- cjson escapes every slash, which JSON does not need (RFC 8259 7): a redirect URI has several.
+      if full[ARGV[i]] ~= nil then kept[#kept + 1] = cjson.encode(ARGV[i]) .. ':' .. (string.gsub(cjson.encode(full[ARGV[i]]), '\\\\/', '/')) end
     end
     value = '{' .. table.concat(kept, ',') .. '}'
   end
@@ -197,6 +210,23 @@ const KEPT_ONCE_CONSUMED: Record<string, string[]> = {
 /** Used once, then only needs to be gone: a WebAuthn challenge (src/identity/passkeys/challenges.ts). */
 const DELETED_ONCE_CONSUMED = new Set(['PasskeyChallenge']);
 
+/** Models listed in their grant's index: they live for days, too long to leave a revoked one to run out. */
+const INDEXED = new Set(['RefreshToken']);
+
+// Revokes a grant's tokens: KEYS[1] the grant, KEYS[2] its revocation mark, KEYS[3] its index,
+// KEYS[4] the set that indexed it before the hash did; ARGV[1] now (epoch seconds). While the
+// grant exists, the mark says now (or a later time it already said) and lives as long as the
+// grant. Returns the index's members and the old set's.
+const REVOKE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local mark = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if mark < tonumber(ARGV[1]) then mark = ARGV[1] end
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('SET', KEYS[2], mark, 'PX', ttl) else redis.call('SET', KEYS[2], mark) end
+end
+return {redis.call('HKEYS', KEYS[3]), redis.call('SMEMBERS', KEYS[4])}
+`;
+
 // Adds a member to a grant's index; the index lives as long as its longest member (TTL only extended).
 const INDEX = `
 redis.call('HSET', KEYS[1], ARGV[1], '')
@@ -229,9 +259,17 @@ interface AdapterScripts {
     sessionPointerStart: string,
     sessionKeyStart: string,
     siblingKey: string,
+    revocationMarkStart: string,
   ): Promise<(string | null)[] | null>;
   monbanConsume(key: string, ...nowModeKept: string[]): Promise<number>;
   monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
+  monbanRevoke(
+    grant: string,
+    mark: string,
+    index: string,
+    legacyIndex: string,
+    now: string,
+  ): Promise<[string[], string[]]>;
   monbanBatch(...args: string[]): Promise<number>;
 }
 
@@ -243,6 +281,7 @@ function withScripts(redis: RedisClient): RedisClient & AdapterScripts {
     redis.defineCommand('monbanFindWithGrant', { numberOfKeys: 1, lua: FIND_WITH_GRANT });
     redis.defineCommand('monbanConsume', { numberOfKeys: 1, lua: CONSUME });
     redis.defineCommand('monbanIndex', { numberOfKeys: 1, lua: INDEX });
+    redis.defineCommand('monbanRevoke', { numberOfKeys: 4, lua: REVOKE });
     redis.defineCommand('monbanBatch', { lua: BATCH });
   }
   return redis as RedisClient & AdapterScripts;
@@ -259,6 +298,15 @@ const INDEX_CODES: Record<string, string> = {
 };
 
 const indexCode = (model: string) => INDEX_CODES[model] ?? model;
+
+/**
+ * A token issued up to its grant's revocation mark (epoch seconds) is revoked. Within the mark's
+ * own second the order is unknown: such a token counts as revoked.
+ */
+function unlessRevoked(payload: AdapterPayload | undefined, revokedUpTo: string | null): AdapterPayload | undefined {
+  if (!payload || revokedUpTo === null) return payload;
+  return typeof payload.iat === 'number' && payload.iat > Number(revokedUpTo) ? payload : undefined;
+}
 
 /** oidc-provider models in Redis (or a Redis Cluster), with pointers by interaction uid and device user code. */
 export class RedisAdapter implements Adapter {
@@ -288,6 +336,16 @@ export class RedisAdapter implements Adapter {
   /** The grant's index of tokens: in the slot of the Grant model itself. */
   #grantIndexKey(grantId: string): string {
     return `${this.prefix}oidc:Grant:tokens:{${grantId}}`;
+  }
+
+  /** Where a grant's revocation mark starts: the grant's id and `}` follow. */
+  #revocationMarkStart(): string {
+    return `${this.prefix}oidc:Grant:revoked:{`;
+  }
+
+  /** Until when (epoch seconds) every token of the grant is revoked: in the slot of the Grant itself. */
+  #revocationMarkKey(grantId: string): string {
+    return `${this.#revocationMarkStart()}${grantId}}`;
   }
 
   /**
@@ -332,7 +390,7 @@ export class RedisAdapter implements Adapter {
     const consumed = payload.consumed as unknown;
     const json = encode(payload, this.model, id);
     const save = [json, ttl, typeof consumed === 'number' || typeof consumed === 'string' ? String(consumed) : ''];
-    const index = payload.grantId ? this.#grantIndexKey(payload.grantId) : undefined;
+    const index = payload.grantId && INDEXED.has(this.model) ? this.#grantIndexKey(payload.grantId) : undefined;
     const member = index ? `${indexCode(this.model)}:${id}` : '';
     const pointers: string[] = [];
     if (payload.uid) pointers.push(this.#pointerKey('uid', payload.uid));
@@ -370,9 +428,8 @@ export class RedisAdapter implements Adapter {
     const key = this.#key(id);
     const prefetched = PREFETCHABLE.has(this.model) ? takePrefetched(key) : undefined;
     if (prefetched !== undefined) return (await prefetched) ?? undefined;
-    if (this.#cluster || !READ_WITH_GRANT.has(this.model))
-      return decode(await withWritesInFlight(this.#redis.get(key)), this.model, id);
-    // The grant and the session are in other slots, so on a cluster each is a read of its own.
+    if (!READ_WITH_GRANT.has(this.model)) return decode(await withWritesInFlight(this.#redis.get(key)), this.model, id);
+    if (this.#cluster) return this.#findInCluster(key, id);
     const sibling = this.#lookedUpWith(id);
     const read = this.#redis.monbanFindWithGrant(
       key,
@@ -380,13 +437,14 @@ export class RedisAdapter implements Adapter {
       this.#pointerStart('uid', 'Session'),
       this.#keyStart('Session'),
       sibling ?? '',
+      this.#revocationMarkStart(),
     );
     if (sibling) {
       const siblingRead = read.then((found) => decode(found?.[6] ?? null, 'ClientCredentials', id) ?? null);
       siblingRead.catch(() => undefined); // its own find sees the failure; unasked, it is not unhandled
       keepPrefetched(sibling, siblingRead);
     }
-    const [stored = null, grantId, grant = null, sessionUid, sessionId, session = null] =
+    const [stored = null, grantId, grant = null, sessionUid, sessionId, session = null, , revokedUpTo = null] =
       (await withWritesInFlight(read)) ?? [];
     if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), decode(grant, 'Grant', grantId) ?? null);
     if (sessionUid)
@@ -394,7 +452,23 @@ export class RedisAdapter implements Adapter {
         this.#pointerKey('uid', sessionUid, 'Session'),
         sessionId ? (decode(session, 'Session', sessionId) ?? null) : null,
       );
-    return decode(stored, this.model, id);
+    return unlessRevoked(decode(stored, this.model, id), revokedUpTo);
+  }
+
+  /**
+   * On a cluster the grant (with its revocation mark) is in a slot of its own: read after the
+   * token, and kept for oidc-provider's read of it that follows. The session is read when asked.
+   */
+  async #findInCluster(key: string, id: string): Promise<AdapterPayload | undefined> {
+    const payload = decode(await withWritesInFlight(this.#redis.get(key)), this.model, id);
+    const grantId = payload?.grantId;
+    if (!grantId) return payload;
+    const [grant = null, revokedUpTo = null] = await this.#redis.mget(
+      this.#key(grantId, 'Grant'),
+      this.#revocationMarkKey(grantId),
+    );
+    keepPrefetched(this.#key(grantId, 'Grant'), decode(grant, 'Grant', grantId) ?? null);
+    return unlessRevoked(payload, revokedUpTo);
   }
 
   /**
@@ -454,10 +528,12 @@ export class RedisAdapter implements Adapter {
   async destroy(id: string): Promise<void> {
     const key = this.#key(id);
     this.#dropPrefetched(key);
-    const deleteAlone = () => this.#redis.unlink(key).then(() => 0);
+    // A grant's revocation mark goes with it (the same slot).
+    const keys = this.model === 'Grant' ? [key, this.#revocationMarkKey(id)] : [key];
+    const deleteAlone = () => this.#redis.unlink(...keys).then(() => 0);
     const held = this.#cluster
       ? undefined
-      : holdWrite({ op: 'delete', model: this.model, keys: [key], args: [], alone: deleteAlone }, this.#sendBatch);
+      : holdWrite({ op: 'delete', model: this.model, keys, args: [], alone: deleteAlone }, this.#sendBatch);
     if (held && !held.afterConsume && leaveInFlight(this.model, 'delete', held.answered)) return;
     sendHeldWrites();
     await withWritesInFlight<unknown>(held ? held.answered : deleteAlone());
@@ -465,10 +541,17 @@ export class RedisAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     sendHeldWrites();
+    dropPrefetched(this.#key(grantId, 'Grant'));
     const indexKey = this.#grantIndexKey(grantId);
     const legacyKey = this.#legacyGrantIndexKey(grantId);
     const [members, legacyMembers] = await withWritesInFlight(
-      Promise.all([this.#redis.hkeys(indexKey), this.#redis.smembers(legacyKey)]),
+      this.#redis.monbanRevoke(
+        this.#key(grantId, 'Grant'),
+        this.#revocationMarkKey(grantId),
+        indexKey,
+        legacyKey,
+        String(Math.floor(Date.now() / 1000)),
+      ),
     );
     const code = `${indexCode(this.model)}:`;
     const mine = members.filter((member) => member.startsWith(code));

@@ -6,15 +6,28 @@ import type { AdapterPayload } from 'oidc-provider';
  * which no oidc-provider model uses as a field name. A live session's keys are about a tenth
  * smaller (issue 16). A payload written before (full names, kind and jti) is read as it is.
  *
- * Some values are shortened too (VALUES): the expires-with-session flag is 1 for true, a token's
- * grant types are a letter each, and Monban's own `acr` values lose their common prefix. The
- * grant id, the session uid and that flag come first, in that order, so the Lua scripts find
- * them at the start of the value (redis-adapter.ts, FIND_WITH_GRANT) rather than anywhere inside
- * it, where a nested object (a claims request) could hold the same name.
+ * Some values are shortened too (VALUES): Monban's account ids (UUIDs) are 22 base64url
+ * characters after a `~`, the expires-with-session flag is 1 for true, a token's grant types are
+ * a letter each, S256 is 1, and Monban's own `acr` values lose their common prefix. A payload's
+ * expiry is written as seconds after its `iat` (E). The grant id and the session uid come first,
+ * in that order, so the Lua scripts find them at the start of the value (redis-adapter.ts,
+ * FIND_WITH_GRANT) rather than anywhere inside it, where a nested object (a claims request) could
+ * hold the same name; a token that expires with its session has its session uid as `s` rather
+ * than `S`, which stands for the flag as well.
+ *
+ * jemalloc rounds each value up to a size class (..., 128, 160, 192, 224, 256, 320 bytes), so a
+ * few bytes less only pay where they take a value below a class boundary: an access token from a
+ * login, a grant and a consumed code each drop one class with these.
  */
 
-/** The fields written first, in this order (as G, S and W). */
+/** The fields written first, in this order (as G, then S and W, or s for both). */
 const LEADING = ['grantId', 'sessionUid', 'expiresWithSession'];
+
+/** A token's session uid when it expires with that session (S with W true, in one). */
+const SESSION_BOUND = 's';
+
+/** A payload's `exp` as seconds after its `iat`. */
+const EXPIRES_AFTER = 'E';
 
 /** Maps, not objects: a payload's own key (`constructor`, say) must never find an inherited name. */
 const TOP_LEVEL: ReadonlyMap<string, string> = new Map([
@@ -35,6 +48,7 @@ const TOP_LEVEL: ReadonlyMap<string, string> = new Map([
   ['amr', 'M'],
   ['acr', 'Q'],
   ['nonce', 'N'],
+  ['iat', 'T'],
 ]);
 
 /** A session's entry per client (`authorizations`). */
@@ -62,8 +76,13 @@ const TOP_LEVEL_NAMES = invert(TOP_LEVEL);
 const PER_CLIENT_NAMES = invert(PER_CLIENT);
 const GRANT_TYPE_NAMES = invert(GRANT_TYPES);
 
+/** A grant's `openid` entry (the scope and claims it allows for OpenID Connect). */
+const OPENID: ReadonlyMap<string, string> = new Map([['scope', 'P']]);
+const OPENID_NAMES = invert(OPENID);
+
 /** The letter a field is written as (its own name when it has none). */
-export const storedName = (field: string): string => TOP_LEVEL.get(field) ?? field;
+export const storedName = (field: string): string =>
+  field === 'exp' ? EXPIRES_AFTER : (TOP_LEVEL.get(field) ?? field);
 
 function renamed(object: Record<string, unknown>, names: ReadonlyMap<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -71,12 +90,17 @@ function renamed(object: Record<string, unknown>, names: ReadonlyMap<string, str
   return out;
 }
 
+function renamedIfObject(value: unknown, names: ReadonlyMap<string, string>): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? renamed(value as Record<string, unknown>, names)
+    : value;
+}
+
 function renamedPerClient(authorizations: unknown, names: ReadonlyMap<string, string>): unknown {
   if (typeof authorizations !== 'object' || authorizations === null) return authorizations;
   const out: Record<string, unknown> = {};
   for (const [client, entry] of Object.entries(authorizations as Record<string, unknown>)) {
-    out[client] =
-      typeof entry === 'object' && entry !== null ? renamed(entry as Record<string, unknown>, names) : entry;
+    out[client] = renamedIfObject(entry, names);
   }
   return out;
 }
@@ -96,6 +120,21 @@ function recoded(gty: unknown, codes: ReadonlyMap<string, string>): unknown {
 /** Monban's own authentication classes (src/oidc/acr.ts) start so: written as `~` and the rest. */
 const ACR_PREFIX = 'urn:monban:acr:';
 
+/** Monban's account ids are PostgreSQL UUIDs, which print in lower case. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const COMPACT_UUID = /^~[A-Za-z0-9_-]{22}$/;
+
+function compactUuid(value: unknown): unknown {
+  if (typeof value !== 'string' || !UUID.test(value)) return value;
+  return `~${Buffer.from(value.replaceAll('-', ''), 'hex').toString('base64url')}`;
+}
+
+function fullUuid(value: unknown): unknown {
+  if (typeof value !== 'string' || !COMPACT_UUID.test(value)) return value;
+  const hex = Buffer.from(value.slice(1), 'base64url').toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** How a field's value is shortened for storage, and put back. */
 interface ValueCodec {
   short(value: unknown): unknown;
@@ -103,12 +142,22 @@ interface ValueCodec {
 }
 
 const VALUES: ReadonlyMap<string, ValueCodec> = new Map<string, ValueCodec>([
+  ['accountId', { short: compactUuid, full: fullUuid }],
   // 1 for true: the only value it ever has when written (a false or absent flag is left out).
   [
     'expiresWithSession',
     { short: (value) => (value === true ? 1 : value), full: (value) => (value === 1 ? true : value) },
   ],
   ['gty', { short: (value) => recoded(value, GRANT_TYPES), full: (value) => recoded(value, GRANT_TYPE_NAMES) }],
+  // PKCE's S256 (RFC 7636), the only method oidc-provider accepts unless told otherwise.
+  [
+    'codeChallengeMethod',
+    { short: (value) => (value === 'S256' ? 1 : value), full: (value) => (value === 1 ? 'S256' : value) },
+  ],
+  [
+    'openid',
+    { short: (value) => renamedIfObject(value, OPENID), full: (value) => renamedIfObject(value, OPENID_NAMES) },
+  ],
   [
     'acr',
     {
@@ -136,12 +185,20 @@ export function encodePayload(payload: AdapterPayload, model: string, id: string
     const codec = VALUES.get(key);
     out[TOP_LEVEL.get(key) ?? key] = codec ? codec.short(value) : value;
   };
-  for (const key of LEADING) put(key);
+  put('grantId');
+  if (fields.expiresWithSession === true && typeof fields.sessionUid === 'string')
+    out[SESSION_BOUND] = fields.sessionUid;
+  else {
+    put('sessionUid');
+    put('expiresWithSession');
+  }
   for (const key in fields) {
     if (key === 'consumed' || LEADING.includes(key)) continue;
     if ((key === 'kind' && fields.kind === model) || (key === 'jti' && fields.jti === id && fields.kind === model))
       continue;
-    put(key);
+    if (key === 'exp' && typeof fields.exp === 'number' && typeof fields.iat === 'number')
+      out[EXPIRES_AFTER] = fields.exp - fields.iat;
+    else put(key);
   }
   return JSON.stringify(out);
 }
@@ -151,7 +208,15 @@ export function decodePayload(stored: string | null, model: string, id: string):
   if (stored === null) return undefined;
   const bar = stored.startsWith('{') ? -1 : stored.indexOf('|');
   const parsed = JSON.parse(bar < 0 ? stored : stored.slice(bar + 1)) as Record<string, unknown>;
-  const fields = renamed(parsed, TOP_LEVEL_NAMES);
+  const { [SESSION_BOUND]: boundTo, [EXPIRES_AFTER]: expiresAfter, ...named } = parsed;
+  const fields = renamed(named, TOP_LEVEL_NAMES);
+  if (boundTo !== undefined) {
+    fields.sessionUid = boundTo;
+    fields.expiresWithSession = true;
+  }
+  // Written only with a numeric iat; without one, it counts as long expired.
+  if (expiresAfter !== undefined)
+    fields.exp = typeof fields.iat === 'number' && typeof expiresAfter === 'number' ? fields.iat + expiresAfter : 0;
   for (const [field, codec] of VALUES) if (fields[field] !== undefined) fields[field] = codec.full(fields[field]);
   const payload = fields as AdapterPayload;
   if (bar >= 0) payload.consumed = Number(stored.slice(0, bar));

@@ -2,13 +2,14 @@ import { startTestApp, type TestApp } from '../../helpers/app.js';
 import {
   authorizationUrl,
   exchangeCode,
+  postAsClient,
   registerClient,
   registerUser,
   RP_CALLBACK,
   TEST_PASSWORD,
 } from '../../helpers/fixtures.js';
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
-import { refresh, rpSignIn, userinfo } from '../../helpers/account.js';
+import { isActive, refresh, rpSignIn, userinfo } from '../../helpers/account.js';
 
 /**
  * A code or a refresh token is good for one use (RFC 6749 sections 4.1.2 and 10.4, with rotation),
@@ -81,5 +82,33 @@ describe('one use of a code or refresh token under 50 parallel requests', () => 
     });
     expect((await refresh(t.issuer, client, second.body.refresh_token as string)).status).toBe(400);
     expect((await userinfo(t.issuer, second.body.access_token as string)).status).toBe(401);
+  });
+
+  it('ends every token of the grant when the app revokes one access token, and keeps the grant for its next sign-in', async () => {
+    const browser = new HttpClient({ 'accept-language': 'en' });
+    const tokens = await rpSignIn(browser, t.issuer, client, email, TEST_PASSWORD, {
+      scope: 'openid profile offline_access',
+      prompt: 'consent',
+    });
+    const rotated = await refresh(t.issuer, client, tokens.refresh_token!);
+    const sibling = rotated.body.access_token as string;
+    expect((await userinfo(t.issuer, sibling)).status).toBe(200);
+
+    // RFC 7009: oidc-provider then ends the grant's other tokens, and keeps the grant.
+    const revoked = await postAsClient(`${t.issuer}/token/revocation`, client, {
+      token: tokens.access_token,
+      token_type_hint: 'access_token',
+    });
+    expect(revoked.status).toBe(200);
+    expect(await isActive(t.issuer, client, tokens.access_token)).toBe(false);
+    expect(await isActive(t.issuer, client, sibling)).toBe(false);
+    expect((await userinfo(t.issuer, sibling)).status).toBe(401);
+    expect((await refresh(t.issuer, client, rotated.body.refresh_token as string)).status).toBe(400);
+
+    // Tokens count as revoked up to the second of the revocation: the next sign-in comes after it.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const again = await rpSignIn(browser, t.issuer, client, email, TEST_PASSWORD, { scope: 'openid profile' });
+    expect((await userinfo(t.issuer, again.access_token)).status).toBe(200);
+    expect(await isActive(t.issuer, client, again.access_token)).toBe(true);
   });
 });

@@ -188,20 +188,31 @@ describe.each(stores)('oidc-provider adapter contract: %s', (_name, open) => {
   it('revokes every model of a grant and nothing else', async () => {
     const access = store.adapter('AccessToken');
     const refresh = store.adapter('RefreshToken');
-    const grant = id();
-    const other = id();
-    const [a1, a2, r1, keep] = [id(), id(), id(), id()];
-    await access.upsert(a1, { grantId: grant }, 60);
-    await access.upsert(a2, { grantId: grant }, 60);
-    await refresh.upsert(r1, { grantId: grant }, 600);
-    await access.upsert(keep, { grantId: other }, 60);
+    const code = store.adapter('AuthorizationCode');
+    const grants = store.adapter('Grant');
+    const [grant, other] = [id(), id()];
+    const iat = Math.floor(Date.now() / 1000) - 5;
+    await grants.upsert(grant, { accountId: 'acc', clientId: 'rp', iat }, 600);
+    await grants.upsert(other, { accountId: 'acc', clientId: 'rp', iat }, 600);
+    const [a1, a2, r1, c1, keep] = [id(), id(), id(), id(), id()];
+    await access.upsert(a1, { grantId: grant, iat }, 60);
+    await access.upsert(a2, { grantId: grant, iat }, 60);
+    await refresh.upsert(r1, { grantId: grant, iat }, 600);
+    await code.upsert(c1, { grantId: grant, iat }, 60);
+    await access.upsert(keep, { grantId: other, iat }, 60);
 
-    await access.revokeByGrantId(grant);
-    await refresh.revokeByGrantId(grant);
+    // What oidc-provider does when an app revokes an access token (RFC 7009): the grant stays.
+    await Promise.all([access.revokeByGrantId(grant), refresh.revokeByGrantId(grant), code.revokeByGrantId(grant)]);
 
     expect(await access.find(a1)).toBeUndefined();
     expect(await access.find(a2)).toBeUndefined();
     expect(await refresh.find(r1)).toBeUndefined();
+    expect(await code.find(c1)).toBeUndefined();
     expect(await access.find(keep)).toBeDefined();
+    expect(await grants.find(grant)).toBeDefined();
+    // The grant lives on: a token issued after the revocation is found.
+    const later = id();
+    await access.upsert(later, { grantId: grant, iat: iat + 10 }, 60);
+    expect(await access.find(later)).toMatchObject({ grantId: grant });
   });
 });

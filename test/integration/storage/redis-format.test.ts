@@ -33,14 +33,51 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
     };
     await tokens.upsert(jti, payload, 60);
     const raw = (await redis.get(`${prefix}oidc:AccessToken:{${jti}}`))!;
-    // The grant, session uid and flag first, whatever order the payload had them in.
-    expect(raw.startsWith(`{"G":"${payload.grantId}","S":"${payload.sessionUid}","W":1,`)).toBe(true);
+    // The grant and the session uid first, whatever order the payload had them in; `s` says the
+    // token expires with that session.
+    expect(raw.startsWith(`{"G":"${payload.grantId}","s":"${payload.sessionUid}",`)).toBe(true);
     const stored = JSON.parse(raw) as Record<string, unknown>;
     for (const field of ['kind', 'jti', 'accountId', 'clientId', 'grantId', 'sessionUid', 'expiresWithSession'])
       expect(stored).not.toHaveProperty(field);
     expect(stored).toMatchObject({ A: 'acc', C: 'rp', Y: 'c r', claims: payload.claims });
     expect(raw.length).toBeLessThan(JSON.stringify(payload).length - 60);
     expect(await tokens.find(jti)).toEqual(payload);
+  });
+
+  it('writes account ids, expiry, PKCE method and a grant’s scope in fewer bytes, and a consumed code keeps its redirect URI as it was', async () => {
+    const [code, grantId] = [id(), id()];
+    const accountId = '7e4026ed-1e53-4892-b55e-22966e241a66';
+    const payload = {
+      kind: 'AuthorizationCode',
+      jti: code,
+      grantId,
+      iat: 1796430372,
+      exp: 1796430432,
+      accountId,
+      clientId: 'rp',
+      codeChallenge: 'x'.repeat(43),
+      codeChallengeMethod: 'S256',
+      redirectUri: 'https://rp.example/a/b\\/c?d=e/f',
+      nonce: 'n',
+    };
+    const codes = adapter('AuthorizationCode');
+    await codes.upsert(code, payload, 60);
+    const raw = (await redis.get(`${prefix}oidc:AuthorizationCode:{${code}}`))!;
+    expect(JSON.parse(raw)).toMatchObject({ T: 1796430372, E: 60, A: '~fkAm7R5TSJK1XiKWbiQaZg', K: 1 });
+    expect(await codes.find(code)).toEqual(payload);
+
+    await codes.consume(code);
+    const consumed = (await redis.get(`${prefix}oidc:AuthorizationCode:{${code}}`))!;
+    expect(consumed).toContain('"R":"https://rp.example/a/b\\\\/c?d=e/f"');
+    const { nonce: _nonce, accountId: _accountId, ...kept } = payload;
+    expect(await codes.find(code)).toEqual({ ...kept, consumed: expect.any(Number) });
+
+    const grant = { kind: 'Grant', jti: grantId, iat: 1, exp: 2, openid: { scope: 'openid email', claims: ['sub'] } };
+    await adapter('Grant').upsert(grantId, grant, 60);
+    expect(JSON.parse((await redis.get(`${prefix}oidc:Grant:{${grantId}}`))!)).toMatchObject({
+      O: { P: 'openid email', claims: ['sub'] },
+    });
+    expect(await adapter('Grant').find(grantId)).toEqual(grant);
   });
 
   it('gives a session back with its clients’ entries whole', async () => {
@@ -104,25 +141,52 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
     expect(await adapter('Session').findByUid(uid)).toEqual(session);
   });
 
-  it('indexes a grant’s tokens in a compact hash, and revokes tokens indexed the earlier way too', async () => {
+  it('lists only refresh tokens in a grant’s index, and revokes tokens indexed the earlier ways too', async () => {
     const grantId = id();
-    const [fresh, code, legacy] = [id(), id(), id()];
-    await adapter('AccessToken').upsert(fresh, { kind: 'AccessToken', jti: fresh, grantId }, 60);
+    const [refresh, access, code, legacy, oldMember] = [id(), id(), id(), id(), id()];
+    await adapter('RefreshToken').upsert(refresh, { kind: 'RefreshToken', jti: refresh, grantId }, 600);
+    await adapter('AccessToken').upsert(access, { kind: 'AccessToken', jti: access, grantId }, 60);
     await adapter('AuthorizationCode').upsert(code, { kind: 'AuthorizationCode', jti: code, grantId }, 60);
     const index = `${prefix}oidc:Grant:tokens:{${grantId}}`;
-    expect((await redis.hkeys(index)).sort()).toEqual([`AC:${code}`, `AT:${fresh}`]);
+    expect(await redis.hkeys(index)).toEqual([`RT:${refresh}`]);
     expect(await redis.object('ENCODING', index)).toBe('listpack');
 
-    // An access token saved by an earlier release: its full key in a set under oidc:grant.
+    // Saved by earlier releases: an access token in the hash, and one by its full key in a set.
+    await adapter('AccessToken').upsert(oldMember, { kind: 'AccessToken', jti: oldMember, grantId }, 60);
+    await redis.hset(index, `AT:${oldMember}`, '');
     const legacyKey = `${prefix}oidc:AccessToken:{${legacy}}`;
     await redis.set(legacyKey, JSON.stringify({ kind: 'AccessToken', jti: legacy, grantId }), 'EX', 60);
     await redis.sadd(`${prefix}oidc:grant:{${grantId}}`, legacyKey);
 
+    // No grant: nothing to mark; what the indexes list is deleted.
     await adapter('AccessToken').revokeByGrantId(grantId);
-    expect(await adapter('AccessToken').find(fresh)).toBeUndefined();
-    expect(await adapter('AccessToken').find(legacy)).toBeUndefined();
-    expect(await adapter('AuthorizationCode').find(code)).toBeDefined();
-    await adapter('AuthorizationCode').revokeByGrantId(grantId);
-    expect(await adapter('AuthorizationCode').find(code)).toBeUndefined();
+    await adapter('RefreshToken').revokeByGrantId(grantId);
+    expect(await redis.exists(`${prefix}oidc:AccessToken:{${oldMember}}`, legacyKey)).toBe(0);
+    expect(await adapter('RefreshToken').find(refresh)).toBeUndefined();
+    expect(await redis.exists(`${prefix}oidc:Grant:revoked:{${grantId}}`)).toBe(0);
+    // Left to run out: oidc-provider finds its grant gone.
+    expect(await adapter('AccessToken').find(access)).toBeDefined();
+  });
+
+  it('marks a grant that outlives a revocation, and its tokens up to then are not found', async () => {
+    const grantId = id();
+    const now = Math.floor(Date.now() / 1000);
+    await adapter('Grant').upsert(grantId, { kind: 'Grant', jti: grantId, iat: now - 5, clientId: 'rp' }, 600);
+    const [before, after] = [id(), id()];
+    await adapter('AccessToken').upsert(before, { kind: 'AccessToken', jti: before, grantId, iat: now - 5 }, 60);
+    await adapter('AccessToken').upsert(after, { kind: 'AccessToken', jti: after, grantId, iat: now + 5 }, 60);
+
+    await adapter('AccessToken').revokeByGrantId(grantId);
+    const mark = `${prefix}oidc:Grant:revoked:{${grantId}}`;
+    expect(Number(await redis.get(mark))).toBeGreaterThanOrEqual(now);
+    // As long as the grant lives, and no longer.
+    expect(await redis.ttl(mark)).toBeGreaterThan(590);
+    expect(await redis.ttl(mark)).toBeLessThanOrEqual(600);
+    expect(await adapter('AccessToken').find(before)).toBeUndefined();
+    expect(await adapter('AccessToken').find(after)).toMatchObject({ grantId });
+
+    // Ending the grant takes its mark along.
+    await adapter('Grant').destroy(grantId);
+    expect(await redis.exists(mark)).toBe(0);
   });
 });
