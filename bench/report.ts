@@ -64,7 +64,7 @@ export interface BenchResults {
     passkeyToPasswordRatio: number;
     redisBytesPerSession: number;
     redisKeysPerSession: number;
-    /** The same per key family (`oidc:Session`, `oidc:grant`, `rl:login`, ...), to see where the bytes go. */
+    /** The same per key family (`o:SE`, `o:GR`, `rl:login`, ...), to see where the bytes go. */
     redisBytesPerSessionByFamily?: Record<string, { keys: number; bytes: number }>;
   };
   memory: { monbanRssBytes: number; monbanHeapUsedBytes: number };

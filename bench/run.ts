@@ -122,7 +122,7 @@ async function clientCredentialsToken(issuer: string, clientId: string, secret: 
   return body.access_token;
 }
 
-/** A key's family: its name after the prefix, up to its hash tag (`oidc:Session:uid`, `oidc:grant`, `rl:login`). */
+/** A key's family: its name after the prefix, up to its hash tag (`o:SE:u`, `o:GR`, `rl:login`). */
 function keyFamily(key: string, prefix: string): string {
   const name = key.slice(prefix.length);
   const tag = name.indexOf(':{');

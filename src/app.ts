@@ -81,6 +81,7 @@ import { adminOperations } from './admin/api/operations.js';
 import { DomainVerifier, recheckDomains } from './identity/companies/verification.js';
 import { sweepIdempotencyKeys } from './admin/api/idempotency.js';
 import { DatabaseChangeFeed, type ChangeFeed } from './events/change-feed.js';
+import { isOutage } from './errors.js';
 import { StorageCounters } from './observability/storage-counters.js';
 import { connectRedis, type RedisClient } from './redis/client.js';
 import { countRedisCommands } from './redis/counting.js';
@@ -586,7 +587,16 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     ),
   ] as Middleware[];
   provider.use(skipFor(PROVIDER_API_PATHS)(compose(pageMiddleware)));
-  provider.on('server_error', (_ctx, err) => services.logger.error({ err }, 'oidc-provider server error'));
+  // oidc-provider answers its own failures: a page through renderError (which says "try again
+  // later" for an outage), else its JSON with 500. An outage is the caller's to retry: 503.
+  provider.on('server_error', (ctx, err) => {
+    if (!isOutage(err)) {
+      services.logger.error({ err }, 'oidc-provider server error');
+      return;
+    }
+    services.logger.warn({ err, path: ctx.path }, 'a store is unreachable: failed closed');
+    ctx.status = 503;
+  });
   for (const event of OIDC_EVENTS) {
     // One listener for many event names: the typings have an overload per name only.
     (provider.on as (name: string, listener: (...args: unknown[]) => void) => void).call(

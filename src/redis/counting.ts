@@ -19,7 +19,9 @@ export function countRedisCommands<T extends RedisClient>(client: T, counters: S
     if (!command[COUNTED]) {
       command[COUNTED] = true;
       const pipelined = (stream as { isPipeline?: boolean } | undefined)?.isPipeline === true;
-      counters.countCommand(command.name, command.args[0], !pipelined || stream !== lastPipeline);
+      // A script's first argument is its digest: its first key says more.
+      const key = command.name === 'evalsha' || command.name === 'eval' ? command.args[2] : command.args[0];
+      counters.countCommand(command.name, key, !pipelined || stream !== lastPipeline);
       lastPipeline = pipelined ? stream : undefined;
     }
     return send(command, stream, node);

@@ -4,12 +4,16 @@ import { alreadyConsumed } from './errors.js';
 import { holdConsume, holdWrite, sendHeldWrites, type HeldWrite } from './held-writes.js';
 import { leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
 import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } from './prefetched-models.js';
+import { modelCode, RedisKeys, type KeyNames, type PointerKind } from './redis-keys.js';
+import { withScripts, type AdapterScripts } from './redis-scripts.js';
 import { decodePayload as decode, encodePayload as encode, storedName } from './stored-payload.js';
 
 /*
- * Each model is one string key holding its JSON payload, prefixed with `<epoch>|` once it is
- * consumed, written as stored-payload.ts says: without the `kind` and `jti` that the key names,
- * and with short names for the longest fields (a payload written before is read as it is).
+ * Each model is one string key, named as redis-keys.ts says (a key an earlier release named is
+ * still read), holding its JSON payload, prefixed with `<epoch>|` once it is consumed, written as
+ * stored-payload.ts says: without the `kind` and `jti` that the key names, and with short names
+ * for the longest fields (a payload written before is read as it is). The Lua scripts are in
+ * redis-scripts.ts.
  *
  * A token is only ever read together with its grant's revocation mark, a key that says until
  * when (in seconds) every token of the grant is revoked: revokeByGrantId writes it, and a token
@@ -32,83 +36,6 @@ import { decodePayload as decode, encodePayload as encode, storedName } from './
  * call.
  */
 
-// Saves a payload; a re-save never un-consumes. KEYS[1]: the model. ARGV: payload, seconds to
-// live (0: none), consumed epoch ('' if not). On one server only, the same script may also write
-// what goes with the model: when ARGV[4] is there and not '', KEYS[2] is the grant's index,
-// which gets ARGV[4] (as INDEX does); every further key is a pointer set to ARGV[5], the model's
-// id.
-const UPSERT_FUNCTION = `
-local function upsert(KEYS, ARGV)
-  local mark = ARGV[3]
-  local old = redis.call('GET', KEYS[1])
-  if old and string.byte(old, 1) ~= 123 then mark = string.match(old, '^(%d+)|') or mark end
-  local value = ARGV[1]
-  if mark ~= '' then value = mark .. '|' .. value end
-  local ttl = ARGV[2]
-  if ttl ~= '0' then redis.call('SET', KEYS[1], value, 'EX', ttl) else redis.call('SET', KEYS[1], value) end
-  local first = 2
-  if (ARGV[4] or '') ~= '' then
-    redis.call('HSET', KEYS[2], ARGV[4], '')
-    if ttl ~= '0' then
-      redis.call('EXPIRE', KEYS[2], ttl, 'NX')
-      redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-    end
-    first = 3
-  end
-  for i = first, #KEYS do
-    if ttl ~= '0' then redis.call('SET', KEYS[i], ARGV[5], 'EX', ttl) else redis.call('SET', KEYS[i], ARGV[5]) end
-  end
-  return 1
-end
-`;
-const UPSERT = `${UPSERT_FUNCTION}return upsert(KEYS, ARGV)`;
-
-// One server only (hence the flags; a cluster refuses it): reads a pointer (KEYS[1]) and then the
-// model it names, whose key is ARGV[1] .. id .. '}' (not declared: it is only known once the
-// pointer is read). Returns false, or {id, the stored model or false}.
-const FIND_BY_POINTER = `#!lua flags=no-writes,no-cluster
-local id = redis.call('GET', KEYS[1])
-if not id then return false end
-return {id, redis.call('GET', ARGV[1] .. id .. '}')}
-`;
-
-// One server only, like FIND_BY_POINTER: reads a token (KEYS[1]) and the grant its payload names,
-// whose key is ARGV[1] .. grantId .. '}', and for a token that expires with its session, that
-// session by its uid: the pointer ARGV[2] .. sessionUid .. '}', then ARGV[3] .. id .. '}'. When
-// ARGV[4] is there and not '', it is a key read as well, found or not (another model under the
-// same id); the grant's revocation mark is ARGV[5] .. grantId .. '}'. Returns false when neither
-// token nor ARGV[4] is found, else {token or false, grantId or false, grant or false, sessionUid
-// or false, session id or false, session or false, ARGV[4]'s value or false, mark or false}.
-// The grant id and the session uid (as s, which says the token expires with it) open the JSON
-// (stored-payload.ts), after a consumed mark if any; the release before wrote the uid as S and the
-// flag as W. A value written before that has them by their full names anywhere in it: JSON escapes
-// quotes inside strings, so '"grantId":"' is a key; should a nested object have one too, what is
-// kept under that id is simply never asked for.
-const FIND_WITH_GRANT = `#!lua flags=no-writes,no-cluster
-local value = redis.call('GET', KEYS[1])
-local sibling = (ARGV[4] or '') ~= '' and redis.call('GET', ARGV[4])
-if not value then
-  if sibling then return {false, false, false, false, false, false, sibling} end
-  return false
-end
-local grantId, sessionUid = string.match(value, '^%d*|?{"G":"([^"]+)","s":"([^"]+)"')
-if not grantId then grantId, sessionUid = string.match(value, '^%d*|?{"G":"([^"]+)","S":"([^"]+)","W":1[,}]') end
-if not grantId then grantId = string.match(value, '^%d*|?{"G":"([^"]+)"') end
-if not grantId then
-  grantId = string.match(value, '"grantId":"([^"]+)"')
-  if string.find(value, '"expiresWithSession":true', 1, true) then
-    sessionUid = string.match(value, '"sessionUid":"([^"]+)"')
-  end
-end
-grantId = grantId or false
-sessionUid = sessionUid or false
-local grant = grantId and redis.call('GET', ARGV[1] .. grantId .. '}')
-local revokedUpTo = grantId and redis.call('GET', ARGV[5] .. grantId .. '}')
-local sessionId = sessionUid and redis.call('GET', ARGV[2] .. sessionUid .. '}')
-local session = sessionId and redis.call('GET', ARGV[3] .. sessionId .. '}')
-return {value, grantId, grant, sessionUid, sessionId, session, sibling, revokedUpTo}
-`;
-
 /** Models oidc-provider reads just before their grant (and session): read with them, in one round trip. */
 const READ_WITH_GRANT = new Set([
   'AccessToken',
@@ -129,60 +56,6 @@ const PREFETCHABLE = new Set(['Grant', 'ClientCredentials']);
  * consume's answer is waited for by that save (pipelined-writes.ts).
  */
 const PIPELINED_CONSUMES = new Set(['AuthorizationCode', 'RefreshToken']);
-
-// Marks a model consumed only if it exists and is not consumed yet, in one step. ARGV[1]: the
-// epoch; ARGV[2]: 'mark' (keep it, marked) or 'delete' (what is used once and then only needs to
-// be gone); ARGV[3..]: when marking, the only fields worth keeping, in the order they are then
-// written (none named: all of them, as they were).
-// Returns 1 when this call consumed it, 0 when it was consumed already, -1 when it is gone.
-const CONSUME_FUNCTION = `
-local function consume(KEYS, ARGV)
-  local value = redis.call('GET', KEYS[1])
-  if not value then return -1 end
-  if string.byte(value, 1) ~= 123 then return 0 end
-  if ARGV[2] == 'delete' then
-    redis.call('DEL', KEYS[1])
-    return 1
-  end
-  if #ARGV > 2 then
-    local full = cjson.decode(value)
-    local kept = {}
-    for i = 3, #ARGV do
-      -- cjson escapes every slash, which JSON does not need (RFC 8259 7): a redirect URI has several.
-      if full[ARGV[i]] ~= nil then kept[#kept + 1] = cjson.encode(ARGV[i]) .. ':' .. (string.gsub(cjson.encode(full[ARGV[i]]), '\\\\/', '/')) end
-    end
-    value = '{' .. table.concat(kept, ',') .. '}'
-  end
-  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. value, 'KEEPTTL')
-  return 1
-end
-`;
-const CONSUME = `${CONSUME_FUNCTION}return consume(KEYS, ARGV)`;
-
-// One server only: a request's held writes (held-writes.ts) in one step. KEYS: every write's
-// keys in turn. ARGV[1]: how many writes; then for each, 'consume', 'save' or 'delete', its
-// number of keys and of arguments, and the arguments, as CONSUME and UPSERT take them (a delete
-// takes none). A consume that finds its model consumed or gone ends the script: returns its
-// position (1-based), else 0.
-const BATCH = `#!lua flags=no-cluster
-${CONSUME_FUNCTION}${UPSERT_FUNCTION}
-local k, a = 1, 2
-for position = 1, tonumber(ARGV[1]) do
-  local op, keyCount, argCount = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local keys, args = {}, {}
-  for i = 1, keyCount do keys[i] = KEYS[k + i - 1] end
-  for i = 1, argCount do args[i] = ARGV[a + 2 + i] end
-  k, a = k + keyCount, a + 3 + argCount
-  if op == 'consume' then
-    if consume(keys, args) ~= 1 then return position end
-  elseif op == 'delete' then
-    redis.call('UNLINK', unpack(keys))
-  else
-    upsert(keys, args)
-  end
-end
-return 0
-`;
 
 /**
  * What a consumed model keeps for the rest of its life, which is only there to catch a replay.
@@ -213,91 +86,13 @@ const DELETED_ONCE_CONSUMED = new Set(['PasskeyChallenge']);
 /** Models listed in their grant's index: they live for days, too long to leave a revoked one to run out. */
 const INDEXED = new Set(['RefreshToken']);
 
-// Revokes a grant's tokens: KEYS[1] the grant, KEYS[2] its revocation mark, KEYS[3] its index,
-// KEYS[4] the set that indexed it before the hash did; ARGV[1] now (epoch seconds). While the
-// grant exists, the mark says now (or a later time it already said) and lives as long as the
-// grant. Returns the index's members and the old set's.
-const REVOKE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local mark = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if mark < tonumber(ARGV[1]) then mark = ARGV[1] end
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then redis.call('SET', KEYS[2], mark, 'PX', ttl) else redis.call('SET', KEYS[2], mark) end
-end
-return {redis.call('HKEYS', KEYS[3]), redis.call('SMEMBERS', KEYS[4])}
-`;
-
-// Adds a member to a grant's index; the index lives as long as its longest member (TTL only extended).
-const INDEX = `
-redis.call('HSET', KEYS[1], ARGV[1], '')
-if ARGV[2] ~= '0' then
-  redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')
-  redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')
-end
-return 1
-`;
-
 /**
- * Models oidc-provider never consumes: saved without a grant index or pointers, they are one plain
- * SET (there is no consumed mark to keep, so no script).
+ * Models saved with one plain SET: never consumed (no mark to keep), and saved once or living
+ * minutes, so a copy under the name an earlier release gave it is left to run out rather than
+ * deleted (a find reads the new name first). Grants and sessions, saved again and again, go
+ * through the script, which deletes that copy.
  */
-const NEVER_CONSUMED = new Set([
-  'AccessToken',
-  'ClientCredentials',
-  'Grant',
-  'Interaction',
-  'Session',
-  'ReplayDetection',
-]);
-
-interface AdapterScripts {
-  monbanSave(...args: string[]): Promise<unknown>;
-  monbanFindByPointer(pointer: string, modelKeyStart: string): Promise<[string, string | null] | null>;
-  monbanFindWithGrant(
-    key: string,
-    grantKeyStart: string,
-    sessionPointerStart: string,
-    sessionKeyStart: string,
-    siblingKey: string,
-    revocationMarkStart: string,
-  ): Promise<(string | null)[] | null>;
-  monbanConsume(key: string, ...nowModeKept: string[]): Promise<number>;
-  monbanIndex(key: string, member: string, ttl: string): Promise<unknown>;
-  monbanRevoke(
-    grant: string,
-    mark: string,
-    index: string,
-    legacyIndex: string,
-    now: string,
-  ): Promise<[string[], string[]]>;
-  monbanBatch(...args: string[]): Promise<number>;
-}
-
-/** ioredis sends EVALSHA, and the script itself only the first time a server does not know it. */
-function withScripts(redis: RedisClient): RedisClient & AdapterScripts {
-  if (!('monbanSave' in redis)) {
-    redis.defineCommand('monbanSave', { lua: UPSERT });
-    redis.defineCommand('monbanFindByPointer', { numberOfKeys: 1, lua: FIND_BY_POINTER });
-    redis.defineCommand('monbanFindWithGrant', { numberOfKeys: 1, lua: FIND_WITH_GRANT });
-    redis.defineCommand('monbanConsume', { numberOfKeys: 1, lua: CONSUME });
-    redis.defineCommand('monbanIndex', { numberOfKeys: 1, lua: INDEX });
-    redis.defineCommand('monbanRevoke', { numberOfKeys: 4, lua: REVOKE });
-    redis.defineCommand('monbanBatch', { lua: BATCH });
-  }
-  return redis as RedisClient & AdapterScripts;
-}
-
-/** How a grant's index names its members' models: short, so each member stays a listpack entry. */
-const INDEX_CODES: Record<string, string> = {
-  AccessToken: 'AT',
-  AuthorizationCode: 'AC',
-  BackchannelAuthenticationRequest: 'BA',
-  DeviceCode: 'DC',
-  Interaction: 'IN',
-  RefreshToken: 'RT',
-};
-
-const indexCode = (model: string) => INDEX_CODES[model] ?? model;
+const PLAIN_SET = new Set(['AccessToken', 'ClientCredentials', 'Interaction', 'ReplayDetection']);
 
 /**
  * A token issued up to its grant's revocation mark (epoch seconds) is revoked. Within the mark's
@@ -313,56 +108,25 @@ export class RedisAdapter implements Adapter {
   readonly #redis: RedisClient & AdapterScripts;
   /** A Redis Cluster: each command and script within one slot. */
   readonly #cluster: boolean;
+  readonly #keys: RedisKeys;
 
   constructor(
     redis: RedisClient,
     private readonly model: string,
-    private readonly prefix: string,
+    prefix: string,
   ) {
     this.#redis = withScripts(redis);
     this.#cluster = redis.isCluster;
+    this.#keys = new RedisKeys(prefix);
   }
 
-  /** Where a model's key starts: its id and `}` follow. */
-  #keyStart(model = this.model): string {
-    return `${this.prefix}oidc:${model}:{`;
+  /** A model's key and its old name: this adapter's model unless another is named (a token's grant). */
+  #names(id: string, model = this.model): KeyNames {
+    return this.#keys.model(model, id);
   }
 
-  /** A model's key: this adapter's model unless another is named (a token's grant). */
-  #key(id: string, model = this.model): string {
-    return `${this.#keyStart(model)}${id}}`;
-  }
-
-  /** The grant's index of tokens: in the slot of the Grant model itself. */
-  #grantIndexKey(grantId: string): string {
-    return `${this.prefix}oidc:Grant:tokens:{${grantId}}`;
-  }
-
-  /** Where a grant's revocation mark starts: the grant's id and `}` follow. */
-  #revocationMarkStart(): string {
-    return `${this.prefix}oidc:Grant:revoked:{`;
-  }
-
-  /** Until when (epoch seconds) every token of the grant is revoked: in the slot of the Grant itself. */
-  #revocationMarkKey(grantId: string): string {
-    return `${this.#revocationMarkStart()}${grantId}}`;
-  }
-
-  /**
-   * The set of full keys that indexed a grant's tokens before the hash did; read by a revocation
-   * until every such set has expired with its tokens.
-   */
-  #legacyGrantIndexKey(grantId: string): string {
-    return `${this.prefix}oidc:grant:{${grantId}}`;
-  }
-
-  /** Where a model's pointers of one kind start: the value and `}` follow. */
-  #pointerStart(kind: 'uid' | 'userCode', model = this.model): string {
-    return `${this.prefix}oidc:${model}:${kind}:{`;
-  }
-
-  #pointerKey(kind: 'uid' | 'userCode', value: string, model = this.model): string {
-    return `${this.#pointerStart(kind, model)}${value}}`;
+  #pointer(kind: PointerKind, value: string, model = this.model): KeyNames {
+    return this.#keys.pointer(model, kind, value);
   }
 
   /** Sends a request's held writes as one BATCH script (held-writes.ts); a write alone as its own command. */
@@ -380,28 +144,29 @@ export class RedisAdapter implements Adapter {
   /** A model or a session written in this request is read from Redis again (prefetched-models.ts). */
   #dropPrefetched(key: string): void {
     if (PREFETCHABLE.has(this.model)) dropPrefetched(key);
-    if (this.model === 'Session') dropPrefetchedUnder(this.#pointerStart('uid'));
+    if (this.model === 'Session') dropPrefetchedUnder(this.#keys.pointerStarts('Session', 'uid')[0]);
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const key = this.#key(id);
+    const { key, oldKey } = this.#names(id);
     this.#dropPrefetched(key);
     const ttl = String(expiresIn ?? 0);
     const consumed = payload.consumed as unknown;
     const json = encode(payload, this.model, id);
     const save = [json, ttl, typeof consumed === 'number' || typeof consumed === 'string' ? String(consumed) : ''];
-    const index = payload.grantId && INDEXED.has(this.model) ? this.#grantIndexKey(payload.grantId) : undefined;
-    const member = index ? `${indexCode(this.model)}:${id}` : '';
+    const index = payload.grantId && INDEXED.has(this.model) ? this.#keys.grantIndex(payload.grantId).key : undefined;
+    const member = index ? `${modelCode(this.model)}:${id}` : '';
+    // A pointer's old name is left to run out: the new one is read first.
     const pointers: string[] = [];
-    if (payload.uid) pointers.push(this.#pointerKey('uid', payload.uid));
-    if (payload.userCode) pointers.push(this.#pointerKey('userCode', payload.userCode));
-    const keys = [key, ...(index ? [index] : []), ...pointers];
+    if (payload.uid) pointers.push(this.#pointer('uid', payload.uid).key);
+    if (payload.userCode) pointers.push(this.#pointer('userCode', payload.userCode).key);
+    const keys = [key, oldKey, ...(index ? [index] : []), ...pointers];
     const args = [...save, member, id];
     if (!this.#cluster) {
       // A plain SET where there is no consumed mark to keep, else one script for the model, its
       // grant's index and its pointers.
       const saveAlone =
-        !index && pointers.length === 0 && NEVER_CONSUMED.has(this.model)
+        !index && pointers.length === 0 && PLAIN_SET.has(this.model)
           ? () => (expiresIn ? this.#redis.set(key, json, 'EX', expiresIn) : this.#redis.set(key, json))
           : () => this.#redis.monbanSave(String(keys.length), ...keys, ...args);
       const write: HeldWrite = { op: 'save', model: this.model, keys, args, alone: () => saveAlone().then(() => 0) };
@@ -415,7 +180,7 @@ export class RedisAdapter implements Adapter {
       await withWritesInFlight<unknown>(held ? held.answered : saveAlone());
       return;
     }
-    const writes: Promise<unknown>[] = [this.#redis.monbanSave('1', key, ...save)];
+    const writes: Promise<unknown>[] = [this.#redis.monbanSave('2', key, oldKey, ...save)];
     if (index) writes.push(this.#redis.monbanIndex(index, member, ttl));
     for (const pointer of pointers) {
       writes.push(expiresIn ? this.#redis.set(pointer, id, 'EX', expiresIn) : this.#redis.set(pointer, id));
@@ -425,31 +190,34 @@ export class RedisAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     sendHeldWrites();
-    const key = this.#key(id);
+    const { key, oldKey } = this.#names(id);
     const prefetched = PREFETCHABLE.has(this.model) ? takePrefetched(key) : undefined;
     if (prefetched !== undefined) return (await prefetched) ?? undefined;
-    if (!READ_WITH_GRANT.has(this.model)) return decode(await withWritesInFlight(this.#redis.get(key)), this.model, id);
-    if (this.#cluster) return this.#findInCluster(key, id);
+    if (!READ_WITH_GRANT.has(this.model))
+      return decode(await withWritesInFlight(this.#redis.monbanFind(key, oldKey)), this.model, id);
+    if (this.#cluster) return this.#findInCluster(key, oldKey, id);
     const sibling = this.#lookedUpWith(id);
     const read = this.#redis.monbanFindWithGrant(
       key,
-      this.#keyStart('Grant'),
-      this.#pointerStart('uid', 'Session'),
-      this.#keyStart('Session'),
-      sibling ?? '',
-      this.#revocationMarkStart(),
+      oldKey,
+      ...this.#keys.modelStarts('Grant'),
+      ...this.#keys.pointerStarts('Session', 'uid'),
+      ...this.#keys.modelStarts('Session'),
+      this.#keys.revocationMarkStart(),
+      sibling?.key ?? '',
+      sibling?.oldKey ?? '',
     );
     if (sibling) {
       const siblingRead = read.then((found) => decode(found?.[6] ?? null, 'ClientCredentials', id) ?? null);
       siblingRead.catch(() => undefined); // its own find sees the failure; unasked, it is not unhandled
-      keepPrefetched(sibling, siblingRead);
+      keepPrefetched(sibling.key, siblingRead);
     }
     const [stored = null, grantId, grant = null, sessionUid, sessionId, session = null, , revokedUpTo = null] =
       (await withWritesInFlight(read)) ?? [];
-    if (grantId) keepPrefetched(this.#key(grantId, 'Grant'), decode(grant, 'Grant', grantId) ?? null);
+    if (grantId) keepPrefetched(this.#names(grantId, 'Grant').key, decode(grant, 'Grant', grantId) ?? null);
     if (sessionUid)
       keepPrefetched(
-        this.#pointerKey('uid', sessionUid, 'Session'),
+        this.#pointer('uid', sessionUid, 'Session').key,
         sessionId ? (decode(session, 'Session', sessionId) ?? null) : null,
       );
     return unlessRevoked(decode(stored, this.model, id), revokedUpTo);
@@ -459,40 +227,44 @@ export class RedisAdapter implements Adapter {
    * On a cluster the grant (with its revocation mark) is in a slot of its own: read after the
    * token, and kept for oidc-provider's read of it that follows. The session is read when asked.
    */
-  async #findInCluster(key: string, id: string): Promise<AdapterPayload | undefined> {
-    const payload = decode(await withWritesInFlight(this.#redis.get(key)), this.model, id);
+  async #findInCluster(key: string, oldKey: string, id: string): Promise<AdapterPayload | undefined> {
+    const payload = decode(await withWritesInFlight(this.#redis.monbanFind(key, oldKey)), this.model, id);
     const grantId = payload?.grantId;
     if (!grantId) return payload;
-    const [grant = null, revokedUpTo = null] = await this.#redis.mget(
-      this.#key(grantId, 'Grant'),
-      this.#revocationMarkKey(grantId),
+    const grantNames = this.#names(grantId, 'Grant');
+    const [grant = null, oldGrant = null, revokedUpTo = null] = await this.#redis.mget(
+      grantNames.key,
+      grantNames.oldKey,
+      this.#keys.revocationMark(grantId),
     );
-    keepPrefetched(this.#key(grantId, 'Grant'), decode(grant, 'Grant', grantId) ?? null);
+    keepPrefetched(grantNames.key, decode(grant ?? oldGrant, 'Grant', grantId) ?? null);
     return unlessRevoked(payload, revokedUpTo);
   }
 
   /**
-   * The client credentials token's key under the same id, when this request is about to look the
-   * value up as both (an access token read at introspection or revocation): read in the same script.
+   * The client credentials token under the same id, when this request is about to look the value
+   * up as both (an access token read at introspection or revocation): read in the same script.
    */
-  #lookedUpWith(id: string): string | undefined {
+  #lookedUpWith(id: string): KeyNames | undefined {
     if (this.model !== 'AccessToken') return undefined;
     const route = (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
-    return route && TOKEN_LOOKUP_ROUTES.has(route) ? this.#key(id, 'ClientCredentials') : undefined;
+    return route && TOKEN_LOOKUP_ROUTES.has(route) ? this.#names(id, 'ClientCredentials') : undefined;
   }
 
-  async #findByPointer(kind: 'uid' | 'userCode', value: string): Promise<AdapterPayload | undefined> {
+  async #findByPointer(kind: PointerKind, value: string): Promise<AdapterPayload | undefined> {
     sendHeldWrites();
-    const pointer = this.#pointerKey(kind, value);
-    const prefetched = takePrefetched(pointer);
+    const pointer = this.#pointer(kind, value);
+    const prefetched = takePrefetched(pointer.key);
     if (prefetched !== undefined) return (await prefetched) ?? undefined;
     if (!this.#cluster) {
       const [id, stored = null] =
-        (await withWritesInFlight(this.#redis.monbanFindByPointer(pointer, this.#keyStart()))) ?? [];
+        (await withWritesInFlight(
+          this.#redis.monbanFindByPointer(pointer.key, pointer.oldKey, ...this.#keys.modelStarts(this.model)),
+        )) ?? [];
       return id ? decode(stored, this.model, id) : undefined;
     }
     // The pointer and the model live in different slots: two reads.
-    const id = await withWritesInFlight(this.#redis.get(pointer));
+    const id = await withWritesInFlight(this.#redis.monbanFind(pointer.key, pointer.oldKey));
     return id ? this.find(id) : undefined;
   }
 
@@ -508,17 +280,17 @@ export class RedisAdapter implements Adapter {
     const mode = DELETED_ONCE_CONSUMED.has(this.model) ? 'delete' : 'mark';
     const now = String(Math.floor(Date.now() / 1000));
     const kept = KEPT_ONCE_CONSUMED[this.model] ?? [];
-    const key = this.#key(id);
+    const { key, oldKey } = this.#names(id);
     const args = [now, mode, ...kept];
     if (PIPELINED_CONSUMES.has(this.model) && !this.#cluster) {
       // On one server: held back for the saves that follow (held-writes.ts). On a cluster: sent,
       // and waited for by the request's next adapter call (pipelined-writes.ts).
-      const alone = () => this.#redis.monbanConsume(key, ...args).then((result) => (result === 1 ? 0 : 1));
-      const held = holdConsume({ op: 'consume', model: this.model, keys: [key], args, alone }, this.#sendBatch);
+      const alone = () => this.#redis.monbanConsume(key, oldKey, ...args).then((result) => (result === 1 ? 0 : 1));
+      const held = holdConsume({ op: 'consume', model: this.model, keys: [key, oldKey], args, alone }, this.#sendBatch);
       if (held && leaveInFlight(this.model, 'consume', held)) return;
     }
     sendHeldWrites();
-    const consumed = this.#redis.monbanConsume(key, ...args).then((result) => {
+    const consumed = this.#redis.monbanConsume(key, oldKey, ...args).then((result) => {
       if (result !== 1) throw alreadyConsumed(this.model);
     });
     if (PIPELINED_CONSUMES.has(this.model) && leaveInFlight(this.model, 'consume', consumed)) return;
@@ -526,10 +298,10 @@ export class RedisAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    const key = this.#key(id);
+    const { key, oldKey } = this.#names(id);
     this.#dropPrefetched(key);
-    // A grant's revocation mark goes with it (the same slot).
-    const keys = this.model === 'Grant' ? [key, this.#revocationMarkKey(id)] : [key];
+    // A grant's revocation mark goes with it (the same slot, as both names are).
+    const keys = this.model === 'Grant' ? [key, oldKey, this.#keys.revocationMark(id)] : [key, oldKey];
     const deleteAlone = () => this.#redis.unlink(...keys).then(() => 0);
     const held = this.#cluster
       ? undefined
@@ -541,28 +313,33 @@ export class RedisAdapter implements Adapter {
 
   async revokeByGrantId(grantId: string): Promise<void> {
     sendHeldWrites();
-    dropPrefetched(this.#key(grantId, 'Grant'));
-    const indexKey = this.#grantIndexKey(grantId);
-    const legacyKey = this.#legacyGrantIndexKey(grantId);
-    const [members, legacyMembers] = await withWritesInFlight(
+    const grant = this.#names(grantId, 'Grant');
+    dropPrefetched(grant.key);
+    const index = this.#keys.grantIndex(grantId);
+    const legacySet = this.#keys.legacyGrantSet(grantId);
+    const [members, oldMembers, legacyMembers] = await withWritesInFlight(
       this.#redis.monbanRevoke(
-        this.#key(grantId, 'Grant'),
-        this.#revocationMarkKey(grantId),
-        indexKey,
-        legacyKey,
+        grant.key,
+        grant.oldKey,
+        this.#keys.revocationMark(grantId),
+        index.key,
+        index.oldKey,
+        legacySet,
         String(Math.floor(Date.now() / 1000)),
       ),
     );
-    const code = `${indexCode(this.model)}:`;
+    const code = `${modelCode(this.model)}:`;
     const mine = members.filter((member) => member.startsWith(code));
-    const legacyMine = legacyMembers.filter((key) => key.startsWith(`${this.prefix}oidc:${this.model}:`));
-    const keys = [...mine.map((member) => this.#key(member.slice(code.length))), ...legacyMine];
-    if (keys.length === 0) return;
+    const oldMine = oldMembers.filter((member) => member.startsWith(code));
+    const legacyMine = legacyMembers.filter((key) => key.startsWith(this.#keys.modelStarts(this.model)[1]));
+    const tokens = [...mine, ...oldMine].map((member) => this.#names(member.slice(code.length)));
     // The keys live in slots of their own: one UNLINK each (in parallel), not one cross-slot command.
     await Promise.all([
-      ...keys.map((key) => this.#redis.unlink(key)),
-      ...(mine.length > 0 ? [this.#redis.hdel(indexKey, ...mine)] : []),
-      ...(legacyMine.length > 0 ? [this.#redis.srem(legacyKey, ...legacyMine)] : []),
+      ...tokens.map(({ key, oldKey }) => this.#redis.unlink(key, oldKey)),
+      ...legacyMine.map((key) => this.#redis.unlink(key)),
+      ...(mine.length > 0 ? [this.#redis.hdel(index.key, ...mine)] : []),
+      ...(oldMine.length > 0 ? [this.#redis.hdel(index.oldKey, ...oldMine)] : []),
+      ...(legacyMine.length > 0 ? [this.#redis.srem(legacySet, ...legacyMine)] : []),
     ]);
   }
 }

@@ -32,7 +32,7 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
       claims: { userinfo: { grantId: null, G: null } },
     };
     await tokens.upsert(jti, payload, 60);
-    const raw = (await redis.get(`${prefix}oidc:AccessToken:{${jti}}`))!;
+    const raw = (await redis.get(`${prefix}o:AT:{${jti}}`))!;
     // The grant and the session uid first, whatever order the payload had them in; `s` says the
     // token expires with that session.
     expect(raw.startsWith(`{"G":"${payload.grantId}","s":"${payload.sessionUid}",`)).toBe(true);
@@ -62,19 +62,19 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
     };
     const codes = adapter('AuthorizationCode');
     await codes.upsert(code, payload, 60);
-    const raw = (await redis.get(`${prefix}oidc:AuthorizationCode:{${code}}`))!;
+    const raw = (await redis.get(`${prefix}o:AC:{${code}}`))!;
     expect(JSON.parse(raw)).toMatchObject({ T: 1796430372, E: 60, A: '~fkAm7R5TSJK1XiKWbiQaZg', K: 1 });
     expect(await codes.find(code)).toEqual(payload);
 
     await codes.consume(code);
-    const consumed = (await redis.get(`${prefix}oidc:AuthorizationCode:{${code}}`))!;
+    const consumed = (await redis.get(`${prefix}o:AC:{${code}}`))!;
     expect(consumed).toContain('"R":"https://rp.example/a/b\\\\/c?d=e/f"');
     const { nonce: _nonce, accountId: _accountId, ...kept } = payload;
     expect(await codes.find(code)).toEqual({ ...kept, consumed: expect.any(Number) });
 
     const grant = { kind: 'Grant', jti: grantId, iat: 1, exp: 2, openid: { scope: 'openid email', claims: ['sub'] } };
     await adapter('Grant').upsert(grantId, grant, 60);
-    expect(JSON.parse((await redis.get(`${prefix}oidc:Grant:{${grantId}}`))!)).toMatchObject({
+    expect(JSON.parse((await redis.get(`${prefix}o:GR:{${grantId}}`))!)).toMatchObject({
       O: { P: 'openid email', claims: ['sub'] },
     });
     expect(await adapter('Grant').find(grantId)).toEqual(grant);
@@ -93,7 +93,7 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
       authorizations: { rp: { sid: id(), grantId, persistsLogout: true }, other: { sid: id() } },
     };
     await adapter('Session').upsert(sessionId, session, 60);
-    expect(JSON.parse((await redis.get(`${prefix}oidc:Session:{${sessionId}}`))!)).toMatchObject({ Q: '~pwd' });
+    expect(JSON.parse((await redis.get(`${prefix}o:SE:{${sessionId}}`))!)).toMatchObject({ Q: '~pwd' });
     expect(await adapter('Session').find(sessionId)).toEqual(session);
     expect(await adapter('Session').findByUid(uid)).toEqual(session);
   });
@@ -123,6 +123,37 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
     expect(found).not.toHaveProperty('accountId');
   });
 
+  it('moves a model an earlier release saved under its old key name to the new one, and deletes both names', async () => {
+    const [sessionId, uid, refresh, grantId] = [id(), id(), id(), id()];
+    const [oldSession, oldPointer] = [`${prefix}oidc:Session:{${sessionId}}`, `${prefix}oidc:Session:uid:{${uid}}`];
+    await redis.set(oldSession, JSON.stringify({ uid, accountId: 'acc' }), 'EX', 60);
+    await redis.set(oldPointer, sessionId, 'EX', 60);
+    expect(await adapter('Session').find(sessionId)).toMatchObject({ uid, accountId: 'acc' });
+
+    // Saved again: under the new name only, and found by its uid through the new pointer.
+    await adapter('Session').upsert(
+      sessionId,
+      { kind: 'Session', jti: sessionId, uid, accountId: 'acc', loginTs: 5 },
+      60,
+    );
+    expect(await redis.exists(oldSession)).toBe(0);
+    expect(await redis.get(`${prefix}o:SE:u:{${uid}}`)).toBe(sessionId);
+    await redis.del(oldPointer);
+    expect(await adapter('Session').findByUid(uid)).toMatchObject({ loginTs: 5 });
+
+    // A refresh token consumed under its old name stays consumed when saved again.
+    await redis.set(`${prefix}oidc:RefreshToken:{${refresh}}`, `1700000000|${JSON.stringify({ grantId })}`, 'EX', 60);
+    await adapter('RefreshToken').upsert(refresh, { kind: 'RefreshToken', jti: refresh, grantId }, 60);
+    expect(await adapter('RefreshToken').find(refresh)).toMatchObject({ consumed: 1700000000 });
+    expect(await redis.exists(`${prefix}oidc:RefreshToken:{${refresh}}`)).toBe(0);
+
+    // A model under both names (an older process wrote the old one) is gone under both.
+    await redis.set(oldSession, JSON.stringify({ uid, accountId: 'acc' }), 'EX', 60);
+    await adapter('Session').destroy(sessionId);
+    expect(await redis.exists(oldSession, `${prefix}o:SE:{${sessionId}}`)).toBe(0);
+    expect(await adapter('Session').find(sessionId)).toBeUndefined();
+  });
+
   it('reads a token, a consumed code and a session written in the earlier format', async () => {
     const jti = id();
     const token = { kind: 'AccessToken', jti, accountId: 'acc', clientId: 'rp', scope: 'openid' };
@@ -143,17 +174,19 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
 
   it('lists only refresh tokens in a grant’s index, and revokes tokens indexed the earlier ways too', async () => {
     const grantId = id();
-    const [refresh, access, code, legacy, oldMember] = [id(), id(), id(), id(), id()];
+    const [refresh, access, code, oldMember, legacy] = [id(), id(), id(), id(), id()];
     await adapter('RefreshToken').upsert(refresh, { kind: 'RefreshToken', jti: refresh, grantId }, 600);
     await adapter('AccessToken').upsert(access, { kind: 'AccessToken', jti: access, grantId }, 60);
     await adapter('AuthorizationCode').upsert(code, { kind: 'AuthorizationCode', jti: code, grantId }, 60);
-    const index = `${prefix}oidc:Grant:tokens:{${grantId}}`;
+    const index = `${prefix}o:GR:t:{${grantId}}`;
     expect(await redis.hkeys(index)).toEqual([`RT:${refresh}`]);
     expect(await redis.object('ENCODING', index)).toBe('listpack');
 
-    // Saved by earlier releases: an access token in the hash, and one by its full key in a set.
-    await adapter('AccessToken').upsert(oldMember, { kind: 'AccessToken', jti: oldMember, grantId }, 60);
-    await redis.hset(index, `AT:${oldMember}`, '');
+    // Saved by earlier releases: an access token in the hash under its old name, and one by its
+    // full key in a set.
+    const oldKey = `${prefix}oidc:AccessToken:{${oldMember}}`;
+    await redis.set(oldKey, JSON.stringify({ grantId }), 'EX', 60);
+    await redis.hset(`${prefix}oidc:Grant:tokens:{${grantId}}`, `AT:${oldMember}`, '');
     const legacyKey = `${prefix}oidc:AccessToken:{${legacy}}`;
     await redis.set(legacyKey, JSON.stringify({ kind: 'AccessToken', jti: legacy, grantId }), 'EX', 60);
     await redis.sadd(`${prefix}oidc:grant:{${grantId}}`, legacyKey);
@@ -161,9 +194,9 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
     // No grant: nothing to mark; what the indexes list is deleted.
     await adapter('AccessToken').revokeByGrantId(grantId);
     await adapter('RefreshToken').revokeByGrantId(grantId);
-    expect(await redis.exists(`${prefix}oidc:AccessToken:{${oldMember}}`, legacyKey)).toBe(0);
+    expect(await redis.exists(oldKey, legacyKey)).toBe(0);
     expect(await adapter('RefreshToken').find(refresh)).toBeUndefined();
-    expect(await redis.exists(`${prefix}oidc:Grant:revoked:{${grantId}}`)).toBe(0);
+    expect(await redis.exists(`${prefix}o:GR:r:{${grantId}}`)).toBe(0);
     // Left to run out: oidc-provider finds its grant gone.
     expect(await adapter('AccessToken').find(access)).toBeDefined();
   });
@@ -177,7 +210,7 @@ const id = () => randomBytes(32).toString('base64url').slice(0, 43);
     await adapter('AccessToken').upsert(after, { kind: 'AccessToken', jti: after, grantId, iat: now + 5 }, 60);
 
     await adapter('AccessToken').revokeByGrantId(grantId);
-    const mark = `${prefix}oidc:Grant:revoked:{${grantId}}`;
+    const mark = `${prefix}o:GR:r:{${grantId}}`;
     expect(Number(await redis.get(mark))).toBeGreaterThanOrEqual(now);
     // As long as the grant lives, and no longer.
     expect(await redis.ttl(mark)).toBeGreaterThan(590);
