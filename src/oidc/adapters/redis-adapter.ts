@@ -94,6 +94,9 @@ const INDEXED = new Set(['RefreshToken']);
  */
 const PLAIN_SET = new Set(['AccessToken', 'ClientCredentials', 'Interaction', 'ReplayDetection']);
 
+/** Now, as the scripts take it: epoch seconds. */
+const epochNow = (): string => String(Math.floor(Date.now() / 1000));
+
 /**
  * A token issued up to its grant's revocation mark (epoch seconds) is revoked. Within the mark's
  * own second the order is unknown: such a token counts as revoked.
@@ -278,10 +281,9 @@ export class RedisAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const mode = DELETED_ONCE_CONSUMED.has(this.model) ? 'delete' : 'mark';
-    const now = String(Math.floor(Date.now() / 1000));
     const kept = KEPT_ONCE_CONSUMED[this.model] ?? [];
     const { key, oldKey } = this.#names(id);
-    const args = [now, mode, ...kept];
+    const args = [epochNow(), mode, ...kept];
     if (PIPELINED_CONSUMES.has(this.model) && !this.#cluster) {
       // On one server: held back for the saves that follow (held-writes.ts). On a cluster: sent,
       // and waited for by the request's next adapter call (pipelined-writes.ts).
@@ -314,7 +316,6 @@ export class RedisAdapter implements Adapter {
   async revokeByGrantId(grantId: string): Promise<void> {
     sendHeldWrites();
     const grant = this.#names(grantId, 'Grant');
-    dropPrefetched(grant.key);
     const index = this.#keys.grantIndex(grantId);
     const legacySet = this.#keys.legacyGrantSet(grantId);
     const [members, oldMembers, legacyMembers] = await withWritesInFlight(
@@ -325,7 +326,7 @@ export class RedisAdapter implements Adapter {
         index.key,
         index.oldKey,
         legacySet,
-        String(Math.floor(Date.now() / 1000)),
+        epochNow(),
       ),
     );
     const code = `${modelCode(this.model)}:`;
