@@ -25,6 +25,12 @@ export interface RenderOptions {
    * shows the same step. Default: the same path. A GET page's menu leads to its own address.
    */
   languagePath?: string;
+  /**
+   * The GET address of a step shown in answer to another step's form: the browser's address bar
+   * is set to it (public/page-address.js), so a reload asks for this step instead of posting the
+   * form again. It is also where the language menu leads.
+   */
+  address?: string;
   /** The reader's own time zone (the account's choice); else the browser's, else the language's default. */
   timeZone?: string | null | undefined;
 }
@@ -199,7 +205,8 @@ export function renderPage(
       i18n,
       lang: locale,
       pickedLang: pickedLocale(ctx, deps.config.locales),
-      languages: languageLinks(ctx, deps.config.locales, locale, options.languagePath),
+      languages: languageLinks(ctx, deps.config.locales, locale, options.address ?? options.languagePath),
+      address: options.address,
       timeZone:
         canonicalTimeZone(options.timeZone) ??
         canonicalTimeZone(ctx.cookies.get(timeZoneCookie(ctx))) ??

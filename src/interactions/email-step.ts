@@ -2,11 +2,12 @@ import type { Context } from 'koa';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
 import { parseForm, text } from '../http/form.js';
-import { errorMessage, noticeCookie, renderPage, seeOther } from '../http/page.js';
+import { errorMessage, noticeCookie, renderPage } from '../http/page.js';
 import { withLang } from '../http/url.js';
 import { emailProblem, normalizeEmail } from '../identity/accounts/email.js';
 import { clientName, type InteractionDeps } from './context.js';
 import { assertLoginPrompt } from './finish.js';
+import { renderPasswordStep } from './login.js';
 import { progressOf, saveProgress, type Interaction } from './interaction-state.js';
 
 /** L1: the address (too long for any address, it is refused as such). */
@@ -66,5 +67,12 @@ export async function submitEmail(ctx: Context, deps: InteractionDeps, interacti
   const email = normalizeEmail(raw);
   // A new address starts the login over: nothing passed for another one carries on.
   await saveProgress(interaction, { email });
-  seeOther(ctx, withLang(ctx, `/interaction/${interaction.uid}/password`));
+  await renderPasswordStep(
+    ctx,
+    deps,
+    interaction,
+    email,
+    undefined,
+    withLang(ctx, `/interaction/${interaction.uid}/password`),
+  );
 }

@@ -39,7 +39,8 @@ async function enterPassword(b: RpBrowser, email: string, password = TEST_PASSWO
   await page.locator('#email').fill(email);
   await page.locator('form[action$="/email"] button[type=submit]').click();
   await page.locator('#password').waitFor();
-  expect(new URL(page.url()).pathname).toMatch(/^\/interaction\/[^/]+\/password$/);
+  // The step answers the email form; its script puts the step's own address in the address bar.
+  await page.waitForURL((url) => /^\/interaction\/[^/]+\/password$/.test(url.pathname));
   expect(await page.locator('#login-email').innerText()).toBe(email);
   await page.locator('#password').fill(password);
   await page.locator('form[action$="/password"] button[type=submit]').click();

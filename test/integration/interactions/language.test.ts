@@ -89,9 +89,10 @@ describe('page language (ui_locales, globe menu cookie, Accept-Language)', () =>
       const englishLink = first.body.match(/<a href="([^"]+)"[^>]*data-lang="en"/)?.[1];
       const emailPage = await browser.request(new URL(unescapeHtml(englishLink!), t.issuer).toString());
       expectLoginPageIn(emailPage, 'en');
-      const submitted = await submitForm(browser, emailPage, '/email', { email: user.email });
-      const passwordPage = await browser.follow(submitted.location!);
+      const passwordPage = await submitForm(browser, emailPage, '/email', { email: user.email });
       expect(passwordPage.body).toContain('<html lang="en">');
+      // The password step answers the form; its language menu leads to the step's own address.
+      expect(passwordPage.body).toMatch(/<a href="\/interaction\/[^/"]+\/password\?lang&#x3D;ja"/);
       const failed = await submitForm(browser, passwordPage, '/password', { password: 'not-the-password' });
       expect(alertText(failed.body)).toBe(messageText('en', 'errors.LOGIN_FAILED'));
     });

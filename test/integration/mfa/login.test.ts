@@ -428,8 +428,7 @@ describe('the second step expires (L3)', () => {
     expect(isLoginPage(expiredPage)).toBe(true);
 
     // Logging in again (password, then at once the code) works, with the code that came too late.
-    const again = await submitForm(browser, late, '/email', { email: user.email });
-    const passwordPage = await browser.follow(again.location!);
+    const passwordPage = await submitForm(browser, late, '/email', { email: user.email });
     const secondStep = await browser.follow(
       (await submitForm(browser, passwordPage, '/password', { password: TEST_PASSWORD })).location!,
     );

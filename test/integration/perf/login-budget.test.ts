@@ -26,6 +26,7 @@ const BUDGET = {
   // first, and its row waits for the session's statement (indexing-adapter.ts).
   dbStatements: 2,
   // Each page reads the interaction once (issue 12), and the login's progress is one write of it.
+  // The email form is answered with the password step itself, not a redirect to it: one read fewer.
   // The password's counters take one script to count the attempt and one to give it back; a save
   // writes the model with its grant index and pointers in one script, and oidc-provider's session
   // lookup by uid (the pointer, then the session) is one script too. A login to an app the
@@ -36,7 +37,7 @@ const BUDGET = {
   // code with its grant and its session in one script (prefetched-models.ts), then consumes it
   // and saves the access token in one more. On a Redis Cluster, where these keys live in
   // different slots, each is a command of its own.
-  redisCommands: 13,
+  redisCommands: 12,
   // MEMORY USAGE of every key one login leaves, with the default-length prefix `monban:`: the
   // session and its uid pointer, the grant, the access token, and the consumed code (its last 60
   // seconds); 1,464 bytes, with keys named in 64 bytes (redis-keys.ts), each model's kind and jti

@@ -122,9 +122,7 @@ describe('forgot password pages', () => {
     const auth = authorizationUrl(h.issuer, client.client_id);
     const emailStep = await browser.follow(auth.url);
     const uid = new URL(emailStep.url).pathname.split('/')[2]!;
-    const passwordStep = await browser.follow(
-      (await submitForm(browser, emailStep, '/email', { email: user.email })).location!,
-    );
+    const passwordStep = await submitForm(browser, emailStep, '/email', { email: user.email });
     const forgot = await browser.request(`${h.issuer}/interaction/${uid}/forgot-password`);
     expect(forgot.body).toContain(`value="${user.email}"`);
     expect(passwordStep.body).toContain(`/interaction/${uid}/forgot-password`);

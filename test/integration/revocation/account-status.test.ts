@@ -84,8 +84,7 @@ describe('disabled and held accounts (issue 11 item 5)', () => {
     expect(login.status).toBe(200);
     expect(isLoginPage(login)).toBe(true);
     // The right password gets the general message for the account's status (L5).
-    const emailDone = await submitForm(rpBrowser, login, '/email', { email: who.user.email });
-    const passwordPage = await rpBrowser.follow(emailDone.location!);
+    const passwordPage = await submitForm(rpBrowser, login, '/email', { email: who.user.email });
     const refused: PageResponse = await submitForm(rpBrowser, passwordPage, '/password', { password: TEST_PASSWORD });
     expect(refused.status).toBe(403);
     expect(alertText(refused.body)).toBe(en(refusal));
