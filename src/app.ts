@@ -54,6 +54,7 @@ import { Views } from './text/views.js';
 import { RecentAccounts } from './identity/accounts/recent.js';
 import { PasswordHasher } from './identity/password/hashing.js';
 import { providerPages } from './interactions/provider-pages.js';
+import { emailStepAtAuthorization } from './interactions/email-step.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
@@ -513,7 +514,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   const renameQueued = () => renames.kick();
   const company = companyRoutes({ ...consoleDeps, invitationPerIp, domainVerifier, emailChange, renameQueued });
   const phoneVerification = phoneVerificationRoutes(consoleDeps);
-  const interactions = interactionRoutes({
+  const interactionDeps = {
     ...shared,
     clients,
     recentAccounts,
@@ -523,7 +524,8 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     passkeys,
     passkeyThrottle,
     emailChange,
-  });
+  };
+  const interactions = interactionRoutes(interactionDeps);
   const recovery = recoveryRoutes({
     ...shared,
     duo,
@@ -582,6 +584,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     ),
     brandingFiles(config.branding),
     rememberLanguage(secure, config.locales),
+    emailStepAtAuthorization(interactionDeps),
     ...[help, interactions, registration, recovery, forgotEmail, unlock, settings, phoneVerification, company].map(
       (router) => router.routes(),
     ),

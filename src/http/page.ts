@@ -26,9 +26,10 @@ export interface RenderOptions {
    */
   languagePath?: string;
   /**
-   * The GET address of a step shown in answer to another step's form: the browser's address bar
-   * is set to it (public/page-address.js), so a reload asks for this step instead of posting the
-   * form again. It is also where the language menu leads.
+   * The GET address of a step shown in answer to another address (the email step at the
+   * authorization request, the password step at the email form): the browser's address bar is
+   * set to it (public/page-address.js), so a reload asks for this step again instead of posting
+   * the form twice or starting another authorization request. The language menu leads there too.
    */
   address?: string;
   /** The reader's own time zone (the account's choice); else the browser's, else the language's default. */
@@ -162,10 +163,15 @@ export const LANGUAGE_NAMES: Record<Locale, string> = { ja: '日本語', en: 'En
  * that answers a form (POST) links to the GET address of the same step (`languagePath`), never back
  * to the POST.
  */
-function languageLinks(ctx: Context, locales: OfferedLocales, current: Locale, languagePath?: string) {
+function languageLinks(
+  ctx: Context,
+  locales: OfferedLocales,
+  current: Locale,
+  { address, languagePath }: Pick<RenderOptions, 'address' | 'languagePath'>,
+) {
   const answersForm = ctx.method !== 'GET' && ctx.method !== 'HEAD';
   return locales.supported.map((locale) => {
-    const url = new URL(answersForm ? (languagePath ?? ctx.path) : ctx.originalUrl, 'http://x');
+    const url = new URL(address ?? (answersForm ? (languagePath ?? ctx.path) : ctx.originalUrl), 'http://x');
     url.searchParams.set('lang', locale);
     return {
       locale,
@@ -205,7 +211,7 @@ export function renderPage(
       i18n,
       lang: locale,
       pickedLang: pickedLocale(ctx, deps.config.locales),
-      languages: languageLinks(ctx, deps.config.locales, locale, options.address ?? options.languagePath),
+      languages: languageLinks(ctx, deps.config.locales, locale, options),
       address: options.address,
       timeZone:
         canonicalTimeZone(options.timeZone) ??

@@ -1,4 +1,5 @@
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
 import { parseForm, text } from '../http/form.js';
@@ -7,7 +8,7 @@ import { withLang } from '../http/url.js';
 import { emailProblem, normalizeEmail } from '../identity/accounts/email.js';
 import { clientName, type InteractionDeps } from './context.js';
 import { assertLoginPrompt } from './finish.js';
-import { renderPasswordStep } from './login.js';
+import { renderPasswordStep } from './password-page.js';
 import { progressOf, saveProgress, type Interaction } from './interaction-state.js';
 
 /** L1: the address (too long for any address, it is refused as such). */
@@ -21,6 +22,7 @@ export async function renderEmailStep(
   email: string,
   error?: AppError,
   notice?: string,
+  address?: string,
 ): Promise<void> {
   renderPage(
     ctx,
@@ -42,11 +44,17 @@ export async function renderEmailStep(
       uiLocales: interaction.params.ui_locales,
       form: true,
       languagePath: `/interaction/${interaction.uid}`,
+      address,
     },
   );
 }
 
-export async function showEmailStep(ctx: Context, deps: InteractionDeps, interaction: Interaction): Promise<void> {
+export async function showEmailStep(
+  ctx: Context,
+  deps: InteractionDeps,
+  interaction: Interaction,
+  address?: string,
+): Promise<void> {
   const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
   const change = ctx.query.change !== undefined;
   // "Change" (another address) starts the login over.
@@ -56,7 +64,30 @@ export async function showEmailStep(ctx: Context, deps: InteractionDeps, interac
   const notice =
     ctx.cookies.get(noticeCookie(ctx)) === 'password_changed' ? 'account.passwordChangedNotice' : undefined;
   if (notice) ctx.cookies.set(noticeCookie(ctx), null, { path: '/' });
-  await renderEmailStep(ctx, deps, interaction, email, undefined, notice);
+  await renderEmailStep(ctx, deps, interaction, email, undefined, notice, address);
+}
+
+/**
+ * Page middleware: an authorization request (GET) that needs a login is answered with the email
+ * step itself, as Keycloak's authorization endpoint shows its login form, instead of
+ * oidc-provider's redirect to /interaction/:uid: one HTTP exchange and one interaction read
+ * fewer per login. The interaction is the one oidc-provider has just saved, and its cookie is
+ * set. The page puts /interaction/:uid in the address bar (public/page-address.js), so a reload
+ * shows the step instead of starting another authorization request. Other prompts (consent,
+ * prompt=create's sign-up) keep the redirect.
+ */
+export function emailStepAtAuthorization(deps: InteractionDeps) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    await next();
+    if (ctx.method !== 'GET' || ctx.status !== 303) return;
+    const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
+    const interaction = oidc?.route === 'authorization' ? oidc.entities.Interaction : undefined;
+    if (interaction?.prompt.name !== 'login') return;
+    const step = `/interaction/${interaction.uid}`;
+    if (ctx.response.get('location') !== step) return;
+    ctx.remove('Location');
+    await showEmailStep(ctx, deps, interaction, withLang(ctx, step));
+  };
 }
 
 export async function submitEmail(ctx: Context, deps: InteractionDeps, interaction: Interaction): Promise<void> {

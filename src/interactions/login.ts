@@ -3,59 +3,19 @@ import { AppError } from '../errors.js';
 import type { AccountRow } from '../db/schema.js';
 import { z } from 'zod';
 import { parseForm, password as passwordField } from '../http/form.js';
-import { errorMessage, renderPage, seeOther } from '../http/page.js';
+import { seeOther } from '../http/page.js';
 import { withLang } from '../http/url.js';
 import { findAccountForLogin } from '../identity/accounts/repository.js';
 import { checkPassword } from '../identity/password/credential-check.js';
 import { ACR, AMR } from '../oidc/acr.js';
 import { recordAudit } from '../security/audit.js';
-import { clientName, interactionMeta, type InteractionDeps } from './context.js';
+import { interactionMeta, type InteractionDeps } from './context.js';
 import { assertLoginPrompt } from './finish.js';
 import { finishPasswordLogin } from './passkey-offer.js';
 import { progressOf, type Interaction } from './interaction-state.js';
+import { renderPasswordStep } from './password-page.js';
 import { beginSecondFactor, needsSecondFactor } from './second-factor.js';
 import { continueHeldForEmailChange } from './email-change.js';
-
-/** After sign-up or a password reset the user lands on the password step with a word on why. */
-function passwordStepNotice(ctx: Context): string | undefined {
-  if (ctx.query.activated !== undefined) return 'signup.activatedNotice';
-  if (ctx.query.reset !== undefined) return 'recovery.doneNotice';
-  return undefined;
-}
-
-/**
- * The password step. It also answers the email form (a POST) directly, as Keycloak's username
- * form does, instead of redirecting to it: one HTTP exchange and one interaction read fewer per
- * login. Then `address` is the step's own GET address, for the address bar and the language menu.
- */
-export async function renderPasswordStep(
-  ctx: Context,
-  deps: InteractionDeps,
-  interaction: Interaction,
-  email: string,
-  error?: AppError,
-  address?: string,
-): Promise<void> {
-  renderPage(
-    ctx,
-    deps,
-    'interaction/password',
-    {
-      title: 'login.title',
-      uid: interaction.uid,
-      email,
-      clientName: await clientName(deps, interaction.params.client_id),
-      ...errorMessage(error),
-      notice: error ? undefined : passwordStepNotice(ctx),
-    },
-    {
-      status: error?.status ?? 200,
-      uiLocales: interaction.params.ui_locales,
-      form: true,
-      address,
-    },
-  );
-}
 
 export async function showPasswordStep(ctx: Context, deps: InteractionDeps, interaction: Interaction): Promise<void> {
   assertLoginPrompt(interaction);

@@ -18,6 +18,7 @@ import {
   RULES,
   type ChecklistItem,
   type Rule,
+  waitForInteractionAddress,
 } from '../helpers/browser.js';
 import { FakeSmsProvider } from '../helpers/fake-sms.js';
 import { registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
@@ -289,7 +290,7 @@ async function typeAndExpect(page: Page, input: Locator, steps: [string, readonl
 /** The email step of the login pages is showing, in `lang`; returns the interaction's path. */
 async function expectEmailStep(b: RpBrowser, tx: Texts, lang: Lang): Promise<void> {
   await b.page.getByRole('button', { name: tx.next, exact: true }).waitFor();
-  expect(new URL(b.page.url()).pathname).toMatch(/^\/interaction\/[^/]+$/);
+  await waitForInteractionAddress(b.page);
   expect(await b.htmlLang()).toBe(lang);
   expect(await b.page.title()).toBe(tx.loginTitle);
 }

@@ -8,7 +8,7 @@
 import type { Browser } from 'playwright-core';
 import * as client from 'openid-client';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { startWithBrowser, RpBrowser } from '../helpers/browser.js';
+import { startWithBrowser, RpBrowser, waitForInteractionAddress } from '../helpers/browser.js';
 import { registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { jwtPayload, RelyingParty } from '../helpers/rp.js';
 
@@ -85,7 +85,7 @@ async function expectEmailStep(b: RpBrowser, lang: Lang): Promise<void> {
   const t = TEXTS[lang];
   const { page } = b;
   await page.getByRole('button', { name: t.next, exact: true }).waitFor();
-  expect(page.url()).toMatch(/\/interaction\/[^/?]+(\?.*)?$/);
+  await waitForInteractionAddress(page);
   expect(await b.htmlLang()).toBe(lang);
   expect(await page.title()).toBe(t.loginTitle);
   expect(await b.heading()).toBe(t.loginHeading);

@@ -20,6 +20,7 @@ import {
   RULES,
   type ChecklistItem,
   type ElementLike,
+  waitForInteractionAddress,
 } from '../helpers/browser.js';
 import { en, ja, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { RelyingParty, type PendingAuthorization } from '../helpers/rp.js';
@@ -46,6 +47,7 @@ async function startRpLogin(b: RpBrowser, rp: RelyingParty): Promise<{ pending: 
   const pending = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid email', ui_locales: 'en' });
   await b.page.goto(pending.url.href);
   await b.page.locator('form[action$="/email"] #email').waitFor();
+  await waitForInteractionAddress(b.page);
   expect(await b.heading()).toBe(en('login.heading'));
   return { pending, uid: uidOf(b.page) };
 }

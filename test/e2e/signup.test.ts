@@ -17,6 +17,7 @@ import {
   RULES,
   type ChecklistItem,
   type Rule,
+  waitForInteractionAddress,
 } from '../helpers/browser.js';
 import { registerClient, RP_CALLBACK } from '../helpers/fixtures.js';
 import { RelyingParty } from '../helpers/rp.js';
@@ -228,6 +229,8 @@ describe('sign-up end to end in a real browser (C1-C3)', () => {
           await page.goto(auth.url.href);
           const create = page.getByRole('link', { name: tx.createAccount, exact: true });
           await create.waitFor();
+          // The authorization request answered with the email step; its address is the step's own.
+          await waitForInteractionAddress(page);
           const uid = new URL(page.url()).pathname.split('/')[2]!;
           expect(page.url()).toBe(`${t.issuer}/interaction/${uid}`);
           await create.click();

@@ -57,6 +57,14 @@ export interface RpBrowserOptions {
  * are fulfilled with a small page and recorded; anything that is not loopback is refused, so a
  * test can never reach the network.
  */
+/**
+ * The login's email step answers the authorization request itself; its script then puts the
+ * step's own address, /interaction/<uid>, in the address bar (public/page-address.js).
+ */
+export async function waitForInteractionAddress(page: Page): Promise<void> {
+  await page.waitForURL((url) => /^\/interaction\/[^/]+$/.test(url.pathname));
+}
+
 export class RpBrowser {
   /** Every URL the browser was sent to at the relying party, in order. */
   readonly rpVisits: string[] = [];

@@ -125,6 +125,18 @@ export function inputValue(html: string, name: string): string | undefined {
     .replace(/&#x3D;/g, '=');
 }
 
+/**
+ * The interaction's uid on a login page: from its address (/interaction/<uid>...), or from its
+ * forms when the page answered the authorization request itself (the email step does).
+ */
+export function interactionUid(page: PageResponse): string {
+  const uid =
+    /^\/interaction\/([^/]+)/.exec(new URL(page.url).pathname)?.[1] ??
+    /action="\/interaction\/([^/"?]+)/.exec(page.body)?.[1];
+  if (!uid) throw new Error(`not a login page: ${page.url}`);
+  return uid;
+}
+
 export function formAction(html: string, contains: string): string | undefined {
   return [...html.matchAll(/<form[^>]*action="([^"]*)"/g)].map((m) => m[1]!).find((a) => a.includes(contains));
 }

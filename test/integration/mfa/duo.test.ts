@@ -33,6 +33,7 @@ import {
   loginThroughPages,
   submitForm,
   type PageResponse,
+  interactionUid,
 } from '../../helpers/http-client.js';
 import {
   followToRp,
@@ -103,7 +104,7 @@ describe('Duo as the second factor', () => {
   const startDuo = (browser: HttpClient, page: PageResponse, fields: Record<string, string> = {}) =>
     submitForm(browser, page, '/mfa/duo', fields);
 
-  const uidOf = (page: PageResponse) => new URL(page.url).pathname.split('/')[2]!;
+  const uidOf = interactionUid;
 
   /** The state Monban put in the signed request it sent the browser to Duo with. */
   const stateSentToDuo = (authorize: URL): string =>

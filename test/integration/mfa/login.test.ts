@@ -31,7 +31,7 @@ import {
   hiddenInputs,
   HttpClient,
   submitForm,
-  type PageResponse,
+  interactionUid,
 } from '../../helpers/http-client.js';
 import {
   followToRp,
@@ -69,7 +69,7 @@ async function rpLoginsOf(app: Harness['app'], accountId: string, clientId: stri
   return rows.map((r) => r.details);
 }
 
-const uidOf = (page: PageResponse) => new URL(page.url).pathname.split('/')[2]!;
+const uidOf = interactionUid;
 
 describe('login with a second factor (L3)', () => {
   let h: AccountHarness;

@@ -35,6 +35,7 @@ import {
   submitForm,
   unescapeHtml,
   type PageResponse,
+  interactionUid,
 } from '../../helpers/http-client.js';
 import { followToRp, isSecondStep, redeemAtRp, rpLogin, totpCode, userWithTotp } from '../../helpers/mfa.js';
 import { SoftwareAuthenticator } from '../../helpers/software-authenticator.js';
@@ -403,7 +404,7 @@ describe('the offer of a passkey after a password login (upgrade prompt)', () =>
       const auth = authorizationUrl(t.issuer, client.client_id);
       return { browser: b, page: await b.follow(auth.url) };
     })();
-    const uid = new URL(page.url).pathname.split('/')[2]!;
+    const uid = interactionUid(page);
     const direct = await browser.request(`${t.issuer}/interaction/${uid}/passkey-offer`);
     expect(direct.status).toBe(400);
     expect(alertText(direct.body)).toBe(en('errors.INTERACTION_EXPIRED'));

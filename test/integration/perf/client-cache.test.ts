@@ -8,13 +8,13 @@ import { authorizationUrl, registerClient, requestServiceToken, RP_CALLBACK } fr
 const NEW_CALLBACK = 'http://localhost:8976/new-callback';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Whether an instance accepts `redirectUri` for the client: oidc-provider sends the browser on, or refuses it. */
+/** Whether an instance accepts `redirectUri` for the client: the login's email step shows, or oidc-provider refuses it. */
 async function accepts(t: TestApp, clientId: string, redirectUri: string): Promise<boolean> {
   const res = await fetch(authorizationUrl(t.issuer, clientId, { redirect_uri: redirectUri }).url, {
     redirect: 'manual',
   });
-  await res.arrayBuffer();
-  if (res.status === 303) return true;
+  const page = await res.text();
+  if (res.status === 200 && page.includes('name="email"')) return true;
   if (res.status === 400) return false;
   throw new Error(`unexpected HTTP ${res.status}`);
 }

@@ -15,6 +15,7 @@ import {
   submitForm,
   unescapeHtml,
   type PageResponse,
+  interactionUid,
 } from '../../helpers/http-client.js';
 import { newAddress, outboxFor, outboxSettled, pageShape } from '../../helpers/signup-pages.js';
 
@@ -166,7 +167,7 @@ describe('forgot email address (E1-E4)', () => {
     const browser = new HttpClient(ENGLISH);
     const emailStep = await browser.follow(authorizationUrl(h.issuer, client.client_id).url);
     expect(isLoginPage(emailStep)).toBe(true);
-    const uid = new URL(emailStep.url).pathname.split('/')[2]!;
+    const uid = interactionUid(emailStep);
 
     const form = await browser.request(new URL(linkHref(emailStep.body, 'forgot-email')!, h.issuer).toString());
     expect(form.status).toBe(200);
@@ -191,7 +192,7 @@ describe('forgot email address (E1-E4)', () => {
     const user = await registerUser(h.app, { locale: 'en' });
     const browser = new HttpClient(ENGLISH);
     const emailStep = await browser.follow(authorizationUrl(h.issuer, client.client_id).url);
-    const uid = new URL(emailStep.url).pathname.split('/')[2]!;
+    const uid = interactionUid(emailStep);
     const checked = await lookUp(browser, h.issuer, user.email, `?interaction=${uid}`);
     expect(linkHref(checked.body, 'back-to-login')).toBe(`/interaction/${uid}`);
     const back = await browser.follow(new URL(`/interaction/${uid}`, h.issuer).toString());
@@ -226,7 +227,7 @@ describe('forgot email address (E1-E4)', () => {
     it('the globe links switch the language, keep the waiting login, and the choice holds through the form', async () => {
       const browser = new HttpClient(JAPANESE);
       const emailStep = await browser.follow(authorizationUrl(h.issuer, client.client_id).url);
-      const uid = new URL(emailStep.url).pathname.split('/')[2]!;
+      const uid = interactionUid(emailStep);
       const japanese = await browser.request(`${h.issuer}/forgot-email?interaction=${uid}`);
       expect(japanese.body).toContain('<html lang="ja">');
 

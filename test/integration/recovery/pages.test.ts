@@ -42,6 +42,7 @@ import {
   submitForm,
   unescapeHtml,
   type PageResponse,
+  interactionUid,
 } from '../../helpers/http-client.js';
 import { pressOnDuoPrompt, totpCode, userWithTotp, wrongTotpCode } from '../../helpers/mfa.js';
 import {
@@ -121,7 +122,7 @@ describe('forgot password pages', () => {
     const browser = new HttpClient(ENGLISH);
     const auth = authorizationUrl(h.issuer, client.client_id);
     const emailStep = await browser.follow(auth.url);
-    const uid = new URL(emailStep.url).pathname.split('/')[2]!;
+    const uid = interactionUid(emailStep);
     const passwordStep = await submitForm(browser, emailStep, '/email', { email: user.email });
     const forgot = await browser.request(`${h.issuer}/interaction/${uid}/forgot-password`);
     expect(forgot.body).toContain(`value="${user.email}"`);
@@ -145,9 +146,7 @@ describe('forgot password pages', () => {
   it('a reset cut short, or started over, still returns to the waiting login', async () => {
     const user = await registerUser(h.app, { locale: 'en' });
     const browser = englishBrowser();
-    const uid = new URL((await browser.follow(authorizationUrl(h.issuer, client.client_id).url)).url).pathname.split(
-      '/',
-    )[2]!;
+    const uid = interactionUid(await browser.follow(authorizationUrl(h.issuer, client.client_id).url));
     await askForCode(browser, await startReset(browser, h.issuer, user.email, uid), { channel: 'email' });
     // "Start again" keeps the login.
     const restarted = await open(browser, h.issuer, '/recovery/restart');
@@ -631,7 +630,7 @@ describe('forgot password pages', () => {
   it("keeps the language picked in the globe menu on its links, over the RP's ui_locales", async () => {
     const browser = englishBrowser();
     const auth = authorizationUrl(h.issuer, client.client_id, { ui_locales: 'en' });
-    const uid = new URL((await browser.follow(auth.url)).url).pathname.split('/')[2]!;
+    const uid = interactionUid(await browser.follow(auth.url));
     const start = await open(browser, h.issuer, `/recovery?interaction=${uid}&lang=ja`);
     expect(start.body).toContain(ja('recovery.heading'));
     const back = unescapeHtml(start.body.match(/href="([^"]*)" id="back-to-login"/)![1]!);
