@@ -1,6 +1,7 @@
-// A step shown in answer to another step's form (the password step answers the email form) puts
-// its own address in the address bar, so that a reload or a bookmark asks for the step again
-// instead of posting the earlier form twice.
+// A step shown in answer to another address (the email step at the authorization request, the
+// password step at the email form) puts its own address in the address bar, so that a reload or a
+// bookmark asks for the step again instead of posting the form twice or starting another
+// authorization request.
 (function () {
   'use strict';
   var script = document.currentScript;

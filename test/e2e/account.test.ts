@@ -307,8 +307,7 @@ async function typePassword(b: RpBrowser, tx: Texts, email: string, password: st
   const { page } = b;
   const input = page.getByLabel(tx.loginPassword, { exact: true });
   await input.waitFor();
-  // The step answers the email form; its script puts the step's own address in the address bar.
-  await page.waitForURL((url) => /^\/interaction\/[^/]+\/password$/.test(url.pathname));
+  await waitForInteractionAddress(page, '/password');
   expect(await page.locator('#login-email').innerText()).toBe(email);
   await input.fill(password);
   await page.getByRole('button', { name: tx.loginSubmit, exact: true }).click();

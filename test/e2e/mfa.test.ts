@@ -18,7 +18,7 @@ import { remainingRecoveryCodes } from '../../src/identity/factors/recovery-code
 import { activeFactor } from '../../src/identity/factors/repository.js';
 import { signedInUser } from '../helpers/account.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { launchBrowser, RpBrowser } from '../helpers/browser.js';
+import { launchBrowser, RpBrowser, waitForInteractionAddress } from '../helpers/browser.js';
 import { FakeDuo } from '../helpers/fake-duo.js';
 import { en, messageText, registerClient, registerUser, RP_CALLBACK, TEST_PASSWORD } from '../helpers/fixtures.js';
 import { enableTotp, totpCode, wrongTotpCode } from '../helpers/mfa.js';
@@ -39,8 +39,7 @@ async function enterPassword(b: RpBrowser, email: string, password = TEST_PASSWO
   await page.locator('#email').fill(email);
   await page.locator('form[action$="/email"] button[type=submit]').click();
   await page.locator('#password').waitFor();
-  // The step answers the email form; its script puts the step's own address in the address bar.
-  await page.waitForURL((url) => /^\/interaction\/[^/]+\/password$/.test(url.pathname));
+  await waitForInteractionAddress(page, '/password');
   expect(await page.locator('#login-email').innerText()).toBe(email);
   await page.locator('#password').fill(password);
   await page.locator('form[action$="/password"] button[type=submit]').click();

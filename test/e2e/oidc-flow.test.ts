@@ -125,7 +125,7 @@ async function logIn(b: RpBrowser, lang: Lang, email: string, password: string):
   await passwordInput.waitFor();
   // The step answers the email form; its script puts the step's own address in the address bar,
   // so that a reload shows the step again instead of posting the address twice.
-  await page.waitForURL((url) => /^\/interaction\/[^/]+\/password$/.test(url.pathname));
+  await waitForInteractionAddress(page, '/password');
   await page.reload();
   await passwordInput.waitFor();
   expect(await b.htmlLang()).toBe(lang);

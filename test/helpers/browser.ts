@@ -58,11 +58,13 @@ export interface RpBrowserOptions {
  * test can never reach the network.
  */
 /**
- * The login's email step answers the authorization request itself; its script then puts the
- * step's own address, /interaction/<uid>, in the address bar (public/page-address.js).
+ * The login's email step answers the authorization request itself, and its password step the
+ * email form; each page's script then puts the step's own address, /interaction/<uid> or
+ * /interaction/<uid>/password, in the address bar (public/page-address.js).
  */
-export async function waitForInteractionAddress(page: Page): Promise<void> {
-  await page.waitForURL((url) => /^\/interaction\/[^/]+$/.test(url.pathname));
+export async function waitForInteractionAddress(page: Page, step: '' | '/password' = ''): Promise<void> {
+  const address = new RegExp(`^/interaction/[^/]+${step}$`);
+  await page.waitForURL((url) => address.test(url.pathname));
 }
 
 export class RpBrowser {
