@@ -20,6 +20,7 @@ import { expectNoInternals, HttpClient, hiddenInputs, submitForm } from '../../h
 import { formErrors } from '../../helpers/signup-pages.js';
 
 const PHONE_PAGE = '/account/security/phone';
+const REAUTH_SECONDS = 4;
 
 /** The mobile-number form with a number it refuses (nothing is sent), and `password` if given. */
 function phoneAttempt(browser: HttpClient, issuer: string, password?: string) {
@@ -105,7 +106,8 @@ describe('account console: re-authentication (PR3)', () => {
   describe('once account.reauthSeconds has passed', () => {
     let h: AccountHarness;
     beforeAll(async () => {
-      h = await startAccountHarness({ account: { reauthSeconds: 1 } });
+      // Long enough that a loaded CI machine still reads the page within it; the test waits it out.
+      h = await startAccountHarness({ account: { reauthSeconds: REAUTH_SECONDS } });
     });
     afterAll(async () => {
       await h?.close();
@@ -113,6 +115,7 @@ describe('account console: re-authentication (PR3)', () => {
 
     it('asks for the password again', async () => {
       const { browser } = await signedInUser(h);
+      const enteredAt = Date.now();
       const right = await phoneAttempt(browser, h.issuer, TEST_PASSWORD);
       expect(asksForPassword(right.body)).toBe(false);
       // What the browser could send now, kept to replay after the expiry as a careless browser would.
@@ -121,7 +124,8 @@ describe('account console: re-authentication (PR3)', () => {
       const staleCookies = await browser.jar.getCookieString(`${h.issuer}${PHONE_PAGE}`);
       expect(staleCookies).toContain('monban_reauth=');
 
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const expiresIn = enteredAt + REAUTH_SECONDS * 1000 + 500 - Date.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresIn)));
 
       const again = await open(browser, h.issuer, PHONE_PAGE);
       expect(asksForPassword(again.body)).toBe(true);
