@@ -176,6 +176,39 @@ describe('bad input gets a clear answer, never a crash', () => {
       expectErrorPage(email, 413, 'errors.BODY_TOO_LARGE');
     });
 
+    it('stops reading a body sent without a length once it passes the limit (413), and refuses a compressed one (415)', async () => {
+      const chunk = new TextEncoder().encode(`password=${'x'.repeat(10_000)}`);
+      let sent = 0;
+      const endless = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          sent += chunk.length;
+          if (sent > 10_000_000) controller.close();
+          else controller.enqueue(chunk);
+        },
+      });
+      const streamed = await fetch(`${t.issuer}/interaction/xyz/password`, {
+        method: 'POST',
+        headers: { 'accept-language': 'en', 'content-type': 'application/x-www-form-urlencoded' },
+        body: endless,
+        duplex: 'half',
+      } as RequestInit);
+      expect(streamed.status).toBe(413);
+      expect(alertText(await streamed.text())).toBe(messageText('en', 'errors.BODY_TOO_LARGE'));
+      expect(sent).toBeLessThan(10_000_000);
+
+      const compressed = await fetch(`${t.issuer}/interaction/xyz/password`, {
+        method: 'POST',
+        headers: {
+          'accept-language': 'en',
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-encoding': 'gzip',
+        },
+        body: 'password=x',
+      });
+      expect(compressed.status).toBe(415);
+      expect(alertText(await compressed.text())).toBe(messageText('en', 'errors.UNSUPPORTED_MEDIA_TYPE'));
+    });
+
     it('answers a 10,000-character email address with the too-long message', async () => {
       const browser = english();
       const page = await emailPage(browser);
