@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import helmet from 'koa-helmet';
 import send from 'koa-send';
@@ -58,6 +59,11 @@ export function laxCookiesOnPlainHttp() {
         );
     }
   };
+}
+
+/** Urlencoded forms only, with a small size cap; oidc-provider parses its own endpoints. */
+export function formBody(limitBytes: number) {
+  return bodyParser({ enableTypes: ['form'], formLimit: `${limitBytes}b`, encoding: 'utf-8' });
 }
 
 /** Serves files under /static/ from public/, and nothing else touches the disk. */

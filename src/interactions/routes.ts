@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { AppError } from '../errors.js';
-import { formBody } from '../http/form-body.js';
+import { formBody } from '../http/middleware.js';
 import { verifyCsrf } from '../http/csrf.js';
 import { seeOther } from '../http/page.js';
 import { withLang } from '../http/url.js';

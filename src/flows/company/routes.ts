@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { CompanyRole, CompanyRow } from '../../db/schema.js';
 import { AppError, FormError } from '../../errors.js';
 import { checkbox, parseForm, password, text } from '../../http/form.js';
-import { formBody } from '../../http/form-body.js';
+import { formBody } from '../../http/middleware.js';
 import { verifyCsrf } from '../../http/csrf.js';
 import { errorList, renderPage, seeOther } from '../../http/page.js';
 import { requestMeta } from '../../http/request-meta.js';

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors.js';
-import { formBody } from '../../http/form-body.js';
+import { formBody } from '../../http/middleware.js';
 import { requestMeta } from '../../http/request-meta.js';
 import { errorMessage, renderPage, type PageDeps } from '../../http/page.js';
 import { z } from 'zod';

@@ -5,7 +5,7 @@ import { verifyCsrf } from '../../http/csrf.js';
 import { z } from 'zod';
 import { parseForm, text } from '../../http/form.js';
 import { negotiateLocale } from '../../http/locale.js';
-import { formBody } from '../../http/form-body.js';
+import { formBody } from '../../http/middleware.js';
 import { seeOther } from '../../http/page.js';
 import { requestMeta } from '../../http/request-meta.js';
 import { callingCodeOptions } from '../../identity/accounts/phone.js';

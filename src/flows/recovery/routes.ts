@@ -6,7 +6,7 @@ import { verifyCsrf } from '../../http/csrf.js';
 import { z } from 'zod';
 import { choice, parseForm, password, text } from '../../http/form.js';
 import { negotiateLocale } from '../../http/locale.js';
-import { formBody } from '../../http/form-body.js';
+import { formBody } from '../../http/middleware.js';
 import {
   errorList,
   errorMessage,

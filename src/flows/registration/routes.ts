@@ -6,7 +6,7 @@ import { verifyCsrf } from '../../http/csrf.js';
 import { z } from 'zod';
 import { checkbox, parseForm, password, text } from '../../http/form.js';
 import { negotiateLocale } from '../../http/locale.js';
-import { formBody } from '../../http/form-body.js';
+import { formBody } from '../../http/middleware.js';
 import { errorList, errorMessage, renderPage, seeOther, type PageDeps } from '../../http/page.js';
 import { requestMeta } from '../../http/request-meta.js';
 import { withLang } from '../../http/url.js';

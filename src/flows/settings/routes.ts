@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { formBody } from '../../http/form-body.js';
+import { formBody } from '../../http/middleware.js';
 import { renderPage } from '../../http/page.js';
 import { verifyCsrf } from '../../http/csrf.js';
 import { finishLogin, logout, requireSignIn, startLogin } from './auth.js';

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../errors.js';
-import { formBody } from '../../http/form-body.js';
+import { formBody } from '../../http/middleware.js';
 import { errorMessage, renderPage, type PageDeps } from '../../http/page.js';
 import { unlockWithToken, type AccountLockDeps } from '../../identity/accounts/lock.js';
 import { z } from 'zod';

@@ -176,7 +176,7 @@ describe('bad input gets a clear answer, never a crash', () => {
       expectErrorPage(email, 413, 'errors.BODY_TOO_LARGE');
     });
 
-    it('stops reading a body sent without a length once it passes the limit (413), and refuses a compressed one (415)', async () => {
+    it('stops reading a body sent without a length once it passes the limit (413)', async () => {
       const chunk = new TextEncoder().encode(`password=${'x'.repeat(10_000)}`);
       let sent = 0;
       const endless = new ReadableStream<Uint8Array>({
@@ -195,18 +195,6 @@ describe('bad input gets a clear answer, never a crash', () => {
       expect(streamed.status).toBe(413);
       expect(alertText(await streamed.text())).toBe(messageText('en', 'errors.BODY_TOO_LARGE'));
       expect(sent).toBeLessThan(10_000_000);
-
-      const compressed = await fetch(`${t.issuer}/interaction/xyz/password`, {
-        method: 'POST',
-        headers: {
-          'accept-language': 'en',
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-encoding': 'gzip',
-        },
-        body: 'password=x',
-      });
-      expect(compressed.status).toBe(415);
-      expect(alertText(await compressed.text())).toBe(messageText('en', 'errors.UNSUPPORTED_MEDIA_TYPE'));
     });
 
     it('answers a 10,000-character email address with the too-long message', async () => {
