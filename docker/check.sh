@@ -26,7 +26,10 @@ else
 fi
 echo "-- Caddyfile"
 if command -v caddy >/dev/null; then
-  caddy validate --config docker/Caddyfile --adapter caddyfile 2>&1 | grep -q 'Valid configuration'
+  # Read whole before grep: `grep -q` stops at the first match and caddy, still writing, would end
+  # with SIGPIPE, which pipefail turns into a failure.
+  validated=$(caddy validate --config docker/Caddyfile --adapter caddyfile 2>&1)
+  grep -q 'Valid configuration' <<<"$validated"
 else
   echo "caddy not installed: Caddyfile not validated"
 fi
@@ -36,6 +39,11 @@ stage=$(mktemp -d)
 db="monban_image_$$"
 server=""
 cleanup() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then
+    # Whatever failed, the server's own lines say why (they go with the stage folder otherwise).
+    for log in "$stage"/*.log "$stage"/*.err; do [ -s "$log" ] && { echo "--- $log"; tail -n 40 "$log"; }; done
+  fi
   [ -n "$server" ] && kill "$server" 2>/dev/null || true
   psql -h 127.0.0.1 -U postgres -d test -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
   rm -rf "$stage"
@@ -73,8 +81,10 @@ curl -fsS http://127.0.0.1:3918/livez
 curl -fsS http://127.0.0.1:3918/readyz
 monban healthcheck
 kill -TERM "$server"
-wait "$server"
+stopped=0
+wait "$server" || stopped=$?
 server=""
+if [ "$stopped" -ne 0 ]; then echo "serve exited with $stopped on SIGTERM"; exit 1; fi
 grep -q '"msg":"stopped"' "$stage/serve.log"
 echo
 echo "image checks passed"

@@ -15,7 +15,7 @@ const RESTART_DELAY_MS = 1000;
  * would; the primary exits once all of them have, with the worst exit code.
  */
 export function runPrimary(workers: number, logger: Logger): void {
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   let exitCode = 0;
   const startedAt = new Map<Worker, number>();
   const listening = new Set<Worker>();
@@ -32,7 +32,10 @@ export function runPrimary(workers: number, logger: Logger): void {
     const started = listening.delete(worker);
     startedAt.delete(worker);
     if (stopping) {
-      if (code !== 0) exitCode = Math.max(exitCode, code || 1);
+      // A worker still starting has no handler yet, so the forwarded signal ends it outright:
+      // that is the stop that was asked for, not a failure (an orchestrator may stop a new pod).
+      const endedByOurSignal = signal === stopping;
+      if (code !== 0 && !endedByOurSignal) exitCode = Math.max(exitCode, code || 1);
       if (startedAt.size === 0) process.exit(exitCode);
       return;
     }
@@ -50,7 +53,7 @@ export function runPrimary(workers: number, logger: Logger): void {
 
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
-    stopping = true;
+    stopping = signal;
     logger.info({ signal, workers: startedAt.size }, 'stopping the workers');
     if (startedAt.size === 0) process.exit(exitCode);
     for (const worker of startedAt.keys()) worker.process.kill(signal);

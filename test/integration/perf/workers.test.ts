@@ -35,17 +35,37 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T 
 
 /** WEB_CONCURRENCY: `npm start` as an operator runs it, with N workers sharing one port. */
 describe('workers (WEB_CONCURRENCY)', () => {
-  let primary: ChildProcess;
+  /** The primary a test started, stopped after it if the test did not. */
+  let running: ChildProcess | undefined;
   let port: number;
   let log = '';
+  let env: NodeJS.ProcessEnv;
   let drop: () => Promise<void>;
-  const exited = () => new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
+  const exited = (primary: ChildProcess) =>
+    new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
+
+  /** `npm start`'s process: the primary, whose output collects in `log`. */
+  const startPrimary = (): ChildProcess => {
+    log = '';
+    const primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer) => {
+      log += chunk.toString();
+    };
+    primary.stdout.on('data', collect);
+    primary.stderr.on('data', collect);
+    running = primary;
+    return primary;
+  };
 
   beforeAll(async () => {
     const scratch = await createScratchDatabase();
     drop = () => scratch.drop();
     port = await freePort();
-    const env: NodeJS.ProcessEnv = {
+    env = {
       ...process.env,
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
@@ -56,29 +76,22 @@ describe('workers (WEB_CONCURRENCY)', () => {
       WEB_CONCURRENCY: '2',
     };
     delete env.NODE_OPTIONS;
-    primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const collect = (chunk: Buffer) => {
-      log += chunk.toString();
-    };
-    primary.stdout!.on('data', collect);
-    primary.stderr!.on('data', collect);
   });
 
-  afterAll(async () => {
-    if (primary.exitCode === null && primary.signalCode === null) {
-      const gone = exited();
-      primary.kill('SIGKILL');
-      for (const pid of childrenOf(primary.pid!)) process.kill(pid, 'SIGKILL');
+  afterEach(async () => {
+    if (running && running.exitCode === null && running.signalCode === null) {
+      const gone = exited(running);
+      const workers = childrenOf(running.pid!);
+      running.kill('SIGKILL');
+      for (const pid of workers) process.kill(pid, 'SIGKILL');
       await gone;
     }
-    await drop();
   });
 
+  afterAll(() => drop());
+
   it('serves from two processes, replaces a worker that dies, and stops them all on SIGTERM', async () => {
+    const primary = startPrimary();
     const listening = () => (log.match(/Monban is listening/g) ?? []).length;
     await waitFor('two workers listening', () => (listening() >= 2 ? true : undefined));
     const workers = childrenOf(primary.pid!);
@@ -97,9 +110,22 @@ describe('workers (WEB_CONCURRENCY)', () => {
     expect(log).toMatch(/a worker died; starting another/);
     expect((await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).status).toBe(200);
 
-    const gone = exited();
+    const gone = exited(primary);
     primary.kill('SIGTERM');
     expect(await gone).toBe(0);
     for (const pid of replaced) expect(() => process.kill(pid, 0)).toThrow();
   }, 180_000); // three processes compile the TypeScript on start
+
+  it('exits 0 when SIGTERM comes while the workers are still starting', async () => {
+    const primary = startPrimary();
+    await waitFor('the primary forking', () => (/starting workers/.test(log) ? true : undefined));
+    await waitFor('two workers', () => (childrenOf(primary.pid!).length === 2 ? true : undefined));
+    const workers = childrenOf(primary.pid!);
+    expect(log).not.toMatch(/Monban is listening/); // they compile TypeScript for seconds first
+    const gone = exited(primary);
+    primary.kill('SIGTERM');
+    expect(await gone).toBe(0);
+    expect(log).not.toMatch(/failed while starting/);
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  }, 60_000);
 });
