@@ -60,7 +60,7 @@ import { createLogger, type Logger } from './logger.js';
 import { PROJECT_ROOT } from './paths.js';
 import { KyselyAdapter, sweepExpired } from './oidc/adapters/kysely-adapter.js';
 import { DirectModelWriter, GroupCommitModelWriter, type ModelWriter } from './oidc/adapters/model-writes.js';
-import { RedisAdapter } from './oidc/adapters/redis-adapter.js';
+import { holdGiveBackOn, RedisAdapter } from './oidc/adapters/redis-adapter.js';
 import { GrantIndexingAdapter, SessionIndexingAdapter } from './oidc/adapters/indexing-adapter.js';
 import { holdWritesUntilAnswered, settleWrites } from './oidc/adapters/pipelined-writes.js';
 import { confirmedLogoutEndsSession } from './oidc/confirmed-logout.js';
@@ -263,7 +263,13 @@ export function limiterStoreOf(services: Services): LimiterStore {
 
 /** The counters in front of every password check; also what the admin CLI clears to unlock an account. */
 export function credentialThrottleOf(services: Services): CredentialThrottle {
-  return new CredentialThrottle(attemptCounters(limiterStoreOf(services)), services.config.rateLimits);
+  // A right password's give-back goes with the page's other Redis writes (nothing counts these
+  // counters again in the same request).
+  const holdGiveBack = services.redis ? holdGiveBackOn(services.redis) : undefined;
+  return new CredentialThrottle(
+    attemptCounters(limiterStoreOf(services), holdGiveBack && { holdGiveBack }),
+    services.config.rateLimits,
+  );
 }
 
 /** The DNS lookups that prove company domains, against companies.dnsServers. */

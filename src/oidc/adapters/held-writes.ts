@@ -1,4 +1,4 @@
-import Provider from 'oidc-provider';
+import { servedRequest } from './served-request.js';
 import { alreadyConsumed } from './errors.js';
 import { RequestSlot } from './request-slot.js';
 
@@ -13,7 +13,8 @@ import { RequestSlot } from './request-slot.js';
  *   consume first and the saves only if it won: of two requests racing with one refresh token,
  *   the loser leaves no tokens behind, and the winner's three writes are one command.
  * - A page's writes (a login's resume deletes the interaction and saves the grant, the code and
- *   the session) are held until the request reads from Redis or its answer is about to leave
+ *   the session; a right password gives its attempt counters back, holdGiveBackOn in
+ *   redis-adapter.ts) are held until the request reads from Redis or its answer is about to leave
  *   (holdWritesUntilAnswered, pipelined-writes.ts): they cannot lose a race, and a failure is an
  *   outage, which turns the whole answer into the outage page.
  *
@@ -22,7 +23,7 @@ import { RequestSlot } from './request-slot.js';
 
 /** One write of a batch: the keys it declares and its arguments, as the batch script reads them. */
 export interface HeldWrite {
-  op: 'consume' | 'save' | 'delete';
+  op: 'consume' | 'save' | 'delete' | 'giveBack';
   model: string;
   keys: string[];
   args: string[];
@@ -78,7 +79,7 @@ function openBatch(ctx: object, sendBatch: SendBatch): Batch {
  * answered. Undefined outside a request (a test, the admin CLI): then the caller sends its own.
  */
 export function holdConsume(write: HeldWrite, sendBatch: SendBatch): Promise<void> | undefined {
-  const ctx = Provider.ctx;
+  const ctx = servedRequest();
   if (!ctx) return undefined;
   const batch = byRequest.get(ctx) ?? openBatch(ctx, sendBatch);
   if (!batch.consumes) {
@@ -99,7 +100,7 @@ export function holdWrite(
   write: HeldWrite,
   sendBatch: SendBatch,
 ): { answered: Promise<void>; afterConsume: boolean } | undefined {
-  const ctx = Provider.ctx;
+  const ctx = servedRequest();
   if (!ctx) return undefined;
   const batch = byRequest.get(ctx) ?? (holding.has(ctx) ? openBatch(ctx, sendBatch) : undefined);
   if (!batch) return undefined;
@@ -108,7 +109,7 @@ export function holdWrite(
 }
 
 /** Sends this request's held writes now, if any: before a read, or when a write is awaited. */
-export function sendHeldWrites(ctx: object | undefined = Provider.ctx): void {
+export function sendHeldWrites(ctx: object | undefined = servedRequest()): void {
   if (ctx) byRequest.get(ctx)?.send();
 }
 
@@ -124,7 +125,7 @@ const deferred = new RequestSlot<(() => Promise<void>)[]>('monban.deferredWrites
  * the answer is ready, unless it ran before. False elsewhere: then the caller writes now.
  */
 export function deferUntilAnswered(write: () => Promise<void>): boolean {
-  const ctx = Provider.ctx;
+  const ctx = servedRequest();
   if (!ctx || !holding.has(ctx)) return false;
   const writes = deferred.get(ctx);
   if (writes) writes.push(write);

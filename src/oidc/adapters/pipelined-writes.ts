@@ -1,4 +1,4 @@
-import Provider from 'oidc-provider';
+import { servedRequest, servePage } from './served-request.js';
 import type { Context, Next } from 'koa';
 import { runDeferred, startHolding, stopHolding } from './held-writes.js';
 import { RequestSlot } from './request-slot.js';
@@ -33,7 +33,7 @@ const byRequest = new RequestSlot<InFlight[]>('monban.writesInFlight');
  * request (a test, the admin CLI, the revoker): then the caller waits itself.
  */
 export function leaveInFlight(model: string, write: PipelinedWrite, answered: Promise<unknown>): boolean {
-  const ctx = Provider.ctx;
+  const ctx = servedRequest();
   if (!ctx) return false;
   // Whoever waits next sees a failure; until then it must not count as unhandled.
   answered.catch(() => undefined);
@@ -52,7 +52,7 @@ function takeAnswers(ctx: object | undefined): Promise<unknown>[] {
 
 /** Waits for this request's writes in flight together with `own` (sent after them); own's result. */
 export async function withWritesInFlight<T>(own: Promise<T>): Promise<T> {
-  const earlier = takeAnswers(Provider.ctx);
+  const earlier = takeAnswers(servedRequest());
   if (earlier.length === 0) return own;
   const [result] = await Promise.all([own, ...earlier]);
   return result;
@@ -77,7 +77,7 @@ export async function settleWrites(ctx: Context, next: Next): Promise<void> {
 export async function holdWritesUntilAnswered(ctx: Context, next: Next): Promise<void> {
   startHolding(ctx);
   try {
-    await next();
+    await servePage(ctx, next);
   } catch (err) {
     stopHolding(ctx);
     await Promise.allSettled([...takeAnswers(ctx), runDeferred(ctx)]);

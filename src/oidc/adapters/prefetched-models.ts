@@ -1,4 +1,5 @@
-import Provider, { type AdapterPayload } from 'oidc-provider';
+import type { AdapterPayload } from 'oidc-provider';
+import { servedRequest } from './served-request.js';
 import { RequestSlot } from './request-slot.js';
 
 /*
@@ -9,7 +10,7 @@ import { RequestSlot } from './request-slot.js';
  * and the next find of the grant or of the session by uid in the same request takes it from here
  * instead of asking Redis again. Introspection and revocation look a token up as an access token
  * and as a client credentials token at once (token_find.js): the read of the one brings the
- * other, still on its way when its own find asks. Kept per request (Provider.ctx), so no other
+ * other, still on its way when its own find asks. Kept per request (servedRequest), so no other
  * request sees it; taken once, and dropped when that model or a session is written.
  */
 type Kept = AdapterPayload | null | Promise<AdapterPayload | null>;
@@ -17,13 +18,13 @@ type Kept = AdapterPayload | null | Promise<AdapterPayload | null>;
 const byRequest = new RequestSlot<Map<string, Kept>>('monban.prefetchedModels');
 
 function keptIn(): Map<string, Kept> | undefined {
-  const ctx = Provider.ctx;
+  const ctx = servedRequest();
   return ctx ? byRequest.get(ctx) : undefined;
 }
 
 /** Keeps what a key held (null: nothing), or the read that will tell, for this request's next find of it. */
 export function keepPrefetched(key: string, stored: Kept): void {
-  const ctx = Provider.ctx;
+  const ctx = servedRequest();
   if (!ctx) return;
   let kept = byRequest.get(ctx);
   if (!kept) {

@@ -1,7 +1,8 @@
 import Provider, { type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { RedisClient } from '../../redis/client.js';
+import type { HoldGiveBack } from '../../security/rate-limit/attempt-counters.js';
 import { alreadyConsumed } from './errors.js';
-import { holdConsume, holdWrite, sendHeldWrites, type HeldWrite } from './held-writes.js';
+import { holdConsume, holdWrite, sendHeldWrites, type HeldWrite, type SendBatch } from './held-writes.js';
 import { leaveInFlight, withWritesInFlight } from './pipelined-writes.js';
 import { dropPrefetched, dropPrefetchedUnder, keepPrefetched, takePrefetched } from './prefetched-models.js';
 import { modelCode, RedisKeys, type KeyNames, type PointerKind } from './redis-keys.js';
@@ -107,6 +108,42 @@ function unlessRevoked(payload: AdapterPayload | undefined, revokedUpTo: string 
 }
 
 /** oidc-provider models in Redis (or a Redis Cluster), with pointers by interaction uid and device user code. */
+/** Sends a request's held writes as one BATCH script (held-writes.ts); a write alone as its own command. */
+function batchSender(redis: AdapterScripts): SendBatch {
+  return (writes) => {
+    const [only] = writes;
+    if (only && writes.length === 1) return only.alone();
+    return redis.monbanBatch(
+      String(writes.reduce((sum, write) => sum + write.keys.length, 0)),
+      ...writes.flatMap((write) => write.keys),
+      String(writes.length),
+      ...writes.flatMap((write) => [write.op, String(write.keys.length), String(write.args.length), ...write.args]),
+    );
+  };
+}
+
+/**
+ * A right password's give-back of its attempt counters (attempt-counters.ts), on a page: held
+ * with the page's writes (the login's interaction, and at a resume its session, grant and code)
+ * and sent in their script when the answer is ready, instead of a command of its own. One Redis
+ * server only, the one the adapter writes to.
+ */
+export function holdGiveBackOn(redis: RedisClient): HoldGiveBack {
+  const sendBatch = batchSender(withScripts(redis));
+  return (keys, args, alone) => {
+    if (redis.isCluster) return false;
+    const write: HeldWrite = {
+      op: 'giveBack',
+      model: 'AttemptCounters',
+      keys,
+      args,
+      alone: () => alone().then(() => 0),
+    };
+    const held = holdWrite(write, sendBatch);
+    return held !== undefined && leaveInFlight(write.model, 'save', held.answered);
+  };
+}
+
 export class RedisAdapter implements Adapter {
   readonly #redis: RedisClient & AdapterScripts;
   /** A Redis Cluster: each command and script within one slot. */
@@ -119,6 +156,7 @@ export class RedisAdapter implements Adapter {
     prefix: string,
   ) {
     this.#redis = withScripts(redis);
+    this.#sendBatch = batchSender(this.#redis);
     this.#cluster = redis.isCluster;
     this.#keys = new RedisKeys(prefix);
   }
@@ -132,17 +170,7 @@ export class RedisAdapter implements Adapter {
     return this.#keys.pointer(model, kind, value);
   }
 
-  /** Sends a request's held writes as one BATCH script (held-writes.ts); a write alone as its own command. */
-  readonly #sendBatch = (writes: HeldWrite[]): Promise<number> => {
-    const [only] = writes;
-    if (only && writes.length === 1) return only.alone();
-    return this.#redis.monbanBatch(
-      String(writes.reduce((sum, write) => sum + write.keys.length, 0)),
-      ...writes.flatMap((write) => write.keys),
-      String(writes.length),
-      ...writes.flatMap((write) => [write.op, String(write.keys.length), String(write.args.length), ...write.args]),
-    );
-  };
+  readonly #sendBatch: SendBatch;
 
   /** A model or a session written in this request is read from Redis again (prefetched-models.ts). */
   #dropPrefetched(key: string): void {

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../../redis/client.js';
+import { GIVE_BACK_FUNCTION } from '../../security/rate-limit/attempt-counters.js';
 
 /*
  * The Redis adapter's Lua scripts (redis-adapter.ts says when each is used). A model's key comes
@@ -133,12 +134,12 @@ end
 const CONSUME = `${CONSUME_FUNCTION}return consume(KEYS, ARGV)`;
 
 // One server only: a request's held writes (held-writes.ts) in one step. KEYS: every write's
-// keys in turn. ARGV[1]: how many writes; then for each, 'consume', 'save' or 'delete', its
-// number of keys and of arguments, and the arguments, as CONSUME and UPSERT take them (a delete
-// takes none). A consume that finds its model consumed or gone ends the script: returns its
-// position (1-based), else 0.
+// keys in turn. ARGV[1]: how many writes; then for each, 'consume', 'save', 'delete' or
+// 'giveBack', its number of keys and of arguments, and the arguments, as CONSUME, UPSERT and the
+// attempt counters' give-back take them (a delete takes none). A consume that finds its model
+// consumed or gone ends the script: returns its position (1-based), else 0.
 const BATCH = `#!lua flags=no-cluster
-${CONSUME_FUNCTION}${UPSERT_FUNCTION}
+${CONSUME_FUNCTION}${UPSERT_FUNCTION}${GIVE_BACK_FUNCTION}
 local k, a = 1, 2
 for position = 1, tonumber(ARGV[1]) do
   local op, keyCount, argCount = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -150,6 +151,8 @@ for position = 1, tonumber(ARGV[1]) do
     if consume(keys, args) ~= 1 then return position end
   elseif op == 'delete' then
     redis.call('UNLINK', unpack(keys))
+  elseif op == 'giveBack' then
+    giveBack(keys, args)
   else
     upsert(keys, args)
   end

@@ -76,19 +76,41 @@ end
 return result
 `;
 
-// KEYS: the counters; ARGV[i]: 'reset' (delete) or 'refund' (one less, never below zero). A
+// keys: the counters; args[i]: 'reset' (delete) or 'refund' (one less, never below zero). A
 // counter back at zero is deleted: the next attempt starts a new window either way (count 1 sets
-// the expiry), and a successful login leaves no counter behind in Redis.
-const GIVE_BACK_SCRIPT = `
-for i = 1, #KEYS do
-  if ARGV[i] == 'reset' then
-    redis.call('DEL', KEYS[i])
-  elseif tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
-    if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+// the expiry), and a successful login leaves no counter behind in Redis. A function, so that the
+// script in which a page's held writes go (src/oidc/adapters) can take a give-back along.
+export const GIVE_BACK_FUNCTION = `
+local function giveBack(keys, args)
+  for i = 1, #keys do
+    if args[i] == 'reset' then
+      redis.call('DEL', keys[i])
+    elseif tonumber(redis.call('GET', keys[i]) or '0') > 0 then
+      if redis.call('DECR', keys[i]) <= 0 then redis.call('DEL', keys[i]) end
+    end
   end
 end
+`;
+
+const GIVE_BACK_SCRIPT = `${GIVE_BACK_FUNCTION}
+giveBack(KEYS, ARGV)
 return 0
 `;
+
+/**
+ * Takes a give-back (whole keys, one 'reset' or 'refund' per key, and how to send it alone) to
+ * send later with other writes, and answers true; false when it cannot, and the caller sends it.
+ */
+export type HoldGiveBack = (keys: string[], args: string[], alone: () => Promise<void>) => boolean;
+
+export interface AttemptCounterOptions {
+  /**
+   * On one Redis server, where a give-back may wait for other writes of the same request (a
+   * page's, sent as one script when its answer is ready). Only for counters that the request
+   * does not count again after giving back: a held give-back is not seen by a later consume.
+   */
+  holdGiveBack?: HoldGiveBack;
+}
 
 /** Reads a script's reply: {0, count...} or {refusing counter (1-based), ms until it frees up}. */
 function consumed(reply: number[], windows: number[]): Consumed {
@@ -155,6 +177,7 @@ class RedisAttemptCounters implements AttemptCounters {
   constructor(
     redis: RedisClient,
     private readonly prefix: string,
+    private readonly options: AttemptCounterOptions = {},
   ) {
     if (!('monbanConsumeAttempts' in redis)) {
       redis.defineCommand('monbanConsumeAttempts', { lua: CONSUME_SCRIPT });
@@ -194,14 +217,13 @@ class RedisAttemptCounters implements AttemptCounters {
   }
 
   async #giveBack(back: GiveBack): Promise<void> {
-    const keys = [...back.reset, ...back.refund];
-    if (keys.length === 0) return;
-    await this.#redis.monbanGiveBackAttempts(
-      keys.length,
-      ...keys.map((key) => this.prefix + key),
-      ...back.reset.map(() => 'reset'),
-      ...back.refund.map(() => 'refund'),
-    );
+    if (back.reset.length + back.refund.length === 0) return;
+    const keys = [...back.reset, ...back.refund].map((key) => this.prefix + key);
+    const args = [...back.reset.map(() => 'reset'), ...back.refund.map(() => 'refund')];
+    const alone = async () => {
+      await this.#redis.monbanGiveBackAttempts(keys.length, ...keys, ...args);
+    };
+    if (this.#cluster || !this.options.holdGiveBack?.(keys, args, alone)) await alone();
   }
 }
 
@@ -237,8 +259,8 @@ class KyselyAttemptCounters implements AttemptCounters {
   }
 }
 
-export function attemptCounters(store: LimiterStore): AttemptCounters {
+export function attemptCounters(store: LimiterStore, options?: AttemptCounterOptions): AttemptCounters {
   return store.kind === 'redis'
-    ? new RedisAttemptCounters(store.redis, store.prefix)
+    ? new RedisAttemptCounters(store.redis, store.prefix, options)
     : new KyselyAttemptCounters(store.db);
 }

@@ -28,7 +28,8 @@ const BUDGET = {
   // Each page reads the interaction once (issue 12), and the login's progress is one write of it.
   // The authorization request is answered with the email step and the email form with the
   // password step, not with redirects to them: two interaction reads fewer.
-  // The password's counters take one script to count the attempt and one to give it back; a save
+  // The password's counters take one script to count the attempt; the right password's give-back
+  // waits for the page's answer and goes in the script of its writes (the interaction); a save
   // writes the model with its grant index and pointers in one script, and oidc-provider's session
   // lookup by uid (the pointer, then the session) is one script too. A login to an app the
   // account allowed before gets its remembered consent as the login resumes
@@ -38,7 +39,7 @@ const BUDGET = {
   // code with its grant and its session in one script (prefetched-models.ts), then consumes it
   // and saves the access token in one more. On a Redis Cluster, where these keys live in
   // different slots, each is a command of its own.
-  redisCommands: 11,
+  redisCommands: 10,
   // MEMORY USAGE of every key one login leaves, with the default-length prefix `monban:`: the
   // session and its uid pointer, the grant, the access token, and the consumed code (its last 60
   // seconds); 1,464 bytes, with keys named in 64 bytes (redis-keys.ts), each model's kind and jti
