@@ -107,7 +107,6 @@ function unlessRevoked(payload: AdapterPayload | undefined, revokedUpTo: string 
   return typeof payload.iat === 'number' && payload.iat > Number(revokedUpTo) ? payload : undefined;
 }
 
-/** oidc-provider models in Redis (or a Redis Cluster), with pointers by interaction uid and device user code. */
 /** Sends a request's held writes as one BATCH script (held-writes.ts); a write alone as its own command. */
 function batchSender(redis: AdapterScripts): SendBatch {
   return (writes) => {
@@ -125,13 +124,12 @@ function batchSender(redis: AdapterScripts): SendBatch {
 /**
  * A right password's give-back of its attempt counters (attempt-counters.ts), on a page: held
  * with the page's writes (the login's interaction, and at a resume its session, grant and code)
- * and sent in their script when the answer is ready, instead of a command of its own. One Redis
- * server only, the one the adapter writes to.
+ * and sent in their script when the answer is ready, instead of a command of its own. The
+ * counters ask only on one Redis server, the one the adapter writes to.
  */
 export function holdGiveBackOn(redis: RedisClient): HoldGiveBack {
   const sendBatch = batchSender(withScripts(redis));
   return (keys, args, alone) => {
-    if (redis.isCluster) return false;
     const write: HeldWrite = {
       op: 'giveBack',
       model: 'AttemptCounters',
@@ -144,8 +142,10 @@ export function holdGiveBackOn(redis: RedisClient): HoldGiveBack {
   };
 }
 
+/** oidc-provider models in Redis (or a Redis Cluster), with pointers by interaction uid and device user code. */
 export class RedisAdapter implements Adapter {
   readonly #redis: RedisClient & AdapterScripts;
+  readonly #sendBatch: SendBatch;
   /** A Redis Cluster: each command and script within one slot. */
   readonly #cluster: boolean;
   readonly #keys: RedisKeys;
@@ -169,8 +169,6 @@ export class RedisAdapter implements Adapter {
   #pointer(kind: PointerKind, value: string, model = this.model): KeyNames {
     return this.#keys.pointer(model, kind, value);
   }
-
-  readonly #sendBatch: SendBatch;
 
   /** A model or a session written in this request is read from Redis again (prefetched-models.ts). */
   #dropPrefetched(key: string): void {
