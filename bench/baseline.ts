@@ -10,7 +10,8 @@
  * the authorization request, the interaction, the resume and the code exchange.
  *
  * IPC (see ipc.ts): `start` listens and answers with the client and tokens for the phases
- * (an access token for userinfo and one refresh token per refresh chain).
+ * (an access token for userinfo and one refresh token per refresh chain); `steps-start` and
+ * `steps-stop` record main-thread CPU per request step (steps.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -18,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Adapter, type AdapterPayload, type Configuration } from 'oidc-provider';
 import { serveRequests } from './ipc.js';
+import { startRecordingSteps, stopRecordingSteps } from './steps.js';
 
 export interface BaselineStarted {
   port: number;
@@ -250,6 +252,8 @@ serveRequests(
   async (command) => {
     if (command.kind === 'start') return start(command as unknown as StartRequest);
     if (command.kind === 'memory') return process.memoryUsage();
+    if (command.kind === 'steps-start') return startRecordingSteps();
+    if (command.kind === 'steps-stop') return stopRecordingSteps();
     throw new Error(`unknown request ${command.kind}`);
   },
   () => {

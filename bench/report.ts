@@ -26,6 +26,15 @@ export interface Side {
   errors: number;
 }
 
+/** Logins one at a time: the main thread's CPU per request step (steps.ts), per login. */
+export interface LoginSteps {
+  logins: number;
+  mainThreadCpuMsPerLogin: number;
+  /** Before the first request: what the steps leave out (timers, the load process's first connection). */
+  outsideStepsCpuMsPerLogin: number;
+  steps: { step: string; requestsPerLogin: number; cpuMsPerRequest: number }[];
+}
+
 export interface FigureResult {
   id: string;
   name: string;
@@ -62,6 +71,8 @@ export interface BenchResults {
     /** Complete logins with a passkey alone (issue 17): no bcrypt. */
     passkey: Side;
     passkeyToPasswordRatio: number;
+    /** Absent in results from before it was measured. */
+    steps?: { monban: LoginSteps; bareProvider: LoginSteps };
     redisBytesPerSession: number;
     redisKeysPerSession: number;
     /** The same per key family (`o:SE`, `o:GR`, `rl:login`, ...), to see where the bytes go. */
@@ -89,6 +100,30 @@ export interface Goal {
 const fixed = (value: number | undefined, digits: number): string =>
   value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+/** Monban's and the bare provider's logins, one at a time, side by side: CPU per step. */
+function stepsReport({ monban, bareProvider }: { monban: LoginSteps; bareProvider: LoginSteps }): string[] {
+  const rows = (side: LoginSteps, name: string) => [
+    ...side.steps.map((s) => [
+      name,
+      s.step,
+      fixed(s.requestsPerLogin, 2),
+      fixed(s.cpuMsPerRequest, 2),
+      fixed(s.requestsPerLogin * s.cpuMsPerRequest, 2),
+    ]),
+    [name, 'outside the steps', '', '', fixed(side.outsideStepsCpuMsPerLogin, 2)],
+    [name, `all (${String(side.logins)} logins)`, '', '', fixed(side.mainThreadCpuMsPerLogin, 2)],
+  ];
+  return [
+    "Logins one at a time: main-thread CPU per request step, from its arrival to the next request's (libuv's pool, where bcrypt hashes, left out):",
+    '',
+    table([
+      ['server', 'step', 'requests per login', 'CPU ms per request', 'CPU ms per login'],
+      ...rows(monban, 'Monban'),
+      ...rows(bareProvider, 'bare oidc-provider'),
+    ]),
+  ];
+}
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
@@ -249,6 +284,7 @@ export function report(results: BenchResults): string {
     ]),
     '',
   );
+  if (logins.steps) lines.push(...stepsReport(logins.steps), '');
   if (results.embedded) {
     const { embedded } = results;
     const f = embedded.clientCredentials;

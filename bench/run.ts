@@ -36,9 +36,10 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/helpers/env.js';
 import type { BaselineStarted } from './baseline.js';
 import { cpuAvailable, cpuMs, poolCpuMs } from './cpu.js';
 import { Child } from './ipc.js';
+import type { StepsRecorded } from './steps.js';
 import { machineTraits } from './machine.js';
-import type { Command, LoginMethod, LoginUser, PhaseResult, SeedResult } from './protocol.js';
-import { report, type BenchResults, type FigureResult, type Side } from './report.js';
+import type { Command, LoginMethod, LoginPhase, LoginUser, PhaseResult, SeedResult } from './protocol.js';
+import { report, type BenchResults, type FigureResult, type LoginSteps, type Side } from './report.js';
 import type { TargetStarted } from './target.js';
 
 // ---------------------------------------------------------------- settings
@@ -208,6 +209,30 @@ class Bench {
   }
 
   /** A warm-up of the same phase (its errors count, its figures do not), then the measured window. */
+  /**
+   * Logins one at a time (the command's single worker) while the target records its main
+   * thread's CPU per request step (steps.ts); figures per login.
+   */
+  async measureSteps(target: Target, command: LoginPhase): Promise<LoginSteps> {
+    await target.child.request({ kind: 'steps-start' }, CHILD_TIMEOUT_MS);
+    const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
+    const recorded = await target.child.request<StepsRecorded>({ kind: 'steps-stop' }, CHILD_TIMEOUT_MS);
+    this.#noteErrors(`${target.name} logins one at a time`, result);
+    const logins = result.completed;
+    const steps = recorded.steps.map(({ step, requests, cpuMs: stepCpuMs }) => ({
+      step,
+      requestsPerLogin: requests / logins,
+      cpuMsPerRequest: stepCpuMs / requests,
+    }));
+    const inRequests = recorded.steps.reduce((sum, step) => sum + step.cpuMs, 0);
+    return {
+      logins,
+      mainThreadCpuMsPerLogin: recorded.totalCpuMs / logins,
+      outsideStepsCpuMsPerLogin: (recorded.totalCpuMs - inRequests) / logins,
+      steps,
+    };
+  }
+
   async measure(target: Target, label: string, command: Command): Promise<Measured> {
     let warmupCompleted = 0;
     if (WARMUP_SECONDS > 0) {
@@ -410,7 +435,7 @@ async function main(): Promise<number> {
       clientSecret: rp.clientSecret,
       redirectUri: REDIRECT_URI,
     };
-    const loginPhase = (seconds = SECONDS, method: LoginMethod = 'password'): Command => ({
+    const loginPhase = (seconds = SECONDS, method: LoginMethod = 'password'): LoginPhase => ({
       kind: 'logins',
       method,
       ...loginTarget,
@@ -545,7 +570,7 @@ async function main(): Promise<number> {
               issuer: baseline.issuer,
               clientId: baselineStarted.client.clientId,
               clientSecret: baselineStarted.client.clientSecret,
-            } as Command),
+            }),
           );
         },
       ];
@@ -553,6 +578,18 @@ async function main(): Promise<number> {
     }
     // Every key the logins left (sessions, grants, tokens, codes, counters), warm-ups included.
     const sessionBytes = await redisBytes(redis, redisKeyPrefix);
+
+    // ------------------------------------------------ one login at a time: CPU per step
+    console.error('bench: password logins one at a time, CPU per step ...');
+    const monbanSteps = await bench.measureSteps(monban, { ...loginPhase(), workers: 1 });
+    console.error('bench: bare oidc-provider logins one at a time, CPU per step ...');
+    const bareSteps = await bench.measureSteps(baseline, {
+      ...loginPhase(SECONDS, 'bare'),
+      issuer: baseline.issuer,
+      clientId: baselineStarted.client.clientId,
+      clientSecret: baselineStarted.client.clientSecret,
+      workers: 1,
+    });
 
     // ------------------------------------------------ protocol figures, Monban vs baseline
     console.error('bench: logging in the refresh chains ...');
@@ -741,7 +778,7 @@ async function main(): Promise<number> {
           await bench.measure(target, `password logins on ${target.name}`, {
             ...loginPhase(),
             issuer: target.issuer,
-          } as Command),
+          }),
         );
       }
       scaling.push({ workers, clientCredentials: side(cc), logins: side(logins) });
@@ -787,6 +824,7 @@ async function main(): Promise<number> {
         cpuBesidesCeilingMsPerLogin,
         passkey: passkeySide,
         passkeyToPasswordRatio: passkeySide.rate / loginSide.rate,
+        steps: { monban: monbanSteps, bareProvider: bareSteps },
         redisBytesPerSession: sessionBytes.bytes / loginsDone,
         redisKeysPerSession: sessionBytes.keys / loginsDone,
         redisBytesPerSessionByFamily: Object.fromEntries(

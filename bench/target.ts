@@ -10,7 +10,8 @@
  *   libuv pool, with the same concurrency as the login phase;
  * - memory: the process's memory use;
  * - profile-start, profile-stop: a CPU profile of this process (V8's sampling profiler), written
- *   as a .cpuprofile file that Chrome DevTools opens (BENCH_PROFILE_DIR).
+ *   as a .cpuprofile file that Chrome DevTools opens (BENCH_PROFILE_DIR);
+ * - steps-start, steps-stop: main-thread CPU per request step (steps.ts).
  */
 import cluster from 'node:cluster';
 import { once } from 'node:events';
@@ -25,6 +26,7 @@ import { updateAccount } from '../src/identity/accounts/repository.js';
 import { createAccount } from '../src/identity/accounts/service.js';
 import { createLogger } from '../src/logger.js';
 import { serveRequests } from './ipc.js';
+import { startRecordingSteps, stopRecordingSteps } from './steps.js';
 
 export interface TargetSpec {
   port: number;
@@ -151,6 +153,10 @@ function serveWhatIsAsked(): void {
           return startProfile();
         case 'profile-stop':
           return stopProfile(command.file as string);
+        case 'steps-start':
+          return startRecordingSteps();
+        case 'steps-stop':
+          return stopRecordingSteps();
         default:
           throw new Error(`unknown request ${command.kind}`);
       }
