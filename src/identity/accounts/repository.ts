@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { AccountRow, AccountUpdate, ConsentedAccess, NewAccount } from '../../db/schema.js';
 import { normalizeEmail } from './email.js';
 import { isUuid } from '../../db/uuid.js';
+import { compiledOnce } from '../../db/compiled-once.js';
 
 export async function findAccountById(db: Db, id: string): Promise<AccountRow | undefined> {
   if (!isUuid(id)) return undefined;
@@ -75,32 +76,38 @@ export interface LoginFacts {
  * The account with an address, whether it has an active second factor, whether it has a
  * passkey (the offer of one after the login), whether a company of its requires two-step
  * verification and what it last allowed the app `clientId`: what the login needs, in one
- * statement.
+ * statement, built once (compiledOnce).
  */
+const accountForLogin = compiledOnce(
+  (db: Db, normalizedEmail: string, clientId: string) =>
+    db
+      .selectFrom('accounts')
+      .selectAll('accounts')
+      .select(hasActiveFactor(db, 'accounts.id').as('has_active_factor'))
+      .select(companyRequiresMfa(db, 'accounts.id').as('company_requires_mfa'))
+      .select(lastConsent(db, 'accounts.id', clientId).as('last_consent'))
+      .select((eb) =>
+        eb
+          .exists(
+            eb
+              .selectFrom('webauthn_credentials')
+              .select('webauthn_credentials.id')
+              .whereRef('webauthn_credentials.account_id', '=', 'accounts.id'),
+          )
+          .$castTo<boolean>()
+          .as('has_passkey'),
+      )
+      .where(sql`lower(email)`, '=', normalizedEmail),
+  ['\u0000email', '\u0000client'],
+);
+
 export async function findAccountForLogin(
   db: Db,
   email: string,
   clientId: string,
 ): Promise<(AccountRow & LoginFacts) | undefined> {
-  return db
-    .selectFrom('accounts')
-    .selectAll('accounts')
-    .select(hasActiveFactor(db, 'accounts.id').as('has_active_factor'))
-    .select(companyRequiresMfa(db, 'accounts.id').as('company_requires_mfa'))
-    .select(lastConsent(db, 'accounts.id', clientId).as('last_consent'))
-    .select((eb) =>
-      eb
-        .exists(
-          eb
-            .selectFrom('webauthn_credentials')
-            .select('webauthn_credentials.id')
-            .whereRef('webauthn_credentials.account_id', '=', 'accounts.id'),
-        )
-        .$castTo<boolean>()
-        .as('has_passkey'),
-    )
-    .where(sql`lower(email)`, '=', normalizeEmail(email))
-    .executeTakeFirst();
+  const [row] = await accountForLogin(db, normalizeEmail(email), clientId);
+  return row;
 }
 
 export async function insertAccount(db: Db, account: NewAccount): Promise<AccountRow> {
