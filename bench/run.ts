@@ -208,7 +208,6 @@ class Bench {
     return target.counters ? target.child.request<StorageCounts>({ kind: 'counters' }, CHILD_TIMEOUT_MS) : undefined;
   }
 
-  /** A warm-up of the same phase (its errors count, its figures do not), then the measured window. */
   /**
    * Logins one at a time (the command's single worker) while the target records its main
    * thread's CPU per request step (steps.ts); figures per login.
@@ -233,6 +232,7 @@ class Bench {
     };
   }
 
+  /** A warm-up of the same phase (its errors count, its figures do not), then the measured window. */
   async measure(target: Target, label: string, command: Command): Promise<Measured> {
     let warmupCompleted = 0;
     if (WARMUP_SECONDS > 0) {
@@ -443,6 +443,13 @@ async function main(): Promise<number> {
       workers: LOGIN_WORKERS,
       seconds,
     });
+    /** Logins at the bare provider, whose interaction page finishes at once. */
+    const bareLoginPhase = (): LoginPhase => ({
+      ...loginPhase(SECONDS, 'bare'),
+      issuer: baseline.issuer,
+      clientId: baselineStarted.client.clientId,
+      clientSecret: baselineStarted.client.clientSecret,
+    });
 
     if (SOAK_SECONDS > 0) {
       // ---------------------------------------------- the soak: is memory flat under load?
@@ -564,14 +571,7 @@ async function main(): Promise<number> {
         async () => {
           // The library's own floor: a login whose interaction finishes at once, at the bare provider.
           console.error(`bench: bare oidc-provider logins (round ${round + 1}/${ROUNDS}) ...`);
-          bareLoginRuns.push(
-            await bench.measure(baseline, 'bare oidc-provider logins', {
-              ...loginPhase(SECONDS, 'bare'),
-              issuer: baseline.issuer,
-              clientId: baselineStarted.client.clientId,
-              clientSecret: baselineStarted.client.clientSecret,
-            }),
-          );
+          bareLoginRuns.push(await bench.measure(baseline, 'bare oidc-provider logins', bareLoginPhase()));
         },
       ];
       for (const step of round % 2 ? steps.reverse() : steps) await step();
@@ -583,13 +583,7 @@ async function main(): Promise<number> {
     console.error('bench: password logins one at a time, CPU per step ...');
     const monbanSteps = await bench.measureSteps(monban, { ...loginPhase(), workers: 1 });
     console.error('bench: bare oidc-provider logins one at a time, CPU per step ...');
-    const bareSteps = await bench.measureSteps(baseline, {
-      ...loginPhase(SECONDS, 'bare'),
-      issuer: baseline.issuer,
-      clientId: baselineStarted.client.clientId,
-      clientSecret: baselineStarted.client.clientSecret,
-      workers: 1,
-    });
+    const bareSteps = await bench.measureSteps(baseline, { ...bareLoginPhase(), workers: 1 });
 
     // ------------------------------------------------ protocol figures, Monban vs baseline
     console.error('bench: logging in the refresh chains ...');

@@ -4,7 +4,8 @@ import type { Db } from './database.js';
 /**
  * A hot statement built with Kysely's query builder once per database, then run with new values.
  * Kysely builds and compiles a query anew at every call: for the login's account read (a join
- * with four subqueries) that was a fifth of the password step's JavaScript (issue 16).
+ * with four subqueries) that was the largest single package in a profile of the password step
+ * (issue 16).
  *
  * `build` is called once with `placeholders`, values that must not occur in the query otherwise
  * (a prefix no real value has); each compiled parameter equal to one of them is replaced by the
