@@ -208,14 +208,29 @@ class Bench {
     return target.counters ? target.child.request<StorageCounts>({ kind: 'counters' }, CHILD_TIMEOUT_MS) : undefined;
   }
 
+  /** With BENCH_PROFILE_DIR, a CPU profile of a single Monban process (its counters say so): not workers, not the baseline. */
+  async #startProfile(target: Target): Promise<string | undefined> {
+    if (!PROFILE_DIR || !target.counters) return undefined;
+    await target.child.request({ kind: 'profile-start' }, CHILD_TIMEOUT_MS);
+    return PROFILE_DIR;
+  }
+
+  async #stopProfile(target: Target, profileDir: string, label: string): Promise<void> {
+    mkdirSync(profileDir, { recursive: true });
+    const file = path.join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`);
+    await target.child.request({ kind: 'profile-stop', file }, CHILD_TIMEOUT_MS);
+  }
+
   /**
    * Logins one at a time (the command's single worker) while the target records its main
    * thread's CPU per request step (steps.ts); figures per login.
    */
-  async measureSteps(target: Target, command: LoginPhase): Promise<LoginSteps> {
+  async measureSteps(target: Target, label: string, command: LoginPhase): Promise<LoginSteps> {
+    const profileDir = await this.#startProfile(target);
     await target.child.request({ kind: 'steps-start' }, CHILD_TIMEOUT_MS);
     const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
     const recorded = await target.child.request<StepsRecorded>({ kind: 'steps-stop' }, CHILD_TIMEOUT_MS);
+    if (profileDir) await this.#stopProfile(target, profileDir, label);
     this.#noteErrors(`${target.name} logins one at a time`, result);
     const logins = result.completed;
     const steps = recorded.steps.map(({ step, requests, cpuMs: stepCpuMs }) => ({
@@ -242,9 +257,7 @@ class Bench {
       if (command.kind === 'refresh') command = { ...command, chains: warm.chains ?? [] };
     }
     const countsBefore = await this.#counters(target);
-    // Only a single Monban process answers these (its counters say so): not workers, not the baseline.
-    const profileDir = target.counters ? PROFILE_DIR : undefined;
-    if (profileDir) await target.child.request({ kind: 'profile-start' }, CHILD_TIMEOUT_MS);
+    const profileDir = await this.#startProfile(target);
     const pgBefore = await this.pgBackendsCpu();
     const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
     const poolBefore = poolCpuMs([target.child.pid], { children: target.tree });
@@ -257,11 +270,7 @@ class Bench {
     const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
     const countsAfter = await this.#counters(target);
-    if (profileDir) {
-      mkdirSync(profileDir, { recursive: true });
-      const file = path.join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`);
-      await target.child.request({ kind: 'profile-stop', file }, CHILD_TIMEOUT_MS);
-    }
+    if (profileDir) await this.#stopProfile(target, profileDir, label);
     this.#noteErrors(label, result);
     return {
       result,
@@ -581,9 +590,12 @@ async function main(): Promise<number> {
 
     // ------------------------------------------------ one login at a time: CPU per step
     console.error('bench: password logins one at a time, CPU per step ...');
-    const monbanSteps = await bench.measureSteps(monban, { ...loginPhase(), workers: 1 });
+    const monbanSteps = await bench.measureSteps(monban, 'logins one at a time', { ...loginPhase(), workers: 1 });
     console.error('bench: bare oidc-provider logins one at a time, CPU per step ...');
-    const bareSteps = await bench.measureSteps(baseline, { ...bareLoginPhase(), workers: 1 });
+    const bareSteps = await bench.measureSteps(baseline, 'bare logins one at a time', {
+      ...bareLoginPhase(),
+      workers: 1,
+    });
 
     // ------------------------------------------------ protocol figures, Monban vs baseline
     console.error('bench: logging in the refresh chains ...');
