@@ -20,9 +20,6 @@ import type { AdapterPayload } from 'oidc-provider';
  * login, a grant and a consumed code each drop one class with these.
  */
 
-/** The fields written first, in this order (as G, then S and W, or s for both). */
-const LEADING = ['grantId', 'sessionUid', 'expiresWithSession'];
-
 /** A token's session uid when it expires with that session (S with W true, in one). */
 const SESSION_BOUND = 's';
 
@@ -124,15 +121,38 @@ const ACR_PREFIX = 'urn:monban:acr:';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const COMPACT_UUID = /^~[A-Za-z0-9_-]{22}$/;
 
+/**
+ * The same few account ids are converted again and again (every token of a login names its
+ * account), so conversions are remembered; the map is emptied when it grows past its bound.
+ */
+const CONVERTED_UUIDS_MAX = 10_000;
+const convertedUuids = new Map<string, string>();
+
+function converted(value: string, convert: (value: string) => string): string {
+  let result = convertedUuids.get(value);
+  if (result === undefined) {
+    result = convert(value);
+    if (convertedUuids.size >= CONVERTED_UUIDS_MAX) convertedUuids.clear();
+    convertedUuids.set(value, result);
+  }
+  return result;
+}
+
+const toCompactUuid = (uuid: string) => `~${Buffer.from(uuid.replaceAll('-', ''), 'hex').toString('base64url')}`;
+
+function toFullUuid(compact: string): string {
+  const hex = Buffer.from(compact.slice(1), 'base64url').toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 function compactUuid(value: unknown): unknown {
   if (typeof value !== 'string' || !UUID.test(value)) return value;
-  return `~${Buffer.from(value.replaceAll('-', ''), 'hex').toString('base64url')}`;
+  return converted(value, toCompactUuid);
 }
 
 function fullUuid(value: unknown): unknown {
   if (typeof value !== 'string' || !COMPACT_UUID.test(value)) return value;
-  const hex = Buffer.from(value.slice(1), 'base64url').toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return converted(value, toFullUuid);
 }
 
 /** How a field's value is shortened for storage, and put back. */
@@ -175,30 +195,32 @@ const VALUES: ReadonlyMap<string, ValueCodec> = new Map<string, ValueCodec>([
   ],
 ]);
 
+/** The letter a field is written as, with its value shortened. */
+function putShort(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (value === undefined) return;
+  const codec = VALUES.get(key);
+  out[TOP_LEVEL.get(key) ?? key] = codec ? codec.short(value) : value;
+}
+
 /** What is stored for a payload of `model` under `id`. */
 export function encodePayload(payload: AdapterPayload, model: string, id: string): string {
   const fields = payload as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  const put = (key: string) => {
-    const value = fields[key];
-    if (value === undefined) return;
-    const codec = VALUES.get(key);
-    out[TOP_LEVEL.get(key) ?? key] = codec ? codec.short(value) : value;
-  };
-  put('grantId');
+  // Written first, in this order: G, then S and W (or s for both).
+  putShort(out, 'grantId', fields.grantId);
   if (fields.expiresWithSession === true && typeof fields.sessionUid === 'string')
     out[SESSION_BOUND] = fields.sessionUid;
   else {
-    put('sessionUid');
-    put('expiresWithSession');
+    putShort(out, 'sessionUid', fields.sessionUid);
+    putShort(out, 'expiresWithSession', fields.expiresWithSession);
   }
+  const named = fields.kind === model;
   for (const key in fields) {
-    if (key === 'consumed' || LEADING.includes(key)) continue;
-    if ((key === 'kind' && fields.kind === model) || (key === 'jti' && fields.jti === id && fields.kind === model))
-      continue;
+    if (key === 'consumed' || key === 'grantId' || key === 'sessionUid' || key === 'expiresWithSession') continue;
+    if (named && (key === 'kind' || (key === 'jti' && fields.jti === id))) continue;
     if (key === 'exp' && typeof fields.exp === 'number' && typeof fields.iat === 'number')
       out[EXPIRES_AFTER] = fields.exp - fields.iat;
-    else put(key);
+    else putShort(out, key, fields[key]);
   }
   return JSON.stringify(out);
 }
@@ -208,16 +230,23 @@ export function decodePayload(stored: string | null, model: string, id: string):
   if (stored === null) return undefined;
   const bar = stored.startsWith('{') ? -1 : stored.indexOf('|');
   const parsed = JSON.parse(bar < 0 ? stored : stored.slice(bar + 1)) as Record<string, unknown>;
-  const { [SESSION_BOUND]: boundTo, [EXPIRES_AFTER]: expiresAfter, ...named } = parsed;
-  const fields = renamed(named, TOP_LEVEL_NAMES);
-  if (boundTo !== undefined) {
-    fields.sessionUid = boundTo;
-    fields.expiresWithSession = true;
+  const fields: Record<string, unknown> = {};
+  let expiresAfter: unknown;
+  for (const key of Object.keys(parsed)) {
+    const value = parsed[key];
+    if (key === SESSION_BOUND) {
+      fields.sessionUid = value;
+      fields.expiresWithSession = true;
+    } else if (key === EXPIRES_AFTER) expiresAfter = value;
+    else {
+      const name = TOP_LEVEL_NAMES.get(key) ?? key;
+      const codec = VALUES.get(name);
+      fields[name] = codec ? codec.full(value) : value;
+    }
   }
   // Written only with a numeric iat; without one, it counts as long expired.
   if (expiresAfter !== undefined)
     fields.exp = typeof fields.iat === 'number' && typeof expiresAfter === 'number' ? fields.iat + expiresAfter : 0;
-  for (const [field, codec] of VALUES) if (fields[field] !== undefined) fields[field] = codec.full(fields[field]);
   const payload = fields as AdapterPayload;
   if (bar >= 0) payload.consumed = Number(stored.slice(0, bar));
   if (payload.kind === undefined) {
