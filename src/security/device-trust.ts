@@ -47,8 +47,9 @@ export class DeviceTrust {
 
   /** The cookie after a successful login to the account: a fresh nonce for it, put first. */
   remember(cookie: string | undefined, accountId: string): string {
-    const tag = this.#tag(accountId);
     const tags = this.#tags(accountId);
+    // tags[0] is under the first key: the one new entries are tagged with.
+    const tag = tags[0] ?? this.#tag(accountId);
     const others = this.#entries(cookie).filter(([entryTag]) => !tags.includes(entryTag));
     const fresh: [string, string] = [tag, randomBytes(12).toString('base64url')];
     return [fresh, ...others]
