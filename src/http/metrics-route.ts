@@ -15,11 +15,7 @@ function authorized(header: string | undefined, token: string | undefined): bool
 
 /** GET /metrics on the main port: the Prometheus text format of the process's registry. */
 export function metricsRoute(access: MetricsAccess) {
-  return async (ctx: Context, next: Next): Promise<void> => {
-    if (ctx.path !== '/metrics' || ctx.method !== 'GET') {
-      await next();
-      return;
-    }
+  const serve = async (ctx: Context): Promise<void> => {
     ctx.set('cache-control', 'no-store');
     if (!authorized(ctx.get('authorization') || undefined, access.bearerToken)) {
       ctx.status = 401;
@@ -30,6 +26,9 @@ export function metricsRoute(access: MetricsAccess) {
     ctx.type = metrics.contentType;
     ctx.body = await metrics.metrics();
   };
+  // Every other request goes straight on, without a promise of this middleware's own.
+  return (ctx: Context, next: Next): Promise<void> =>
+    ctx.path !== '/metrics' || ctx.method !== 'GET' ? next() : serve(ctx);
 }
 
 /** The same answer for a separate metrics port (plain node:http, nothing else served there). */

@@ -51,25 +51,27 @@ export function requestTracking(options: { logger: Logger; trustProxy: unknown }
       err !== undefined ? 'request errored' : 'request completed',
     );
   };
-  return async (ctx: Context, next: Next): Promise<void> => {
+  const track = async (ctx: Context, next: Next, requestId: string): Promise<void> => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } catch (err) {
+      logLine(ctx, requestId, started, statusOf(err), err);
+      throw err;
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeOf(ctx);
+      httpDuration.observe({ method: ctx.method, route, status: `${String(ctx.status).charAt(0)}xx` }, seconds);
+      nameTracedRoute(route);
+    }
+    logLine(ctx, requestId, started, ctx.status);
+  };
+  // One async function per request, run inside the request context (not an async wrapper around it).
+  return (ctx: Context, next: Next): Promise<void> => {
     const offered = ctx.get('x-request-id');
     const requestId = trusted && REQUEST_ID.test(offered) ? offered : randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('x-request-id', requestId);
-    const started = process.hrtime.bigint();
-    await requestContext.run({ requestId }, async () => {
-      try {
-        await next();
-      } catch (err) {
-        logLine(ctx, requestId, started, statusOf(err), err);
-        throw err;
-      } finally {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const route = routeOf(ctx);
-        httpDuration.observe({ method: ctx.method, route, status: `${String(ctx.status).charAt(0)}xx` }, seconds);
-        nameTracedRoute(route);
-      }
-      logLine(ctx, requestId, started, ctx.status);
-    });
+    return requestContext.run({ requestId }, track, ctx, next, requestId);
   };
 }

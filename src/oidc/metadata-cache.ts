@@ -48,21 +48,20 @@ export function cachedMetadata() {
     ctx.type = 'application/json; charset=utf-8';
     ctx.body = hit.body;
   };
-  return async (ctx: Context, next: Next): Promise<void> => {
-    if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !METADATA_PATHS.includes(ctx.path)) {
-      await next();
-      return;
-    }
-    const hit = cache.get(ctx.path);
-    if (hit) {
-      serve(ctx, hit);
-      return;
-    }
+  const fill = async (ctx: Context, next: Next): Promise<void> => {
     await next();
     if (ctx.status !== 200 || typeof ctx.body !== 'object' || ctx.body === null) return;
     const body = JSON.stringify(ctx.body);
     const fresh = { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
     cache.set(ctx.path, fresh);
     serve(ctx, fresh);
+  };
+  // Other requests go straight on, without a promise of this middleware's own.
+  return (ctx: Context, next: Next): Promise<void> => {
+    if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || !METADATA_PATHS.includes(ctx.path)) return next();
+    const hit = cache.get(ctx.path);
+    if (!hit) return fill(ctx, next);
+    serve(ctx, hit);
+    return Promise.resolve();
   };
 }

@@ -50,12 +50,15 @@ function takeAnswers(ctx: object | undefined): Promise<unknown>[] {
   return open.map((w) => w.answered);
 }
 
-/** Waits for this request's writes in flight together with `own` (sent after them); own's result. */
-export async function withWritesInFlight<T>(own: Promise<T>): Promise<T> {
+/**
+ * Waits for this request's writes in flight together with `own` (sent after them); own's result.
+ * Not async: with nothing in flight (most reads) `own` itself is handed back, without the extra
+ * promise and microtask turns an async function's return would add.
+ */
+export function withWritesInFlight<T>(own: Promise<T>): Promise<T> {
   const earlier = takeAnswers(servedRequest());
   if (earlier.length === 0) return own;
-  const [result] = await Promise.all([own, ...earlier]);
-  return result;
+  return Promise.all([own, ...earlier]).then(([result]) => result);
 }
 
 /**
