@@ -44,6 +44,22 @@ function escapeAttribute(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ATTRIBUTE_ESCAPES[c] ?? c);
 }
 
+/** How many translated texts are kept (each language's static texts are a few hundred). */
+const REMEMBERED_TEXTS_MAX = 5000;
+
+/** A text's key with its parameter values; undefined when a value is not a plain string or number. */
+function textId(base: string, params: Record<string, unknown>): string | undefined {
+  let id = base;
+  for (const name of Object.keys(params)) {
+    const value = params[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+    // JSON: a value holding the separator cannot pass for two parameters.
+    id += `\u0000${name}=${JSON.stringify(value)}`;
+  }
+  return id;
+}
+
 export class Views {
   readonly #hbs = Handlebars.create();
   readonly #pages = new Map<string, Template>();
@@ -51,20 +67,22 @@ export class Views {
   /** `overrideDir` (VIEWS_OVERRIDE_DIR): views there replace the built-in ones of the same name. */
   constructor(viewsDir: string, overrideDir?: string) {
     loadTimeZoneCities(viewsDir);
-    // A page uses dozens of texts without parameters; they never change once loaded, so each is
-    // looked up in i18next once per language and brand.
-    const plainTexts = new Map<string, string>();
+    // A page uses dozens of texts; they never change once loaded, so each is looked up in i18next
+    // once per language, brand and parameter values (an app's name, a number of minutes). Values
+    // that are not plain strings or numbers are not remembered; the map is emptied at its bound.
+    const texts = new Map<string, string>();
     this.#hbs.registerHelper('t', function (this: unknown, key: string, options: Handlebars.HelperOptions) {
       const { root } = options.data as { root: { i18n: Translator; brand?: { productName: string } } };
       const product = root.brand?.productName;
       const params = options.hash as Record<string, unknown>;
       const translate = () => root.i18n.t(key, { ...(product ? { product } : {}), ...params });
-      if (Object.keys(params).length > 0) return translate();
-      const id = `${root.i18n.locale}\u0000${product ?? ''}\u0000${key}`;
-      let text = plainTexts.get(id);
+      const id = textId(`${root.i18n.locale}\u0000${product ?? ''}\u0000${key}`, params);
+      if (id === undefined) return translate();
+      let text = texts.get(id);
       if (text === undefined) {
         text = translate();
-        plainTexts.set(id, text);
+        if (texts.size >= REMEMBERED_TEXTS_MAX) texts.clear();
+        texts.set(id, text);
       }
       return text;
     });
