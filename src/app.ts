@@ -613,6 +613,8 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
       event,
       (...args: unknown[]) => {
         oidcEvents.inc({ event });
+        // Built only when debug is on: a token request raises three or four of these events.
+        if (!services.logger.isLevelEnabled('debug')) return;
         // Models and errors only by kind: tokens and codes never reach the log.
         const last = args.at(-1);
         services.logger.debug(
