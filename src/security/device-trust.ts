@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import { asKeyList, type KeyList } from './master-secret.js';
 
 /** How many accounts one browser is remembered for (the most recent logins). */
@@ -22,12 +22,14 @@ export class DeviceTrust {
     this.#keys = asKeyList(keys);
   }
 
-  #tag(accountId: string, key = this.#keys[0].key): string {
+  #tag(accountId: string, key: KeyObject): string {
     return createHmac('sha256', key).update(accountId).digest('base64url').slice(0, 22);
   }
 
-  #tags(accountId: string): string[] {
-    return this.#keys.map(({ key }) => this.#tag(accountId, key));
+  /** The account's tag under each key, the first key's (the one new entries get) first. */
+  #tags(accountId: string): [string, ...string[]] {
+    const [first, ...older] = this.#keys;
+    return [this.#tag(accountId, first.key), ...older.map(({ key }) => this.#tag(accountId, key))];
   }
 
   #entries(cookie: string | undefined): [string, string][] {
@@ -48,8 +50,7 @@ export class DeviceTrust {
   /** The cookie after a successful login to the account: a fresh nonce for it, put first. */
   remember(cookie: string | undefined, accountId: string): string {
     const tags = this.#tags(accountId);
-    // tags[0] is under the first key: the one new entries are tagged with.
-    const tag = tags[0] ?? this.#tag(accountId);
+    const [tag] = tags;
     const others = this.#entries(cookie).filter(([entryTag]) => !tags.includes(entryTag));
     const fresh: [string, string] = [tag, randomBytes(12).toString('base64url')];
     return [fresh, ...others]
