@@ -64,11 +64,12 @@ export function cpuMs(pids: number[], { children = false } = {}): number {
   return total;
 }
 
-/**
- * CPU milliseconds used so far by the threads of libuv's pool (named `libuv-worker`) in these
- * processes: where bcrypt hashes, apart from the main thread's JavaScript and V8's own threads.
- */
-export function poolCpuMs(pids: number[], { children = false } = {}): number {
+/** CPU milliseconds used so far by the threads of these processes that `wanted` picks by name and id. */
+function threadsCpuMs(
+  pids: number[],
+  children: boolean,
+  wanted: (thread: { name: string; tid: number; pid: number }) => boolean,
+): number {
   if (!cpuAvailable) return NaN;
   let total = 0;
   for (const pid of withDescendants(pids, children)) {
@@ -86,8 +87,25 @@ export function poolCpuMs(pids: number[], { children = false } = {}): number {
       } catch {
         continue;
       }
-      if (name === 'libuv-worker') total += stat(Number(tid), `${task}/stat`)?.cpuMs ?? 0;
+      if (wanted({ name, tid: Number(tid), pid })) total += stat(Number(tid), `${task}/stat`)?.cpuMs ?? 0;
     }
   }
   return total;
+}
+
+/**
+ * CPU milliseconds used so far by the threads of libuv's pool (named `libuv-worker`) in these
+ * processes: where bcrypt hashes, apart from the main thread's JavaScript and V8's own threads.
+ */
+export function poolCpuMs(pids: number[], { children = false } = {}): number {
+  return threadsCpuMs(pids, children, ({ name }) => name === 'libuv-worker');
+}
+
+/**
+ * CPU milliseconds used so far by the main threads of these processes (the JavaScript, the event
+ * loop and the system calls it makes), apart from libuv's pool and V8's helper threads (garbage
+ * collection, compilation).
+ */
+export function mainThreadCpuMs(pids: number[], { children = false } = {}): number {
+  return threadsCpuMs(pids, children, ({ tid, pid }) => tid === pid);
 }

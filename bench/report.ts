@@ -13,6 +13,8 @@ export interface Side {
   cpuMsPerOp: number;
   /** Of cpuMsPerOp, the threads of libuv's pool (where bcrypt hashes); absent in results from before it was measured. */
   poolCpuMsPerOp?: number;
+  /** Of cpuMsPerOp, the main threads (the rest besides the pool: V8's helper threads); absent in older results. */
+  mainThreadCpuMsPerOp?: number;
   /** CPU time of the PostgreSQL backends serving the benchmark's database, per operation. */
   pgCpuMsPerOp: number;
   /** CPU time of the load generator (the clients), per operation. */
@@ -244,6 +246,13 @@ export function report(results: BenchResults): string {
       ['Monban CPU ms per login (all)', fixed(logins.monban.cpuMsPerOp, 1)],
       ["  of which in libuv's pool, where bcrypt hashes", fixed(logins.monban.poolCpuMsPerOp ?? NaN, 1)],
       ['  of which outside it: CPU besides bcrypt', fixed(logins.nonHashCpuMsPerLogin, 1)],
+      [
+        "    of which the main thread / V8's helper threads (garbage collection, compilation)",
+        `${fixed(logins.monban.mainThreadCpuMsPerOp ?? NaN, 1)} / ${fixed(
+          logins.nonHashCpuMsPerLogin - (logins.monban.mainThreadCpuMsPerOp ?? NaN),
+          1,
+        )}`,
+      ],
       [
         "bcrypt ceiling: CPU ms per check (in libuv's pool)",
         `${fixed(logins.bcryptCpuMsPerCheck, 1)} (${fixed(logins.bcryptCeiling.poolCpuMsPerOp ?? NaN, 1)})`,

@@ -34,7 +34,7 @@ import { freePort } from '../test/helpers/app.js';
 import { createScratchDatabase } from '../test/helpers/databases.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/helpers/env.js';
 import type { BaselineStarted } from './baseline.js';
-import { cpuAvailable, cpuMs, poolCpuMs } from './cpu.js';
+import { cpuAvailable, cpuMs, mainThreadCpuMs, poolCpuMs } from './cpu.js';
 import { Child } from './ipc.js';
 import type { StepsRecorded } from './steps.js';
 import { machineTraits } from './machine.js';
@@ -187,6 +187,8 @@ interface Measured {
   cpuMs: number;
   /** Of cpuMs, what libuv's pool used (bcrypt's threads). */
   poolCpuMs: number;
+  /** Of cpuMs, what the main threads used (the rest: V8's helper threads, garbage collection, compilation). */
+  mainThreadCpuMs: number;
   pgCpuMs: number;
   /** The load generator's CPU in the window (it shares the machine's cores with the target). */
   loadCpuMs: number;
@@ -261,11 +263,13 @@ class Bench {
     const pgBefore = await this.pgBackendsCpu();
     const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
     const poolBefore = poolCpuMs([target.child.pid], { children: target.tree });
+    const mainBefore = mainThreadCpuMs([target.child.pid], { children: target.tree });
     const loadBefore = cpuMs([this.load.pid]);
     const redisBefore = this.redisServerCpu();
     const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
     const cpu = cpuMs([target.child.pid], { children: target.tree }) - cpuBefore;
     const poolCpu = poolCpuMs([target.child.pid], { children: target.tree }) - poolBefore;
+    const mainCpu = mainThreadCpuMs([target.child.pid], { children: target.tree }) - mainBefore;
     const loadCpu = cpuMs([this.load.pid]) - loadBefore;
     const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
@@ -277,6 +281,7 @@ class Bench {
       warmupCompleted,
       cpuMs: cpu,
       poolCpuMs: poolCpu,
+      mainThreadCpuMs: mainCpu,
       pgCpuMs: pgCpu,
       loadCpuMs: loadCpu,
       redisCpuMs: redisCpu,
@@ -306,6 +311,7 @@ function side(runs: Measured[], ops = (m: Measured) => m.result.completed): Side
     completed,
     cpuMsPerOp: per(runs.reduce((sum, m) => sum + m.cpuMs, 0)),
     poolCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.poolCpuMs, 0)),
+    mainThreadCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.mainThreadCpuMs, 0)),
     pgCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.pgCpuMs, 0)),
     loadCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.loadCpuMs, 0)),
     redisCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.redisCpuMs, 0)),
@@ -541,6 +547,7 @@ async function main(): Promise<number> {
           console.error(`bench: bcrypt ceiling (round ${round + 1}/${ROUNDS}) ...`);
           const cpuBefore = cpuMs([monban.child.pid]);
           const poolBefore = poolCpuMs([monban.child.pid]);
+          const mainBefore = mainThreadCpuMs([monban.child.pid]);
           const ceiling = await monban.child.request<{ checks: number; seconds: number }>(
             { kind: 'bcrypt', seconds: SECONDS, concurrency: LOGIN_WORKERS },
             CHILD_TIMEOUT_MS,
@@ -558,6 +565,7 @@ async function main(): Promise<number> {
             warmupCompleted: 0,
             cpuMs: cpuMs([monban.child.pid]) - cpuBefore,
             poolCpuMs: poolCpuMs([monban.child.pid]) - poolBefore,
+            mainThreadCpuMs: mainThreadCpuMs([monban.child.pid]) - mainBefore,
             pgCpuMs: 0,
             loadCpuMs: 0,
             redisCpuMs: 0,
