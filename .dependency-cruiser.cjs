@@ -8,7 +8,7 @@ const FLOW_DOMAIN = '^src/flows/(kernel/|[^/]+/(service|state)\\.ts$)';
 const LAYERS = [
   {
     name: 'foundation',
-    path: '^src/(config/|text/|types/|observability/|errors\\.ts$|logger\\.ts$|paths\\.ts$|request-meta\\.ts$|constant-time\\.ts$)',
+    path: '^src/(config/|text/|types/|observability/|errors\\.ts$|logger\\.ts$|paths\\.ts$|request-meta\\.ts$|constant-time\\.ts$|bounded-map\\.ts$)',
   },
   { name: 'storage', path: '^(src/db/|src/redis/|src/events/|db/)' },
   { name: 'security', path: '^src/security/' },

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
+import { BoundedMap } from '../bounded-map.js';
 import {
   defaultTimeZone,
   formatDate,
@@ -69,8 +70,8 @@ export class Views {
     loadTimeZoneCities(viewsDir);
     // A page uses dozens of texts; they never change once loaded, so each is looked up in i18next
     // once per language, brand and parameter values (an app's name, a number of minutes). Values
-    // that are not plain strings or numbers are not remembered; the map is emptied at its bound.
-    const texts = new Map<string, string>();
+    // that are not plain strings or numbers are not remembered.
+    const texts = new BoundedMap<string, string>(REMEMBERED_TEXTS_MAX);
     this.#hbs.registerHelper('t', function (this: unknown, key: string, options: Handlebars.HelperOptions) {
       const { root } = options.data as { root: { i18n: Translator; brand?: { productName: string } } };
       const product = root.brand?.productName;
@@ -81,7 +82,6 @@ export class Views {
       let text = texts.get(id);
       if (text === undefined) {
         text = translate();
-        if (texts.size >= REMEMBERED_TEXTS_MAX) texts.clear();
         texts.set(id, text);
       }
       return text;

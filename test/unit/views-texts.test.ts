@@ -19,6 +19,7 @@ describe('texts on pages ({{t}}), remembered once translated', () => {
       path.join(dir, 'test/page.hbs'),
       '<p>{{t "login.continueTo" client=client}}</p><p>{{t "login.heading"}}</p>',
     );
+    writeFileSync(path.join(dir, 'test/two.hbs'), '{{t "recovery.codeSentSms" phone=phone email=email}}');
     views = new Views(path.join(PROJECT_ROOT, 'views'), dir);
   });
 
@@ -35,9 +36,17 @@ describe('texts on pages ({{t}}), remembered once translated', () => {
     }
   });
 
-  it('keeps a value holding the separator apart from the value before it', () => {
-    expect(render('en', 'A\u0000client="B"')).toContain('to continue to A');
-    expect(render('en', 'A')).toBe('<p>to continue to A</p><p>Log in</p>');
+  it('keeps two parameters apart when one value holds what could pass for the other', () => {
+    const two = (phone: string, email: string) =>
+      views.html('test/two', { i18n: translator('en'), phone, email }, 'test/layout');
+    const text = (phone: string, email: string) =>
+      `If ${phone} is the mobile number registered for ${email}, we have sent a verification code to it by text message.`;
+    // Joined naively, each pair would be one key (phone=a, email=b, email=c; or, with the hash's
+    // keys the other way round, email=a, phone=b, phone=c).
+    expect(two('a\u0000email=b', 'c')).toBe(text('a\u0000email&#x3D;b', 'c'));
+    expect(two('a', 'b\u0000email=c')).toBe(text('a', 'b\u0000email&#x3D;c'));
+    expect(two('c', 'a\u0000phone=b')).toBe(text('c', 'a\u0000phone&#x3D;b'));
+    expect(two('b\u0000phone=c', 'a')).toBe(text('b\u0000phone&#x3D;c', 'a'));
   });
 
   it('escapes a value for HTML, remembered or not', () => {

@@ -1,3 +1,4 @@
+import { BoundedMap } from '../../bounded-map.js';
 import type { AccountRow, ConsentedAccess } from '../../db/schema.js';
 
 const MAX_ACCOUNTS = 10_000;
@@ -12,7 +13,7 @@ const MAX_ACCOUNTS = 10_000;
  * within `ttlMs` at most.
  */
 export class RecentAccounts {
-  readonly #rows = new Map<string, { row: AccountRow; until: number; consent?: RecentConsent }>();
+  readonly #rows = new BoundedMap<string, { row: AccountRow; until: number; consent?: RecentConsent }>(MAX_ACCOUNTS);
 
   constructor(private readonly ttlMs = 10_000) {}
 
@@ -21,9 +22,6 @@ export class RecentAccounts {
    * (the resume moments later gives that consent without reading it again).
    */
   remember(row: AccountRow, consent?: RecentConsent): void {
-    this.#rows.delete(row.id);
-    const oldest = this.#rows.keys().next();
-    if (this.#rows.size >= MAX_ACCOUNTS && !oldest.done) this.#rows.delete(oldest.value);
     this.#rows.set(row.id, { row, until: Date.now() + this.ttlMs, ...(consent ? { consent } : {}) });
   }
 

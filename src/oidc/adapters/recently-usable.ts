@@ -1,3 +1,5 @@
+import { BoundedMap } from '../../bounded-map.js';
+
 const MAX_ENTRIES = 10_000;
 
 /**
@@ -9,14 +11,11 @@ const MAX_ENTRIES = 10_000;
  * itself from storage unless that failed too.
  */
 export class RecentlyUsable {
-  readonly #entries = new Map<string, { accountId: string; until: number }>();
+  readonly #entries = new BoundedMap<string, { accountId: string; until: number }>(MAX_ENTRIES);
 
   constructor(private readonly ttlMs = 5_000) {}
 
   remember(key: string, accountId: string): void {
-    this.#entries.delete(key);
-    const oldest = this.#entries.keys().next();
-    if (this.#entries.size >= MAX_ENTRIES && !oldest.done) this.#entries.delete(oldest.value);
     this.#entries.set(key, { accountId, until: Date.now() + this.ttlMs });
   }
 

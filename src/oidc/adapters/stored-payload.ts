@@ -1,4 +1,5 @@
 import type { AdapterPayload } from 'oidc-provider';
+import { BoundedMap } from '../../bounded-map.js';
 
 /*
  * How a model's payload is written to Redis: JSON without its consumed mark and without the kind
@@ -123,16 +124,14 @@ const COMPACT_UUID = /^~[A-Za-z0-9_-]{22}$/;
 
 /**
  * The same few account ids are converted again and again (every token of a login names its
- * account), so conversions are remembered; the map is emptied when it grows past its bound.
+ * account), so conversions are remembered, up to a bound.
  */
-const CONVERTED_UUIDS_MAX = 10_000;
-const convertedUuids = new Map<string, string>();
+const convertedUuids = new BoundedMap<string, string>(10_000);
 
 function converted(value: string, convert: (value: string) => string): string {
   let result = convertedUuids.get(value);
   if (result === undefined) {
     result = convert(value);
-    if (convertedUuids.size >= CONVERTED_UUIDS_MAX) convertedUuids.clear();
     convertedUuids.set(value, result);
   }
   return result;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { BoundedMap } from '../../bounded-map.js';
 import type { Db } from '../../db/database.js';
 import type { ChangeFeed } from '../../events/change-feed.js';
 import type { SecretBox } from '../../security/secret-box.js';
@@ -196,7 +197,7 @@ const MAX_CACHED_CLIENTS = 10_000;
  * opening its secret.
  */
 export class ClientAdapter implements Adapter, ClientNames {
-  readonly #cache = new Map<string, Cached>();
+  readonly #cache = new BoundedMap<string, Cached>(MAX_CACHED_CLIENTS);
 
   constructor(
     private readonly db: Db,
@@ -240,9 +241,6 @@ export class ClientAdapter implements Adapter, ClientNames {
     if (cached && cached.expiresAt > now) return cached;
     const entry: Cached = { stored: this.#read(id), expiresAt: now + this.ttlMs };
     if (this.ttlMs <= 0) return entry;
-    this.#cache.delete(id);
-    const oldest = this.#cache.keys().next();
-    if (this.#cache.size >= MAX_CACHED_CLIENTS && !oldest.done) this.#cache.delete(oldest.value);
     // The promise is cached, so parallel requests for a client share one read. An invalidation
     // while it runs removes this entry, and the next find reads again.
     this.#cache.set(id, entry);
