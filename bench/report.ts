@@ -75,6 +75,8 @@ export interface BenchResults {
     passkeyToPasswordRatio: number;
     /** Absent in results from before it was measured. */
     steps?: { monban: LoginSteps; bareProvider: LoginSteps };
+    /** Password logins in the warm-up before the rounds, right after start (absent in older results). */
+    warmUp?: { seconds: number; logins: number; nonHashCpuMsPerLogin: number; mainThreadCpuMsPerLogin: number };
     redisBytesPerSession: number;
     redisKeysPerSession: number;
     /** The same per key family (`o:SE`, `o:GR`, `rl:login`, ...), to see where the bytes go. */
@@ -202,6 +204,11 @@ export function report(results: BenchResults): string {
       : []),
     `  load average (1/5/15 min) before: ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`,
     `  ${String(settings.rounds)} rounds of ${String(settings.seconds)} s per phase after ${String(settings.warmupSeconds)} s warm-up, Monban and baseline alternating; medians of the rounds`,
+    ...(settings.loginWarmupSeconds
+      ? [
+          `  logins: ${Number(settings.loginWarmupSeconds)} s of each side's logins before the first round (V8's optimising tiers)`,
+        ]
+      : []),
     `  HTTP phases: ${String(settings.connections)} connections; logins: ${String(settings.loginWorkers)} cookie-jar browsers over ${String(settings.users)} users; bcrypt cost ${String(settings.bcryptCost)} (production default ${String(settings.productionBcryptCost)}), libuv pool ${String(settings.threadpool)}`,
     `  ${String(settings.rateLimits)}`,
     '',
@@ -258,6 +265,14 @@ export function report(results: BenchResults): string {
         `${fixed(logins.bcryptCpuMsPerCheck, 1)} (${fixed(logins.bcryptCeiling.poolCpuMsPerOp ?? NaN, 1)})`,
       ],
       ['CPU ms per login minus the ceiling per check', fixed(logins.cpuBesidesCeilingMsPerLogin ?? NaN, 1)],
+      ...(logins.warmUp
+        ? [
+            [
+              `  in the warm-up, the first ${logins.warmUp.seconds} s after start: besides bcrypt (main thread)`,
+              `${fixed(logins.warmUp.nonHashCpuMsPerLogin, 1)} (${fixed(logins.warmUp.mainThreadCpuMsPerLogin, 1)})`,
+            ],
+          ]
+        : []),
       ['PostgreSQL CPU ms per login', fixed(logins.monban.pgCpuMsPerOp, 2)],
       ['Redis server CPU ms per login', fixed(logins.monban.redisCpuMsPerOp, 2)],
       ['load generator CPU ms per login', fixed(logins.monban.loadCpuMsPerOp, 1)],
