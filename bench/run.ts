@@ -15,7 +15,8 @@
  * bytes per live session, memory, worker scaling and the load average. Exits non-zero when a
  * phase saw errors (a missed goal is reported, not fatal: this box is shared).
  *
- * Knobs (environment): BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_ROUNDS (3),
+ * Knobs (environment): BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_LOGIN_WARMUP_SECONDS (20,
+ * each side's logins before the login rounds), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (16), BENCH_LOGIN_WORKERS (8), BENCH_USERS (4), BENCH_WORKERS (worker counts
  * for the scaling figures, default "2,<cores>"; "" skips them), BENCH_EMBEDDED (1; 0 skips),
  * BENCH_RESULTS_DIR (bench/results), BENCH_PROFILE_DIR (unset; when set, a CPU profile of Monban's
