@@ -139,32 +139,36 @@ function keyFamily(key: string, prefix: string): string {
   return (tag === -1 ? name.split(':').slice(0, 2).join(':') : name.slice(0, tag)) || name;
 }
 
-/** Bytes Redis holds for the keys under a prefix (MEMORY USAGE, which includes its own overhead), also by family. */
-/** The names of every key under the prefix. */
-async function redisKeyNames(redis: Redis, prefix: string): Promise<Set<string>> {
-  const names = new Set<string>();
+/** The keys under a prefix, a SCAN batch at a time. */
+async function* scanKeys(redis: Redis, prefix: string): AsyncGenerator<string[]> {
   let cursor = '0';
   do {
     const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
-    for (const key of batch) names.add(key);
+    if (batch.length > 0) yield batch;
   } while (cursor !== '0');
+}
+
+/** The names of every key under the prefix. */
+async function redisKeyNames(redis: Redis, prefix: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for await (const batch of scanKeys(redis, prefix)) for (const key of batch) names.add(key);
   return names;
 }
 
-/** `MEMORY USAGE` of the keys under the prefix, but for those in `except`. */
+/**
+ * Bytes Redis holds for the keys under a prefix but for those in `except` (MEMORY USAGE, which
+ * includes its own overhead), also by family.
+ */
 async function redisBytes(
   redis: Redis,
   prefix: string,
   except: ReadonlySet<string>,
 ): Promise<{ keys: number; bytes: number; byFamily: Record<string, { keys: number; bytes: number }> }> {
-  let cursor = '0';
   let keys = 0;
   let bytes = 0;
   const byFamily: Record<string, { keys: number; bytes: number }> = {};
-  do {
-    const [next, scanned] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
+  for await (const scanned of scanKeys(redis, prefix)) {
     const batch = scanned.filter((key) => !except.has(key));
     if (batch.length === 0) continue;
     const pipeline = redis.pipeline();
@@ -179,17 +183,12 @@ async function redisBytes(
       family.keys += 1;
       family.bytes += used;
     });
-  } while (cursor !== '0');
+  }
   return { keys, bytes, byFamily };
 }
 
 async function deleteRedisKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for await (const batch of scanKeys(redis, prefix)) await redis.unlink(...batch);
 }
 
 // ---------------------------------------------------------------- measuring one phase
@@ -770,6 +769,7 @@ async function main(): Promise<number> {
     const ceilingSide = side(bcryptRuns);
     const cpuBesidesCeilingMsPerLogin = loginSide.cpuMsPerOp - ceilingSide.cpuMsPerOp;
     const bareLoginSide = side(bareLoginRuns);
+    const warmUpSide = loginWarmUp && side([loginWarmUp]);
     const monbanMemory = await monban.child.request<NodeJS.MemoryUsage>({ kind: 'memory' }, CHILD_TIMEOUT_MS);
 
     // ------------------------------------------------ the embedded default
@@ -875,13 +875,13 @@ async function main(): Promise<number> {
         passkey: passkeySide,
         passkeyToPasswordRatio: passkeySide.rate / loginSide.rate,
         steps: { monban: monbanSteps, bareProvider: bareSteps },
-        ...(loginWarmUp
+        ...(warmUpSide
           ? {
               warmUp: {
                 seconds: LOGIN_WARMUP_SECONDS,
-                logins: loginWarmUp.result.completed,
-                nonHashCpuMsPerLogin: (loginWarmUp.cpuMs - loginWarmUp.poolCpuMs) / loginWarmUp.result.completed,
-                mainThreadCpuMsPerLogin: loginWarmUp.mainThreadCpuMs / loginWarmUp.result.completed,
+                logins: warmUpSide.completed,
+                nonHashCpuMsPerLogin: warmUpSide.cpuMsPerOp - warmUpSide.poolCpuMsPerOp!,
+                mainThreadCpuMsPerLogin: warmUpSide.mainThreadCpuMsPerOp!,
               },
             }
           : {}),
