@@ -1,4 +1,5 @@
 import type { RedisClient } from '../../redis/client.js';
+import { addScripts, LuaScript } from '../../redis/lua-script.js';
 import { GIVE_BACK_FUNCTION } from '../../security/rate-limit/attempt-counters.js';
 
 /*
@@ -202,17 +203,18 @@ export interface AdapterScripts {
   monbanBatch(...args: string[]): Promise<number>;
 }
 
-/** ioredis sends EVALSHA, and the script itself only the first time a server does not know it. */
+const SCRIPTS: Record<keyof AdapterScripts, LuaScript> = {
+  monbanSave: new LuaScript(UPSERT),
+  monbanFind: new LuaScript(FIND, 2),
+  monbanFindByPointer: new LuaScript(FIND_BY_POINTER, 2),
+  monbanFindWithGrant: new LuaScript(FIND_WITH_GRANT, 2),
+  monbanConsume: new LuaScript(CONSUME, 2),
+  monbanIndex: new LuaScript(INDEX, 1),
+  monbanRevoke: new LuaScript(REVOKE, 6),
+  monbanBatch: new LuaScript(BATCH),
+};
+
+/** The client with the adapter's scripts as methods: EVALSHA, and the script itself only when Redis does not know it. */
 export function withScripts(redis: RedisClient): RedisClient & AdapterScripts {
-  if (!('monbanSave' in redis)) {
-    redis.defineCommand('monbanSave', { lua: UPSERT });
-    redis.defineCommand('monbanFind', { numberOfKeys: 2, lua: FIND });
-    redis.defineCommand('monbanFindByPointer', { numberOfKeys: 2, lua: FIND_BY_POINTER });
-    redis.defineCommand('monbanFindWithGrant', { numberOfKeys: 2, lua: FIND_WITH_GRANT });
-    redis.defineCommand('monbanConsume', { numberOfKeys: 2, lua: CONSUME });
-    redis.defineCommand('monbanIndex', { numberOfKeys: 1, lua: INDEX });
-    redis.defineCommand('monbanRevoke', { numberOfKeys: 6, lua: REVOKE });
-    redis.defineCommand('monbanBatch', { lua: BATCH });
-  }
-  return redis as RedisClient & AdapterScripts;
+  return addScripts<AdapterScripts>(redis, SCRIPTS);
 }

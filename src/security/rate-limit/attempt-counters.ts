@@ -1,4 +1,5 @@
 import type { RedisClient } from '../../redis/client.js';
+import { addScripts, LuaScript } from '../../redis/lua-script.js';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { LimiterStore } from './limiters.js';
@@ -97,6 +98,11 @@ giveBack(KEYS, ARGV)
 return 0
 `;
 
+const COUNTER_SCRIPTS = {
+  monbanConsumeAttempts: new LuaScript(CONSUME_SCRIPT),
+  monbanGiveBackAttempts: new LuaScript(GIVE_BACK_SCRIPT),
+};
+
 /**
  * Takes a give-back (whole keys, one 'reset' or 'refund' per key, and how to send it alone) to
  * send later with other writes, and answers true; false when it cannot, and the caller sends it.
@@ -159,7 +165,7 @@ function merged(backs: GiveBack[]): GiveBack {
   return { reset: backs.flatMap((b) => b.reset), refund: backs.flatMap((b) => b.refund) };
 }
 
-/** The scripts, as ioredis' defineCommand adds them to the client. */
+/** The scripts, as methods of the client (lua-script.ts). */
 interface ScriptedRedis {
   monbanConsumeAttempts(...args: (string | number)[]): Promise<number[]>;
   monbanGiveBackAttempts(...args: (string | number)[]): Promise<number>;
@@ -179,11 +185,7 @@ class RedisAttemptCounters implements AttemptCounters {
     private readonly prefix: string,
     private readonly options: AttemptCounterOptions = {},
   ) {
-    if (!('monbanConsumeAttempts' in redis)) {
-      redis.defineCommand('monbanConsumeAttempts', { lua: CONSUME_SCRIPT });
-      redis.defineCommand('monbanGiveBackAttempts', { lua: GIVE_BACK_SCRIPT });
-    }
-    this.#redis = redis as unknown as ScriptedRedis;
+    this.#redis = addScripts<ScriptedRedis>(redis, COUNTER_SCRIPTS);
     this.#cluster = redis.isCluster;
   }
 
