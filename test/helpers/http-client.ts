@@ -15,7 +15,12 @@ export interface PageResponse {
  * For HTTP-level tests and the benchmark; the e2e suite uses real Chromium instead.
  */
 export class HttpClient {
-  readonly jar = new CookieJar();
+  #jar?: CookieJar;
+
+  /** The cookies, as tests read and set them (made on first use: the benchmark's browsers keep theirs apart). */
+  get jar(): CookieJar {
+    return (this.#jar ??= new CookieJar());
+  }
 
   constructor(readonly headers: Record<string, string> = {}) {}
 
@@ -24,8 +29,7 @@ export class HttpClient {
     init: { method?: string; form?: Record<string, string>; headers?: Record<string, string>; body?: string } = {},
   ): Promise<PageResponse> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers };
-    // The jar's memory store is synchronous: no promise per cookie lookup (the benchmark's browsers).
-    const cookie = this.jar.getCookieStringSync(url);
+    const cookie = this.cookieHeader(url);
     if (cookie) headers.cookie = cookie;
     let body = init.body;
     if (init.form) {
@@ -33,7 +37,7 @@ export class HttpClient {
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
     const res = await this.send(url, init.method ?? (body ? 'POST' : 'GET'), headers, body);
-    for (const setCookie of res.headers.getSetCookie()) this.jar.setCookieSync(setCookie, url);
+    this.storeCookies(res.headers.getSetCookie(), url);
     const location = res.headers.get('location') ?? undefined;
     return {
       status: res.status,
@@ -42,6 +46,16 @@ export class HttpClient {
       body: res.body,
       headers: res.headers,
     };
+  }
+
+  /** The Cookie header for `url` (the jar's memory store is synchronous: no promise per lookup). */
+  protected cookieHeader(url: string): string {
+    return this.jar.getCookieStringSync(url);
+  }
+
+  /** Keeps what a response's Set-Cookie headers say; a subclass may keep them another way. */
+  protected storeCookies(setCookies: readonly string[], url: string): void {
+    for (const setCookie of setCookies) this.jar.setCookieSync(setCookie, url);
   }
 
   /** One HTTP exchange, redirects not followed; a subclass may carry it another way. */
