@@ -65,9 +65,12 @@ export interface SeedRequest {
 export type Command = HttpPhase | RefreshPhase | LoginPhase | SeedRequest;
 
 export interface PhaseResult {
-  /** Completed operations (2xx answers with the right body, or whole logins) per second. */
+  /**
+   * Completed operations (2xx answers with the right body, or whole logins) per second; for
+   * logins, in their steady state (steady-rate.ts).
+   */
   rate: number;
-  /** Completed operations in the measured window. */
+  /** Completed operations in the measured window (for logins, with the ramp and the drain). */
   completed: number;
   /** Length of the measured window, in seconds. */
   seconds: number;

@@ -26,6 +26,7 @@ import { updateAccount } from '../src/identity/accounts/repository.js';
 import { createAccount } from '../src/identity/accounts/service.js';
 import { createLogger } from '../src/logger.js';
 import { serveRequests } from './ipc.js';
+import { SteadyRate } from './steady-rate.js';
 import { startRecordingSteps, stopRecordingSteps } from './steps.js';
 
 export interface TargetSpec {
@@ -109,22 +110,28 @@ async function start(setup: TargetSetup | undefined): Promise<TargetStarted> {
 }
 
 /** As many password checks as `concurrency` callers get through in `seconds`, on the app's hasher. */
-async function bcryptCeiling(seconds: number, concurrency: number): Promise<{ checks: number; seconds: number }> {
+async function bcryptCeiling(
+  seconds: number,
+  concurrency: number,
+): Promise<{ checks: number; seconds: number; rate: number }> {
   if (!app) throw new Error('not started');
   const hasher = app.hasher;
   const hash = await hasher.hash('Bench-Ceiling-2026!');
   const began = performance.now();
   const deadline = began + seconds * 1000;
+  const steady = new SteadyRate(concurrency, deadline);
   let checks = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, client) => {
       while (performance.now() < deadline) {
         if (!(await hasher.verify('Bench-Ceiling-2026!', hash))) throw new Error('bcrypt said no');
         checks += 1;
+        steady.ended(client);
       }
     }),
   );
-  return { checks, seconds: (performance.now() - began) / 1000 };
+  const elapsed = (performance.now() - began) / 1000;
+  return { checks, seconds: elapsed, rate: steady.rate(checks / elapsed) };
 }
 
 if (cluster.isWorker) {
