@@ -35,6 +35,7 @@ import { errorHandler } from './http/error-handler.js';
 import { metricsListener, metricsRoute } from './http/metrics-route.js';
 import { probeRoutes } from './http/probes.js';
 import { requestTracking } from './http/request-tracking.js';
+import { routesBySegment } from './http/routes-by-segment.js';
 import { oidcEvents, setScrapeSources } from './observability/metrics.js';
 import { outboxState } from './courier/outbox.js';
 import { initI18n } from './text/i18n.js';
@@ -566,7 +567,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
   // and problem details of its own, outside the page machinery), then the page machinery.
   const pageMiddleware = [
     ...(secure ? [] : [laxCookiesOnPlainHttp()]),
-    probes.routes(),
+    routesBySegment(probes),
     adminApi({
       services,
       verify: accessTokenVerifier({
@@ -592,7 +593,7 @@ export async function createApp(config: Readonly<Config>, options: AppOptions = 
     rememberLanguage(secure, config.locales),
     emailStepAtAuthorization(interactionDeps),
     ...[help, interactions, registration, recovery, forgotEmail, unlock, settings, phoneVerification, company].map(
-      (router) => router.routes(),
+      routesBySegment,
     ),
   ] as Middleware[];
   provider.use(skipFor(PROVIDER_API_PATHS)(compose(pageMiddleware)));
