@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { RedisAdapter } from '../../../src/oidc/adapters/redis-adapter.js';
+import { connectRedis, type RedisClient } from '../../../src/redis/client.js';
 import { attemptCounters } from '../../../src/security/rate-limit/attempt-counters.js';
 import { EMBEDDED } from '../../helpers/env.js';
 import { startOwnRedis, type OwnRedis } from '../../helpers/own-redis.js';
@@ -12,10 +12,11 @@ import { startOwnRedis, type OwnRedis } from '../../helpers/own-redis.js';
  */
 (EMBEDDED ? describe.skip : describe)('Redis without the scripts', () => {
   let redis: OwnRedis;
-  let client: Redis;
+  let client: RedisClient;
   beforeAll(async () => {
     redis = await startOwnRedis();
-    client = new Redis(redis.url, { enableAutoPipelining: true });
+    // The app's own client, as it connects in production (auto-pipelining on).
+    client = connectRedis({ redisUrl: redis.url })!;
   });
   afterAll(async () => {
     client.disconnect();
