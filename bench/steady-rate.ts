@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
  * either way about 5 % of a 5-s window, which the bcrypt ceiling's uniform checks do not lose.
  */
 export class SteadyRate {
-  readonly #started = new Set<number>();
+  readonly #endedOnce = new Set<number>();
   #since: number | undefined;
   #ended = 0;
 
@@ -22,8 +22,8 @@ export class SteadyRate {
   /** Client `client` has ended an operation (done or failed). */
   ended(client: number, at = performance.now()): void {
     if (this.#since === undefined) {
-      this.#started.add(client);
-      if (this.#started.size === this.clients) this.#since = at;
+      this.#endedOnce.add(client);
+      if (this.#endedOnce.size === this.clients) this.#since = at;
     } else if (at <= this.deadline) {
       this.#ended += 1;
     }
