@@ -74,7 +74,7 @@ export interface BenchResults {
     passkey: Side;
     passkeyToPasswordRatio: number;
     /** Absent in results from before it was measured. */
-    steps?: { monban: LoginSteps; bareProvider: LoginSteps };
+    steps?: LoginStepSides;
     /** Password logins in the warm-up before the rounds, right after start (absent in older results). */
     warmUp?: { seconds: number; logins: number; nonHashCpuMsPerLogin: number; mainThreadCpuMsPerLogin: number };
     redisBytesPerSession: number;
@@ -105,8 +105,17 @@ const fixed = (value: number | undefined, digits: number): string =>
   value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
+/** The logins one at a time of each side (the cheap-hash Monban is absent in older results). */
+export interface LoginStepSides {
+  monban: LoginSteps;
+  bareProvider: LoginSteps;
+  /** Monban with bcrypt at `cheapBcryptCost`, its users hashed so: the code's own CPU per login. */
+  monbanCheapHash?: LoginSteps;
+  cheapBcryptCost?: number;
+}
+
 /** Monban's and the bare provider's logins, one at a time, side by side: CPU per step. */
-function stepsReport({ monban, bareProvider }: { monban: LoginSteps; bareProvider: LoginSteps }): string[] {
+function stepsReport({ monban, bareProvider, monbanCheapHash, cheapBcryptCost }: LoginStepSides): string[] {
   const rows = (side: LoginSteps, name: string) => [
     ...side.steps.map((s) => [
       name,
@@ -124,8 +133,15 @@ function stepsReport({ monban, bareProvider }: { monban: LoginSteps; bareProvide
     table([
       ['server', 'step', 'requests per login', 'CPU ms per request', 'CPU ms per login'],
       ...rows(monban, 'Monban'),
+      ...(monbanCheapHash ? rows(monbanCheapHash, `Monban, bcrypt cost ${String(cheapBcryptCost)}`) : []),
       ...rows(bareProvider, 'bare oidc-provider'),
     ]),
+    ...(monbanCheapHash
+      ? [
+          '',
+          `Monban with bcrypt cost ${String(cheapBcryptCost)} runs the same code with bcrypt's cheapest hashes: its threads no longer share the cores with it, nor leave it idle (its caches cold) while each hash runs.`,
+        ]
+      : []),
   ];
 }
 

@@ -69,6 +69,8 @@ const LOGIN_WARMUP_SECONDS = numberFromEnv('BENCH_LOGIN_WARMUP_SECONDS', 20);
 const ROUNDS = numberFromEnv('BENCH_ROUNDS', 3, { integer: true, min: 1 });
 const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 16, { integer: true, min: 1 });
 const LOGIN_WORKERS = numberFromEnv('BENCH_LOGIN_WORKERS', 8, { integer: true, min: 1 });
+/** bcrypt's lowest cost: the Monban whose logins show the code's own CPU, without hashing's interference. */
+const CHEAP_BCRYPT_COST = 4;
 const USER_COUNT = numberFromEnv('BENCH_USERS', 4, { integer: true, min: 1 });
 const EMBEDDED = process.env.BENCH_EMBEDDED !== '0';
 const WORKER_COUNTS = [
@@ -272,12 +274,18 @@ class Bench {
     };
   }
 
-  /** A warm-up of the same phase (its errors count, its figures do not), then the measured window. */
+  /** The phase run for `seconds` without measuring it: its errors count, its figures do not. */
+  async warmUp(label: string, command: Command, seconds: number): Promise<PhaseResult> {
+    const warm = await this.load.request<PhaseResult>({ ...command, seconds }, CHILD_TIMEOUT_MS);
+    this.#noteErrors(`${label} (warm-up)`, warm);
+    return warm;
+  }
+
+  /** A warm-up of the same phase, then the measured window. */
   async measure(target: Target, label: string, command: Command): Promise<Measured> {
     let warmupCompleted = 0;
     if (WARMUP_SECONDS > 0) {
-      const warm = await this.load.request<PhaseResult>({ ...command, seconds: WARMUP_SECONDS }, CHILD_TIMEOUT_MS);
-      this.#noteErrors(`${label} (warm-up)`, warm);
+      const warm = await this.warmUp(label, command, WARMUP_SECONDS);
       warmupCompleted = warm.completed;
       if (command.kind === 'refresh') command = { ...command, chains: warm.chains ?? [] };
     }
@@ -638,6 +646,34 @@ async function main(): Promise<number> {
       ...bareLoginPhase(),
       workers: 1,
     });
+    // The same logins on a Monban with bcrypt's cheapest hashes: what the code costs when
+    // bcrypt's threads neither share the cores with it nor leave it idle (its caches cold) for
+    // each hash. Its own users, hashed at that cost; a warm-up first, as for the others.
+    console.error(`bench: password logins one at a time at bcrypt cost ${CHEAP_BCRYPT_COST}, CPU per step ...`);
+    const cheapRun = await startMonban(
+      'monban-cheap-hash',
+      monbanOverrides(await freePort(), { bcryptCost: CHEAP_BCRYPT_COST }),
+      true,
+    );
+    const cheapTarget: Target = {
+      ...monban,
+      name: 'monban-cheap-hash',
+      child: cheapRun.child,
+      issuer: cheapRun.issuer,
+    };
+    const cheapLogins = (): LoginPhase => ({
+      ...loginPhase(),
+      issuer: cheapRun.issuer,
+      clientId: cheapRun.started.client!.clientId,
+      clientSecret: cheapRun.started.client!.clientSecret,
+      users: cheapRun.started.users!.map((email) => ({ email, password: PASSWORD })),
+    });
+    if (LOGIN_WARMUP_SECONDS > 0) await bench.warmUp('cheap-hash logins', cheapLogins(), LOGIN_WARMUP_SECONDS);
+    const cheapHashSteps = await bench.measureSteps(cheapTarget, 'cheap-hash logins one at a time', {
+      ...cheapLogins(),
+      workers: 1,
+    });
+    await cheapRun.child.close();
 
     // ------------------------------------------------ protocol figures, Monban vs baseline
     console.error('bench: logging in the refresh chains ...');
@@ -874,7 +910,12 @@ async function main(): Promise<number> {
         cpuBesidesCeilingMsPerLogin,
         passkey: passkeySide,
         passkeyToPasswordRatio: passkeySide.rate / loginSide.rate,
-        steps: { monban: monbanSteps, bareProvider: bareSteps },
+        steps: {
+          monban: monbanSteps,
+          bareProvider: bareSteps,
+          monbanCheapHash: cheapHashSteps,
+          cheapBcryptCost: CHEAP_BCRYPT_COST,
+        },
         ...(warmUpSide
           ? {
               warmUp: {
