@@ -14,6 +14,13 @@ export interface MachineTraits {
   /** /sys/devices/system/cpu/vulnerabilities/meltdown, e.g. "Mitigation: PTI" or "Not affected". */
   meltdown: string;
   clocksource: string;
+  /**
+   * Whether the CPU offers process-context identifiers (the pcid flag). Without them, page-table
+   * isolation empties the TLB at every system call and interrupt, and a process with a large
+   * working set (Monban's code and heap against the bare library's) pays the most to refill it.
+   * Undefined where /proc/cpuinfo cannot be read.
+   */
+  pcid?: boolean | undefined;
   /** CPU (user + system) of one TCP round trip over loopback, both ends in this process, in µs. */
   loopbackRoundTripCpuUs: number;
 }
@@ -53,10 +60,16 @@ async function loopbackRoundTripCpuUs(): Promise<number> {
   return (used.user + used.system) / ROUND_TRIPS;
 }
 
+function hasPcid(): boolean | undefined {
+  const flags = /^flags\s*:(.*)$/m.exec(sysfs('/proc/cpuinfo'))?.[1];
+  return flags === undefined ? undefined : flags.split(' ').includes('pcid');
+}
+
 export async function machineTraits(): Promise<MachineTraits> {
   return {
     kernel: os.release(),
     meltdown: sysfs('/sys/devices/system/cpu/vulnerabilities/meltdown'),
+    pcid: hasPcid(),
     clocksource: sysfs('/sys/devices/system/clocksource/clocksource0/current_clocksource'),
     loopbackRoundTripCpuUs: await loopbackRoundTripCpuUs(),
   };
