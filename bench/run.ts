@@ -15,7 +15,7 @@
  * bytes per live session, memory, worker scaling and the load average. Exits non-zero when a
  * phase saw errors (a missed goal is reported, not fatal: this box is shared).
  *
- * Knobs (environment): BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (1), BENCH_LOGIN_WARMUP_SECONDS (20,
+ * Knobs (environment): BENCH_SECONDS (5; logins one at a time 3x), BENCH_WARMUP_SECONDS (1), BENCH_LOGIN_WARMUP_SECONDS (20,
  * each side's logins before the login rounds), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (16), BENCH_LOGIN_WORKERS (8), BENCH_USERS (4), BENCH_WORKERS (worker counts
  * for the scaling figures, default "2,<cores>"; "" skips them), BENCH_EMBEDDED (1; 0 skips),
@@ -66,6 +66,12 @@ const WARMUP_SECONDS = numberFromEnv('BENCH_WARMUP_SECONDS', 1);
  * a server that has been up a while; the warm-up's own CPU per login is reported beside them.
  */
 const LOGIN_WARMUP_SECONDS = numberFromEnv('BENCH_LOGIN_WARMUP_SECONDS', 20);
+/**
+ * Logins one at a time last as long as three phases: at bcrypt cost 11 one takes about 130 ms, so a phase
+ * holds some 40 of them, and a moment of other work on the machine moved a 5-second figure by a
+ * fifth or more.
+ */
+const STEPS_SECONDS = 3 * SECONDS;
 const ROUNDS = numberFromEnv('BENCH_ROUNDS', 3, { integer: true, min: 1 });
 const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 16, { integer: true, min: 1 });
 const LOGIN_WORKERS = numberFromEnv('BENCH_LOGIN_WORKERS', 8, { integer: true, min: 1 });
@@ -640,10 +646,14 @@ async function main(): Promise<number> {
 
     // ------------------------------------------------ one login at a time: CPU per step
     console.error('bench: password logins one at a time, CPU per step ...');
-    const monbanSteps = await bench.measureSteps(monban, 'logins one at a time', { ...loginPhase(), workers: 1 });
+    const monbanSteps = await bench.measureSteps(monban, 'logins one at a time', {
+      ...loginPhase(STEPS_SECONDS),
+      workers: 1,
+    });
     console.error('bench: bare oidc-provider logins one at a time, CPU per step ...');
     const bareSteps = await bench.measureSteps(baseline, 'bare logins one at a time', {
       ...bareLoginPhase(),
+      seconds: STEPS_SECONDS,
       workers: 1,
     });
     // The same logins on a Monban with bcrypt's cheapest hashes: what the code costs when
@@ -671,6 +681,7 @@ async function main(): Promise<number> {
     if (LOGIN_WARMUP_SECONDS > 0) await bench.warmUp('cheap-hash logins', cheapLogins(), LOGIN_WARMUP_SECONDS);
     const cheapHashSteps = await bench.measureSteps(cheapTarget, 'cheap-hash logins one at a time', {
       ...cheapLogins(),
+      seconds: STEPS_SECONDS,
       workers: 1,
     });
     await cheapRun.child.close();
