@@ -15,8 +15,8 @@
  * bytes per live session, memory, worker scaling and the load average. Exits non-zero when a
  * phase saw errors (a missed goal is reported, not fatal: this box is shared).
  *
- * Knobs (environment): BENCH_SECONDS (5; logins one at a time 3x), BENCH_WARMUP_SECONDS (1), BENCH_LOGIN_WARMUP_SECONDS (20,
- * each side's logins before the login rounds), BENCH_ROUNDS (3),
+ * Knobs (environment): BENCH_SECONDS (5; logins one at a time 3x), BENCH_WARMUP_SECONDS (1),
+ * BENCH_LOGIN_WARMUP_SECONDS (20, each side's logins before the login rounds), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (16), BENCH_LOGIN_WORKERS (8), BENCH_USERS (4), BENCH_WORKERS (worker counts
  * for the scaling figures, default "2,<cores>"; "" skips them), BENCH_EMBEDDED (1; 0 skips),
  * BENCH_RESULTS_DIR (bench/results), BENCH_PROFILE_DIR (unset; when set, a CPU profile of Monban's
@@ -67,15 +67,15 @@ const WARMUP_SECONDS = numberFromEnv('BENCH_WARMUP_SECONDS', 1);
  */
 const LOGIN_WARMUP_SECONDS = numberFromEnv('BENCH_LOGIN_WARMUP_SECONDS', 20);
 /**
- * Logins one at a time last as long as three phases: at bcrypt cost 11 one takes about 130 ms, so a phase
- * holds some 40 of them, and a moment of other work on the machine moved a 5-second figure by a
- * fifth or more.
+ * Logins one at a time last as long as three phases: at bcrypt cost 11 one takes about 130 ms,
+ * so a phase holds some 40 of them, and a moment of other work on the machine moved a 5-second
+ * figure by a fifth or more.
  */
 const STEPS_SECONDS = 3 * SECONDS;
 const ROUNDS = numberFromEnv('BENCH_ROUNDS', 3, { integer: true, min: 1 });
 const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 16, { integer: true, min: 1 });
 const LOGIN_WORKERS = numberFromEnv('BENCH_LOGIN_WORKERS', 8, { integer: true, min: 1 });
-/** bcrypt's lowest cost: the Monban whose logins show the code's own CPU, without hashing's interference. */
+/** bcrypt's lowest cost: a Monban whose logins show the code's own CPU, without the hashes'. */
 const CHEAP_BCRYPT_COST = 4;
 const USER_COUNT = numberFromEnv('BENCH_USERS', 4, { integer: true, min: 1 });
 const EMBEDDED = process.env.BENCH_EMBEDDED !== '0';
@@ -671,16 +671,16 @@ async function main(): Promise<number> {
       child: cheapRun.child,
       issuer: cheapRun.issuer,
     };
-    const cheapLogins = (): LoginPhase => ({
+    const cheapLogins: LoginPhase = {
       ...loginPhase(),
       issuer: cheapRun.issuer,
       clientId: cheapRun.started.client!.clientId,
       clientSecret: cheapRun.started.client!.clientSecret,
       users: cheapRun.started.users!.map((email) => ({ email, password: PASSWORD })),
-    });
-    if (LOGIN_WARMUP_SECONDS > 0) await bench.warmUp('cheap-hash logins', cheapLogins(), LOGIN_WARMUP_SECONDS);
+    };
+    if (LOGIN_WARMUP_SECONDS > 0) await bench.warmUp('cheap-hash logins', cheapLogins, LOGIN_WARMUP_SECONDS);
     const cheapHashSteps = await bench.measureSteps(cheapTarget, 'cheap-hash logins one at a time', {
-      ...cheapLogins(),
+      ...cheapLogins,
       seconds: STEPS_SECONDS,
       workers: 1,
     });
