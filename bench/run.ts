@@ -255,13 +255,14 @@ class Bench {
   }
 
   /**
-   * Logins one at a time (the command's single worker) while the target records its main
-   * thread's CPU per request step (steps.ts); figures per login.
+   * The command's logins one at a time (one worker, for STEPS_SECONDS) while the target records
+   * its main thread's CPU per request step (steps.ts); figures per login.
    */
   async measureSteps(target: Target, label: string, command: LoginPhase): Promise<LoginSteps> {
     const profileDir = await this.#startProfile(target);
     await target.child.request({ kind: 'steps-start' }, CHILD_TIMEOUT_MS);
-    const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
+    const oneAtATime: LoginPhase = { ...command, seconds: STEPS_SECONDS, workers: 1 };
+    const result = await this.load.request<PhaseResult>(oneAtATime, CHILD_TIMEOUT_MS);
     const recorded = await target.child.request<StepsRecorded>({ kind: 'steps-stop' }, CHILD_TIMEOUT_MS);
     if (profileDir) await this.#stopProfile(target, profileDir, label);
     this.#noteErrors(`${target.name} logins one at a time`, result);
@@ -646,16 +647,9 @@ async function main(): Promise<number> {
 
     // ------------------------------------------------ one login at a time: CPU per step
     console.error('bench: password logins one at a time, CPU per step ...');
-    const monbanSteps = await bench.measureSteps(monban, 'logins one at a time', {
-      ...loginPhase(STEPS_SECONDS),
-      workers: 1,
-    });
+    const monbanSteps = await bench.measureSteps(monban, 'logins one at a time', loginPhase());
     console.error('bench: bare oidc-provider logins one at a time, CPU per step ...');
-    const bareSteps = await bench.measureSteps(baseline, 'bare logins one at a time', {
-      ...bareLoginPhase(),
-      seconds: STEPS_SECONDS,
-      workers: 1,
-    });
+    const bareSteps = await bench.measureSteps(baseline, 'bare logins one at a time', bareLoginPhase());
     // The same logins on a Monban with bcrypt's cheapest hashes: what the code costs when
     // bcrypt's threads neither share the cores with it nor leave it idle (its caches cold) for
     // each hash. Its own users, hashed at that cost; a warm-up first, as for the others.
@@ -679,11 +673,7 @@ async function main(): Promise<number> {
       users: cheapRun.started.users!.map((email) => ({ email, password: PASSWORD })),
     };
     if (LOGIN_WARMUP_SECONDS > 0) await bench.warmUp('cheap-hash logins', cheapLogins, LOGIN_WARMUP_SECONDS);
-    const cheapHashSteps = await bench.measureSteps(cheapTarget, 'cheap-hash logins one at a time', {
-      ...cheapLogins,
-      seconds: STEPS_SECONDS,
-      workers: 1,
-    });
+    const cheapHashSteps = await bench.measureSteps(cheapTarget, 'cheap-hash logins one at a time', cheapLogins);
     await cheapRun.child.close();
 
     // ------------------------------------------------ protocol figures, Monban vs baseline
