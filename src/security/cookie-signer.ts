@@ -1,4 +1,13 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { BoundedMap } from '../bounded-map.js';
+
+/** Cookie values whose signature under the signing key is kept (a few per browser mid-login). */
+const RECENT_SIGNATURES = 10_000;
+
+interface Signature {
+  digest: Buffer;
+  text: string;
+}
 
 /**
  * Signs and checks the `.sig` companions of signed cookies (oidc-provider's interaction and
@@ -7,12 +16,15 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
  *
  * Koa wraps a plain list of keys in Keygrip, which compares through tsscmp: two more HMACs under
  * a fresh random key per comparison, and every key handed to createHmac as bytes. A login reads
- * signed cookies dozens of times; here the keys are KeyObjects made once and the comparison is
+ * and writes the same few signed cookies dozens of times; here the keys are KeyObjects made once,
+ * the signing key's digest of a recent value is computed once, and the comparison is
  * crypto.timingSafeEqual on the two digests.
  */
 export class CookieSigner {
   readonly #keys: KeyObject[];
   readonly #signing: KeyObject;
+  /** Only values this process signed or saw with a valid signature: a forger cannot fill it. */
+  readonly #recent = new BoundedMap<string, Signature>(RECENT_SIGNATURES);
 
   constructor(keys: readonly string[]) {
     this.#keys = keys.map((key) => createSecretKey(Buffer.from(key)));
@@ -25,8 +37,14 @@ export class CookieSigner {
     return createHmac('sha1', key).update(data).digest();
   }
 
+  #remember(data: string, digest: Buffer): Signature {
+    const signature = { digest, text: digest.toString('base64url') };
+    this.#recent.set(data, signature);
+    return signature;
+  }
+
   sign(data: string): string {
-    return this.#digest(data, this.#signing).toString('base64url');
+    return (this.#recent.get(data) ?? this.#remember(data, this.#digest(data, this.#signing))).text;
   }
 
   /** The position of the key that signed `data` with `digest`, or -1. */
@@ -34,10 +52,12 @@ export class CookieSigner {
     const given = Buffer.from(digest, 'base64url');
     // base64url decoding skips characters outside its alphabet: only the canonical form counts.
     if (given.toString('base64url') !== digest) return -1;
-    return this.#keys.findIndex((key) => {
-      const expected = this.#digest(data, key);
+    const index = this.#keys.findIndex((key) => {
+      const expected = (key === this.#signing ? this.#recent.get(data)?.digest : undefined) ?? this.#digest(data, key);
       return given.length === expected.length && timingSafeEqual(given, expected);
     });
+    if (index === 0 && !this.#recent.has(data)) this.#remember(data, given);
+    return index;
   }
 
   verify(data: string, digest: string): boolean {

@@ -30,6 +30,20 @@ describe('cookie signatures', () => {
     expect(signer.verify(data, '')).toBe(false);
   });
 
+  it('keeps judging a value the same once it has seen it signed', () => {
+    const signer = new CookieSigner(['new-key', 'old-key']);
+    const other = 'monban_session=def456';
+    expect(signer.index(other, keygripSign(other, 'old-key'))).toBe(1);
+    expect(signer.index(other, keygripSign(other, 'stolen-key'))).toBe(-1);
+    expect(signer.index(other, keygripSign(other, 'new-key'))).toBe(0);
+    // Now from memory: the same answers, and a signature for another value is no key's.
+    expect(signer.index(other, keygripSign(other, 'new-key'))).toBe(0);
+    expect(signer.index(other, keygripSign(other, 'old-key'))).toBe(1);
+    expect(signer.index(other, keygripSign(other, 'stolen-key'))).toBe(-1);
+    expect(signer.index(other, keygripSign(data, 'new-key'))).toBe(-1);
+    expect(signer.sign(other)).toBe(keygripSign(other, 'new-key'));
+  });
+
   it('needs a key', () => {
     expect(() => new CookieSigner([])).toThrow('at least one key');
   });
