@@ -114,8 +114,8 @@ export interface LoginStepSides {
   cheapBcryptCost?: number;
 }
 
-/** Monban's and the bare provider's logins, one at a time, side by side: CPU per step. */
-function stepsReport({ monban, bareProvider, monbanCheapHash, cheapBcryptCost }: LoginStepSides): string[] {
+/** Logins one at a time of one or more servers, a row per step of each: CPU per step. */
+export function stepsTable(sides: [name: string, steps: LoginSteps][]): string {
   const rows = (side: LoginSteps, name: string) => [
     ...side.steps.map((s) => [
       name,
@@ -127,14 +127,22 @@ function stepsReport({ monban, bareProvider, monbanCheapHash, cheapBcryptCost }:
     [name, 'outside the steps', '', '', fixed(side.outsideStepsCpuMsPerLogin, 2)],
     [name, `all (${String(side.logins)} logins)`, '', '', fixed(side.mainThreadCpuMsPerLogin, 2)],
   ];
+  return table([
+    ['server', 'step', 'requests per login', 'CPU ms per request', 'CPU ms per login'],
+    ...sides.flatMap(([name, side]) => rows(side, name)),
+  ]);
+}
+
+/** Monban's and the bare provider's logins, one at a time, side by side: CPU per step. */
+function stepsReport({ monban, bareProvider, monbanCheapHash, cheapBcryptCost }: LoginStepSides): string[] {
+  const cheapName = `Monban, bcrypt cost ${String(cheapBcryptCost)}`;
   return [
     "Logins one at a time: main-thread CPU per request step, from its arrival to the next request's (libuv's pool, where bcrypt hashes, left out):",
     '',
-    table([
-      ['server', 'step', 'requests per login', 'CPU ms per request', 'CPU ms per login'],
-      ...rows(monban, 'Monban'),
-      ...(monbanCheapHash ? rows(monbanCheapHash, `Monban, bcrypt cost ${String(cheapBcryptCost)}`) : []),
-      ...rows(bareProvider, 'bare oidc-provider'),
+    stepsTable([
+      ['Monban', monban],
+      ...(monbanCheapHash ? [[cheapName, monbanCheapHash] as [string, LoginSteps]] : []),
+      ['bare oidc-provider', bareProvider],
     ]),
     ...(monbanCheapHash
       ? [

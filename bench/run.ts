@@ -40,7 +40,7 @@ import { Child } from './ipc.js';
 import type { StepsRecorded } from './steps.js';
 import { machineTraits } from './machine.js';
 import type { Command, LoginMethod, LoginPhase, LoginUser, PhaseResult, SeedResult } from './protocol.js';
-import { report, type BenchResults, type FigureResult, type LoginSteps, type Side } from './report.js';
+import { report, stepsTable, type BenchResults, type FigureResult, type LoginSteps, type Side } from './report.js';
 import type { TargetStarted } from './target.js';
 
 // ---------------------------------------------------------------- settings
@@ -72,6 +72,12 @@ const LOGIN_WARMUP_SECONDS = numberFromEnv('BENCH_LOGIN_WARMUP_SECONDS', 20);
  * figure by a fifth or more.
  */
 const STEPS_SECONDS = 3 * SECONDS;
+/**
+ * Instead of the figures: only the logins one at a time at bcrypt's cheapest cost, after their
+ * warm-up, each round's CPU per step printed. About a minute and a half: a quick look at what a
+ * change to a login's code costs, which the full run's loaded figures hide in their spread.
+ */
+const STEPS_ONLY = process.env.BENCH_STEPS_ONLY === '1';
 const ROUNDS = numberFromEnv('BENCH_ROUNDS', 3, { integer: true, min: 1 });
 const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 16, { integer: true, min: 1 });
 const LOGIN_WORKERS = numberFromEnv('BENCH_LOGIN_WORKERS', 8, { integer: true, min: 1 });
@@ -504,6 +510,43 @@ async function main(): Promise<number> {
       clientSecret: baselineStarted.client.clientSecret,
     });
 
+    /**
+     * A Monban with bcrypt's cheapest hashes, its own users hashed so, and its logins warmed up:
+     * what the code costs when bcrypt's threads neither share the cores with it nor leave it idle
+     * (its caches cold) for each hash.
+     */
+    const startCheapHash = async (): Promise<{ target: Target; logins: LoginPhase }> => {
+      const run = await startMonban(
+        'monban-cheap-hash',
+        monbanOverrides(await freePort(), { bcryptCost: CHEAP_BCRYPT_COST }),
+        true,
+      );
+      const target: Target = { ...monban, name: 'monban-cheap-hash', child: run.child, issuer: run.issuer };
+      const logins: LoginPhase = {
+        ...loginPhase(),
+        issuer: run.issuer,
+        clientId: run.started.client!.clientId,
+        clientSecret: run.started.client!.clientSecret,
+        users: run.started.users!.map((email) => ({ email, password: PASSWORD })),
+      };
+      if (LOGIN_WARMUP_SECONDS > 0) await bench.warmUp('cheap-hash logins', logins, LOGIN_WARMUP_SECONDS);
+      return { target, logins };
+    };
+
+    if (STEPS_ONLY) {
+      const cheap = await startCheapHash();
+      for (let round = 0; round < ROUNDS; round += 1) {
+        console.error(
+          `bench: logins one at a time at bcrypt cost ${CHEAP_BCRYPT_COST} (round ${round + 1}/${ROUNDS}) ...`,
+        );
+        const steps = await bench.measureSteps(cheap.target, 'cheap-hash logins one at a time', cheap.logins);
+        console.log(`\n${stepsTable([[`Monban, bcrypt cost ${CHEAP_BCRYPT_COST}, round ${round + 1}`, steps]])}`);
+      }
+      await cheap.target.child.close();
+      if (bench.errors.length > 0) console.log(['', 'Errors:', ...bench.errors].join('\n'));
+      return bench.errors.length > 0 ? 1 : 0;
+    }
+
     if (SOAK_SECONDS > 0) {
       // ---------------------------------------------- the soak: is memory flat under load?
       console.error(`bench: soak, ${SOAK_SECONDS} s of logins and client_credentials, memory every 10 s ...`);
@@ -654,27 +697,9 @@ async function main(): Promise<number> {
     // bcrypt's threads neither share the cores with it nor leave it idle (its caches cold) for
     // each hash. Its own users, hashed at that cost; a warm-up first, as for the others.
     console.error(`bench: password logins one at a time at bcrypt cost ${CHEAP_BCRYPT_COST}, CPU per step ...`);
-    const cheapRun = await startMonban(
-      'monban-cheap-hash',
-      monbanOverrides(await freePort(), { bcryptCost: CHEAP_BCRYPT_COST }),
-      true,
-    );
-    const cheapTarget: Target = {
-      ...monban,
-      name: 'monban-cheap-hash',
-      child: cheapRun.child,
-      issuer: cheapRun.issuer,
-    };
-    const cheapLogins: LoginPhase = {
-      ...loginPhase(),
-      issuer: cheapRun.issuer,
-      clientId: cheapRun.started.client!.clientId,
-      clientSecret: cheapRun.started.client!.clientSecret,
-      users: cheapRun.started.users!.map((email) => ({ email, password: PASSWORD })),
-    };
-    if (LOGIN_WARMUP_SECONDS > 0) await bench.warmUp('cheap-hash logins', cheapLogins, LOGIN_WARMUP_SECONDS);
-    const cheapHashSteps = await bench.measureSteps(cheapTarget, 'cheap-hash logins one at a time', cheapLogins);
-    await cheapRun.child.close();
+    const cheap = await startCheapHash();
+    const cheapHashSteps = await bench.measureSteps(cheap.target, 'cheap-hash logins one at a time', cheap.logins);
+    await cheap.target.child.close();
 
     // ------------------------------------------------ protocol figures, Monban vs baseline
     console.error('bench: logging in the refresh chains ...');
