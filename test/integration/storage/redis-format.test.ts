@@ -11,8 +11,15 @@ import { EMBEDDED } from '../../helpers/env.js';
 const id = () => randomBytes(32).toString('base64url').slice(0, 43);
 
 (EMBEDDED ? describe.skip : describe)('Redis storage format', () => {
-  const scratch = scratchRedis();
-  const { redis, prefix } = scratch;
+  // Opened in beforeAll: Jest runs a skipped describe's body too (not its hooks), and a
+  // connection opened there would keep the embedded run's worker from exiting.
+  let scratch: ReturnType<typeof scratchRedis>;
+  let redis: ReturnType<typeof scratchRedis>['redis'];
+  let prefix: string;
+  beforeAll(() => {
+    scratch = scratchRedis();
+    ({ redis, prefix } = scratch);
+  });
   const adapter = (model: string) => new RedisAdapter(redis, model, prefix);
   afterAll(() => scratch.close());
 
