@@ -693,9 +693,7 @@ async function main(): Promise<number> {
     const monbanSteps = await bench.measureSteps(monban, 'logins one at a time', loginPhase());
     console.error('bench: bare oidc-provider logins one at a time, CPU per step ...');
     const bareSteps = await bench.measureSteps(baseline, 'bare logins one at a time', bareLoginPhase());
-    // The same logins on a Monban with bcrypt's cheapest hashes: what the code costs when
-    // bcrypt's threads neither share the cores with it nor leave it idle (its caches cold) for
-    // each hash. Its own users, hashed at that cost; a warm-up first, as for the others.
+    // The same logins on a Monban with bcrypt's cheapest hashes (startCheapHash).
     console.error(`bench: password logins one at a time at bcrypt cost ${CHEAP_BCRYPT_COST}, CPU per step ...`);
     const cheap = await startCheapHash();
     const cheapHashSteps = await bench.measureSteps(cheap.target, 'cheap-hash logins one at a time', cheap.logins);

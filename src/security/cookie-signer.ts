@@ -52,11 +52,12 @@ export class CookieSigner {
     const given = Buffer.from(digest, 'base64url');
     // base64url decoding skips characters outside its alphabet: only the canonical form counts.
     if (given.toString('base64url') !== digest) return -1;
+    const recent = this.#recent.get(data);
     const index = this.#keys.findIndex((key) => {
-      const expected = (key === this.#signing ? this.#recent.get(data)?.digest : undefined) ?? this.#digest(data, key);
+      const expected = (key === this.#signing ? recent?.digest : undefined) ?? this.#digest(data, key);
       return given.length === expected.length && timingSafeEqual(given, expected);
     });
-    if (index === 0 && !this.#recent.has(data)) this.#remember(data, given);
+    if (index === 0 && !recent) this.#remember(data, given);
     return index;
   }
 
