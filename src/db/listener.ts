@@ -46,6 +46,11 @@ export class PgListener {
     client.on('end', () => this.#reconnect(client));
     await client.connect();
     for (const channel of this.#handlers.keys()) await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+    // Closed meanwhile: close() found no client to end, so this one must not stay open.
+    if (this.#closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.#client = client;
     this.#attempt = 0;
     if (reconnected) for (const handlers of this.#handlers.values()) for (const handler of handlers) handler(undefined);

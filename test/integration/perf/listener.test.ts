@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
-import { openScratchStorage } from '../../helpers/databases.js';
-import { EMBEDDED } from '../../helpers/env.js';
+import pg from 'pg';
+import { PgListener } from '../../../src/db/listener.js';
+import { createScratchDatabase, openScratchStorage } from '../../helpers/databases.js';
+import { EMBEDDED, TEST_DATABASE_URL } from '../../helpers/env.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,3 +46,33 @@ describe.each(EMBEDDED ? ['pglite' as const] : ['postgres' as const, 'pglite' as
     }, 180_000); // PGlite takes a while to start on a busy machine
   },
 );
+
+(EMBEDDED ? describe.skip : describe)('LISTEN on PostgreSQL, closed early', () => {
+  it('leaves no session on the server when it is closed while still connecting', async () => {
+    const scratch = await createScratchDatabase();
+    const observer = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await observer.connect();
+    const sessions = async () => {
+      const { rows } = await observer.query<{ n: number }>(
+        'select count(*)::int as n from pg_stat_activity where datname = $1',
+        [new URL(scratch.url).pathname.slice(1)],
+      );
+      return rows[0]!.n;
+    };
+    try {
+      const listener = new PgListener(scratch.url, () => undefined);
+      const listening = listener.listen('monban_test', () => undefined);
+      await listener.close(); // a shutdown while the connection is being made
+      await listening;
+      let left = await sessions();
+      for (let i = 0; left > 0 && i < 100; i += 1) {
+        await sleep(50);
+        left = await sessions();
+      }
+      expect(left).toBe(0);
+    } finally {
+      await observer.end();
+      await scratch.drop();
+    }
+  });
+});
