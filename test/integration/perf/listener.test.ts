@@ -6,9 +6,9 @@ import { EMBEDDED, TEST_DATABASE_URL } from '../../helpers/env.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
@@ -64,12 +64,8 @@ describe.each(EMBEDDED ? ['pglite' as const] : ['postgres' as const, 'pglite' as
       const listening = listener.listen('monban_test', () => undefined);
       await listener.close(); // a shutdown while the connection is being made
       await listening;
-      let left = await sessions();
-      for (let i = 0; left > 0 && i < 100; i += 1) {
-        await sleep(50);
-        left = await sessions();
-      }
-      expect(left).toBe(0);
+      await waitFor('the session to end', async () => (await sessions()) === 0, 5_000);
+      expect(await sessions()).toBe(0);
     } finally {
       await observer.end();
       await scratch.drop();
