@@ -20,7 +20,8 @@
  * BENCH_CONNECTIONS (16), BENCH_LOGIN_WORKERS (8), BENCH_USERS (4), BENCH_WORKERS (worker counts
  * for the scaling figures, default "2,<cores>"; "" skips them), BENCH_EMBEDDED (1; 0 skips),
  * BENCH_RESULTS_DIR (bench/results), BENCH_PROFILE_DIR (unset; when set, a CPU profile of Monban's
- * process in each of its measured windows, as <phase>.cpuprofile there).
+ * process in each of its measured windows, as <phase>.cpuprofile there), BENCH_PROFILE_KIND (cpu;
+ * heap writes a sampling heap profile of the allocations instead, as <phase>.heapprofile).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -103,6 +104,10 @@ const SOAK_SECONDS = numberFromEnv('BENCH_SOAK_SECONDS', 0);
 const SOAK_SAMPLE_MS = 10_000;
 const RESULTS_DIR = path.resolve(process.env.BENCH_RESULTS_DIR ?? 'bench/results');
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
+const PROFILE_KIND = process.env.BENCH_PROFILE_KIND ?? 'cpu';
+if (PROFILE_KIND !== 'cpu' && PROFILE_KIND !== 'heap') {
+  throw new Error(`BENCH_PROFILE_KIND must be cpu or heap, got "${PROFILE_KIND}"`);
+}
 /** Generous bound for each request to a child (a phase, a start, a seed of logins). */
 const CHILD_TIMEOUT_MS = (WARMUP_SECONDS + Math.max(SECONDS, LOGIN_WARMUP_SECONDS)) * 1000 + 120_000;
 /** Starting a target (migrations, users hashed at the production cost; PGlite) can take minutes on a busy machine. */
@@ -247,16 +252,16 @@ class Bench {
     return target.counters ? target.child.request<StorageCounts>({ kind: 'counters' }, CHILD_TIMEOUT_MS) : undefined;
   }
 
-  /** With BENCH_PROFILE_DIR, a CPU profile of a single Monban process (its counters say so): not workers, not the baseline. */
+  /** With BENCH_PROFILE_DIR, a CPU (or heap) profile of a single Monban process (its counters say so): not workers, not the baseline. */
   async #startProfile(target: Target): Promise<string | undefined> {
     if (!PROFILE_DIR || !target.counters) return undefined;
-    await target.child.request({ kind: 'profile-start' }, CHILD_TIMEOUT_MS);
+    await target.child.request({ kind: 'profile-start', heap: PROFILE_KIND === 'heap' }, CHILD_TIMEOUT_MS);
     return PROFILE_DIR;
   }
 
   async #stopProfile(target: Target, profileDir: string, label: string): Promise<void> {
     mkdirSync(profileDir, { recursive: true });
-    const file = path.join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`);
+    const file = path.join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.${PROFILE_KIND}profile`);
     await target.child.request({ kind: 'profile-stop', file }, CHILD_TIMEOUT_MS);
   }
 

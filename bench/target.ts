@@ -10,7 +10,8 @@
  *   libuv pool, with the same concurrency as the login phase;
  * - memory: the process's memory use;
  * - profile-start, profile-stop: a CPU profile of this process (V8's sampling profiler), written
- *   as a .cpuprofile file that Chrome DevTools opens (BENCH_PROFILE_DIR);
+ *   as a .cpuprofile file that Chrome DevTools opens (BENCH_PROFILE_DIR); with `heap`, a sampling
+ *   heap profile instead (.heapprofile): where the bytes allocated meanwhile were allocated;
  * - steps-start, steps-stop: main-thread CPU per request step (steps.ts).
  */
 import cluster from 'node:cluster';
@@ -52,19 +53,35 @@ export interface TargetStarted {
 const spec = JSON.parse(process.env.BENCH_TARGET ?? '{}') as TargetSpec;
 const config = loadConfig({ env: { ...process.env, NODE_ENV: undefined }, overrides: spec.overrides });
 let app: App | undefined;
-let profiler: Session | undefined;
+let profiler: { session: Session; heap: boolean } | undefined;
 
-async function startProfile(): Promise<void> {
-  profiler = new Session();
-  profiler.connect();
-  await profiler.post('Profiler.enable');
-  await profiler.post('Profiler.start');
+/** About one sample per this many bytes allocated (V8's default is 32 KiB). */
+const HEAP_SAMPLING_BYTES = 4096;
+
+async function startProfile(heap: boolean): Promise<void> {
+  const session = new Session();
+  session.connect();
+  profiler = { session, heap };
+  if (!heap) {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    return;
+  }
+  // Objects the garbage collector has freed since are counted too: the profile says where the
+  // allocations were made, not what is still held.
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: HEAP_SAMPLING_BYTES,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
 }
 
 async function stopProfile(file: string): Promise<string> {
   if (!profiler) throw new Error('no profile was started');
-  const { profile } = await profiler.post('Profiler.stop');
-  profiler.disconnect();
+  const { session, heap } = profiler;
+  const { profile } = heap ? await session.post('HeapProfiler.stopSampling') : await session.post('Profiler.stop');
+  session.disconnect();
   profiler = undefined;
   writeFileSync(file, JSON.stringify(profile));
   return file;
@@ -157,7 +174,7 @@ function serveWhatIsAsked(): void {
         case 'memory':
           return process.memoryUsage();
         case 'profile-start':
-          return startProfile();
+          return startProfile(command.heap === true);
         case 'profile-stop':
           return stopProfile(command.file as string);
         case 'steps-start':
