@@ -58,7 +58,8 @@ done
 psql -h 127.0.0.1 -U postgres -d test -qc "create database $db" >/dev/null
 export NODE_ENV=production DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" REDIS_URL=redis://127.0.0.1:6379 \
   MONBAN_SECRET=$(head -c 32 /dev/urandom | base64) MONBAN_REDIS_KEY_PREFIX="monban-image-$$:" PORT=3918 \
-  ISSUER=http://localhost:3918 LOG_LEVEL=warn MIGRATE_ON_START=false DATA_DIR="$stage/data"
+  ISSUER=http://localhost:3918 LOG_LEVEL=warn MIGRATE_ON_START=false DATA_DIR="$stage/data" \
+  NODE_OPTIONS=--max-semi-space-size=16
 # As in the image: the entry point from another working directory.
 monban() { (cd / && exec node "$stage/dist/src/cli/monban.js" "$@"); }
 

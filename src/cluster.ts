@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { containerMemoryLimit, WORKER_MEMORY_BYTES, workerV8Flags } from './config/worker-memory.js';
 import type { Logger } from './logger.js';
 
 /** A worker that dies this soon after starting is crashing at start: restarting it would only loop. */
@@ -61,6 +62,15 @@ export function runPrimary(workers: number, logger: Logger): void {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  logger.info({ workers }, 'starting workers');
+  const limit = containerMemoryLimit();
+  const v8Flags = workerV8Flags(workers, { limit });
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...v8Flags] });
+  if (limit !== undefined && limit / workers < WORKER_MEMORY_BYTES) {
+    logger.warn(
+      { workers, memoryLimitMiB: Math.floor(limit / 2 ** 20), perWorkerMiB: Math.floor(limit / workers / 2 ** 20) },
+      'WEB_CONCURRENCY leaves each worker less than 512 MiB of the memory limit: under load they may run out of heap',
+    );
+  }
+  logger.info({ workers, v8Flags }, 'starting workers');
   for (let i = 0; i < workers; i += 1) fork();
 }

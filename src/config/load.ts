@@ -1,10 +1,10 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../paths.js';
 import { EnvError, settingsFromEnv } from './env.js';
 import { configSchema, type Config } from './schema.js';
+import { defaultWorkerCount } from './worker-memory.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -89,7 +89,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   }
   if (options.overrides) raw = deepMerge(raw, options.overrides);
   if (raw.issuer === undefined || raw.issuer === null) raw.issuer = `http://localhost:${String(raw.port)}`;
-  raw.webConcurrency ??= env.NODE_ENV === 'production' && raw.databaseUrl ? availableParallelism() : 1;
+  raw.webConcurrency ??= env.NODE_ENV === 'production' && raw.databaseUrl ? defaultWorkerCount() : 1;
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { envNameFor } from '../../src/config/env.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { developmentDefaultWarnings, maskSecrets } from '../../src/config/report.js';
+import { defaultWorkerCount } from '../../src/config/worker-memory.js';
 
 const configDir = path.resolve('config');
 const load = (env: Record<string, string>, overrides?: Record<string, unknown>) =>
@@ -80,9 +81,9 @@ describe('configuration', () => {
     expect(() => load(env)).toThrow(message);
   });
 
-  it('runs one worker per core in production on PostgreSQL, and one otherwise (WEB_CONCURRENCY)', () => {
+  it('runs one worker per core (as memory allows) in production on PostgreSQL, and one otherwise (WEB_CONCURRENCY)', () => {
     const server = { DATABASE_URL: 'postgres://127.0.0.1/monban', MONBAN_SECRET: 'x'.repeat(44) };
-    expect(load({ ...server, NODE_ENV: 'production' }).webConcurrency).toBe(availableParallelism());
+    expect(load({ ...server, NODE_ENV: 'production' }).webConcurrency).toBe(defaultWorkerCount());
     expect(load(server).webConcurrency).toBe(1);
     expect(load({ NODE_ENV: 'production' }).webConcurrency).toBe(1);
     expect(load({ ...server, NODE_ENV: 'production', WEB_CONCURRENCY: '3' }).webConcurrency).toBe(3);

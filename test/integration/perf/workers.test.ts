@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../helpers/app.js';
 import { createScratchDatabase } from '../../helpers/databases.js';
@@ -33,6 +33,29 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T 
   }
 }
 
+/**
+ * A new memory cgroup (v1) of `limit` bytes under this process's own, as a container's
+ * `--memory` makes one; undefined where this machine lets the tests make none (not root, no
+ * cgroup v1 memory controller).
+ */
+function memoryCgroup(limit: number): { path: string; remove(): void } | undefined {
+  const line = readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((entry) => entry.split(':')[1] === 'memory');
+  if (!line) return undefined;
+  const path = `/sys/fs/cgroup/memory${line.split(':')[2]}/monban-test-${process.pid}`.replace('//', '/');
+  try {
+    mkdirSync(path);
+    writeFileSync(`${path}/memory.limit_in_bytes`, String(limit));
+  } catch {
+    return undefined;
+  }
+  return { path, remove: () => rmdirSync(path) };
+}
+
+/** The command line a process was started with, from Linux's /proc. */
+const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+
 /** WEB_CONCURRENCY: `npm start` as an operator runs it, with N workers sharing one port. */
 describe('workers (WEB_CONCURRENCY)', () => {
   /** The primary a test started, stopped after it if the test did not. */
@@ -44,14 +67,14 @@ describe('workers (WEB_CONCURRENCY)', () => {
   const exited = (primary: ChildProcess) =>
     new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
 
-  /** `npm start`'s process: the primary, whose output collects in `log`. */
-  const startPrimary = (): ChildProcess => {
+  /** `npm start`'s process: the primary, whose output collects in `log`; in `cgroup`, as in a container. */
+  const startPrimary = (cgroup?: string): ChildProcess => {
     log = '';
-    const primary = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const node = [process.execPath, '--import', 'tsx', 'src/main.ts'];
+    const [command, ...args] = cgroup
+      ? ['sh', '-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$@"`, 'sh', ...node]
+      : node;
+    const primary = spawn(command!, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer) => {
       log += chunk.toString();
     };
@@ -128,4 +151,37 @@ describe('workers (WEB_CONCURRENCY)', () => {
     expect(log).not.toMatch(/failed while starting/);
     for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
   }, 60_000);
+
+  const cgroup = memoryCgroup(2 ** 30);
+  afterAll(() =>
+    // Once afterEach has stopped every process in it (a cgroup with tasks cannot be removed).
+    waitFor('the test cgroup removed', () => {
+      try {
+        cgroup?.remove();
+        return true;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+
+  (cgroup ? it : it.skip)(
+    'in a container with a memory limit, gives each worker half its share as heap and a 16 MiB young generation',
+    async () => {
+      const primary = startPrimary(cgroup!.path);
+      await waitFor('two workers', () => (childrenOf(primary.pid!).length === 2 ? true : undefined));
+      // 1 GiB for two workers: 512 MiB each, half of it for the old generation (src/config/worker-memory.ts).
+      for (const pid of childrenOf(primary.pid!)) {
+        expect(commandLine(pid)).toEqual(
+          expect.arrayContaining(['--max-old-space-size=256', '--max-semi-space-size=16']),
+        );
+      }
+      expect(commandLine(primary.pid!).join(' ')).not.toMatch(/--max-old-space-size/);
+      expect(log).not.toMatch(/less than 512 MiB/);
+      const gone = exited(primary);
+      primary.kill('SIGTERM');
+      expect(await gone).toBe(0);
+    },
+    60_000,
+  );
 });
