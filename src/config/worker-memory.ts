@@ -46,10 +46,12 @@ export function workerV8Flags(
   { limit = containerMemoryLimit(), given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ') } = {},
 ): string[] {
   if (limit === undefined) return [];
+  // V8 reads --max_old_space_size and --max-old-space-size alike.
+  const set = (flag: string) => given.replaceAll('_', '-').includes(flag);
   const flags: string[] = [];
-  if (!given.includes('--max-old-space-size')) {
+  if (!set('--max-old-space-size')) {
     flags.push(`--max-old-space-size=${Math.floor(limit / workers / 2 / 2 ** 20)}`);
   }
-  if (!given.includes('--max-semi-space-size')) flags.push(`--max-semi-space-size=${SEMI_SPACE_MIB}`);
+  if (!set('--max-semi-space-size')) flags.push(`--max-semi-space-size=${SEMI_SPACE_MIB}`);
   return flags;
 }

@@ -41,6 +41,9 @@ describe('workers under a container memory limit', () => {
     expect(workerV8Flags(2, { limit: 1 * GiB, given: '--max-old-space-size=700 --max-semi-space-size=32' })).toEqual(
       [],
     );
+    expect(workerV8Flags(2, { limit: 1 * GiB, given: '--max_old_space_size=700' })).toEqual([
+      '--max-semi-space-size=16',
+    ]);
     expect(workerV8Flags(2, { limit: undefined, given: '' })).toEqual([]);
   });
 });
