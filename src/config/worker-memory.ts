@@ -37,8 +37,8 @@ export function defaultWorkerCount(cores = availableParallelism(), limit = conta
  * The V8 flags each of `workers` processes starts with under a container's memory limit: half of
  * its share of the limit for the old generation (as Node gives a single process half of the
  * limit), and a 16 MiB young generation. Under a limit V8 shrinks the young generation to 1 or 2
- * MiB, every request's objects outlive it, and the old generation's collections took about a
- * third more CPU per token in the benchmark. Flags the operator already set (the process's own
+ * MiB, many of a request's objects outlive it, and a token cost 1.26 and 1.78 times the bare
+ * library's CPU in two benchmark runs, against 1.11 to 1.20 without a limit. Flags the operator already set (the process's own
  * or NODE_OPTIONS) are kept, not repeated. No limit: no flags.
  */
 export function workerV8Flags(
