@@ -21,6 +21,8 @@ export interface Side {
   loadCpuMsPerOp: number;
   /** CPU time of the local Redis server (whoever it served in the window), per operation. */
   redisCpuMsPerOp: number;
+  /** The main thread's garbage-collection pauses per operation (single-process Monban only; absent in older results). */
+  gcPausesMsPerOp?: number;
   /** Counted by the app's instrumentation (single-process Monban only). */
   dbStatementsPerOp?: number;
   redisCommandsPerOp?: number;
@@ -34,6 +36,8 @@ export interface LoginSteps {
   mainThreadCpuMsPerLogin: number;
   /** Before the first request: what the steps leave out (timers, the load process's first connection). */
   outsideStepsCpuMsPerLogin: number;
+  /** Of mainThreadCpuMsPerLogin, garbage-collection pauses (single-process Monban only; absent in older results). */
+  gcPausesMsPerLogin?: number;
   steps: { step: string; requestsPerLogin: number; cpuMsPerRequest: number }[];
 }
 
@@ -126,6 +130,9 @@ export function stepsTable(sides: [name: string, steps: LoginSteps][]): string {
     ]),
     [name, 'outside the steps', '', '', fixed(side.outsideStepsCpuMsPerLogin, 2)],
     [name, `all (${String(side.logins)} logins)`, '', '', fixed(side.mainThreadCpuMsPerLogin, 2)],
+    ...(side.gcPausesMsPerLogin !== undefined
+      ? [[name, '  of which garbage-collection pauses', '', '', fixed(side.gcPausesMsPerLogin, 2)]]
+      : []),
   ];
   return table([
     ['server', 'step', 'requests per login', 'CPU ms per request', 'CPU ms per login'],
@@ -284,6 +291,9 @@ export function report(results: BenchResults): string {
           1,
         )}`,
       ],
+      ...(logins.monban.gcPausesMsPerOp !== undefined
+        ? [['      of which garbage-collection pauses on the main thread', fixed(logins.monban.gcPausesMsPerOp, 2)]]
+        : []),
       [
         "bcrypt ceiling: CPU ms per check (in libuv's pool)",
         `${fixed(logins.bcryptCpuMsPerCheck, 1)} (${fixed(logins.bcryptCeiling.poolCpuMsPerOp ?? NaN, 1)})`,

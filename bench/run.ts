@@ -236,6 +236,8 @@ interface Measured {
   loadCpuMs: number;
   /** The local Redis server's CPU in the window (NaN when it is not a process of this machine). */
   redisCpuMs: number;
+  /** The main thread's garbage-collection pauses in the window (single-process Monban only). */
+  gcPausesMs?: number;
   counts: StorageCounts | undefined;
 }
 
@@ -250,6 +252,10 @@ class Bench {
 
   async #counters(target: Target): Promise<StorageCounts | undefined> {
     return target.counters ? target.child.request<StorageCounts>({ kind: 'counters' }, CHILD_TIMEOUT_MS) : undefined;
+  }
+
+  async #gcPauses(target: Target): Promise<number | undefined> {
+    return target.counters ? target.child.request<number>({ kind: 'gc' }, CHILD_TIMEOUT_MS) : undefined;
   }
 
   /** With BENCH_PROFILE_DIR, a CPU (or heap) profile of a single Monban process (its counters say so): not workers, not the baseline. */
@@ -271,10 +277,12 @@ class Bench {
    */
   async measureSteps(target: Target, label: string, command: LoginPhase): Promise<LoginSteps> {
     const profileDir = await this.#startProfile(target);
+    const gcBefore = await this.#gcPauses(target);
     await target.child.request({ kind: 'steps-start' }, CHILD_TIMEOUT_MS);
     const oneAtATime: LoginPhase = { ...command, seconds: STEPS_SECONDS, workers: 1 };
     const result = await this.load.request<PhaseResult>(oneAtATime, CHILD_TIMEOUT_MS);
     const recorded = await target.child.request<StepsRecorded>({ kind: 'steps-stop' }, CHILD_TIMEOUT_MS);
+    const gcAfter = await this.#gcPauses(target);
     if (profileDir) await this.#stopProfile(target, profileDir, label);
     this.#noteErrors(`${target.name} logins one at a time`, result);
     const logins = result.completed;
@@ -288,6 +296,7 @@ class Bench {
       logins,
       mainThreadCpuMsPerLogin: recorded.totalCpuMs / logins,
       outsideStepsCpuMsPerLogin: (recorded.totalCpuMs - inRequests) / logins,
+      ...(gcBefore !== undefined && gcAfter !== undefined ? { gcPausesMsPerLogin: (gcAfter - gcBefore) / logins } : {}),
       steps,
     };
   }
@@ -308,6 +317,7 @@ class Bench {
       if (command.kind === 'refresh') command = { ...command, chains: warm.chains ?? [] };
     }
     const countsBefore = await this.#counters(target);
+    const gcBefore = await this.#gcPauses(target);
     const profileDir = await this.#startProfile(target);
     const pgBefore = await this.pgBackendsCpu();
     const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
@@ -323,6 +333,7 @@ class Bench {
     const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
     const countsAfter = await this.#counters(target);
+    const gcAfter = await this.#gcPauses(target);
     if (profileDir) await this.#stopProfile(target, profileDir, label);
     this.#noteErrors(label, result);
     return {
@@ -334,6 +345,7 @@ class Bench {
       pgCpuMs: pgCpu,
       loadCpuMs: loadCpu,
       redisCpuMs: redisCpu,
+      ...(gcBefore !== undefined && gcAfter !== undefined ? { gcPausesMs: gcAfter - gcBefore } : {}),
       counts: countsBefore && countsAfter ? difference(countsAfter, countsBefore) : undefined,
     };
   }
@@ -364,6 +376,9 @@ function side(runs: Measured[], ops = (m: Measured) => m.result.completed): Side
     pgCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.pgCpuMs, 0)),
     loadCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.loadCpuMs, 0)),
     redisCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.redisCpuMs, 0)),
+    ...(runs.every((m) => m.gcPausesMs !== undefined)
+      ? { gcPausesMsPerOp: per(runs.reduce((sum, m) => sum + m.gcPausesMs!, 0)) }
+      : {}),
     ...(counts
       ? {
           dbStatementsPerOp: per(counts.reduce((sum, c) => sum + c.dbStatements, 0)),

@@ -12,13 +12,14 @@
  * - profile-start, profile-stop: a CPU profile of this process (V8's sampling profiler), written
  *   as a .cpuprofile file that Chrome DevTools opens (BENCH_PROFILE_DIR); with `heap`, a sampling
  *   heap profile instead (.heapprofile): where the bytes allocated meanwhile were allocated;
- * - steps-start, steps-stop: main-thread CPU per request step (steps.ts).
+ * - steps-start, steps-stop: main-thread CPU per request step (steps.ts);
+ * - gc: the main thread's garbage-collection pauses so far, in ms (V8's `gc` performance entries).
  */
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { createClient } from '../src/admin/clients.js';
 import { createApp, type App } from '../src/app.js';
 import { runPrimary } from '../src/cluster.js';
@@ -54,6 +55,15 @@ const spec = JSON.parse(process.env.BENCH_TARGET ?? '{}') as TargetSpec;
 const config = loadConfig({ env: { ...process.env, NODE_ENV: undefined }, overrides: spec.overrides });
 let app: App | undefined;
 let profiler: { session: Session; heap: boolean } | undefined;
+
+/**
+ * Every pause the garbage collector makes the main thread take, summed: a scavenge, a
+ * mark-compact's final pause (not the marking steps interleaved with JavaScript before it).
+ */
+let gcPausesMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPausesMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
 
 /** About one sample per this many bytes allocated (V8's default is 32 KiB). */
 const HEAP_SAMPLING_BYTES = 4096;
@@ -181,6 +191,8 @@ function serveWhatIsAsked(): void {
           return startRecordingSteps();
         case 'steps-stop':
           return stopRecordingSteps();
+        case 'gc':
+          return gcPausesMs;
         default:
           throw new Error(`unknown request ${command.kind}`);
       }
