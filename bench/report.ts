@@ -230,7 +230,7 @@ export function report(results: BenchResults): string {
     `  node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}`,
     ...(machine.loopbackRoundTripCpuUs !== undefined
       ? [
-          `  kernel ${machine.kernel ?? '?'}, Meltdown: ${machine.meltdown ?? '?'}, PCID ${machine.pcid === undefined ? '?' : machine.pcid ? 'yes' : 'no'}, clock ${machine.clocksource ?? '?'}; a loopback TCP round trip costs ${fixed(machine.loopbackRoundTripCpuUs, 1)} µs of CPU (results compare only between machines alike in these)`,
+          `  kernel ${machine.kernel ?? '?'}, Meltdown: ${machine.meltdown ?? '?'}, PCID ${machine.pcid === undefined ? '?' : machine.pcid ? 'yes' : 'no'}, clock ${machine.clocksource ?? '?'}; a loopback TCP round trip costs ${fixed(machine.loopbackRoundTripCpuUs, 1)} µs of CPU${machine.wakeUpRoundTripCpuUs === undefined ? '' : `, ${fixed(machine.wakeUpRoundTripCpuUs, 0)} µs to another process after 20 ms idle`} (results compare only between machines alike in these)`,
         ]
       : []),
     `  load average (1/5/15 min) before: ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`,
