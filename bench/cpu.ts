@@ -109,3 +109,16 @@ export function poolCpuMs(pids: number[], { children = false } = {}): number {
 export function mainThreadCpuMs(pids: number[], { children = false } = {}): number {
   return threadsCpuMs(pids, children, ({ tid, pid }) => tid === pid);
 }
+
+type ThreadCpu = () => NodeJS.CpuUsage;
+const threadCpu: ThreadCpu =
+  (process as { threadCpuUsage?: ThreadCpu }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());
+
+/**
+ * The calling thread's CPU so far (user + system), in µs: process.threadCpuUsage (Node >= 23.9)
+ * reads the main thread alone, leaving out libuv's pool; before it, the whole process.
+ */
+export function threadCpuUs(): number {
+  const { user, system } = threadCpu();
+  return user + system;
+}

@@ -2,14 +2,16 @@
  * What makes one machine's figures differ from another's beyond its CPU model: the kernel, its
  * Meltdown mitigation (page-table isolation makes every system call and interrupt dearer, and
  * some hypervisors make a guest use it even on CPUs that need none) and the clock source, and a
- * measured price of a loopback round trip, back to back and after the processes slept. Results from two machines compare only when these
- * are alike: the same code's ratios moved by a third between two 2-vCPU machines.
+ * measured price of a loopback round trip, back to back and after the processes slept. Results
+ * from two machines compare only when these are alike: the same code's ratios moved by a third
+ * between two 2-vCPU machines.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import os from 'node:os';
+import { threadCpuUs } from './cpu.js';
 
 export interface MachineTraits {
   kernel: string;
@@ -69,17 +71,14 @@ async function loopbackRoundTripCpuUs(): Promise<number> {
 }
 
 const WAKE_UPS = 100;
-const IDLE_MS = 20;
+/** Before each wake-up round trip, both processes sleep this long (the report names it). */
+export const WAKE_UP_IDLE_MS = 20;
 
 /** An echo server in a process of its own; it prints its port. */
 const ECHO = `const s = require('node:net').createServer((c) => { c.setNoDelay(true); c.on('data', (d) => c.write(d)); });
 s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
 
-type ThreadCpu = () => NodeJS.CpuUsage;
-const threadCpu: ThreadCpu =
-  (process as { threadCpuUsage?: ThreadCpu }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());
-
-/** WAKE_UPS round trips to an echo process, each after IDLE_MS of sleep; this thread's CPU per round trip. */
+/** WAKE_UPS round trips to an echo process, each after WAKE_UP_IDLE_MS of sleep; this thread's CPU per round trip. */
 async function wakeUpRoundTripCpuUs(): Promise<number> {
   const echo = spawn(process.execPath, ['-e', ECHO], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -95,11 +94,10 @@ async function wakeUpRoundTripCpuUs(): Promise<number> {
     for (let i = 0; i < 20; i += 1) await roundTrip();
     let spent = 0;
     for (let i = 0; i < WAKE_UPS; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-      const before = threadCpu();
+      await new Promise((resolve) => setTimeout(resolve, WAKE_UP_IDLE_MS));
+      const before = threadCpuUs();
       await roundTrip();
-      const used = threadCpu();
-      spent += used.user - before.user + used.system - before.system;
+      spent += threadCpuUs() - before;
     }
     client.destroy();
     return spent / WAKE_UPS;

@@ -1,5 +1,5 @@
 /** The benchmark's results (written as JSON) and the text report with issue 16's goals. */
-import type { MachineTraits } from './machine.js';
+import { WAKE_UP_IDLE_MS, type MachineTraits } from './machine.js';
 
 /** One side of a comparison: medians over the rounds, and totals divided per operation. */
 export interface Side {
@@ -230,7 +230,7 @@ export function report(results: BenchResults): string {
     `  node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}`,
     ...(machine.loopbackRoundTripCpuUs !== undefined
       ? [
-          `  kernel ${machine.kernel ?? '?'}, Meltdown: ${machine.meltdown ?? '?'}, PCID ${machine.pcid === undefined ? '?' : machine.pcid ? 'yes' : 'no'}, clock ${machine.clocksource ?? '?'}; a loopback TCP round trip costs ${fixed(machine.loopbackRoundTripCpuUs, 1)} µs of CPU${machine.wakeUpRoundTripCpuUs === undefined ? '' : `, ${fixed(machine.wakeUpRoundTripCpuUs, 0)} µs to another process after 20 ms idle`} (results compare only between machines alike in these)`,
+          `  kernel ${machine.kernel ?? '?'}, Meltdown: ${machine.meltdown ?? '?'}, PCID ${machine.pcid === undefined ? '?' : machine.pcid ? 'yes' : 'no'}, clock ${machine.clocksource ?? '?'}; a loopback TCP round trip costs ${fixed(machine.loopbackRoundTripCpuUs, 1)} µs of CPU${machine.wakeUpRoundTripCpuUs === undefined ? '' : `, ${fixed(machine.wakeUpRoundTripCpuUs, 0)} µs to another process after ${WAKE_UP_IDLE_MS} ms idle`} (results compare only between machines alike in these)`,
         ]
       : []),
     `  load average (1/5/15 min) before: ${machine.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews the figures)`,

@@ -13,6 +13,7 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
+import { threadCpuUs } from './cpu.js';
 
 export interface StepCpu {
   /** `GET /auth/:id`: the method and the path, with ids replaced. */
@@ -27,13 +28,7 @@ export interface StepsRecorded {
   totalCpuMs: number;
 }
 
-type ThreadCpu = () => NodeJS.CpuUsage;
-const threadCpu: ThreadCpu =
-  (process as { threadCpuUsage?: ThreadCpu }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());
-const cpuMsNow = () => {
-  const { user, system } = threadCpu();
-  return (user + system) / 1000;
-};
+const cpuMsNow = () => threadCpuUs() / 1000;
 
 /** Interaction uids, token values and other long random segments become `:id`. */
 function stepOf(request: IncomingMessage): string {
