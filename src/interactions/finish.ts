@@ -16,7 +16,8 @@ export function assertLoginPrompt(interaction: Interaction): void {
 
 /**
  * The end of every successful login: the result handed to oidc-provider. Returns where the
- * browser goes on (the authorization endpoint's resume URL). The login.succeeded audit row is
+ * browser goes on (the authorization endpoint's resume URL, which the interaction's routes then
+ * resume in the same request: resume-here.ts). The login.succeeded audit row is
  * written when oidc-provider applies the result to the session, with the session's index
  * (SessionIndexingAdapter): one statement for both.
  */

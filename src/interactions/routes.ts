@@ -13,6 +13,7 @@ import { showEmailStep, submitEmail } from './email-step.js';
 import { showPasswordStep, submitPassword } from './login.js';
 import { emailChangeStep, resendEmailChangeCode, showEmailChange, submitEmailChangeCode } from './email-change.js';
 import { passkeyLoginOptions, submitPasskeyLogin } from './passkey.js';
+import { redirectsToResume, resumeHere } from './resume-here.js';
 import { acceptOffer, declineOffer, offerStep, showOffer, snoozeOffer } from './passkey-offer.js';
 import {
   chooseSetup,
@@ -35,11 +36,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const load = loadInteraction(deps.provider);
   const form = [formBody(deps.config.bodyLimitBytes), verifyCsrf];
-  /** A page of the interaction, read once per request by `load`. */
+  /**
+   * A page of the interaction, read once per request by `load`. A step that finishes the
+   * interaction answers with the resume's own answer (resume-here.ts).
+   */
   const handle =
     (fn: (ctx: Context, deps: InteractionDeps, interaction: Interaction) => Promise<void>) =>
-    (ctx: Context, _next: Next) =>
-      fn(ctx, deps, currentInteraction(ctx));
+    async (ctx: Context, next: Next) => {
+      const interaction = currentInteraction(ctx);
+      await fn(ctx, deps, interaction);
+      if (redirectsToResume(ctx, interaction)) await resumeHere(ctx, next, deps.provider, interaction);
+    };
 
   router.get('/', load, async (ctx) => {
     const interaction = currentInteraction(ctx);

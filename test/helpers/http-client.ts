@@ -69,8 +69,14 @@ export class HttpClient {
     return { status: res.status, headers: res.headers, body: await res.text() };
   }
 
-  /** Follows redirects until a page answers, or until a URL under `stopAt` (the RP's callback). */
+  /**
+   * Follows redirects until a page answers, or until a URL under `stopAt` (the RP's callback). A
+   * `url` already under `stopAt` (a step that answered with the redirect to the RP) is not
+   * fetched: it comes back as that redirect.
+   */
   async follow(url: string, stopAt?: string, init: Parameters<HttpClient['request']>[1] = {}): Promise<PageResponse> {
+    if (stopAt && url.startsWith(stopAt) && !init.form)
+      return { status: 303, url, location: url, body: '', headers: new Headers({ location: url }) };
     let res = await this.request(url, init);
     for (let hops = 0; res.location && hops < 10; hops += 1) {
       if (stopAt && res.location.startsWith(stopAt)) return res;

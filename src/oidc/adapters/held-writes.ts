@@ -18,7 +18,8 @@ import { RequestSlot } from './request-slot.js';
  *   (holdWritesUntilAnswered, pipelined-writes.ts): they cannot lose a race, and a failure is an
  *   outage, which turns the whole answer into the outage page.
  *
- * Reads send the held writes first, so a request always reads what it wrote.
+ * Reads send the held writes first, so a request always reads what it wrote; a read of an
+ * interaction it saved is answered with the save itself (KEPT_WHEN_HELD in redis-adapter.ts).
  */
 
 /** One write of a batch: the keys it declares and its arguments, as the batch script reads them. */

@@ -49,8 +49,16 @@ const READ_WITH_GRANT = new Set([
 /** Where oidc-provider looks a token up as an access token and a client credentials token at once (token_find.js). */
 const TOKEN_LOOKUP_ROUTES = new Set(['introspection', 'revocation']);
 
-/** Models a find takes from what an earlier read in the request brought (prefetched-models.ts). */
-const PREFETCHABLE = new Set(['Grant', 'ClientCredentials']);
+/** Models a find takes from what an earlier read or held save in the request brought (prefetched-models.ts). */
+const PREFETCHABLE = new Set(['Grant', 'ClientCredentials', 'Interaction']);
+
+/**
+ * Models whose save, held on a page, the request's next find of them is answered with. A login
+ * step saves the interaction's result and, in the same request, oidc-provider's resume reads it
+ * back (src/interactions/resume-here.ts): answered here, that read costs no round trip, and no
+ * read can overtake the held save (a script's NOSCRIPT retry goes out after what followed it).
+ */
+const KEPT_WHEN_HELD = new Set(['Interaction']);
 
 /**
  * Consumed at the token endpoint, where oidc-provider then always saves the tokens it issues: the
@@ -200,6 +208,7 @@ export class RedisAdapter implements Adapter {
           : () => this.#redis.monbanSave(String(keys.length), ...keys, ...args);
       const write: HeldWrite = { op: 'save', model: this.model, keys, args, alone: () => saveAlone().then(() => 0) };
       const held = holdWrite(write, this.#sendBatch);
+      if (held && KEPT_WHEN_HELD.has(this.model)) keepPrefetched(key, decode(json, this.model, id) ?? null);
       // After a consume only the refresh token that replaces the one consumed is left in flight:
       // the access token's save sends the batch, so a lost race reaches oidc-provider as
       // invalid_grant.
@@ -218,10 +227,11 @@ export class RedisAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    sendHeldWrites();
     const { key, oldKey } = this.#names(id);
+    // What the request already knows is current (a write drops it) needs no held write sent.
     const prefetched = PREFETCHABLE.has(this.model) ? takePrefetched(key) : undefined;
     if (prefetched !== undefined) return (await prefetched) ?? undefined;
+    sendHeldWrites();
     if (!READ_WITH_GRANT.has(this.model))
       return decode(await withWritesInFlight(this.#redis.monbanFind(key, oldKey)), this.model, id);
     if (this.#cluster) return this.#findInCluster(key, oldKey, id);

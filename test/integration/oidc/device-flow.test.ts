@@ -138,7 +138,8 @@ test('an account with two-step verification passes its second step; the link wit
   expect(formAction(second.body, '/mfa/totp')).toBeDefined();
   const passed = await passSecondStep(b, second, { code: totpCode(secret, 1) });
   const consent = await b.follow(passed.location!, NEVER);
-  const done = await b.follow((await submitForm(b, consent, '/confirm', {})).location!, NEVER);
+  // The consent form resumes the device flow itself: its answer is the page that says it is done.
+  const done = await submitForm(b, consent, '/confirm', {});
   expect(done.body).toContain(ja('device.doneHeading'));
 
   const tokens = await client.pollDeviceAuthorizationGrant(cli, started);
@@ -236,7 +237,7 @@ test('"Cancel" on the confirmation page, or "Deny" at consent, ends the poll wit
   const b2 = browser('en');
   const consent = await confirmAndLogIn(b2, await enterCode(b2, denied.user_code), user.email, false);
   expect(consent.body).toContain(en('consent.deny'));
-  const refused = await b2.follow((await submitForm(b2, consent, '/abort', {})).location!, NEVER);
+  const refused = await submitForm(b2, consent, '/abort', {});
   expect(refused.body).toContain(en('device.aborted'));
   expect(await pollError(denied)).toBe('access_denied');
 });

@@ -46,11 +46,11 @@ describe('request ids, request logs and metrics', () => {
     const help = completed.find((line) => line.reqId === id);
     expect(help).toMatchObject({ req: { method: 'GET', path: '/help' }, res: { statusCode: 200 } });
     // A line logged deep inside oidc-provider (its interaction.ended event, at debug) carries the
-    // id of the request it happened in: the resume at /auth/:uid.
+    // id of the request it happened in: the password form's, which resumes the login itself.
     const ended = log.lines.find((line) => line.event === 'interaction.ended');
     expect(ended?.reqId).toMatch(UUID);
     const resume = completed.find((line) => line.reqId === ended!.reqId);
-    expect((resume?.req as { path: string } | undefined)?.path).toMatch(/^\/auth\//);
+    expect((resume?.req as { path: string } | undefined)?.path).toMatch(/^\/interaction\/[^/]+\/password$/);
     expect(JSON.stringify(log.lines)).not.toContain(TEST_PASSWORD);
   });
 

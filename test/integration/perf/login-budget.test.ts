@@ -28,18 +28,17 @@ const BUDGET = {
   // Each page reads the interaction once (issue 12), and the login's progress is one write of it.
   // The authorization request is answered with the email step and the email form with the
   // password step, not with redirects to them: two interaction reads fewer.
-  // The password's counters take one script to count the attempt; the right password's give-back
-  // waits for the page's answer and goes in the script of its writes (the interaction); a save
-  // writes the model with its grant index and pointers in one script, and oidc-provider's session
-  // lookup by uid (the pointer, then the session) is one script too. A login to an app the
+  // The password's counters take one script to count the attempt. The right password's form then
+  // resumes the login itself instead of redirecting to /auth/:uid (resume-here.ts): the resume
+  // reads the interaction from the held save of its result, and the page's writes (the
+  // attempt given back, the interaction saved and deleted, the grant, the code and the session
+  // saved) wait for the answer and go as one script (held-writes.ts). A login to an app the
   // account allowed before gets its remembered consent as the login resumes
   // (src/oidc/remembered-consent.ts), so the consent page, its form and a second resume are not
-  // part of it. The resume's writes (the interaction deleted; the grant, the code and the session
-  // saved) wait for its answer and go as one script (held-writes.ts). The code exchange reads the
-  // code with its grant and its session in one script (prefetched-models.ts), then consumes it
-  // and saves the access token in one more. On a Redis Cluster, where these keys live in
-  // different slots, each is a command of its own.
-  redisCommands: 10,
+  // part of it. The code exchange reads the code with its grant and its session in one script
+  // (prefetched-models.ts), then consumes it and saves the access token in one more. On a Redis
+  // Cluster, where these keys live in different slots, each is a command of its own.
+  redisCommands: 8,
   // MEMORY USAGE of every key one login leaves, with the default-length prefix `monban:`: the
   // session and its uid pointer, the grant, the access token, and the consumed code (its last 60
   // seconds); 1,464 bytes, with keys named in 64 bytes (redis-keys.ts), each model's kind and jti
