@@ -92,6 +92,11 @@ export function holdConsume(write: HeldWrite, sendBatch: SendBatch): Promise<voi
   return batch.answered;
 }
 
+/** Whether a held write is a save of the model under `key`. */
+function savesKey(write: HeldWrite, key: string | undefined): boolean {
+  return write.op === 'save' && write.keys[0] === key;
+}
+
 /**
  * Holds a save or a delete for this request's batch: one a consume opened, or on a page a new
  * one. `afterConsume` says whether a consume is held before it, whose loss the caller must hear
@@ -105,6 +110,9 @@ export function holdWrite(
   if (!ctx) return undefined;
   const batch = byRequest.get(ctx) ?? (holding.has(ctx) ? openBatch(ctx, sendBatch) : undefined);
   if (!batch) return undefined;
+  // What the request saves and then deletes need not be saved at all: a login step's interaction,
+  // saved with its result and deleted by the resume in the same request (resume-here.ts).
+  if (write.op === 'delete') batch.writes = batch.writes.filter((held) => !savesKey(held, write.keys[0]));
   batch.writes.push(write);
   return { answered: batch.answered, afterConsume: batch.consumes };
 }

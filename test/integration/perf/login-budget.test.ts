@@ -123,6 +123,31 @@ const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
     }
   });
 
+  it("the password form's writes delete the interaction without saving its result first", async () => {
+    const client = await registerClient(t.app);
+    const user = await registerUser(t.app, { locale: 'en' });
+    await login(client, user.email); // consent given once: the next login resumes at the app
+    const redis = t.app.redis!;
+    const send = redis.sendCommand.bind(redis);
+    const scripts: string[][] = [];
+    redis.sendCommand = ((command: Parameters<typeof send>[0], ...rest: unknown[]) => {
+      if (command.name === 'evalsha') scripts.push((command as unknown as { args: unknown[] }).args.map(String));
+      return (send as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as typeof redis.sendCommand;
+    try {
+      await login(client, user.email);
+    } finally {
+      redis.sendCommand = send;
+    }
+    // The one script that deletes the interaction (with the code, grant and session saves) names
+    // its key once: the delete's, with no save of the result the resume read from memory.
+    const deletes = scripts.filter((args) => args.includes('delete') && args.some((arg) => arg.includes(':o:IN:')));
+    expect(deletes).toHaveLength(1);
+    const key = deletes[0]!.find((arg) => arg.startsWith(`${SHORT_PREFIX}o:IN:`))!;
+    expect(deletes[0]!.filter((arg) => arg === key)).toHaveLength(1);
+    expect(deletes[0]!.some((arg) => arg.includes(':o:AC:'))).toBe(true);
+  });
+
   it('a login leaves its session, grant and tokens in Redis, no counters, and a consumed code with nothing about the person', async () => {
     const client = await registerClient(t.app);
     const user = await registerUser(t.app, { locale: 'en' });
