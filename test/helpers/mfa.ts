@@ -156,8 +156,7 @@ export async function signInToAccountWithMfa(
     throw new Error(`the login to /account did not ask for the second step (${page.url}, ${page.status})`);
   const passed = await passSecondStep(browser, page, step);
   if (passed.status !== 303 || !passed.location) throw new Error(`the second step answered ${passed.status}`);
-  // The second step resumes the login itself: its answer goes to the callback (or on to it).
-  const back = passed.location.startsWith(callback) ? passed : await browser.follow(passed.location, callback);
+  const back = await browser.follow(passed.location, callback);
   if (!back.location?.startsWith(callback))
     throw new Error(`after the second step: ${back.url} answered ${back.status}`);
   const hub = await browser.follow(back.location);

@@ -18,6 +18,7 @@ import {
   unescapeHtml,
   type PageResponse,
 } from '../../helpers/http-client.js';
+import { watchRedisCommands } from '../../helpers/redis-commands.js';
 
 /** The outage page: 503, "try again later" in the user's language, the request id as the reference. */
 function expectOutagePage(page: PageResponse, say: typeof en): void {
@@ -105,17 +106,13 @@ describe('outages fail closed with a "try again later" page and a reference (REA
     // its interaction, then holds the interaction's deletion and the saves of the grant, the code
     // and the session until its answer is about to leave. Redis goes away just as they go out
     // together (the script that saves the code).
-    const redis = t.app.redis!;
-    const send = redis.sendCommand.bind(redis);
     let armed = true;
-    redis.sendCommand = ((command: Parameters<typeof send>[0], ...rest: unknown[]) => {
-      const args = (command as unknown as { args: unknown[] }).args;
-      if (armed && command.name === 'evalsha' && args.some((arg) => String(arg).includes('o:AC'))) {
+    const stopWatching = watchRedisCommands(t.app.redis!, ({ name, args }) => {
+      if (armed && name === 'evalsha' && args.some((arg) => arg.includes('o:AC'))) {
         armed = false;
         void t.redis!.cut();
       }
-      return (send as (...args: unknown[]) => unknown)(command, ...rest);
-    }) as typeof redis.sendCommand;
+    });
     try {
       const answer = await browser.request(new URL(formAction(passwordPage.body, '/password')!, t.issuer).toString(), {
         form: { _csrf: inputValue(passwordPage.body, '_csrf')!, password: TEST_PASSWORD },
@@ -124,7 +121,7 @@ describe('outages fail closed with a "try again later" page and a reference (REA
       expect(answer.location ?? '').not.toContain(RP_CALLBACK);
       expectOutagePage(answer, en);
     } finally {
-      redis.sendCommand = send;
+      stopWatching();
       await t.redis!.restore();
     }
   });

@@ -14,6 +14,7 @@ import {
 import { HttpClient, loginThroughPages } from '../../helpers/http-client.js';
 import { refresh, rpSignIn, userinfo } from '../../helpers/account.js';
 import { decodePayload } from '../../../src/oidc/adapters/stored-payload.js';
+import { watchRedisCommands } from '../../helpers/redis-commands.js';
 
 /**
  * Issue 16's round-trip budget, counted by the app's own instrumentation (app.counters): what a
@@ -127,17 +128,14 @@ const SHORT_PREFIX = `m${randomBytes(3).toString('hex').slice(0, 5)}:`;
     const client = await registerClient(t.app);
     const user = await registerUser(t.app, { locale: 'en' });
     await login(client, user.email); // consent given once: the next login resumes at the app
-    const redis = t.app.redis!;
-    const send = redis.sendCommand.bind(redis);
     const scripts: string[][] = [];
-    redis.sendCommand = ((command: Parameters<typeof send>[0], ...rest: unknown[]) => {
-      if (command.name === 'evalsha') scripts.push((command as unknown as { args: unknown[] }).args.map(String));
-      return (send as (...args: unknown[]) => unknown)(command, ...rest);
-    }) as typeof redis.sendCommand;
+    const stopWatching = watchRedisCommands(t.app.redis!, ({ name, args }) => {
+      if (name === 'evalsha') scripts.push(args);
+    });
     try {
       await login(client, user.email);
     } finally {
-      redis.sendCommand = send;
+      stopWatching();
     }
     // The one script that deletes the interaction (with the code, grant and session saves) names
     // its key once: the delete's, with no save of the result the resume read from memory.
