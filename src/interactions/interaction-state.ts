@@ -50,7 +50,7 @@ async function persist(interaction: Interaction): Promise<void> {
 
 /** Replaces the login's progress on the record and stores it. */
 export async function saveProgress(interaction: Interaction, progress: LoginProgress): Promise<void> {
-  interaction.result = { [PROGRESS_KEY]: LoginProgress.parse(progress) };
+  interaction.result = { [PROGRESS_KEY]: progress };
   await persist(interaction);
 }
 

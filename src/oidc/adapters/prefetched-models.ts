@@ -13,7 +13,7 @@ import { RequestSlot } from './request-slot.js';
  * other, still on its way when its own find asks. Kept per request (servedRequest), so no other
  * request sees it; taken once, and dropped when that model or a session is written.
  */
-type Kept = AdapterPayload | null | Promise<AdapterPayload | null>;
+type Kept = AdapterPayload | null | Promise<AdapterPayload | null> | (() => AdapterPayload | null);
 
 const byRequest = new RequestSlot<Map<string, Kept>>('monban.prefetchedModels');
 
@@ -22,7 +22,11 @@ function keptIn(): Map<string, Kept> | undefined {
   return ctx ? byRequest.get(ctx) : undefined;
 }
 
-/** Keeps what a key held (null: nothing), or the read that will tell, for this request's next find of it. */
+/**
+ * Keeps what a key held (null: nothing), or the read that will tell, or how to decode a held
+ * save (most are never read back: decoded only when a find takes it), for this request's next
+ * find of it.
+ */
 export function keepPrefetched(key: string, stored: Kept): void {
   const ctx = servedRequest();
   if (!ctx) return;
@@ -35,12 +39,12 @@ export function keepPrefetched(key: string, stored: Kept): void {
 }
 
 /** What was kept for the key in this request, once; undefined when nothing was. */
-export function takePrefetched(key: string): Kept | undefined {
+export function takePrefetched(key: string): Exclude<Kept, () => unknown> | undefined {
   const kept = keptIn();
   if (!kept?.has(key)) return undefined;
   const stored = kept.get(key) ?? null;
   kept.delete(key);
-  return stored;
+  return typeof stored === 'function' ? stored() : stored;
 }
 
 /** What the key names changes in this request: its next find reads Redis. */

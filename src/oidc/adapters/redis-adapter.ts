@@ -208,7 +208,7 @@ export class RedisAdapter implements Adapter {
           : () => this.#redis.monbanSave(String(keys.length), ...keys, ...args);
       const write: HeldWrite = { op: 'save', model: this.model, keys, args, alone: () => saveAlone().then(() => 0) };
       const held = holdWrite(write, this.#sendBatch);
-      if (held && KEPT_WHEN_HELD.has(this.model)) keepPrefetched(key, decode(json, this.model, id) ?? null);
+      if (held && KEPT_WHEN_HELD.has(this.model)) keepPrefetched(key, () => decode(json, this.model, id) ?? null);
       // After a consume only the refresh token that replaces the one consumed is left in flight:
       // the access token's save sends the batch, so a lost race reaches oidc-provider as
       // invalid_grant.
