@@ -19,6 +19,7 @@ import * as supportCases from './2026_12_02_1200_support_cases.js';
 import * as emailChanges from './2026_12_02_1300_email_changes.js';
 import * as companyRenames from './2026_12_02_1310_company_renames.js';
 import * as rememberedConsent from './2026_12_02_1400_remembered_consent.js';
+import * as lastConsentIndex from './2026_12_07_0700_last_consent_index.js';
 
 /**
  * Every migration, in order. Listed statically (instead of read from the folder at run time) so
@@ -45,4 +46,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_02_1300_email_changes': emailChanges,
   '2026_12_02_1310_company_renames': companyRenames,
   '2026_12_02_1400_remembered_consent': rememberedConsent,
+  '2026_12_07_0700_last_consent_index': lastConsentIndex,
 };
