@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
+import { openDatabase, type Db, type DatabaseHandle } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { migratedDump } from './pglite-dump.js';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.js';
+import { EMBEDDED, TEST_DATABASE_URL, TEST_REDIS_URL } from './env.js';
 
 function withDatabase(url: string, name: string): string {
   const parsed = new URL(url);
@@ -37,6 +37,9 @@ export async function createScratchDatabase(): Promise<{ url: string; drop(): Pr
 
 export type StorageKind = 'postgres' | 'pglite';
 
+/** The kinds a suite of both runs on: PGlite alone in the embedded repeat (MONBAN_TEST_EMBEDDED). */
+export const STORAGE_KINDS: StorageKind[] = EMBEDDED ? ['pglite'] : ['postgres', 'pglite'];
+
 /** A migrated database of the given kind; PGlite runs in memory. */
 export async function openScratchStorage(
   kind: StorageKind,
@@ -58,6 +61,23 @@ export async function openScratchStorage(
   };
 }
 
+/** A migrated scratch database of `kind` for the enclosing describe block: opened before its tests, closed after. */
+export function scratchStorageForSuite(kind: StorageKind): { readonly db: Db } {
+  let storage: Awaited<ReturnType<typeof openScratchStorage>> | undefined;
+  beforeAll(async () => {
+    storage = await openScratchStorage(kind);
+  });
+  afterAll(async () => {
+    await storage?.close();
+  });
+  return {
+    get db() {
+      if (!storage) throw new Error('the scratch database is opened in beforeAll');
+      return storage.handle.db;
+    },
+  };
+}
+
 /** A Redis connection whose keys live under a prefix of their own, removed on close. */
 export function scratchRedis(): { redis: Redis; prefix: string; close(): Promise<void> } {
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 2 });
@@ -71,4 +91,20 @@ export function scratchRedis(): { redis: Redis; prefix: string; close(): Promise
       await redis.quit();
     },
   };
+}
+
+/** An account row written straight to the database (no sign-up), with a random username and address. */
+export async function newAccountRow(db: Db): Promise<{ id: string; email: string }> {
+  return db
+    .insertInto('accounts')
+    .values({
+      username: `MB${randomBytes(4).toString('hex').toUpperCase()}`,
+      email: `${randomBytes(4).toString('hex')}@example.com`,
+      given_name: 'Hanako',
+      family_name: 'Yamada',
+      locale: 'ja',
+      updated_at: new Date(),
+    })
+    .returning(['id', 'email'])
+    .executeTakeFirstOrThrow();
 }

@@ -8,38 +8,20 @@ import {
   useRecoveryCode,
 } from '../../../src/identity/factors/recovery-codes.js';
 import { SecretBox } from '../../../src/security/secret-box.js';
-import { openScratchStorage } from '../../helpers/databases.js';
-import { EMBEDDED } from '../../helpers/env.js';
+import { newAccountRow, scratchStorageForSuite, STORAGE_KINDS } from '../../helpers/databases.js';
 
-const kinds: ('postgres' | 'pglite')[] = EMBEDDED ? ['pglite'] : ['postgres', 'pglite'];
 const box = new SecretBox(randomBytes(32));
 const key = randomBytes(32);
 
 async function newAccount(db: Db): Promise<string> {
-  const row = await db
-    .insertInto('accounts')
-    .values({
-      username: `MB${randomBytes(4).toString('hex').toUpperCase()}`,
-      email: `${randomBytes(4).toString('hex')}@example.com`,
-      given_name: 'Hanako',
-      family_name: 'Yamada',
-      locale: 'ja',
-      updated_at: new Date(),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
+  return (await newAccountRow(db)).id;
 }
 
-describe.each(kinds)('second factors in the database (%s)', (kind) => {
-  let storage: Awaited<ReturnType<typeof openScratchStorage>>;
+describe.each(STORAGE_KINDS)('second factors in the database (%s)', (kind) => {
+  const storage = scratchStorageForSuite(kind);
   let db: Db;
-  beforeAll(async () => {
-    storage = await openScratchStorage(kind);
-    db = storage.handle.db;
-  });
-  afterAll(async () => {
-    await storage?.close();
+  beforeAll(() => {
+    db = storage.db;
   });
 
   it('accepts each TOTP time step once: a replay, or a parallel double submit, fails', async () => {

@@ -3,14 +3,11 @@
  * written per login; what the account last allowed the app must be found without reading every
  * grant it ever gave that app (a regular user's login got dearer with each login before).
  */
-import { randomBytes } from 'node:crypto';
 import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../../../src/db/database.js';
 import { findAccountForLogin } from '../../../src/identity/accounts/repository.js';
-import { openScratchStorage } from '../../helpers/databases.js';
-import { EMBEDDED } from '../../helpers/env.js';
+import { newAccountRow, scratchStorageForSuite, STORAGE_KINDS } from '../../helpers/databases.js';
 
-const kinds: ('postgres' | 'pglite')[] = EMBEDDED ? ['pglite'] : ['postgres', 'pglite'];
 const GRANTS = 3_000;
 
 /** The database, with the statements it is sent kept (the statement is built inside the repository). */
@@ -51,31 +48,12 @@ function rowsRead(node: PlanNode, relation: string): number {
   return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child, relation), 0);
 }
 
-describe.each(kinds)('the login account read (%s)', (kind) => {
-  let storage: Awaited<ReturnType<typeof openScratchStorage>>;
-  let db: Db;
-  beforeAll(async () => {
-    storage = await openScratchStorage(kind);
-    db = storage.handle.db;
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+describe.each(STORAGE_KINDS)('the login account read (%s)', (kind) => {
+  const storage = scratchStorageForSuite(kind);
 
   it('finds what the account last allowed the app by reading one grant, not all it gave', async () => {
-    const email = `${randomBytes(4).toString('hex')}@example.com`;
-    const { id: accountId } = await db
-      .insertInto('accounts')
-      .values({
-        username: `MB${randomBytes(4).toString('hex').toUpperCase()}`,
-        email,
-        given_name: 'Hanako',
-        family_name: 'Yamada',
-        locale: 'ja',
-        updated_at: new Date(),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const { db } = storage;
+    const { id: accountId, email } = await newAccountRow(db);
     // A login a day for years to the same app, the newest grant last: the newest revoked, the one
     // before it from before consents were kept (and others of both kinds), and as many grants to
     // another app.
