@@ -2,8 +2,8 @@
 // A form with data-passkey="register" creates a passkey from the options in #passkey-options;
 // data-passkey="login" (the email step, the second step) asks the server for options at
 // data-options-url, offers passkeys in the email field's autofill where the browser can, and
-// on its button. Either way the authenticator's answer goes back in the form's "response"
-// field; the server checks everything.
+// on its button (served disabled, enabled here once it works). Either way the authenticator's
+// answer goes back in the form's "response" field; the server checks everything.
 (function () {
   'use strict';
   var lib = window.SimpleWebAuthnBrowser;
@@ -85,31 +85,44 @@
 
   function login(form) {
     var button = form.querySelector('[data-passkey-start]');
+    // The library runs one ceremony at a time, and starting one aborts the one before. So the
+    // autofill's ceremony is not started once the button was pressed (its options can come back
+    // after the button's, and would abort the button's dialog), and the button's starts only once
+    // the autofill's has ended (Chromium refuses a request while the one before is still closing).
+    var pressed = false;
+    var autofill = null;
     if (button) {
       button.addEventListener('click', function (event) {
         event.preventDefault();
         if (!supported()) return;
         if (problem) problem.hidden = true;
-        options(form)
-          .then(function (optionsJSON) {
-            return lib.startAuthentication({ optionsJSON: optionsJSON });
+        pressed = true;
+        var running = autofill;
+        if (running) lib.WebAuthnAbortService.cancelCeremony();
+        Promise.all([options(form), running])
+          .then(function (results) {
+            return lib.startAuthentication({ optionsJSON: results[0] });
           })
           .then(function (answer) {
             send(form, answer);
           }, failed);
       });
+      // Served disabled: a click before this script had attached did nothing.
+      button.disabled = false;
     }
     if (form.hasAttribute('data-autofill') && lib) {
       lib
         .browserSupportsWebAuthnAutofill()
-        .then(function (autofill) {
-          if (!autofill) return;
+        .then(function (can) {
+          if (!can) return;
           return options(form).then(function (optionsJSON) {
-            return lib.startAuthentication({ optionsJSON: optionsJSON, useBrowserAutofill: true }).then(function (
+            if (pressed) return;
+            autofill = lib.startAuthentication({ optionsJSON: optionsJSON, useBrowserAutofill: true }).then(function (
               answer,
             ) {
               send(form, answer);
             }, failed);
+            return autofill;
           });
         })
         .catch(function () {});

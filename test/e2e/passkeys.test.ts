@@ -119,7 +119,14 @@ describe.each(['en', 'ja'] as const)('passkeys end to end in Chromium (%s)', (la
 
         // The authenticator still holds the credential; Monban no longer knows it.
         const again = await rp.authorizationRequest({ redirect_uri: RP_CALLBACK, scope: 'openid', prompt: 'login' });
+        const refused = page.waitForResponse(
+          (r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/passkey'),
+          { timeout: 30_000 },
+        );
         await page.goto(again.url.toString());
+        // The page that says so serves its passkey button disabled (a click before the page's
+        // script attached to it did nothing); the script enables it.
+        expect(await (await refused).text()).toMatch(/<button [^>]*id="passkey-signin"[^>]* disabled>/);
         const alert = page.locator('#form-error[role=alert]');
         await alert.waitFor({ timeout: 30_000 });
         expect((await alert.innerText()).trim()).toBe(tx('errors.PASSKEY_UNKNOWN'));
@@ -127,6 +134,8 @@ describe.each(['en', 'ja'] as const)('passkeys end to end in Chromium (%s)', (la
         expect(await page.locator('#email').getAttribute('autocomplete')).toBe('username webauthn');
         const button = page.locator('#passkey-signin');
         expect(await button.innerText()).toBe(tx('login.passkey'));
+        await page.waitForLoadState('load');
+        expect(await button.isEnabled()).toBe(true);
         const posted = page.waitForResponse(
           (r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith('/passkey'),
           { timeout: 30_000 },
