@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { PgListener } from '../../../src/db/listener.js';
-import { createScratchDatabase, openScratchStorage } from '../../helpers/databases.js';
+import { createScratchDatabase, openScratchStorage, STORAGE_KINDS } from '../../helpers/databases.js';
 import { EMBEDDED, TEST_DATABASE_URL } from '../../helpers/env.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,38 +14,35 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms
   }
 }
 
-describe.each(EMBEDDED ? ['pglite' as const] : ['postgres' as const, 'pglite' as const])(
-  'LISTEN/NOTIFY between processes (%s)',
-  (kind) => {
-    it('delivers notifications at commit, and says so when it may have missed some', async () => {
-      const storage = await openScratchStorage(kind);
-      const { db } = storage.handle;
-      const heard: (string | undefined)[] = [];
-      try {
-        await storage.handle.listen('monban_test', (payload) => heard.push(payload));
-        await db.transaction().execute(async (trx) => {
-          await sql`select pg_notify('monban_test', 'one')`.execute(trx);
-          await sleep(100);
-          expect(heard).toEqual([]); // not before the commit
-        });
-        await waitFor('the first notification', () => heard.length === 1);
-        expect(heard).toEqual(['one']);
-        if (kind === 'pglite') return;
+describe.each(STORAGE_KINDS)('LISTEN/NOTIFY between processes (%s)', (kind) => {
+  it('delivers notifications at commit, and says so when it may have missed some', async () => {
+    const storage = await openScratchStorage(kind);
+    const { db } = storage.handle;
+    const heard: (string | undefined)[] = [];
+    try {
+      await storage.handle.listen('monban_test', (payload) => heard.push(payload));
+      await db.transaction().execute(async (trx) => {
+        await sql`select pg_notify('monban_test', 'one')`.execute(trx);
+        await sleep(100);
+        expect(heard).toEqual([]); // not before the commit
+      });
+      await waitFor('the first notification', () => heard.length === 1);
+      expect(heard).toEqual(['one']);
+      if (kind === 'pglite') return;
 
-        // The server drops the listening session (restart, failover, an admin): it comes back and says so.
-        await sql`select pg_terminate_backend(pid) from pg_stat_activity
+      // The server drops the listening session (restart, failover, an admin): it comes back and says so.
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity
                   where datname = current_database() and query ilike 'listen%'`.execute(db);
-        await waitFor('the reconnection', () => heard.length === 2);
-        expect(heard[1]).toBeUndefined();
-        await sql`select pg_notify('monban_test', 'two')`.execute(db);
-        await waitFor('a notification after the reconnection', () => heard.length === 3);
-        expect(heard[2]).toBe('two');
-      } finally {
-        await storage.close();
-      }
-    }, 180_000); // PGlite takes a while to start on a busy machine
-  },
-);
+      await waitFor('the reconnection', () => heard.length === 2);
+      expect(heard[1]).toBeUndefined();
+      await sql`select pg_notify('monban_test', 'two')`.execute(db);
+      await waitFor('a notification after the reconnection', () => heard.length === 3);
+      expect(heard[2]).toBe('two');
+    } finally {
+      await storage.close();
+    }
+  }, 180_000); // PGlite takes a while to start on a busy machine
+});
 
 (EMBEDDED ? describe.skip : describe)('LISTEN on PostgreSQL, closed early', () => {
   it('leaves no session on the server when it is closed while still connecting', async () => {

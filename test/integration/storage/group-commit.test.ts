@@ -2,33 +2,27 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openDatabase, type DatabaseHandle } from '../../../src/db/database.js';
+import { openDatabase } from '../../../src/db/database.js';
 import { migrateToLatest } from '../../../src/db/migrate.js';
 import { KyselyAdapter } from '../../../src/oidc/adapters/kysely-adapter.js';
 import { GroupCommitModelWriter } from '../../../src/oidc/adapters/model-writes.js';
 import { StorageCounters } from '../../../src/observability/storage-counters.js';
-import { openScratchStorage } from '../../helpers/databases.js';
-import { EMBEDDED } from '../../helpers/env.js';
+import { scratchStorageForSuite, STORAGE_KINDS } from '../../helpers/databases.js';
 
 /**
  * The embedded default saves oidc-provider models with group commit: saves issued together
  * share one statement, and each resolves once that statement committed. It must lose nothing
  * and mix nothing up, on PGlite where the app uses it and on PostgreSQL where it also works.
  */
-const kinds: ('pglite' | 'postgres')[] = EMBEDDED ? ['pglite'] : ['pglite', 'postgres'];
 const id = () => randomBytes(12).toString('base64url');
 
-describe.each(kinds)('group commit of oidc-provider models on %s', (kind) => {
-  let storage: { handle: DatabaseHandle; close(): Promise<void> };
+describe.each(STORAGE_KINDS)('group commit of oidc-provider models on %s', (kind) => {
+  const storage = scratchStorageForSuite(kind);
   let writer: GroupCommitModelWriter;
-  beforeAll(async () => {
-    storage = await openScratchStorage(kind);
-    writer = new GroupCommitModelWriter(storage.handle.db);
+  beforeAll(() => {
+    writer = new GroupCommitModelWriter(storage.db);
   });
-  afterAll(async () => {
-    await storage?.close();
-  });
-  const adapter = (model: string) => new KyselyAdapter(storage.handle.db, model, writer);
+  const adapter = (model: string) => new KyselyAdapter(storage.db, model, writer);
 
   it('lands every one of 50 parallel saves of two kinds, each readable once its save resolved', async () => {
     const keys = Array.from({ length: 50 }, () => id());
