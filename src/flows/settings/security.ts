@@ -46,25 +46,25 @@ export async function showSecurity(ctx: Context, deps: SettingsDeps, error?: App
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
       .orderBy('last_seen_at', 'desc')
       .execute(),
+    // One row per app, with its first grant: since when it has access. A grant is written per
+    // login, so an account that logs in daily holds many per app.
     deps.db
       .selectFrom('account_grants')
-      .select(['client_id', 'created_at'])
+      .select((eb) => ['client_id', eb.fn.min('created_at').as('since')])
       .where('account_id', '=', account.id)
       .where('client_id', '!=', ACCOUNT_CLIENT_ID)
-      .orderBy('created_at')
+      .groupBy('client_id')
+      .orderBy('since')
       .execute(),
     activeFactor(deps.db, account.id),
     remainingRecoveryCodes(deps.db, account.id),
     listRememberedBrowsers(deps.db, account.id),
     passkeyList(deps, account.id),
   ]);
-  // Grants come oldest first: an app's first grant says since when it has access.
-  const since = new Map<string, Date>();
-  for (const grant of grants) if (!since.has(grant.client_id)) since.set(grant.client_id, grant.created_at);
   const apps = await Promise.all(
-    [...since].map(async ([clientId, createdAt]) => {
+    grants.map(async ({ client_id: clientId, since }) => {
       const name = await deps.clients.displayName(clientId).catch(() => undefined);
-      return { clientId, name: name ?? clientId, since: createdAt };
+      return { clientId, name: name ?? clientId, since };
     }),
   );
   renderAccountPage(

@@ -194,6 +194,24 @@ describe('account console: sessions and apps (PR3)', () => {
     // The app, by name; the console itself is not an app to revoke.
     expect(listedApps(security.body)).toEqual([client.client_id]);
     expect(security.body).toMatch(/<span>Test RP · since [A-Z][a-z]+ \d{1,2}, \d{4}<\/span>/);
+    // A login from another browser leaves a second grant: the app is listed once, since the first.
+    await rpSignIn(new HttpClient(ENGLISH), h.issuer, client, user.email, TEST_PASSWORD);
+    const grants = await h.app.db
+      .selectFrom('account_grants')
+      .select('grant_id')
+      .where('account_id', '=', user.id)
+      .where('client_id', '=', client.client_id)
+      .orderBy('created_at')
+      .execute();
+    expect(grants).toHaveLength(2);
+    await h.app.db
+      .updateTable('account_grants')
+      .set({ created_at: new Date('2025-01-15T03:00:00Z') })
+      .where('grant_id', '=', grants[0]!.grant_id)
+      .execute();
+    security = await open(browser, h.issuer, '/account/security');
+    expect(listedApps(security.body)).toEqual([client.client_id]);
+    expect(security.body).toContain('<span>Test RP · since January 15, 2025</span>');
 
     const wrong = await submitForm(browser, security, '/account/security/apps/revoke', {
       client_id: client.client_id,
