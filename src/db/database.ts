@@ -2,12 +2,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, type Dialect } from 'kysely';
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import { DatabaseInUseError, lockDataDir } from './data-dir-lock.js';
 import type { StorageCounters } from '../observability/storage-counters.js';
 import { countingDialect } from './counting-dialect.js';
 import { PgListener, type NotificationHandler } from './listener.js';
+import { startPGliteThread, type PGliteThread } from './pglite-thread.js';
 import { preparingPool } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
@@ -78,21 +78,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       mkdirSync(location, { recursive: true });
       unlock = await lockDataDir(location);
     }
-    let pglite: PGlite;
+    let pglite: PGliteThread;
     try {
-      pglite =
-        location === 'memory://' && options.memoryDump
-          ? await PGlite.create({ loadDataDir: options.memoryDump })
-          : await PGlite.create(location);
+      pglite = await startPGliteThread(location, location === 'memory://' ? options.memoryDump : undefined);
     } catch (err) {
       await unlock?.();
       throw err;
     }
-    dialect = new PGliteDialect(pglite);
+    // The dialect asks only for query() and close(), which the thread answers.
+    dialect = new PGliteDialect(pglite as unknown as ConstructorParameters<typeof PGliteDialect>[0]);
     // PGlite is this process: a NOTIFY reaches its listeners at commit, and nothing is ever missed.
-    listen = async (channel, handler) => {
-      await pglite.listen(channel, handler);
-    };
+    listen = (channel, handler) => pglite.listen(channel, handler);
   }
   const db = new Kysely<Database>({
     dialect: options.counters ? countingDialect(dialect, options.counters) : dialect,

@@ -108,3 +108,12 @@ export async function newAccountRow(db: Db): Promise<{ id: string; email: string
     .returning(['id', 'email'])
     .executeTakeFirstOrThrow();
 }
+
+/**
+ * Whether a value read from the database is a valid timestamp. On the embedded default rows come
+ * from PGlite's own thread (src/db/pglite-thread.ts), and their Dates are made in Node's main
+ * context, not in the one Jest runs the test file in: `toBeInstanceOf(Date)` cannot tell.
+ */
+export function isTimestamp(value: unknown): boolean {
+  return Object.prototype.toString.call(value) === '[object Date]' && !Number.isNaN((value as Date).getTime());
+}

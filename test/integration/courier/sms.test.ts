@@ -18,6 +18,7 @@ import { messageText } from '../../helpers/fixtures.js';
 import { eventually, newAddress, outboxFor, outboxSettled } from '../../helpers/signup-pages.js';
 import { codeIn, MailCatcher } from '../../helpers/smtp.js';
 import { SMS_FROM } from '../../helpers/account.js';
+import { isTimestamp } from '../../helpers/databases.js';
 
 const FAST_COURIER = { pollIntervalMs: 100, maxAttempts: 5, backoffSeconds: 1, maxBackoffSeconds: 2 };
 const smsOn = (provider: FakeSmsProvider, changes: Record<string, string> = {}) => ({
@@ -182,7 +183,7 @@ describe('courier: text messages through a Twilio-compatible API', () => {
     expect((await provider.waitFor(to)).body).toContain(code);
     const sent = await rowWhen(t.app, to, (row) => row.status === 'sent', 'the row marked sent');
     expect(sent).toMatchObject({ payload_sealed: null, last_error: null });
-    expect(sent.sent_at).toBeInstanceOf(Date);
+    expect(isTimestamp(sent.sent_at)).toBe(true);
     const dump = await sql<{ text: string }>`select (select json_agg(o)::text from outbox o) as text`.execute(t.app.db);
     expect(dump.rows[0]!.text).toContain(to);
     expect(dump.rows[0]!.text).not.toContain(code);

@@ -36,6 +36,7 @@ import {
   wrongTotpCode,
 } from '../../helpers/mfa.js';
 import { formErrors, noticeText } from '../../helpers/signup-pages.js';
+import { isTimestamp } from '../../helpers/databases.js';
 
 const SECURITY = '/account/security';
 const CHOICE = '/account/security/mfa';
@@ -168,7 +169,7 @@ describe('account console: turning two-step verification on and off (PR5)', () =
     const [factor, ...others] = await factors(user.id);
     expect(others).toEqual([]);
     expect(factor).toMatchObject({ kind: 'totp', state: 'active' });
-    expect(factor!.confirmed_at).toBeInstanceOf(Date);
+    expect(isTimestamp(factor!.confirmed_at)).toBe(true);
     expect(factor!.secret_sealed).toEqual(expect.any(String));
     for (const form of [
       secret,
