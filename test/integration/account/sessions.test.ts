@@ -2,6 +2,7 @@
  * PR3 sessions and apps: where the account is logged in (device, IP, last seen) and which apps
  * have access; each can be ended or revoked, with the password.
  */
+import { sql } from 'kysely';
 import {
   auditTypes,
   csrfOf,
@@ -204,11 +205,10 @@ describe('account console: sessions and apps (PR3)', () => {
       .orderBy('created_at')
       .execute();
     expect(grants).toHaveLength(2);
-    await h.app.db
-      .updateTable('account_grants')
-      .set({ created_at: new Date('2025-01-15T03:00:00Z') })
-      .where('grant_id', '=', grants[0]!.grant_id)
-      .execute();
+    // created_at is never updated by the app (its column type says so); the test moves it back.
+    await sql`update account_grants set created_at = '2025-01-15T03:00:00Z' where grant_id = ${grants[0]!.grant_id}`.execute(
+      h.app.db,
+    );
     security = await open(browser, h.issuer, '/account/security');
     expect(listedApps(security.body)).toEqual([client.client_id]);
     expect(security.body).toContain('<span>Test RP · since January 15, 2025</span>');
