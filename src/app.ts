@@ -208,6 +208,7 @@ export async function openServices(
     preparedStatements: config.databasePreparedStatements,
     counters,
     memoryDump,
+    logger,
   });
   try {
     if (config.migrateOnStart) await migrateToLatest(database.db);

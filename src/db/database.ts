@@ -4,11 +4,13 @@ import { Kysely, PostgresDialect, type Dialect } from 'kysely';
 import pg from 'pg';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import { DatabaseInUseError, lockDataDir } from './data-dir-lock.js';
+import type { Logger } from '../logger.js';
 import type { StorageCounters } from '../observability/storage-counters.js';
 import { countingDialect } from './counting-dialect.js';
 import { PgListener, type NotificationHandler } from './listener.js';
 import { startPGliteThread, type PGliteThread } from './pglite-thread.js';
 import { preparingPool } from './prepared-statements.js';
+import { restartingThread, type ThreadRestarts } from './restarting-thread.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -42,6 +44,21 @@ export interface DatabaseOptions {
    * start each app from one migrated dump.
    */
   memoryDump?: Blob | undefined;
+  /** Where the embedded database's restarts are reported. */
+  logger?: Pick<Logger, 'error' | 'info'> | undefined;
+}
+
+/** The embedded database's thread stopping and starting again, for the operator. */
+function reportRestarts(logger: DatabaseOptions['logger']): ThreadRestarts {
+  return {
+    stopped: (err) => logger?.error({ err }, 'the embedded database stopped; starting it again'),
+    restarted: () => logger?.info('the embedded database started again'),
+    failed: (err, retryInMs) =>
+      logger?.error(
+        { err, retryInMs },
+        'the embedded database could not be started again; statements fail until it is',
+      ),
+  };
 }
 
 export { DatabaseInUseError };
@@ -78,16 +95,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       mkdirSync(location, { recursive: true });
       unlock = await lockDataDir(location);
     }
+    const dump = location === 'memory://' ? options.memoryDump : undefined;
+    const start = () => startPGliteThread(location, dump);
     let pglite: PGliteThread;
     try {
-      pglite = await startPGliteThread(location, location === 'memory://' ? options.memoryDump : undefined);
+      pglite = await start();
     } catch (err) {
       await unlock?.();
       throw err;
     }
+    // In memory, with nothing kept, only a dump (the tests') gives a restart a schema to come back
+    // to; without one the database stays stopped.
+    if (location !== 'memory://' || dump) pglite = restartingThread(pglite, start, reportRestarts(options.logger));
     // The dialect asks only for query() and close(), which the thread answers.
     dialect = new PGliteDialect(pglite as unknown as ConstructorParameters<typeof PGliteDialect>[0]);
-    // PGlite is this process: a NOTIFY reaches its listeners at commit, and nothing is ever missed.
+    // PGlite is this process: a NOTIFY reaches its listeners at commit, and none is missed unless
+    // the thread dies (restarting-thread.ts then tells them so).
     listen = (channel, handler) => pglite.listen(channel, handler);
   }
   const db = new Kysely<Database>({

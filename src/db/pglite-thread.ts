@@ -10,9 +10,16 @@ import { Worker } from 'node:worker_threads';
  */
 export interface PGliteThread {
   query(sql: string, params?: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
-  /** Calls `handler` with the payload of every NOTIFY on `channel`, from the next statement on. */
-  listen(channel: string, handler: (payload: string) => void): Promise<void>;
+  /**
+   * Calls `handler` with the payload of every NOTIFY on `channel`, from the next statement on
+   * (with undefined when some may have been missed: restarting-thread.ts).
+   */
+  listen(channel: string, handler: (payload: string | undefined) => void): Promise<void>;
   close(): Promise<void>;
+  /** Stops the thread at once, without PGlite's orderly close: what a crash does. */
+  terminate(): Promise<void>;
+  /** Settles with why once the thread has ended, whether asked to or not. */
+  readonly ended: Promise<Error>;
 }
 
 type Answer =
@@ -51,7 +58,8 @@ export async function startPGliteThread(location: string, dump?: Blob): Promise<
     workerData: { location, ...(dump ? { dump: new Uint8Array(await dump.arrayBuffer()) } : {}) },
   });
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-  const listeners = new Map<string, ((payload: string) => void)[]>();
+  const listeners = new Map<string, ((payload: string | undefined) => void)[]>();
+  const subscriptions = new Map<string, Promise<undefined>>();
   let nextId = 0;
   let gone: Error | undefined;
   let closing = false;
@@ -60,8 +68,13 @@ export async function startPGliteThread(location: string, dump?: Blob): Promise<
   const starting = new Promise<void>((resolve, reject) => {
     started = { resolve, reject };
   });
+  let ended: (reason: Error) => void = () => {};
+  const endedPromise = new Promise<Error>((resolve) => {
+    ended = resolve;
+  });
   const stop = (err: Error) => {
     gone ??= err;
+    ended(gone);
     started?.reject(gone);
     for (const caller of waiting.values()) caller.reject(gone);
     waiting.clear();
@@ -100,15 +113,21 @@ export async function startPGliteThread(location: string, dump?: Blob): Promise<
   };
 
   return {
+    ended: endedPromise,
     query: (sql, params = []) => ask({ op: 'query', sql, params }),
     async listen(channel, handler) {
       const handlers = listeners.get(channel);
-      if (handlers) {
-        handlers.push(handler);
-        return;
+      if (handlers) handlers.push(handler);
+      else listeners.set(channel, [handler]);
+      // A second listener on a channel waits for the first one's LISTEN, so that it too hears
+      // every NOTIFY from the next statement on.
+      let subscribed = subscriptions.get(channel);
+      if (!subscribed) {
+        subscribed = ask<undefined>({ op: 'listen', channel });
+        subscriptions.set(channel, subscribed);
+        subscribed.catch(() => subscriptions.delete(channel));
       }
-      listeners.set(channel, [handler]);
-      await ask({ op: 'listen', channel });
+      await subscribed;
     },
     async close() {
       if (gone) return;
@@ -118,6 +137,9 @@ export async function startPGliteThread(location: string, dump?: Blob): Promise<
       } finally {
         await worker.terminate();
       }
+    },
+    async terminate() {
+      await worker.terminate();
     },
   };
 }

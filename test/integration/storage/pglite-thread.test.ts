@@ -64,4 +64,14 @@ describe("the embedded database's thread once gone", () => {
     expect(err).toBeInstanceOf(Error);
     expect(isOutage(err)).toBe(true);
   });
+
+  it('refuses every listener, not only the first on a channel', async () => {
+    const thread = await startPGliteThread('memory://', await migratedDump());
+    await thread.close();
+    const listening = [thread.listen('monban_test', () => {}), thread.listen('monban_test', () => {})];
+    for (const outcome of await Promise.allSettled(listening)) {
+      expect(outcome.status).toBe('rejected');
+      if (outcome.status === 'rejected') expect(isOutage(outcome.reason)).toBe(true);
+    }
+  });
 });

@@ -1,0 +1,128 @@
+import type { PGliteThread } from './pglite-thread.js';
+
+/** What the operator is told of the embedded database's thread ending and starting again. */
+export interface ThreadRestarts {
+  stopped(reason: Error): void;
+  restarted(): void;
+  failed(err: Error, retryInMs: number): void;
+}
+
+const BEGINS = /^\s*(begin|start\s+transaction)\b/i;
+// The end of the whole transaction, not `rollback to savepoint`.
+const ENDS = /^\s*(commit|end|abort|rollback)\s*;?\s*$/i;
+const COMMITS = /^\s*(commit|end)\b/i;
+
+const FIRST_RETRY_MS = 1_000;
+const LAST_RETRY_MS = 30_000;
+
+/** A statement that cannot run: an outage (SQLSTATE 08006, connection_failure), a 503. */
+const outage = (message: string): Error => Object.assign(new Error(message), { code: '08006' });
+
+/**
+ * The embedded database as a PostgreSQL server behaves when a backend crashes: the thread that
+ * ended without being asked is started again on the same data directory (PostgreSQL's crash
+ * recovery replays what was committed), after 1 s, 2 s, ... up to 30 s between attempts that
+ * fail. Meanwhile statements wait for it, or fail as outages once an attempt has failed.
+ *
+ * A transaction the dead thread held is gone with it. The connection is one and the same for
+ * Kysely, so its remaining statements must not run on the new thread, where each would commit
+ * on its own: they fail as outages, and so does its COMMIT (its ROLLBACK has nothing left to do).
+ *
+ * Listeners are subscribed again on the new thread and told that NOTIFYs may have been missed
+ * (called with undefined), as after a reconnection to a PostgreSQL server.
+ */
+export function restartingThread(
+  first: PGliteThread,
+  start: () => Promise<PGliteThread>,
+  restarts: ThreadRestarts,
+): PGliteThread {
+  let current: PGliteThread | undefined = first;
+  let starting: Promise<void> | undefined;
+  let lastFailure: Error | undefined;
+  let retryAt = 0;
+  let retryMs = FIRST_RETRY_MS;
+  let inTransaction = false;
+  let transactionLost = false;
+  let closing = false;
+  const listeners = new Map<string, ((payload: string | undefined) => void)[]>();
+  let closed: (reason: Error) => void = () => {};
+  const closedPromise = new Promise<Error>((resolve) => {
+    closed = resolve;
+  });
+
+  const watch = (thread: PGliteThread) => {
+    void thread.ended.then((reason) => {
+      if (closing || thread !== current) return;
+      current = undefined;
+      if (inTransaction) transactionLost = true;
+      inTransaction = false;
+      restarts.stopped(reason);
+      void restart();
+    });
+  };
+
+  const restart = (): Promise<void> =>
+    (starting ??= (async () => {
+      try {
+        const thread = await start();
+        for (const [channel, handlers] of listeners)
+          for (const handler of handlers) await thread.listen(channel, handler);
+        if (closing) {
+          await thread.close();
+          return;
+        }
+        current = thread;
+        lastFailure = undefined;
+        retryMs = FIRST_RETRY_MS;
+        watch(thread);
+        restarts.restarted();
+        for (const handlers of listeners.values()) handlers.forEach((handler) => handler(undefined));
+      } catch (err) {
+        lastFailure = outage(`the embedded database could not be started again: ${(err as Error).message}`);
+        retryAt = Date.now() + retryMs;
+        restarts.failed(err as Error, retryMs);
+        retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
+      } finally {
+        starting = undefined;
+      }
+    })());
+
+  const running = async (): Promise<PGliteThread> => {
+    if (!current && !starting && Date.now() >= retryAt) void restart();
+    if (starting) await starting;
+    if (current) return current;
+    throw lastFailure ?? outage('the embedded database is stopped');
+  };
+
+  watch(first);
+  return {
+    ended: closedPromise,
+    async query(sql, params) {
+      if (transactionLost) {
+        if (!ENDS.test(sql)) throw outage('the embedded database stopped during this transaction');
+        transactionLost = false;
+        if (COMMITS.test(sql)) throw outage('the embedded database stopped before this transaction committed');
+        return { rows: [] };
+      }
+      const thread = await running();
+      if (ENDS.test(sql)) inTransaction = false;
+      const result = await thread.query(sql, params);
+      if (BEGINS.test(sql) && thread === current) inTransaction = true;
+      return result;
+    },
+    async listen(channel, handler) {
+      const thread = await running();
+      await thread.listen(channel, handler);
+      listeners.set(channel, [...(listeners.get(channel) ?? []), handler]);
+    },
+    async close() {
+      closing = true;
+      if (starting) await starting;
+      await current?.close();
+      closed(outage('the embedded database was closed'));
+    },
+    async terminate() {
+      await current?.terminate();
+    },
+  };
+}
