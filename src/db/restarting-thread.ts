@@ -107,7 +107,11 @@ export function restartingThread(
       const thread = await running();
       if (ENDS.test(sql)) inTransaction = false;
       const result = await thread.query(sql, params);
-      if (BEGINS.test(sql) && thread === current) inTransaction = true;
+      // A thread that died as it answered BEGIN took the transaction with it.
+      if (BEGINS.test(sql)) {
+        if (thread === current) inTransaction = true;
+        else transactionLost = true;
+      }
       return result;
     },
     async listen(channel, handler) {
