@@ -52,6 +52,28 @@ describe('the embedded database on its own thread', () => {
   });
 });
 
+describe("the embedded database's values", () => {
+  it('come back parsed as PostgreSQL typed them, arrays included', async () => {
+    const thread = await startPGliteThread('memory://', await migratedDump());
+    try {
+      const { rows } = await thread.query(
+        `select array['a', 'b'] as texts, array[1, 2]::int4[] as ints, '{"k": [1]}'::jsonb as doc,
+          5::int8 as big, 1.5::float8 as real, true as yes, '\\x0102'::bytea as bytes,
+          '2025-01-15T10:00:00Z'::timestamptz as at, null::text as nothing`,
+      );
+      const [row] = rows as Record<string, unknown>[];
+      expect(row).toMatchObject({ texts: ['a', 'b'], ints: [1, 2], doc: { k: [1] }, real: 1.5, yes: true });
+      expect(row?.nothing).toBeNull();
+      expect(Number(row?.big)).toBe(5);
+      expect(Array.from(row?.bytes as Uint8Array)).toEqual([1, 2]);
+      expect(new Date(row?.at as string | number | Date).toISOString()).toBe('2025-01-15T10:00:00.000Z');
+      expect(row?.at).not.toBe('2025-01-15 10:00:00+00');
+    } finally {
+      await thread.close();
+    }
+  });
+});
+
 describe("the embedded database's thread once gone", () => {
   it('fails every statement as an outage', async () => {
     const thread = await startPGliteThread('memory://', await migratedDump());
