@@ -36,11 +36,17 @@ function rebuildError(fields: Record<string, unknown>): Error {
 }
 
 /**
- * The thread ended without being asked: every statement fails from now on, as on a PostgreSQL
- * server gone away (SQLSTATE 08006, connection_failure), so that requests fail closed with 503.
+ * A statement that cannot run because the embedded database's thread is gone or not started: as
+ * on a PostgreSQL server gone away (SQLSTATE 08006, connection_failure), so that requests fail
+ * closed with 503.
  */
+export function connectionFailure(message: string): Error {
+  return Object.assign(new Error(message), { code: '08006' });
+}
+
+/** The thread ended without being asked: every statement fails from now on. */
 function threadGone(reason: string): Error {
-  return Object.assign(new Error(`the embedded database stopped: ${reason}`), { code: '08006' });
+  return connectionFailure(`the embedded database stopped: ${reason}`);
 }
 
 /** The worker file next to this one: built JavaScript, or TypeScript where the tests run the sources. */

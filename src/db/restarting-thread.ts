@@ -1,4 +1,4 @@
-import type { PGliteThread } from './pglite-thread.js';
+import { connectionFailure, type PGliteThread } from './pglite-thread.js';
 
 /** What the operator is told of the embedded database's thread ending and starting again. */
 export interface ThreadRestarts {
@@ -14,9 +14,6 @@ const COMMITS = /^\s*(commit|end)\b/i;
 
 const FIRST_RETRY_MS = 1_000;
 const LAST_RETRY_MS = 30_000;
-
-/** A statement that cannot run: an outage (SQLSTATE 08006, connection_failure), a 503. */
-const outage = (message: string): Error => Object.assign(new Error(message), { code: '08006' });
 
 /**
  * The embedded database as a PostgreSQL server behaves when a backend crashes: the thread that
@@ -78,7 +75,7 @@ export function restartingThread(
         restarts.restarted();
         for (const handlers of listeners.values()) handlers.forEach((handler) => handler(undefined));
       } catch (err) {
-        lastFailure = outage(`the embedded database could not be started again: ${(err as Error).message}`);
+        lastFailure = connectionFailure(`the embedded database could not be started again: ${(err as Error).message}`);
         retryAt = Date.now() + retryMs;
         restarts.failed(err as Error, retryMs);
         retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
@@ -91,7 +88,7 @@ export function restartingThread(
     if (!current && !starting && Date.now() >= retryAt) void restart();
     if (starting) await starting;
     if (current) return current;
-    throw lastFailure ?? outage('the embedded database is stopped');
+    throw lastFailure ?? connectionFailure('the embedded database is stopped');
   };
 
   watch(first);
@@ -99,9 +96,10 @@ export function restartingThread(
     ended: closedPromise,
     async query(sql, params) {
       if (transactionLost) {
-        if (!ENDS.test(sql)) throw outage('the embedded database stopped during this transaction');
+        if (!ENDS.test(sql)) throw connectionFailure('the embedded database stopped during this transaction');
         transactionLost = false;
-        if (COMMITS.test(sql)) throw outage('the embedded database stopped before this transaction committed');
+        if (COMMITS.test(sql))
+          throw connectionFailure('the embedded database stopped before this transaction committed');
         return { rows: [] };
       }
       const thread = await running();
@@ -123,7 +121,7 @@ export function restartingThread(
       closing = true;
       if (starting) await starting;
       await current?.close();
-      closed(outage('the embedded database was closed'));
+      closed(connectionFailure('the embedded database was closed'));
     },
     async terminate() {
       await current?.terminate();
