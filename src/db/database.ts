@@ -5,6 +5,7 @@ import pg from 'pg';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import { DatabaseInUseError, lockDataDir } from './data-dir-lock.js';
 import type { Logger } from '../logger.js';
+import { embeddedDatabaseFailedStarts, embeddedDatabaseStops } from '../observability/metrics.js';
 import type { StorageCounters } from '../observability/storage-counters.js';
 import { countingDialect } from './counting-dialect.js';
 import { PgListener, type NotificationHandler } from './listener.js';
@@ -49,15 +50,25 @@ export interface DatabaseOptions {
 }
 
 /** The embedded database's thread stopping and starting again, for the operator. */
-function reportRestarts(logger: DatabaseOptions['logger']): ThreadRestarts {
+export function reportRestarts(logger: DatabaseOptions['logger']): ThreadRestarts {
   return {
-    stopped: (err) => logger?.error({ err }, 'the embedded database stopped; starting it again'),
+    stopped: (err, retryInMs) => {
+      embeddedDatabaseStops.inc();
+      if (retryInMs === undefined) logger?.error({ err }, 'the embedded database stopped; starting it again');
+      else
+        logger?.error(
+          { err, retryInMs },
+          'the embedded database stopped soon after it started; statements fail until it starts again',
+        );
+    },
     restarted: () => logger?.info('the embedded database started again'),
-    failed: (err, retryInMs) =>
+    failed: (err, retryInMs) => {
+      embeddedDatabaseFailedStarts.inc();
       logger?.error(
         { err, retryInMs },
         'the embedded database could not be started again; statements fail until it is',
-      ),
+      );
+    },
   };
 }
 

@@ -2,7 +2,8 @@ import { connectionFailure, type PGliteThread } from './pglite-thread.js';
 
 /** What the operator is told of the embedded database's thread ending and starting again. */
 export interface ThreadRestarts {
-  stopped(reason: Error): void;
+  /** `retryInMs` when the thread had only just started: it is started again after that wait. */
+  stopped(reason: Error, retryInMs?: number): void;
   restarted(): void;
   failed(err: Error, retryInMs: number): void;
 }
@@ -14,12 +15,18 @@ const COMMITS = /^\s*(commit|end)\b/i;
 
 const FIRST_RETRY_MS = 1_000;
 const LAST_RETRY_MS = 30_000;
+/** A thread that lived this long before it died is started again at once, and the wait starts over. */
+const STABLE_AFTER_MS = 60_000;
 
 /**
  * The embedded database as a PostgreSQL server behaves when a backend crashes: the thread that
  * ended without being asked is started again on the same data directory (PostgreSQL's crash
  * recovery replays what was committed), after 1 s, 2 s, ... up to 30 s between attempts that
  * fail. Meanwhile statements wait for it, or fail as outages once an attempt has failed.
+ * A thread that dies within a minute of its start counts as such a failure (a crash loop, say a
+ * statement that kills it every time), as systemd and Kubernetes back off from a service that
+ * keeps crashing: it is started again only after the wait, and each time it dies that soon the
+ * wait doubles.
  *
  * A transaction the dead thread held is gone with it. The connection is one and the same for
  * Kysely, so its remaining statements must not run on the new thread, where each would commit
@@ -32,8 +39,10 @@ export function restartingThread(
   first: PGliteThread,
   start: () => Promise<PGliteThread>,
   restarts: ThreadRestarts,
+  { stableAfterMs = STABLE_AFTER_MS }: { stableAfterMs?: number } = {},
 ): PGliteThread {
   let current: PGliteThread | undefined = first;
+  let startedAt = Date.now();
   let starting: Promise<void> | undefined;
   let lastFailure: Error | undefined;
   let retryAt = 0;
@@ -47,14 +56,27 @@ export function restartingThread(
     closed = resolve;
   });
 
+  /** Statements fail as outages with `failure` until the next start, `retryMs` from now, and the wait after it doubles. */
+  const waitBeforeStarting = (failure: Error) => {
+    lastFailure = failure;
+    retryAt = Date.now() + retryMs;
+    retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
+  };
+
   const watch = (thread: PGliteThread) => {
     void thread.ended.then((reason) => {
       if (closing || thread !== current) return;
       current = undefined;
       if (inTransaction) transactionLost = true;
       inTransaction = false;
-      restarts.stopped(reason);
-      void restart();
+      if (Date.now() - startedAt >= stableAfterMs) {
+        retryMs = FIRST_RETRY_MS;
+        restarts.stopped(reason);
+        void restart();
+        return;
+      }
+      restarts.stopped(reason, retryMs);
+      waitBeforeStarting(connectionFailure(`the embedded database stopped soon after it started: ${reason.message}`));
     });
   };
 
@@ -69,16 +91,16 @@ export function restartingThread(
           return;
         }
         current = thread;
+        startedAt = Date.now();
         lastFailure = undefined;
-        retryMs = FIRST_RETRY_MS;
         watch(thread);
         restarts.restarted();
         for (const handlers of listeners.values()) handlers.forEach((handler) => handler(undefined));
       } catch (err) {
-        lastFailure = connectionFailure(`the embedded database could not be started again: ${(err as Error).message}`);
-        retryAt = Date.now() + retryMs;
         restarts.failed(err as Error, retryMs);
-        retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
+        waitBeforeStarting(
+          connectionFailure(`the embedded database could not be started again: ${(err as Error).message}`),
+        );
       } finally {
         starting = undefined;
       }

@@ -49,6 +49,22 @@ export const oidcEvents = new Counter({
   registers: [metrics],
 });
 
+/**
+ * The embedded database's thread (PGlite) ending without being asked, and attempts to start it
+ * again that failed (src/db/restarting-thread.ts). Each stop fails the requests in flight with
+ * 503; any increase is worth an alert, a steady one is a crash loop.
+ */
+export const embeddedDatabaseStops = new Counter({
+  name: 'monban_embedded_database_stops_total',
+  help: 'Times the embedded database (PGlite) thread ended without being asked',
+  registers: [metrics],
+});
+export const embeddedDatabaseFailedStarts = new Counter({
+  name: 'monban_embedded_database_failed_starts_total',
+  help: 'Attempts to start the embedded database (PGlite) thread again that failed',
+  registers: [metrics],
+});
+
 /** Values read when Prometheus scrapes: the outbox and the stores' health. */
 export interface ScrapeSources {
   outbox?: () => Promise<{ pending: number; oldestPendingSeconds: number; failed: number }>;

@@ -12,6 +12,8 @@ import { PGliteDialect } from 'kysely-pglite-dialect';
 import { isOutage } from '../../../src/errors.js';
 import { startPGliteThread, type PGliteThread } from '../../../src/db/pglite-thread.js';
 import { restartingThread } from '../../../src/db/restarting-thread.js';
+import { reportRestarts } from '../../../src/db/database.js';
+import { metrics } from '../../../src/observability/metrics.js';
 import { migratedDump } from '../../helpers/pglite-dump.js';
 
 const caught = (promise: Promise<unknown>): Promise<unknown> =>
@@ -25,13 +27,22 @@ async function until(check: () => boolean): Promise<void> {
   expect(check()).toBe(true);
 }
 
-function restartable(start: () => Promise<PGliteThread>, first: PGliteThread) {
+/**
+ * A thread that dies within `stableAfterMs` of its start waits before the next; 0 (these tests
+ * kill threads right after starting them) starts it again at once.
+ */
+function restartable(start: () => Promise<PGliteThread>, first: PGliteThread, stableAfterMs = 0) {
   const events: string[] = [];
-  const thread = restartingThread(first, start, {
-    stopped: () => events.push('stopped'),
-    restarted: () => events.push('restarted'),
-    failed: () => events.push('failed'),
-  });
+  const thread = restartingThread(
+    first,
+    start,
+    {
+      stopped: (_err, retryInMs) => events.push(retryInMs === undefined ? 'stopped' : `stopped, retry in ${retryInMs}`),
+      restarted: () => events.push('restarted'),
+      failed: () => events.push('failed'),
+    },
+    { stableAfterMs },
+  );
   const db = new Kysely<{ crash_t: { k: string } }>({
     dialect: new PGliteDialect(thread as unknown as ConstructorParameters<typeof PGliteDialect>[0]),
   });
@@ -106,5 +117,53 @@ describe("the embedded database's thread, when it cannot start again", () => {
     } finally {
       await h.db.destroy();
     }
+  });
+});
+
+describe("the embedded database's thread, when it keeps dying right after it starts", () => {
+  it('waits 1 s, then 2 s, ... before starting it again, failing statements meanwhile', async () => {
+    const dump = await migratedDump();
+    const start = () => startPGliteThread('memory://', dump);
+    const h = restartable(start, await start(), 60_000);
+    try {
+      await h.thread.terminate();
+      await until(() => h.events.length === 1);
+      expect(h.events).toEqual(['stopped, retry in 1000']);
+      expect(isOutage(await caught(h.thread.query('select 1')))).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect((await h.thread.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+
+      // Dead again within the minute: the wait has doubled.
+      await h.thread.terminate();
+      await until(() => h.events.length === 3);
+      expect(h.events).toEqual(['stopped, retry in 1000', 'restarted', 'stopped, retry in 2000']);
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      expect(isOutage(await caught(h.thread.query('select 1')))).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect((await h.thread.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await h.db.destroy();
+    }
+  });
+
+  it('is told to the operator: each stop logged and counted on /metrics', async () => {
+    const logged: string[] = [];
+    const log = (_fields: unknown, message?: string) => void logged.push(message ?? String(_fields));
+    const restarts = reportRestarts({ error: log, info: log });
+    const count = async (name: string) => (await metrics.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+    const [stops, failures] = [
+      await count('monban_embedded_database_stops_total'),
+      await count('monban_embedded_database_failed_starts_total'),
+    ];
+    restarts.stopped(new Error('aborted'));
+    restarts.stopped(new Error('aborted'), 1_000);
+    restarts.failed(new Error('no memory'), 2_000);
+    expect(await count('monban_embedded_database_stops_total')).toBe(stops + 2);
+    expect(await count('monban_embedded_database_failed_starts_total')).toBe(failures + 1);
+    expect(logged).toEqual([
+      'the embedded database stopped; starting it again',
+      'the embedded database stopped soon after it started; statements fail until it starts again',
+      'the embedded database could not be started again; statements fail until it is',
+    ]);
   });
 });
