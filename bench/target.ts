@@ -15,6 +15,7 @@
  * - steps-start, steps-stop: main-thread CPU per request step (steps.ts);
  * - gc: the main thread's garbage-collection pauses so far, in ms (V8's `gc` performance entries).
  */
+import '../src/cli/threadpool.js';
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';

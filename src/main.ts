@@ -1,4 +1,5 @@
 import './cli/supported-node.js';
+import './cli/threadpool.js';
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster.js';
 import { ConfigError, loadConfig } from './config/load.js';

@@ -84,3 +84,24 @@ describe('password hashing', () => {
     });
   });
 });
+
+describe('password hashes beside the rest of the thread pool', () => {
+  it("leave a thread to a token's signature while a burst of password checks waits", async () => {
+    // Cost 12: each check takes long enough (about 0.2 s) that the order below is not a race.
+    const slow = new PasswordHasher(randomBytes(32), 12);
+    const hash = await slow.hash('Burst-Of-Logins-2026!');
+    const { subtle } = globalThis.crypto;
+    const key = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+    const done: string[] = [];
+    const checks = Array.from({ length: 8 }, () =>
+      slow.verify('Burst-Of-Logins-2026!', hash).then(() => done.push('password check')),
+    );
+    // The checks are in the pool (or waiting for a slot) before the signature is asked for.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, new Uint8Array(32));
+    done.push('signature');
+    await Promise.all(checks);
+    // Without a thread left free, the signature waits for the checks queued before it.
+    expect(done[0]).toBe('signature');
+  });
+});

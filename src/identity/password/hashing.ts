@@ -1,6 +1,16 @@
 import { createHmac, type KeyObject } from 'node:crypto';
 import bcrypt from 'bcrypt';
+import pLimit from 'p-limit';
+import { passwordHashSlots } from '../../config/threadpool.js';
 import { asKeyList, type KeyList } from '../../security/master-secret.js';
+
+/**
+ * bcrypt's async API runs on libuv's pool, never blocking the event loop. The hashes of the
+ * whole process share these slots, one fewer than the pool's threads, so that signatures, fs
+ * and dns.lookup never wait behind a burst of logins (config/threadpool.ts).
+ */
+const hashSlot = pLimit(passwordHashSlots());
+const compare = (data: string, hash: string) => hashSlot(() => bcrypt.compare(data, hash));
 
 /**
  * bcrypt reads at most 72 bytes, and 60 Japanese characters are 180 bytes in UTF-8. So the
@@ -36,17 +46,17 @@ export class PasswordHasher {
     return { pepper: this.#peppers.find((p) => p.id === id)?.key, bcryptHash: hash.slice(colon + 1) };
   }
 
-  /** bcrypt's async API runs on the libuv pool, never blocking the event loop. */
   async hash(password: string): Promise<string> {
     const { id, key } = this.#peppers[0];
-    return `${id}:${await bcrypt.hash(this.#prehash(key, password), this.cost)}`;
+    const prehashed = this.#prehash(key, password);
+    return `${id}:${await hashSlot(() => bcrypt.hash(prehashed, this.cost))}`;
   }
 
   async verify(password: string, hash: string): Promise<boolean> {
     const { pepper, bcryptHash } = this.#split(hash);
     // A pepper nobody kept (its secret removed before `secrets reseal` saved it): the same work, no match.
     if (!pepper) return this.verifyAgainstNothing(password);
-    return bcrypt.compare(this.#prehash(pepper, password), bcryptHash);
+    return compare(this.#prehash(pepper, password), bcryptHash);
   }
 
   /**
@@ -54,8 +64,8 @@ export class PasswordHasher {
    * address is registered.
    */
   async verifyAgainstNothing(password: string): Promise<false> {
-    this.#dummyHash ??= bcrypt.hash('monban-dummy-password', this.cost);
-    await bcrypt.compare(this.#prehash(this.#peppers[0].key, password), await this.#dummyHash);
+    this.#dummyHash ??= hashSlot(() => bcrypt.hash('monban-dummy-password', this.cost));
+    await compare(this.#prehash(this.#peppers[0].key, password), await this.#dummyHash);
     return false;
   }
 

@@ -1,0 +1,35 @@
+import { availableParallelism } from 'node:os';
+
+/** libuv's own default, and its ceiling (uv_threadpool.c). */
+const LIBUV_DEFAULT = 4;
+const LIBUV_MAX = 1024;
+
+/**
+ * The threads of libuv's pool in this process: UV_THREADPOOL_SIZE as libuv reads it. The pool
+ * runs bcrypt, and also every asynchronous crypto job (the signatures of ID tokens and JWT
+ * access tokens: jose signs with WebCrypto), fs and dns.lookup (mail, Duo).
+ */
+export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const size = Number.parseInt(env.UV_THREADPOOL_SIZE ?? '', 10);
+  return Number.isInteger(size) && size > 0 ? Math.min(size, LIBUV_MAX) : LIBUV_DEFAULT;
+}
+
+/**
+ * How many password hashes run at once: all of the pool's threads but one, which is always left
+ * to the rest. Unbounded, a burst of logins fills the pool, and a token's signature waits for
+ * the hashes queued before it (an ES256 signature, 1.4 ms alone, took 755 ms behind eight
+ * bcrypt checks at cost 12 on a two-core machine).
+ */
+export function passwordHashSlots(env: NodeJS.ProcessEnv = process.env): number {
+  return Math.max(1, threadpoolSize(env) - 1);
+}
+
+/**
+ * UV_THREADPOOL_SIZE, unless the operator set it: one thread more than the cores, and at least
+ * libuv's 4, so that a process alone on a machine still hashes passwords on every core. libuv
+ * sizes its pool once, at its first use, so this runs before anything uses it (cli/threadpool.ts,
+ * imported first by the server's entry point); node:cluster's workers inherit it.
+ */
+export function sizeThreadpool(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): void {
+  env.UV_THREADPOOL_SIZE ??= String(Math.max(LIBUV_DEFAULT, cores + 1));
+}
