@@ -1,12 +1,12 @@
 import { passwordHashSlots, sizeThreadpool, threadpoolSize } from '../../src/config/threadpool.js';
 
 describe("libuv's thread pool", () => {
-  it('is sized one thread above the cores, at least 4, unless the operator set UV_THREADPOOL_SIZE', () => {
+  it("is sized one thread above libuv's 4 or the cores, unless the operator set UV_THREADPOOL_SIZE", () => {
     const sized = (env: NodeJS.ProcessEnv, cores: number) => {
       sizeThreadpool(env, cores);
       return env.UV_THREADPOOL_SIZE;
     };
-    expect(sized({}, 2)).toBe('4');
+    expect(sized({}, 2)).toBe('5');
     expect(sized({}, 8)).toBe('9');
     expect(sized({ UV_THREADPOOL_SIZE: '2' }, 8)).toBe('2');
   });
