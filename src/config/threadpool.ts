@@ -27,11 +27,8 @@ export function passwordHashSlots(env: NodeJS.ProcessEnv = process.env): number 
 /**
  * UV_THREADPOOL_SIZE, unless the operator set it: libuv's 4 threads (or one per core, if there
  * are more) for password hashes, as many as hashed at once before they were bounded, plus the
- * thread left to the rest. Hashing fewer at once on a busy machine cost more CPU per login: on
- * two cores, with three hashes instead of four, the event loop got the cores sooner and sent each
- * request's Redis commands on their own (7.2 round trips per login instead of 4.9) rather than
- * together with other requests'. libuv sizes its pool once, at its first use, so this runs
- * before anything uses it (cli/threadpool.ts, imported first by the server's entry point);
+ * thread left to the rest. libuv sizes its pool once, at its first use, so this runs before
+ * anything uses it (cli/threadpool.ts, imported first by the server's entry point);
  * node:cluster's workers inherit it.
  */
 export function sizeThreadpool(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): void {
