@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 /** libuv's own default, and its ceiling (uv_threadpool.c). */
@@ -24,13 +25,31 @@ export function passwordHashSlots(env: NodeJS.ProcessEnv = process.env): number 
   return Math.max(1, threadpoolSize(env) - 1);
 }
 
+/** The threads of libuv's pool already running in this process (libuv names them), or 0 where /proc cannot tell. */
+export function runningPoolThreads(): number {
+  try {
+    return readdirSync('/proc/self/task').filter(
+      (task) => readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() === 'libuv-worker',
+    ).length;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * UV_THREADPOOL_SIZE, unless the operator set it: libuv's 4 threads (or one per core, if there
  * are more) for password hashes, as many as hashed at once before they were bounded, plus the
  * thread left to the rest. libuv sizes its pool once, at its first use, so this runs before
  * anything uses it (cli/threadpool.ts, imported first by the server's entry point);
- * node:cluster's workers inherit it.
+ * node:cluster's workers inherit it. A pool already running (tsx, compiling the sources, starts
+ * it at libuv's 4) keeps its size, and the variable says that size, so the hashes still leave
+ * one of its threads free.
  */
-export function sizeThreadpool(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): void {
-  env.UV_THREADPOOL_SIZE ??= String(Math.max(LIBUV_DEFAULT, cores) + 1);
+export function sizeThreadpool(
+  env: NodeJS.ProcessEnv = process.env,
+  cores = availableParallelism(),
+  running = runningPoolThreads(),
+): void {
+  if (env.UV_THREADPOOL_SIZE !== undefined) return;
+  env.UV_THREADPOOL_SIZE = String(running > 0 ? running : Math.max(LIBUV_DEFAULT, cores) + 1);
 }
