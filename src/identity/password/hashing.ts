@@ -10,7 +10,8 @@ import { asKeyList, type KeyList } from '../../security/master-secret.js';
  * and dns.lookup never wait behind a burst of logins (config/threadpool.ts).
  */
 const hashSlot = pLimit(passwordHashSlots());
-const compare = (data: string, hash: string) => hashSlot(() => bcrypt.compare(data, hash));
+const hashInSlot = (data: string, cost: number) => hashSlot(() => bcrypt.hash(data, cost));
+const compareInSlot = (data: string, hash: string) => hashSlot(() => bcrypt.compare(data, hash));
 
 /**
  * bcrypt reads at most 72 bytes, and 60 Japanese characters are 180 bytes in UTF-8. So the
@@ -48,15 +49,14 @@ export class PasswordHasher {
 
   async hash(password: string): Promise<string> {
     const { id, key } = this.#peppers[0];
-    const prehashed = this.#prehash(key, password);
-    return `${id}:${await hashSlot(() => bcrypt.hash(prehashed, this.cost))}`;
+    return `${id}:${await hashInSlot(this.#prehash(key, password), this.cost)}`;
   }
 
   async verify(password: string, hash: string): Promise<boolean> {
     const { pepper, bcryptHash } = this.#split(hash);
     // A pepper nobody kept (its secret removed before `secrets reseal` saved it): the same work, no match.
     if (!pepper) return this.verifyAgainstNothing(password);
-    return compare(this.#prehash(pepper, password), bcryptHash);
+    return compareInSlot(this.#prehash(pepper, password), bcryptHash);
   }
 
   /**
@@ -64,8 +64,8 @@ export class PasswordHasher {
    * address is registered.
    */
   async verifyAgainstNothing(password: string): Promise<false> {
-    this.#dummyHash ??= hashSlot(() => bcrypt.hash('monban-dummy-password', this.cost));
-    await compare(this.#prehash(this.#peppers[0].key, password), await this.#dummyHash);
+    this.#dummyHash ??= hashInSlot('monban-dummy-password', this.cost);
+    await compareInSlot(this.#prehash(this.#peppers[0].key, password), await this.#dummyHash);
     return false;
   }
 
