@@ -44,6 +44,11 @@ export class ChildServer {
     return this.log;
   }
 
+  /** The server's process id; on Linux also its main thread's (/proc/<pid>/task/<pid>). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }
