@@ -110,6 +110,25 @@ export function mainThreadCpuMs(pids: number[], { children = false } = {}): numb
   return threadsCpuMs(pids, children, ({ tid, pid }) => tid === pid);
 }
 
+/**
+ * How many times the main threads of these processes have gone to sleep and been woken so far
+ * (Linux's voluntary context switches): each wake-up is a switch into caches that other threads
+ * (bcrypt's, PostgreSQL's, Redis') have meanwhile used.
+ */
+export function mainThreadWakeUps(pids: number[], { children = false } = {}): number {
+  if (!cpuAvailable) return NaN;
+  let total = 0;
+  for (const pid of withDescendants(pids, children)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+      total += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1] ?? NaN);
+    } catch {
+      // the process has exited
+    }
+  }
+  return total;
+}
+
 type ThreadCpu = () => NodeJS.CpuUsage;
 const threadCpu: ThreadCpu =
   (process as { threadCpuUsage?: ThreadCpu }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());

@@ -15,6 +15,8 @@ export interface Side {
   poolCpuMsPerOp?: number;
   /** Of cpuMsPerOp, the main threads (the rest besides the pool: V8's helper threads); absent in older results. */
   mainThreadCpuMsPerOp?: number;
+  /** Times the main threads slept and were woken, per operation (Linux's voluntary context switches); absent in older results. */
+  mainThreadWakeUpsPerOp?: number;
   /** CPU time of the PostgreSQL backends serving the benchmark's database, per operation. */
   pgCpuMsPerOp: number;
   /** CPU time of the load generator (the clients), per operation. */
@@ -34,6 +36,8 @@ export interface Side {
 export interface LoginSteps {
   logins: number;
   mainThreadCpuMsPerLogin: number;
+  /** Times the main thread slept and was woken, per login (absent in older results). */
+  mainThreadWakeUpsPerLogin?: number;
   /** Before the first request: what the steps leave out (timers, the load process's first connection). */
   outsideStepsCpuMsPerLogin: number;
   /** Of mainThreadCpuMsPerLogin, garbage-collection pauses (single-process Monban only; absent in older results). */
@@ -129,7 +133,15 @@ export function stepsTable(sides: [name: string, steps: LoginSteps][]): string {
       fixed(s.requestsPerLogin * s.cpuMsPerRequest, 2),
     ]),
     [name, 'outside the steps', '', '', fixed(side.outsideStepsCpuMsPerLogin, 2)],
-    [name, `all (${String(side.logins)} logins)`, '', '', fixed(side.mainThreadCpuMsPerLogin, 2)],
+    [
+      name,
+      side.mainThreadWakeUpsPerLogin === undefined
+        ? `all (${String(side.logins)} logins)`
+        : `all (${String(side.logins)} logins, ${fixed(side.mainThreadWakeUpsPerLogin, 1)} wake-ups each)`,
+      '',
+      '',
+      fixed(side.mainThreadCpuMsPerLogin, 2),
+    ],
     ...(side.gcPausesMsPerLogin !== undefined
       ? [[name, '  of which garbage-collection pauses', '', '', fixed(side.gcPausesMsPerLogin, 2)]]
       : []),
@@ -293,6 +305,14 @@ export function report(results: BenchResults): string {
       ],
       ...(logins.monban.gcPausesMsPerOp !== undefined
         ? [['      of which garbage-collection pauses on the main thread', fixed(logins.monban.gcPausesMsPerOp, 2)]]
+        : []),
+      ...(logins.monban.mainThreadWakeUpsPerOp !== undefined
+        ? [
+            [
+              "    the main thread's wake-ups per login (it slept, then was woken)",
+              fixed(logins.monban.mainThreadWakeUpsPerOp, 1),
+            ],
+          ]
         : []),
       [
         "bcrypt ceiling: CPU ms per check (in libuv's pool)",

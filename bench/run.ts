@@ -36,7 +36,7 @@ import { freePort } from '../test/helpers/app.js';
 import { createScratchDatabase } from '../test/helpers/databases.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/helpers/env.js';
 import type { BaselineStarted } from './baseline.js';
-import { cpuAvailable, cpuMs, mainThreadCpuMs, poolCpuMs } from './cpu.js';
+import { cpuAvailable, cpuMs, mainThreadCpuMs, mainThreadWakeUps, poolCpuMs } from './cpu.js';
 import { Child } from './ipc.js';
 import type { StepsRecorded } from './steps.js';
 import { machineTraits } from './machine.js';
@@ -231,6 +231,8 @@ interface Measured {
   poolCpuMs: number;
   /** Of cpuMs, what the main threads used (the rest: V8's helper threads, garbage collection, compilation). */
   mainThreadCpuMs: number;
+  /** Times the main threads slept and were woken in the window (cpu.ts). */
+  mainThreadWakeUps: number;
   pgCpuMs: number;
   /** The load generator's CPU in the window (it shares the machine's cores with the target). */
   loadCpuMs: number;
@@ -279,8 +281,10 @@ class Bench {
     const profileDir = await this.#startProfile(target);
     const gcBefore = await this.#gcPauses(target);
     await target.child.request({ kind: 'steps-start' }, CHILD_TIMEOUT_MS);
+    const wakeUpsBefore = mainThreadWakeUps([target.child.pid]);
     const oneAtATime: LoginPhase = { ...command, seconds: STEPS_SECONDS, workers: 1 };
     const result = await this.load.request<PhaseResult>(oneAtATime, CHILD_TIMEOUT_MS);
+    const wakeUps = mainThreadWakeUps([target.child.pid]) - wakeUpsBefore;
     const recorded = await target.child.request<StepsRecorded>({ kind: 'steps-stop' }, CHILD_TIMEOUT_MS);
     const gcAfter = await this.#gcPauses(target);
     if (profileDir) await this.#stopProfile(target, profileDir, label);
@@ -295,6 +299,7 @@ class Bench {
     return {
       logins,
       mainThreadCpuMsPerLogin: recorded.totalCpuMs / logins,
+      mainThreadWakeUpsPerLogin: wakeUps / logins,
       outsideStepsCpuMsPerLogin: (recorded.totalCpuMs - inRequests) / logins,
       ...(gcBefore !== undefined && gcAfter !== undefined ? { gcPausesMsPerLogin: (gcAfter - gcBefore) / logins } : {}),
       steps,
@@ -323,12 +328,14 @@ class Bench {
     const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
     const poolBefore = poolCpuMs([target.child.pid], { children: target.tree });
     const mainBefore = mainThreadCpuMs([target.child.pid], { children: target.tree });
+    const wakeUpsBefore = mainThreadWakeUps([target.child.pid], { children: target.tree });
     const loadBefore = cpuMs([this.load.pid]);
     const redisBefore = this.redisServerCpu();
     const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
     const cpu = cpuMs([target.child.pid], { children: target.tree }) - cpuBefore;
     const poolCpu = poolCpuMs([target.child.pid], { children: target.tree }) - poolBefore;
     const mainCpu = mainThreadCpuMs([target.child.pid], { children: target.tree }) - mainBefore;
+    const wakeUps = mainThreadWakeUps([target.child.pid], { children: target.tree }) - wakeUpsBefore;
     const loadCpu = cpuMs([this.load.pid]) - loadBefore;
     const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
@@ -342,6 +349,7 @@ class Bench {
       cpuMs: cpu,
       poolCpuMs: poolCpu,
       mainThreadCpuMs: mainCpu,
+      mainThreadWakeUps: wakeUps,
       pgCpuMs: pgCpu,
       loadCpuMs: loadCpu,
       redisCpuMs: redisCpu,
@@ -373,6 +381,7 @@ function side(runs: Measured[], ops = (m: Measured) => m.result.completed): Side
     cpuMsPerOp: per(runs.reduce((sum, m) => sum + m.cpuMs, 0)),
     poolCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.poolCpuMs, 0)),
     mainThreadCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.mainThreadCpuMs, 0)),
+    mainThreadWakeUpsPerOp: per(runs.reduce((sum, m) => sum + m.mainThreadWakeUps, 0)),
     pgCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.pgCpuMs, 0)),
     loadCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.loadCpuMs, 0)),
     redisCpuMsPerOp: per(runs.reduce((sum, m) => sum + m.redisCpuMs, 0)),
@@ -657,6 +666,7 @@ async function main(): Promise<number> {
           const cpuBefore = cpuMs([monban.child.pid]);
           const poolBefore = poolCpuMs([monban.child.pid]);
           const mainBefore = mainThreadCpuMs([monban.child.pid]);
+          const wakeUpsBefore = mainThreadWakeUps([monban.child.pid]);
           const ceiling = await monban.child.request<{ checks: number; seconds: number; rate: number }>(
             { kind: 'bcrypt', seconds: SECONDS, concurrency: LOGIN_WORKERS },
             CHILD_TIMEOUT_MS,
@@ -675,6 +685,7 @@ async function main(): Promise<number> {
             cpuMs: cpuMs([monban.child.pid]) - cpuBefore,
             poolCpuMs: poolCpuMs([monban.child.pid]) - poolBefore,
             mainThreadCpuMs: mainThreadCpuMs([monban.child.pid]) - mainBefore,
+            mainThreadWakeUps: mainThreadWakeUps([monban.child.pid]) - wakeUpsBefore,
             pgCpuMs: 0,
             loadCpuMs: 0,
             redisCpuMs: 0,
