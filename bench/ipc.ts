@@ -25,10 +25,12 @@ export class Child {
     readonly name: string,
     script: string,
     env: NodeJS.ProcessEnv = {},
+    /** Node's flags for the child (none by default: not the orchestrator's own). */
+    execArgv: string[] = [],
   ) {
     this.process = fork(script, [], {
       env: { ...process.env, ...env },
-      execArgv: [],
+      execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.process.on('message', (raw) => {
