@@ -129,6 +129,38 @@ export function mainThreadWakeUps(pids: number[], { children = false } = {}): nu
   return total;
 }
 
+/** A process tree's CPU in all its threads, in libuv's pool and on its main threads, and their wake-ups. */
+export interface ThreadReadings {
+  cpuMs: number;
+  poolCpuMs: number;
+  mainThreadCpuMs: number;
+  mainThreadWakeUps: number;
+}
+
+export function readThreads(pids: number[], options: { children?: boolean } = {}): ThreadReadings {
+  return {
+    cpuMs: cpuMs(pids, options),
+    poolCpuMs: poolCpuMs(pids, options),
+    mainThreadCpuMs: mainThreadCpuMs(pids, options),
+    mainThreadWakeUps: mainThreadWakeUps(pids, options),
+  };
+}
+
+/** What the same processes' threads used since `before` was read. */
+export function threadsSince(
+  before: ThreadReadings,
+  pids: number[],
+  options: { children?: boolean } = {},
+): ThreadReadings {
+  const now = readThreads(pids, options);
+  return {
+    cpuMs: now.cpuMs - before.cpuMs,
+    poolCpuMs: now.poolCpuMs - before.poolCpuMs,
+    mainThreadCpuMs: now.mainThreadCpuMs - before.mainThreadCpuMs,
+    mainThreadWakeUps: now.mainThreadWakeUps - before.mainThreadWakeUps,
+  };
+}
+
 type ThreadCpu = () => NodeJS.CpuUsage;
 const threadCpu: ThreadCpu =
   (process as { threadCpuUsage?: ThreadCpu }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());

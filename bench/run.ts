@@ -36,7 +36,7 @@ import { freePort } from '../test/helpers/app.js';
 import { createScratchDatabase } from '../test/helpers/databases.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/helpers/env.js';
 import type { BaselineStarted } from './baseline.js';
-import { cpuAvailable, cpuMs, mainThreadCpuMs, mainThreadWakeUps, poolCpuMs } from './cpu.js';
+import { cpuAvailable, cpuMs, mainThreadWakeUps, readThreads, threadsSince } from './cpu.js';
 import { Child } from './ipc.js';
 import type { StepsRecorded } from './steps.js';
 import { machineTraits } from './machine.js';
@@ -339,17 +339,12 @@ class Bench {
     const gcBefore = await this.#gcPauses(target);
     const profileDir = await this.#startProfile(target);
     const pgBefore = await this.pgBackendsCpu();
-    const cpuBefore = cpuMs([target.child.pid], { children: target.tree });
-    const poolBefore = poolCpuMs([target.child.pid], { children: target.tree });
-    const mainBefore = mainThreadCpuMs([target.child.pid], { children: target.tree });
-    const wakeUpsBefore = mainThreadWakeUps([target.child.pid], { children: target.tree });
+    const tree = { children: target.tree };
+    const threadsBefore = readThreads([target.child.pid], tree);
     const loadBefore = cpuMs([this.load.pid]);
     const redisBefore = this.redisServerCpu();
     const result = await this.load.request<PhaseResult>(command, CHILD_TIMEOUT_MS);
-    const cpu = cpuMs([target.child.pid], { children: target.tree }) - cpuBefore;
-    const poolCpu = poolCpuMs([target.child.pid], { children: target.tree }) - poolBefore;
-    const mainCpu = mainThreadCpuMs([target.child.pid], { children: target.tree }) - mainBefore;
-    const wakeUps = mainThreadWakeUps([target.child.pid], { children: target.tree }) - wakeUpsBefore;
+    const threads = threadsSince(threadsBefore, [target.child.pid], tree);
     const loadCpu = cpuMs([this.load.pid]) - loadBefore;
     const redisCpu = this.redisServerCpu() - redisBefore;
     const pgCpu = (await this.pgBackendsCpu()) - pgBefore;
@@ -360,10 +355,7 @@ class Bench {
     return {
       result,
       warmupCompleted,
-      cpuMs: cpu,
-      poolCpuMs: poolCpu,
-      mainThreadCpuMs: mainCpu,
-      mainThreadWakeUps: wakeUps,
+      ...threads,
       pgCpuMs: pgCpu,
       loadCpuMs: loadCpu,
       redisCpuMs: redisCpu,
@@ -677,10 +669,7 @@ async function main(): Promise<number> {
       const steps = [
         async () => {
           console.error(`bench: bcrypt ceiling (round ${round + 1}/${ROUNDS}) ...`);
-          const cpuBefore = cpuMs([monban.child.pid]);
-          const poolBefore = poolCpuMs([monban.child.pid]);
-          const mainBefore = mainThreadCpuMs([monban.child.pid]);
-          const wakeUpsBefore = mainThreadWakeUps([monban.child.pid]);
+          const threadsBefore = readThreads([monban.child.pid]);
           const ceiling = await monban.child.request<{ checks: number; seconds: number; rate: number }>(
             { kind: 'bcrypt', seconds: SECONDS, concurrency: LOGIN_WORKERS },
             CHILD_TIMEOUT_MS,
@@ -696,10 +685,7 @@ async function main(): Promise<number> {
               failures: {},
             },
             warmupCompleted: 0,
-            cpuMs: cpuMs([monban.child.pid]) - cpuBefore,
-            poolCpuMs: poolCpuMs([monban.child.pid]) - poolBefore,
-            mainThreadCpuMs: mainThreadCpuMs([monban.child.pid]) - mainBefore,
-            mainThreadWakeUps: mainThreadWakeUps([monban.child.pid]) - wakeUpsBefore,
+            ...threadsSince(threadsBefore, [monban.child.pid]),
             pgCpuMs: 0,
             loadCpuMs: 0,
             redisCpuMs: 0,

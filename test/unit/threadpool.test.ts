@@ -72,15 +72,14 @@ function writeEntryPrelude(out: string): string {
 
 /** A fresh Node runs `entry`, then keeps libuv's pool busy: the pool's threads, and the setting it left. */
 function poolAfter(entry: string, env: NodeJS.ProcessEnv): { threads: number; setting?: string } {
+  // The prelude loaded config/threadpool.js already; importing it again afterwards starts nothing.
+  const threadpool = pathToFileURL(path.join(path.dirname(entry), 'config/threadpool.js')).href;
   const script = `
     await import(${JSON.stringify(pathToFileURL(entry).href)});
+    const { runningPoolThreads } = await import(${JSON.stringify(threadpool)});
     const { pbkdf2 } = await import('node:crypto');
-    const { readdirSync, readFileSync } = await import('node:fs');
     await Promise.all(Array.from({ length: 32 }, () => new Promise((done) => pbkdf2('a', 'b', 1000, 32, 'sha256', done))));
-    const threads = readdirSync('/proc/self/task').filter(
-      (task) => readFileSync('/proc/self/task/' + task + '/comm', 'utf8').trim() === 'libuv-worker',
-    ).length;
-    console.log(JSON.stringify({ threads, setting: process.env.UV_THREADPOOL_SIZE }));`;
+    console.log(JSON.stringify({ threads: runningPoolThreads(), setting: process.env.UV_THREADPOOL_SIZE }));`;
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`the probe failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as { threads: number; setting?: string };

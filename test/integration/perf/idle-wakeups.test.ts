@@ -1,13 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mainThreadWakeUps } from '../../../bench/cpu.js';
 import { freePort } from '../../helpers/app.js';
 import { ChildServer, sharedDeployment, type SharedDeployment } from '../../helpers/child-server.js';
-
-/** How often the main thread has gone to sleep and been woken since it started (Linux's count). */
-function mainThreadWakeUps(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
-  return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)![1]);
-}
 
 /**
  * An idle Monban lets its main thread sleep. prom-client's event-loop lag sampler, left at its
@@ -33,9 +27,9 @@ function mainThreadWakeUps(pid: number): number {
 
   it("wakes its main thread a few times a second, not a hundred, and still reports the event loop's lag", async () => {
     await sleep(1_000); // what the start left to do
-    const before = mainThreadWakeUps(server.pid);
+    const before = mainThreadWakeUps([server.pid]);
     await sleep(3_000);
-    const wakeUps = mainThreadWakeUps(server.pid) - before;
+    const wakeUps = mainThreadWakeUps([server.pid]) - before;
     expect(wakeUps).toBeLessThan(3 * 25);
 
     const text = await (await fetch(`${origin}/metrics`)).text();
