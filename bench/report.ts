@@ -109,7 +109,7 @@ export interface Goal {
   met: boolean;
 }
 
-const fixed = (value: number | undefined, digits: number): string =>
+export const fixed = (value: number | undefined, digits: number): string =>
   value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
@@ -172,7 +172,7 @@ function stepsReport({ monban, bareProvider, monbanCheapHash, cheapBcryptCost }:
   ];
 }
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
   const line = (row: string[]) =>
     `| ${row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join(' | ')} |`;

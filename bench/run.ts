@@ -38,6 +38,7 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/helpers/env.js';
 import type { BaselineStarted } from './baseline.js';
 import { cpuAvailable, cpuMs, mainThreadWakeUps, readThreads, threadsSince } from './cpu.js';
 import { Child } from './ipc.js';
+import { stepsFileOf } from './profile-steps.js';
 import type { StepsRecorded } from './steps.js';
 import { machineTraits } from './machine.js';
 import type { Command, LoginMethod, LoginPhase, LoginUser, PhaseResult, SeedResult } from './protocol.js';
@@ -281,10 +282,11 @@ class Bench {
     return PROFILE_DIR;
   }
 
-  async #stopProfile(target: Target, profileDir: string, label: string): Promise<void> {
+  async #stopProfile(target: Target, profileDir: string, label: string): Promise<string> {
     mkdirSync(profileDir, { recursive: true });
     const file = path.join(profileDir, `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.${PROFILE_KIND}profile`);
     await target.child.request({ kind: 'profile-stop', file }, CHILD_TIMEOUT_MS);
+    return file;
   }
 
   /**
@@ -294,14 +296,19 @@ class Bench {
   async measureSteps(target: Target, label: string, command: LoginPhase): Promise<LoginSteps> {
     const profileDir = await this.#startProfile(target);
     const gcBefore = await this.#gcPauses(target);
-    await target.child.request({ kind: 'steps-start' }, CHILD_TIMEOUT_MS);
+    const arrivals = profileDir !== undefined && PROFILE_KIND === 'cpu';
+    await target.child.request({ kind: 'steps-start', arrivals }, CHILD_TIMEOUT_MS);
     const wakeUpsBefore = mainThreadWakeUps([target.child.pid]);
     const oneAtATime: LoginPhase = { ...command, seconds: STEPS_SECONDS, workers: 1 };
     const result = await this.load.request<PhaseResult>(oneAtATime, CHILD_TIMEOUT_MS);
     const wakeUps = mainThreadWakeUps([target.child.pid]) - wakeUpsBefore;
     const recorded = await target.child.request<StepsRecorded>({ kind: 'steps-stop' }, CHILD_TIMEOUT_MS);
     const gcAfter = await this.#gcPauses(target);
-    if (profileDir) await this.#stopProfile(target, profileDir, label);
+    if (profileDir) {
+      const file = await this.#stopProfile(target, profileDir, label);
+      // Beside the profile, for `node dist/bench/profile-steps.js <profile>`.
+      if (recorded.arrivals) writeFileSync(stepsFileOf(file), JSON.stringify(recorded.arrivals));
+    }
     this.#noteErrors(`${target.name} logins one at a time`, result);
     const logins = result.completed;
     const steps = recorded.steps.map(({ step, requests, cpuMs: stepCpuMs }) => ({

@@ -22,10 +22,15 @@ export interface StepCpu {
   cpuMs: number;
 }
 
+/** A request's arrival on the monotonic clock V8's CPU profiler stamps its samples with (µs), and its step. */
+export type Arrival = [atUs: number, step: string];
+
 export interface StepsRecorded {
   steps: StepCpu[];
   /** Main-thread CPU from the recording's start to its end (before the first request too). */
   totalCpuMs: number;
+  /** When asked for: every request's arrival, for splitting a CPU profile by step (profile-steps.ts). */
+  arrivals?: Arrival[];
 }
 
 const cpuMsNow = () => threadCpuUs() / 1000;
@@ -36,7 +41,9 @@ function stepOf(request: IncomingMessage): string {
   return `${request.method ?? 'GET'} ${path}`;
 }
 
-let recording: { began: number; steps: Map<string, StepCpu>; current?: { step: string; since: number } } | undefined;
+let recording:
+  | { began: number; steps: Map<string, StepCpu>; current?: { step: string; since: number }; arrivals?: Arrival[] }
+  | undefined;
 
 /** Charges the step running until now, and starts `next` (undefined: the recording ends). */
 function switchTo(next: string | undefined): void {
@@ -52,11 +59,16 @@ function switchTo(next: string | undefined): void {
   recording.current = next === undefined ? undefined : { step: next, since: now };
 }
 
-const onStart = (message: unknown) => switchTo(stepOf((message as { request: IncomingMessage }).request));
+const onStart = (message: unknown) => {
+  const step = stepOf((message as { request: IncomingMessage }).request);
+  // process.hrtime reads CLOCK_MONOTONIC, as V8's profiler does on Linux.
+  recording?.arrivals?.push([Number(process.hrtime.bigint() / 1000n), step]);
+  switchTo(step);
+};
 
-export function startRecordingSteps(): void {
+export function startRecordingSteps({ arrivals = false } = {}): void {
   if (recording) throw new Error('steps are being recorded already');
-  recording = { began: cpuMsNow(), steps: new Map() };
+  recording = { began: cpuMsNow(), steps: new Map(), ...(arrivals ? { arrivals: [] } : {}) };
   subscribe('http.server.request.start', onStart);
 }
 
@@ -64,7 +76,7 @@ export function stopRecordingSteps(): StepsRecorded {
   if (!recording) throw new Error('no steps are being recorded');
   unsubscribe('http.server.request.start', onStart);
   switchTo(undefined);
-  const { began, steps } = recording;
+  const { began, steps, arrivals } = recording;
   recording = undefined;
-  return { steps: [...steps.values()], totalCpuMs: cpuMsNow() - began };
+  return { steps: [...steps.values()], totalCpuMs: cpuMsNow() - began, ...(arrivals ? { arrivals } : {}) };
 }

@@ -12,7 +12,8 @@
  * - profile-start, profile-stop: a CPU profile of this process (V8's sampling profiler), written
  *   as a .cpuprofile file that Chrome DevTools opens (BENCH_PROFILE_DIR); with `heap`, a sampling
  *   heap profile instead (.heapprofile): where the bytes allocated meanwhile were allocated;
- * - steps-start, steps-stop: main-thread CPU per request step (steps.ts);
+ * - steps-start, steps-stop: main-thread CPU per request step (steps.ts); with `arrivals`, each
+ *   request's arrival too, for splitting a CPU profile by step (profile-steps.ts);
  * - gc: the main thread's garbage-collection pauses so far, in ms (V8's `gc` performance entries).
  */
 import '../src/cli/threadpool.js';
@@ -189,7 +190,7 @@ function serveWhatIsAsked(): void {
         case 'profile-stop':
           return stopProfile(command.file as string);
         case 'steps-start':
-          return startRecordingSteps();
+          return startRecordingSteps({ arrivals: command.arrivals === true });
         case 'steps-stop':
           return stopRecordingSteps();
         case 'gc':
