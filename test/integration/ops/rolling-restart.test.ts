@@ -70,12 +70,30 @@ async function waitUntilProxiedTo(server: ChildServer): Promise<void> {
         MONBAN_UPSTREAMS: ports.map((port) => `127.0.0.1:${port}`).join(' '),
         MONBAN_HEALTH_INTERVAL: '500ms',
       },
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    for (let i = 0; i < 100; i += 1) {
+    // Caddy logs to stderr; kept to say why it did not answer, if it does not.
+    let caddyLog = '';
+    const keep = (chunk: Buffer) => {
+      caddyLog = (caddyLog + chunk.toString()).slice(-8_000);
+    };
+    caddy.stdout?.on('data', keep);
+    caddy.stderr?.on('data', keep);
+    let caddyExit: string | undefined;
+    caddy.once('exit', (code, signal) => (caddyExit = `exited (${signal ?? code})`));
+    // A deadline, not a count of tries: on a loaded CI machine each try can itself take seconds.
+    const deadline = Date.now() + 60_000;
+    let lastAnswer = 'no answer yet';
+    while (Date.now() < deadline && !caddyExit) {
       const ok = await fetch(`${issuer}/readyz`).then(
-        (res) => res.status === 200,
-        () => false,
+        (res) => {
+          lastAnswer = `HTTP ${res.status}`;
+          return res.status === 200;
+        },
+        (err: unknown) => {
+          lastAnswer = err instanceof Error ? (err.cause instanceof Error ? err.cause : err).message : String(err);
+          return false;
+        },
       );
       // Until its first active health checks, Caddy counts every upstream as up; a drain that
       // begins inside that first round can leave a request with none (Caddy's log: "no upstreams
@@ -83,7 +101,7 @@ async function waitUntilProxiedTo(server: ChildServer): Promise<void> {
       if (ok) return sleep(2000);
       await sleep(100);
     }
-    throw new Error('Caddy did not answer');
+    throw new Error(`Caddy did not answer /readyz with 200 (${caddyExit ?? lastAnswer}); its log:\n${caddyLog}`);
   }, 120_000);
   afterAll(async () => {
     caddy?.kill('SIGTERM');
