@@ -15,17 +15,8 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** A port whose cluster bus port (+10000) is free too. */
-async function clusterPort(taken: Set<number>): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port + 10000 > 65535 || taken.has(port)) continue;
-    const bus = await freePort();
-    if (bus === port + 10000) continue;
-    taken.add(port);
-    return port;
-  }
-}
+/** A node's cluster bus listens on its port + 10000 (Redis' cluster spec). */
+const BUS_PORT_OFFSET = 10_000;
 
 async function waitUntil(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -41,9 +32,8 @@ async function waitUntil(what: string, check: () => Promise<boolean>, ms = 30_00
  */
 export async function startRedisCluster(): Promise<RedisCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), 'monban-redis-cluster-'));
-  const taken = new Set<number>();
   const ports: number[] = [];
-  for (let i = 0; i < MASTERS; i += 1) ports.push(await clusterPort(taken));
+  for (let i = 0; i < MASTERS; i += 1) ports.push(await freePort([BUS_PORT_OFFSET]));
   const servers: ChildProcess[] = ports.map((port) =>
     spawn(
       'redis-server',
